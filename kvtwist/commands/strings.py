@@ -1,0 +1,171 @@
+# -*- test-case-name: kvtwist.test.test_commands -*-
+"""
+Commands on string values.
+"""
+
+from kvtwist.commands import command, intArg, then
+from kvtwist.replies import OK, SYNTAX, Error
+
+
+@command("GET", 2, "readonly", "The value of a key.")
+def get(ctx, args):
+    return ctx.store.get(args[0])
+
+
+_EXPIRE_OPTIONS = {b"EX": 1000, b"PX": 1, b"EXAT": None, b"PXAT": None}
+
+
+def _invalidExpire(name):
+    return Error("ERR invalid expire time in '%s' command" % (name,))
+
+
+@command("SET", -3, "write",
+         "Set a key: SET k v [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] [NX|XX] [GET]")
+def set_(ctx, args):
+    store = ctx.store
+    key, value = args[0], args[1]
+    if len(args) == 2:
+        store.set(key, value)
+        return OK
+    nx = xx = getOld = keepTTL = False
+    expireAt = None
+    i = 2
+    n = len(args)
+    while i < n:
+        opt = args[i].upper()
+        if opt == b"NX" and not xx:
+            nx = True
+        elif opt == b"XX" and not nx:
+            xx = True
+        elif opt == b"GET":
+            getOld = True
+        elif opt == b"KEEPTTL" and expireAt is None:
+            keepTTL = True
+        elif opt in _EXPIRE_OPTIONS and expireAt is None and not keepTTL:
+            if i + 1 >= n:
+                return SYNTAX
+            amount = intArg(args[i + 1])
+            if amount <= 0:
+                return _invalidExpire("set")
+            if opt == b"EX":
+                expireAt = store.now() + amount * 1000
+            elif opt == b"PX":
+                expireAt = store.now() + amount
+            elif opt == b"EXAT":
+                expireAt = amount * 1000
+            else:
+                expireAt = amount
+            i += 1
+        else:
+            return SYNTAX
+        i += 1
+    old = store.get(key) if getOld else None
+    if nx or xx:
+        present = store.exists(key)
+        if (nx and present) or (xx and not present):
+            return old if getOld else None
+    store.set(key, value, expireAt, keepTTL)
+    return old if getOld else OK
+
+
+@command("SETNX", 3, "write", "Set a key only if it does not exist.")
+def setnx(ctx, args):
+    store = ctx.store
+    if store.exists(args[0]):
+        return 0
+    store.set(args[0], args[1])
+    return 1
+
+
+@command("SETEX", 4, "write", "Set a key with a TTL in seconds.")
+def setex(ctx, args):
+    seconds = intArg(args[1])
+    if seconds <= 0:
+        return _invalidExpire("setex")
+    ctx.store.set(args[0], args[2], ctx.store.now() + seconds * 1000)
+    return OK
+
+
+@command("GETSET", 3, "write", "Set a key and return its old value.")
+def getset(ctx, args):
+    store = ctx.store
+    old = store.get(args[0])
+    store.set(args[0], args[1])
+    return old
+
+
+@command("GETDEL", 2, "write", "Return a key's value and delete it.")
+def getdel(ctx, args):
+    store = ctx.store
+    old = store.get(args[0])
+    if old is not None:
+        store.delete(args[0])
+    return old
+
+
+@command("MGET", -2, "readonly", "The values of several keys.", (1, -1, 1))
+def mget(ctx, args):
+    get = ctx.store.get
+    out = []
+    for key in args:
+        try:
+            out.append(get(key))
+        except Exception:
+            out.append(None)
+    return out
+
+
+@command("MSET", -3, "write", "Set several keys.", (1, -1, 2))
+def mset(ctx, args):
+    if len(args) % 2:
+        return Error("ERR wrong number of arguments for 'mset' command")
+    store = ctx.store
+    for i in range(0, len(args), 2):
+        store.set(args[i], args[i + 1])
+    return OK
+
+
+@command("MSETNX", -3, "write", "Set several keys if none exists.",
+         (1, -1, 2))
+def msetnx(ctx, args):
+    if len(args) % 2:
+        return Error("ERR wrong number of arguments for 'msetnx' command")
+    store = ctx.store
+    if any(store.exists(args[i]) for i in range(0, len(args), 2)):
+        return 0
+    for i in range(0, len(args), 2):
+        store.set(args[i], args[i + 1])
+    return 1
+
+
+@command("INCR", 2, "write", "Add 1 to an integer.")
+def incr(ctx, args):
+    return ctx.store.incrBy(args[0], 1)
+
+
+@command("DECR", 2, "write", "Subtract 1 from an integer.")
+def decr(ctx, args):
+    return ctx.store.incrBy(args[0], -1)
+
+
+@command("INCRBY", 3, "write", "Add to an integer.")
+def incrby(ctx, args):
+    return ctx.store.incrBy(args[0], intArg(args[1]))
+
+
+@command("DECRBY", 3, "write", "Subtract from an integer.")
+def decrby(ctx, args):
+    delta = intArg(args[1])
+    if delta == -(2 ** 63):
+        return Error("ERR decrement would overflow")
+    return ctx.store.incrBy(args[0], -delta)
+
+
+@command("APPEND", 3, "write", "Append to a string; the new length.")
+def append(ctx, args):
+    return ctx.store.append(args[0], args[1])
+
+
+@command("STRLEN", 2, "readonly", "The length of a string.")
+def strlen(ctx, args):
+    return then(ctx.store.get(args[0]), lambda v: 0 if v is None else len(v))

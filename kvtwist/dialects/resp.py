@@ -1,0 +1,159 @@
+# -*- test-case-name: kvtwist.test.test_resp -*-
+"""
+RESP, the Redis serialisation protocol: request framing (multibulk arrays
+of binary-safe bulk strings) and reply rendering in RESP2 and RESP3.
+"""
+
+from typing import List, Optional, Tuple
+
+from kvtwist.replies import Error, Status, Verbatim
+
+name = "resp"
+
+
+class ProtocolError(Exception):
+    """
+    The client broke RESP framing; the message is Redis's error text.  The
+    connection is answered with it and closed.
+    """
+
+
+#: Redis's defaults: 512 MB per bulk string, 1024*1024 arguments.
+DEFAULT_MAX_BULK = 512 * 1024 * 1024
+DEFAULT_MAX_MULTIBULK = 1024 * 1024
+
+
+def _digits(buf, start: int, end: int) -> Optional[int]:
+    """
+    Parse C{buf[start:end]} as a decimal integer, or L{None}.
+    """
+    text = buf[start:end]
+    if not text or len(text) > 20:
+        return None
+    neg = text[:1] == b"-"
+    body = text[1:] if neg else text
+    if not body.isdigit():
+        return None
+    n = int(body)
+    return -n if neg else n
+
+
+def parseCommand(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
+                 maxMultibulk: int = DEFAULT_MAX_MULTIBULK
+                 ) -> Tuple[Optional[List[bytes]], int]:
+    """
+    Parse one multibulk request starting at C{buf[pos]} (which is C{*}).
+
+    @return: C{(args, newPos)} for a whole request; C{(None, need)} when
+        more bytes are needed, C{need} being the least total number of
+        bytes from C{pos} that could complete the next step.
+    @raise ProtocolError: on malformed framing or a length over a limit,
+        checked before anything is buffered.
+    """
+    end = buf.find(b"\r\n", pos)
+    if end < 0:
+        if len(buf) - pos > 65536:
+            raise ProtocolError("ERR Protocol error: too big mbulk count "
+                                "string")
+        return None, len(buf) - pos + 1
+    count = _digits(buf, pos + 1, end)
+    if count is None or count > maxMultibulk:
+        raise ProtocolError("ERR Protocol error: invalid multibulk length")
+    p = end + 2
+    args = []
+    append = args.append
+    find = buf.find
+    n = len(buf)
+    for _ in range(count):
+        if p >= n:
+            return None, p - pos + 1
+        if buf[p] != 36:  # b"$"
+            raise ProtocolError(
+                "ERR Protocol error: expected '$', got '%s'"
+                % (chr(buf[p]),))
+        end = find(b"\r\n", p)
+        if end < 0:
+            if n - p > 32:
+                raise ProtocolError("ERR Protocol error: invalid bulk length")
+            return None, n - pos + 1
+        size = _digits(buf, p + 1, end)
+        if size is None or size < 0 or size > maxBulk:
+            raise ProtocolError("ERR Protocol error: invalid bulk length")
+        start = end + 2
+        stop = start + size
+        if stop + 2 > n:
+            return None, stop + 2 - pos
+        if buf[stop:stop + 2] != b"\r\n":
+            raise ProtocolError("ERR Protocol error: invalid bulk format")
+        append(buf[start:stop])
+        p = stop + 2
+    return args, p
+
+
+def encodeCommand(*args) -> bytes:
+    """
+    Encode a request as a RESP multibulk array (for clients and tests).
+    """
+    parts = [b"*%d\r\n" % (len(args),)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode("utf-8")
+        elif isinstance(a, int):
+            a = b"%d" % (a,)
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(parts)
+
+
+def _line(text: str) -> bytes:
+    # Status and error lines can't hold a line break.
+    return text.replace("\r", " ").replace("\n", " ").encode("utf-8")
+
+
+def render(reply, protover: int = 2) -> bytes:
+    """
+    Render a neutral reply as RESP2 (C{protover} 2) or RESP3 (3).
+    """
+    t = type(reply)
+    if t is bytes:
+        return b"$%d\r\n%s\r\n" % (len(reply), reply)
+    if t is Status:
+        return b"+" + _line(reply) + b"\r\n"
+    if reply is None:
+        return b"_\r\n" if protover == 3 else b"$-1\r\n"
+    if t is int:
+        return b":%d\r\n" % (reply,)
+    if t is Error:
+        return b"-" + _line(reply) + b"\r\n"
+    if t is list:
+        if not reply:
+            return b"*0\r\n"
+        return b"*%d\r\n" % (len(reply),) + b"".join(
+            [render(r, protover) for r in reply])
+    if t is dict:
+        if protover == 3:
+            parts = [b"%%%d\r\n" % (len(reply),)]
+        else:
+            parts = [b"*%d\r\n" % (2 * len(reply),)]
+        for k, v in reply.items():
+            parts.append(render(k, protover))
+            parts.append(render(v, protover))
+        return b"".join(parts)
+    if t is bool:
+        if protover == 3:
+            return b"#t\r\n" if reply else b"#f\r\n"
+        return b":1\r\n" if reply else b":0\r\n"
+    if t is float:
+        text = repr(reply).encode()
+        if protover == 3:
+            return b"," + text + b"\r\n"
+        return b"$%d\r\n%s\r\n" % (len(text), text)
+    if t is Verbatim:
+        if protover == 3:
+            body = b"txt:" + reply
+            return b"=%d\r\n%s\r\n" % (len(body), body)
+        return b"$%d\r\n%s\r\n" % (len(reply), bytes(reply))
+    if isinstance(reply, (list, tuple)):
+        return render(list(reply), protover)
+    if isinstance(reply, int):
+        return render(int(reply), protover)
+    return render(Error("ERR internal error: unrenderable reply"), protover)

@@ -1,0 +1,102 @@
+# -*- test-case-name: kvtwist.test.test_store -*-
+"""
+The seams of kvtwist, as L{zope.interface} interfaces.
+"""
+
+from zope.interface import Attribute, Interface
+
+
+class IStore(Interface):
+    """
+    A key-value store of strings and lists with expiry.
+
+    Any method may return a L{twisted.internet.defer.Deferred} that fires
+    with the documented result: command handlers pass results through
+    L{kvtwist.commands.then}, so a backend that answers asynchronously
+    (a remote or distributed engine) fits without touching the protocol or
+    the dialects.  The in-memory L{kvtwist.store.Store} answers at once.
+    """
+
+    journal = Attribute("Callable receiving each mutation op, or None.")
+    expiredCount = Attribute("Keys expired since start.")
+
+    def now():
+        """The store's clock, in milliseconds since the epoch."""
+
+    def size():
+        """The number of keys."""
+
+    def exists(key):
+        """Whether C{key} holds a live value."""
+
+    def typeOf(key):
+        """C{"string"}, C{"list"} or C{"none"}."""
+
+    def delete(key):
+        """Remove C{key}; whether it existed."""
+
+    def flush():
+        """Remove every key."""
+
+    def keys(pattern):
+        """Every live key matching a glob pattern."""
+
+    def scan(cursor, pattern, count):
+        """C{(nextCursor, keys)}: one step of an incremental iteration."""
+
+    def items():
+        """Every live C{(key, value)} pair."""
+
+    def rename(src, dst):
+        """Rename C{src} to C{dst}."""
+
+    def expireAt(key, whenMs):
+        """Set an absolute expiry; whether the key existed."""
+
+    def persist(key):
+        """Remove an expiry; whether there was one."""
+
+    def ttlMs(key):
+        """Milliseconds to live, -1 without expiry, -2 if missing."""
+
+    def get(key):
+        """The string value of C{key} or L{None}."""
+
+    def set(key, value, expireAtMs=None, keepTTL=False):
+        """Set a string value."""
+
+    def incrBy(key, delta):
+        """Add to an integer value; the new value."""
+
+    def append(key, value):
+        """Append to a string; the new length."""
+
+    def push(key, values, left=False, onlyIfExists=False):
+        """Push to a list; the new length."""
+
+    def pop(key, count=1, left=True):
+        """Pop from a list; a list of values or L{None}."""
+
+    def lrange(key, start, stop):
+        """A slice of a list."""
+
+    def llen(key):
+        """The length of a list."""
+
+    def lindex(key, index):
+        """One element of a list or L{None}."""
+
+    def lset(key, index, value):
+        """Set one element of a list."""
+
+    def lrem(key, count, value):
+        """Remove elements equal to C{value}; how many."""
+
+    def lreplace(key, old, new):
+        """Replace elements equal to C{old}; how many."""
+
+    def sweep(limit):
+        """Actively expire up to C{limit} keys; how many."""
+
+    def apply(op):
+        """Replay one journaled op."""

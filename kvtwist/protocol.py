@@ -1,0 +1,344 @@
+# -*- test-case-name: kvtwist.test.test_protocol -*-
+"""
+The server protocol: framing, per-line dialect detection, ordered replies,
+backpressure.
+
+Every connection speaks all dialects on the one port.  A line starting with
+C{*} begins a RESP multibulk request; any other line is handed to the line
+dialect L{kvtwist.dialects.detect} picks.  Replies go out in request order,
+even when one of them is a Deferred (C{--fsync always}): later replies wait
+behind it.
+"""
+
+from collections import deque
+from typing import Optional
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from zope.interface import implementer
+from twisted.internet.interfaces import IPushProducer
+
+from kvtwist import commands, dialects
+from kvtwist.dialects import resp
+from kvtwist.replies import Error
+
+TOO_BIG_INLINE = Error("ERR Protocol error: too big inline request")
+
+
+@implementer(IPushProducer)
+class KVProtocol(LineReceiver):
+    """
+    One client connection.
+
+    It subclasses L{LineReceiver} for its line limit and delimiter but does
+    its own framing in L{dataReceived}, since a single buffer carries lines
+    and binary RESP requests interleaved and must be parsed in one pass.
+
+    @ivar state: this client's L{kvtwist.commands.ClientState}.
+    @ivar ctx: the L{kvtwist.commands.Context} handlers get.
+    """
+
+    _log = Logger()
+
+    #: The longest text line (Redis's inline limit is 64 KiB).
+    MAX_LENGTH = 64 * 1024
+    delimiter = b"\n"
+
+    factory = None
+    state = None
+    ctx = None
+
+    def __init__(self):
+        self._chunks = []
+        self._have = 0
+        self._need = 0
+        self._queue = deque()
+        self._out = None
+        self._closing = False
+        self._writePaused = False
+        self._readPaused = False
+        self._unterminatedCall = None
+        self.disconnectReason = None
+
+    # -- connection ---------------------------------------------------------
+
+    def connectionMade(self):
+        factory = self.factory
+        self.state, self.ctx, refusal = factory.clientConnected(self)
+        if refusal is not None:
+            self._closing = True
+            self.transport.write(resp.render(refusal))
+            self.disconnectReason = "refused: " + refusal
+            self.transport.loseConnection()
+            return
+        self.transport.registerProducer(self, True)
+        self._maxOutput = factory.config.maxOutputBuffer
+        self._maxBulk = factory.config.maxBulk
+
+    def connectionLost(self, reason):
+        if self._unterminatedCall is not None and \
+                self._unterminatedCall.active():
+            self._unterminatedCall.cancel()
+        self._unterminatedCall = None
+        if self.factory is not None and self.state is not None:
+            self.factory.clientDisconnected(self, reason)
+        self._chunks = []
+        self._queue.clear()
+
+    # -- producer: the transport tells us when its buffer is full/drained --
+
+    def pauseProducing(self):
+        """
+        The transport's write buffer is full: stop running requests.
+        """
+        self._writePaused = True
+
+    def resumeProducing(self):
+        """
+        The transport drained: run what is buffered, read again.
+        """
+        self._writePaused = False
+        if self._readPaused and not self._closing:
+            self._readPaused = False
+            self.transport.resumeProducing()
+            self.factory.clientResumed(self)
+            self.dataReceived(b"")
+
+    def stopProducing(self):
+        """
+        The transport is going away.
+        """
+        self._closing = True
+
+    # -- input --------------------------------------------------------------
+
+    def dataReceived(self, data: bytes):
+        """
+        Frame and run every complete request in the buffered input.
+        """
+        if self._closing:
+            return
+        factory = self.factory
+        factory.stats.netInput += len(data)
+        if self._chunks:
+            if data:
+                self._chunks.append(data)
+                self._have += len(data)
+            if self._have < self._need:
+                return
+            buf = b"".join(self._chunks)
+            self._chunks = []
+            self._have = 0
+        else:
+            buf = data
+        if self._unterminatedCall is not None:
+            if self._unterminatedCall.active():
+                self._unterminatedCall.cancel()
+            self._unterminatedCall = None
+        self.state.lastActive = factory.now()
+        self._out = out = []
+        pos = 0
+        n = len(buf)
+        need = 0
+        budget = self._maxOutput
+        try:
+            while pos < n:
+                if self._closing:
+                    return
+                if self._writePaused or budget <= 0:
+                    # Backpressure: leave the rest unread until drained.
+                    self._readPaused = True
+                    self.transport.pauseProducing()
+                    factory.clientStalled(self)
+                    break
+                if buf[pos] == 42:  # b"*"
+                    try:
+                        args, nxt = resp.parseCommand(
+                            buf, pos, self._maxBulk)
+                    except resp.ProtocolError as e:
+                        self._protocolError(Error(str(e)))
+                        return
+                    if args is None:
+                        need = nxt
+                        break
+                    pos = nxt
+                    if not args:
+                        continue
+                    budget -= self._runResp(args)
+                else:
+                    eol = buf.find(b"\n", pos)
+                    if eol < 0:
+                        if n - pos > self.MAX_LENGTH:
+                            self._protocolError(TOO_BIG_INLINE)
+                            return
+                        need = n - pos + 1
+                        break
+                    if eol - pos > self.MAX_LENGTH:
+                        self._protocolError(TOO_BIG_INLINE)
+                        return
+                    line = buf[pos:eol]
+                    pos = eol + 1
+                    if line.endswith(b"\r"):
+                        line = line[:-1]
+                    budget -= self._runLine(line)
+        finally:
+            self._out = None
+            if out:
+                self._write(b"".join(out))
+        if self._readPaused and not self._writePaused:
+            # The transport took everything without pausing us: look again
+            # on the next turn rather than waiting for a resume that won't
+            # come.
+            factory.clock.callLater(0, self.resumeProducing)
+        if pos < n:
+            rest = buf[pos:]
+            self._chunks = [rest]
+            self._have = len(rest)
+            self._need = need
+            if need and rest[:1] != b"*":
+                self._scheduleUnterminated()
+
+    def _scheduleUnterminated(self):
+        delay = self.factory.config.unterminatedMs
+        if delay:
+            self._unterminatedCall = self.factory.clock.callLater(
+                delay / 1000.0, self._runUnterminated)
+
+    def _runUnterminated(self):
+        """
+        A text line stayed unterminated for C{--unterminated-ms}: run it as
+        if it had ended (for seed clients that never send a line end).
+        """
+        self._unterminatedCall = None
+        if not self._chunks or self._closing:
+            return
+        line = b"".join(self._chunks).rstrip(b"\r")
+        self._chunks = []
+        self._have = 0
+        self._need = 0
+        self._out = out = []
+        try:
+            self._runLine(line)
+        finally:
+            self._out = None
+            if out:
+                self._write(b"".join(out))
+
+    def lineReceived(self, line: bytes):
+        """
+        Run one line (L{LineReceiver}'s hook; also used by tests).
+        """
+        self._runLine(line)
+
+    def _protocolError(self, error: Error):
+        self._log.info("protocol error from {peer}: {error}",
+                       peer=self.state.addr, error=error)
+        self._emit(resp.render(error))
+        self.disconnectReason = "protocol error"
+        self._closeAfterOutput()
+
+    # -- running requests ----------------------------------------------------
+
+    def _runResp(self, args) -> int:
+        state = self.state
+        state.dialect = "resp"
+        name = args[0]
+        state.lastCommand = name
+        reply = commands.execute(self.ctx, name, args[1:])
+        if isinstance(reply, Deferred):
+            self._emitDeferred(reply, lambda r: resp.render(r, state.protover))
+            size = 0
+        else:
+            data = resp.render(reply, state.protover)
+            self._emit(data)
+            size = len(data)
+        if state.closeAfterReply:
+            self._closeAfterOutput()
+        return size
+
+    def _runLine(self, line: bytes) -> int:
+        dialect = dialects.detect(line)
+        state = self.state
+        state.dialect = dialect.name
+        request = dialect.parse(line)
+        if request is None:
+            return 0
+        if type(request) is Error:
+            data = dialect.render(None, request)
+            self._emit(data)
+            return len(data)
+        state.lastCommand = request.name
+        reply = commands.execute(self.ctx, request.name, request.args)
+        if isinstance(reply, Deferred):
+            self._emitDeferred(reply,
+                               lambda r: dialect.render(request, r))
+            size = 0
+        else:
+            data = dialect.render(request, reply)
+            if data:
+                self._emit(data)
+            size = len(data)
+        if state.closeAfterReply:
+            self._closeAfterOutput()
+        return size
+
+    # -- output, in request order --------------------------------------------
+
+    def _write(self, data: bytes):
+        self.factory.stats.netOutput += len(data)
+        self.transport.write(data)
+
+    def _emit(self, data: bytes):
+        if self._queue:
+            self._queue.append([True, data])
+        elif self._out is not None:
+            self._out.append(data)
+        else:
+            self._write(data)
+
+    def _emitDeferred(self, d: Deferred, render):
+        entry = [False, b""]
+        self._queue.append(entry)
+
+        def done(reply):
+            try:
+                entry[1] = render(reply)
+            except Exception:
+                self._log.failure("rendering a reply failed")
+                entry[1] = resp.render(Error("ERR internal error"))
+            entry[0] = True
+            self._drainQueue()
+
+        d.addCallback(done)
+        d.addErrback(lambda f: self._log.failure("reply failed", f))
+
+    def _drainQueue(self):
+        queue = self._queue
+        parts = []
+        while queue and queue[0][0]:
+            parts.append(queue.popleft()[1])
+        if parts:
+            data = b"".join(parts)
+            if self._out is not None:
+                self._out.append(data)
+            elif self.transport is not None:
+                self._write(data)
+        if not queue and self._closing and self.transport is not None:
+            self._finishClose()
+
+    def _closeAfterOutput(self):
+        """
+        Stop reading; close once every reply before this point is sent.
+        """
+        self._closing = True
+        self._chunks = []
+        if not self._queue:
+            if self._out:
+                self._write(b"".join(self._out))
+                del self._out[:]
+            self._finishClose()
+
+    def _finishClose(self):
+        if self.transport is not None:
+            self.transport.loseConnection()

@@ -1,0 +1,83 @@
+# -*- test-case-name: kvtwist.test.test_commands -*-
+"""
+Neutral replies: what command handlers return, before a dialect renders it.
+
+To keep the hot path cheap, plain Python values are replies too:
+
+    - L{bytes}: a bulk string
+    - L{int}: an integer (L{bool}: a boolean, RESP3 C{#t}/C{#f})
+    - L{float}: a double
+    - L{None}: a null
+    - L{list}: an array of replies
+    - L{dict}: a map of replies (RESP2 renders it as a flat array)
+    - L{Status}: a simple status line (C{+OK})
+    - L{Error}: an error line (C{-ERR ...})
+    - L{Verbatim}: a bulk of text meant for people (C{INFO}, C{CLIENT LIST})
+
+A reply may also be a L{twisted.internet.defer.Deferred} firing with one of
+these; the protocol keeps replies in request order.
+"""
+
+
+class Status(str):
+    """
+    A simple status reply, such as C{OK} or C{PONG}.
+    """
+
+    __slots__ = ()
+
+
+class Error(str):
+    """
+    An error reply.  The text starts with its code: C{ERR ...},
+    C{WRONGTYPE ...}, C{NOAUTH ...}.
+    """
+
+    __slots__ = ()
+
+    @property
+    def code(self) -> str:
+        """
+        The first word of the error, e.g. C{ERR}.
+        """
+        return self.split(" ", 1)[0]
+
+
+class Verbatim(bytes):
+    """
+    Text meant for people, possibly on several lines (RESP3 C{=}).
+    """
+
+
+OK = Status("OK")
+PONG = Status("PONG")
+QUEUED = Status("QUEUED")
+
+WRONGTYPE = Error(
+    "WRONGTYPE Operation against a key holding the wrong kind of value")
+NOT_INTEGER = Error("ERR value is not an integer or out of range")
+NOT_FLOAT = Error("ERR value is not a valid float")
+SYNTAX = Error("ERR syntax error")
+NO_SUCH_KEY = Error("ERR no such key")
+OUT_OF_RANGE = Error("ERR index out of range")
+NOAUTH = Error("NOAUTH Authentication required.")
+WRONGPASS = Error(
+    "WRONGPASS invalid username-password pair or user is disabled.")
+
+
+def wrongArity(name: str) -> Error:
+    """
+    Redis's error for a command called with the wrong number of arguments.
+    """
+    return Error("ERR wrong number of arguments for '%s' command"
+                 % (name.lower(),))
+
+
+def unknownCommand(name: bytes, args) -> Error:
+    """
+    Redis's error for an unknown command.
+    """
+    shown = " ".join("'%s'" % (a[:128].decode("utf-8", "replace"),)
+                     for a in args[:16])
+    return Error("ERR unknown command '%s', with args beginning with: %s"
+                 % (name[:128].decode("utf-8", "replace"), shown))

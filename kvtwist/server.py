@@ -1,0 +1,242 @@
+# -*- test-case-name: kvtwist.test.test_server -*-
+"""
+The factory: tracks connected and dropped clients, enforces the client
+limit and protected mode, and holds the server's configuration and stats.
+"""
+
+import ipaddress
+import itertools
+from typing import Dict, Optional
+
+from twisted.internet.protocol import ServerFactory
+from twisted.logger import Logger
+
+from kvtwist.commands import ClientState, Context
+from kvtwist.dialects.resp import DEFAULT_MAX_BULK
+from kvtwist.protocol import KVProtocol
+from kvtwist.replies import Error
+
+
+class Config:
+    """
+    The server's settings (the C{twistd kvstore} options).
+
+    @ivar password: the required password (L{bytes}) or L{None}.
+    """
+
+    def __init__(self, port: str = "3490", maxClients: int = 10000,
+                 maxOutputBuffer: int = 1024 * 1024,
+                 maxBulk: int = DEFAULT_MAX_BULK, timeout: float = 0,
+                 protectedMode: bool = True,
+                 password: Optional[bytes] = None, unterminatedMs: int = 0,
+                 dataDir: str = ".", fsync: str = "interval",
+                 flushInterval: float = 1.0,
+                 stallTimeout: float = 60.0):
+        self.port = port
+        self.maxClients = maxClients
+        self.maxOutputBuffer = maxOutputBuffer
+        self.maxBulk = maxBulk
+        self.timeout = timeout
+        self.protectedMode = protectedMode
+        self.password = password
+        self.unterminatedMs = unterminatedMs
+        self.dataDir = dataDir
+        self.fsync = fsync
+        self.flushInterval = flushInterval
+        self.stallTimeout = stallTimeout
+
+    def view(self) -> Dict[str, object]:
+        """
+        The read-only view C{CONFIG GET} shows, with Redis's names where one
+        exists.  The password is never shown.
+        """
+        return {
+            "port": self.port,
+            "bind": "*",
+            "maxclients": self.maxClients,
+            "timeout": self.timeout,
+            "protected-mode": "yes" if self.protectedMode else "no",
+            "requirepass": "",
+            "proto-max-bulk-len": self.maxBulk,
+            "client-output-buffer-limit": "normal %d %d 0" % (
+                self.maxOutputBuffer, self.maxOutputBuffer),
+            "dir": self.dataDir,
+            "appendonly": "yes",
+            "appendfsync": {"always": "always", "interval": "everysec",
+                            "no": "no"}.get(self.fsync, self.fsync),
+            "flush-interval": self.flushInterval,
+            "save": "",
+            "databases": 1,
+            "unterminated-ms": self.unterminatedMs,
+        }
+
+
+class Stats:
+    """
+    Counters for INFO and /metrics.
+    """
+
+    def __init__(self, now: float):
+        self.startTime = now
+        self.commandsProcessed = 0
+        self.perCommand: Dict[str, int] = {}
+        self.unknown = 0
+        self.rejected = 0
+        self.connectionsReceived = 0
+        self.dropped = 0
+        self.netInput = 0
+        self.netOutput = 0
+        self.authFailures = 0
+        self.stalledDisconnects = 0
+
+    def count(self, name: str):
+        """
+        Count one run of command C{name}.
+        """
+        self.commandsProcessed += 1
+        per = self.perCommand
+        per[name] = per.get(name, 0) + 1
+
+
+def _isLoopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+PROTECTED_MODE_REFUSAL = Error(
+    "DENIED kvtwist is running in protected mode because no password is "
+    "set, and connections from other hosts than the loopback address are "
+    "refused. To let them in: 1) set a password with --requirepass or "
+    "--password-file (recommended), or 2) restart with --no-protected-mode "
+    "if the network is trusted, or 3) bind to the loopback interface only "
+    "(--port tcp:PORT:interface=127.0.0.1) if no other host needs access.")
+
+
+class KVFactory(ServerFactory):
+    """
+    Creates a L{KVProtocol} per connection and keeps track of them.
+
+    @ivar store: the shared L{kvtwist.interfaces.IStore}.
+    @ivar service: the L{kvtwist.service.StoreService} or L{None}.
+    @ivar config: the L{Config}.
+    @ivar stats: the L{Stats}.
+    """
+
+    protocol = KVProtocol
+    _log = Logger()
+
+    def __init__(self, store, service=None, config: Optional[Config] = None,
+                 clock=None):
+        """
+        @param clock: an L{IReactorTime}; the global reactor if not given.
+        """
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.store = store
+        self.service = service
+        self.config = config or Config()
+        self.clock = clock
+        self.stats = Stats(self.now())
+        self._clients: Dict[int, KVProtocol] = {}
+        self._ids = itertools.count(1)
+
+    @property
+    def password(self) -> Optional[bytes]:
+        """
+        The required password, or L{None}.
+        """
+        return self.config.password
+
+    def now(self) -> float:
+        """
+        The clock's time, in seconds.
+        """
+        return self.clock.seconds()
+
+    def countActive(self) -> int:
+        """
+        How many clients are connected now.
+        """
+        return len(self._clients)
+
+    def countDropped(self) -> int:
+        """
+        How many client connections have ended since the server started,
+        whatever the cause.
+        """
+        return self.stats.dropped
+
+    def clientStates(self):
+        """
+        The L{ClientState} of every connected client.
+        """
+        return [p.state for p in list(self._clients.values())]
+
+    def clients(self):
+        """
+        The connected protocols.
+        """
+        return list(self._clients.values())
+
+    def clientConnected(self, proto: KVProtocol):
+        """
+        Called by a protocol when its connection is made.
+
+        @return: C{(state, ctx, refusal)}: the new client's state, its
+            handler context, and an L{Error} to send before closing if it
+            may not stay (L{None} if it may).
+        """
+        peer = proto.transport.getPeer()
+        host = getattr(peer, "host", None)
+        addr = ("%s:%s" % (host, peer.port)) if host is not None else \
+            str(getattr(peer, "name", "") or "unix")
+        now = self.now()
+        config = self.config
+        state = ClientState(next(self._ids), addr, now,
+                            authenticated=config.password is None)
+        ctx = Context(self.store, self, self.service, state)
+        self.stats.connectionsReceived += 1
+        refusal = None
+        if len(self._clients) >= config.maxClients:
+            refusal = Error("ERR max number of clients reached")
+        elif (config.protectedMode and config.password is None
+              and host is not None and not _isLoopback(host)):
+            refusal = PROTECTED_MODE_REFUSAL
+        if refusal is not None:
+            self.stats.rejected += 1
+            self._log.warn("refused client {addr}: {why}", addr=addr,
+                           why=refusal.split(".", 1)[0])
+            return state, ctx, refusal
+        self._clients[state.id] = proto
+        self._log.info("client {id} connected from {addr}", id=state.id,
+                       addr=addr)
+        return state, ctx, None
+
+    def clientDisconnected(self, proto: KVProtocol, reason):
+        """
+        Called by a protocol when its connection is lost: count it as
+        dropped and log why.
+        """
+        state = proto.state
+        self.stats.dropped += 1
+        self._clients.pop(state.id, None)
+        why = proto.disconnectReason
+        if why is None:
+            why = reason.getErrorMessage() if reason is not None else "closed"
+        self._log.info("client {id} ({addr}) disconnected: {why}",
+                       id=state.id, addr=state.addr, why=why)
+
+    def clientStalled(self, proto: KVProtocol):
+        """
+        A client stopped reading its replies; its input is paused.
+        """
+
+    def clientResumed(self, proto: KVProtocol):
+        """
+        A stalled client drained its replies.
+        """

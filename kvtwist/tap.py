@@ -1,0 +1,227 @@
+# -*- test-case-name: kvtwist.test.test_tap -*-
+"""
+The C{twistd kvstore} plugin's options and service.
+"""
+
+import os
+import tempfile
+
+from twisted.application import service
+from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import endpoints
+from twisted.logger import Logger
+from twisted.python import usage
+
+from kvtwist.dialects.resp import DEFAULT_MAX_BULK
+
+_FSYNC_MODES = ("always", "interval", "no")
+
+
+def _positiveInt(name):
+    def parse(value):
+        try:
+            n = int(value)
+        except ValueError:
+            raise usage.UsageError("--%s must be an integer, not %r"
+                                   % (name, value))
+        if n < 0:
+            raise usage.UsageError("--%s must not be negative" % (name,))
+        return n
+    return parse
+
+
+def _seconds(name):
+    def parse(value):
+        try:
+            n = float(value)
+        except ValueError:
+            raise usage.UsageError("--%s must be a number of seconds, not %r"
+                                   % (name, value))
+        if n < 0:
+            raise usage.UsageError("--%s must not be negative" % (name,))
+        return n
+    return parse
+
+
+def portToEndpoint(port: str) -> str:
+    """
+    Turn a C{--port} value into an endpoint description: a bare number
+    listens on every interface; anything else is already one.
+    """
+    if port.isdigit():
+        return "tcp:%s" % (port,)
+    return port
+
+
+class Options(usage.Options):
+    """
+    Options of C{twistd kvstore}.
+    """
+
+    synopsis = "[options]"
+    longdesc = ("Run the kvtwist key-value server: text, RESP (redis-cli, "
+                "redis-py), colon and JSON-lines protocols on one port, "
+                "durable in --data-dir.")
+
+    optParameters = [
+        ["port", "p", "3490",
+         "Port number (listens on all interfaces) or endpoint description "
+         "such as tcp:3490:interface=127.0.0.1."],
+        ["data-dir", "d", ".",
+         "Directory for the log and snapshot files (created if missing)."],
+        ["flush-interval", None, 1.0,
+         "Seconds between flushes of the append-only log.",
+         _seconds("flush-interval")],
+        ["fsync", None, "interval",
+         "always (reply after the write is on disk), interval (fsync every "
+         "flush interval) or no (leave it to the OS)."],
+        ["max-clients", None, 10000,
+         "Refuse connections beyond this many clients.",
+         _positiveInt("max-clients")],
+        ["max-output-buffer", None, 1024 * 1024,
+         "Bytes of unsent replies per client before its input is paused.",
+         _positiveInt("max-output-buffer")],
+        ["max-bulk", None, DEFAULT_MAX_BULK,
+         "Largest RESP bulk string accepted, in bytes.",
+         _positiveInt("max-bulk")],
+        ["timeout", None, 0,
+         "Close clients idle this many seconds (0: never).",
+         _seconds("timeout")],
+        ["requirepass", None, None,
+         "Require this password (AUTH). Prefer --password-file."],
+        ["password-file", None, None,
+         "Read the required password from the first line of this file."],
+        ["unterminated-ms", None, 0,
+         "Run a text line left unterminated this many milliseconds as if "
+         "it had ended (for seed clients that send no line end; 0: off).",
+         _positiveInt("unterminated-ms")],
+    ]
+
+    optFlags = [
+        ["no-protected-mode", None,
+         "Accept clients from other hosts even with no password set."],
+    ]
+
+    def __init__(self):
+        usage.Options.__init__(self)
+        self["listen"] = []
+
+    def opt_listen(self, description):
+        """
+        Also listen on this endpoint (repeatable): tcp:PORT, unix:PATH,
+        ssl:PORT:privateKey=KEY:certKey=CERT.
+        """
+        self["listen"].append(description)
+
+    def postOptions(self):
+        if self["fsync"] not in _FSYNC_MODES:
+            raise usage.UsageError("--fsync must be one of %s, not %r"
+                                   % (", ".join(_FSYNC_MODES), self["fsync"]))
+        if self["flush-interval"] <= 0:
+            raise usage.UsageError("--flush-interval must be positive")
+        if self["max-clients"] < 1:
+            raise usage.UsageError("--max-clients must be at least 1")
+        self["endpoints"] = [portToEndpoint(self["port"])] + self["listen"]
+        self["password"] = self._password()
+        self["data-dir"] = _checkDataDir(self["data-dir"])
+
+    def _password(self):
+        if self["requirepass"] is not None and self["password-file"]:
+            raise usage.UsageError(
+                "give --requirepass or --password-file, not both")
+        if self["password-file"]:
+            try:
+                with open(self["password-file"], "rb") as f:
+                    secret = f.readline().rstrip(b"\r\n")
+            except OSError as e:
+                raise usage.UsageError("cannot read --password-file %s: %s"
+                                       % (self["password-file"], e.strerror))
+            if not secret:
+                raise usage.UsageError("--password-file %s is empty"
+                                       % (self["password-file"],))
+            return secret
+        if self["requirepass"] is not None:
+            if not self["requirepass"]:
+                raise usage.UsageError("--requirepass must not be empty")
+            return self["requirepass"].encode("utf-8")
+        return None
+
+
+def _checkDataDir(path: str) -> str:
+    """
+    Create the data directory if missing and check it can be written.
+
+    @raise usage.UsageError: naming the path, if it can't be used.
+    """
+    path = os.path.abspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise usage.UsageError("--data-dir %s is not a directory" % (path,))
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".kvtwist-probe-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise usage.UsageError("--data-dir %s can't be used: %s"
+                               % (path, e.strerror or e))
+    return path
+
+
+class ListenerService(StreamServerEndpointService):
+    """
+    Listens on one endpoint and logs where, once bound.
+    """
+
+    _log = Logger()
+
+    def __init__(self, description: str, factory, reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        StreamServerEndpointService.__init__(
+            self, endpoints.serverFromString(reactor, description), factory)
+        self.description = description
+        self._raiseSynchronously = True
+
+    def privilegedStartService(self):
+        StreamServerEndpointService.privilegedStartService(self)
+        self._waitingForPort.addCallback(self._listening)
+
+    def _listening(self, port):
+        address = port.getHost()
+        host = getattr(address, "host", None)
+        if host is not None:
+            where = "%s:%s" % (host, address.port)
+        else:
+            where = str(getattr(address, "name", self.description))
+        self._log.info("Server listening on {where}", where=where)
+        return port
+
+
+def makeService(options) -> service.MultiService:
+    """
+    Build the kvtwist service tree: the store service first (so it starts
+    before and stops after the listeners), then one listener per endpoint.
+    """
+    from kvtwist.server import Config, KVFactory
+    from kvtwist.service import StoreService
+    from kvtwist.store import Store
+
+    top = service.MultiService()
+    store = Store()
+    storeService = StoreService(
+        store, options["data-dir"], fsync=options["fsync"],
+        flushInterval=options["flush-interval"])
+    storeService.setServiceParent(top)
+    config = Config(
+        port=options["port"], maxClients=options["max-clients"],
+        maxOutputBuffer=options["max-output-buffer"],
+        maxBulk=options["max-bulk"], timeout=options["timeout"],
+        protectedMode=not options["no-protected-mode"],
+        password=options["password"],
+        unterminatedMs=options["unterminated-ms"],
+        dataDir=options["data-dir"], fsync=options["fsync"],
+        flushInterval=options["flush-interval"])
+    factory = KVFactory(store, storeService, config)
+    for description in options["endpoints"]:
+        ListenerService(description, factory).setServiceParent(top)
+    return top
