@@ -1,0 +1,305 @@
+"""
+Tests for L{kvtwist.store}.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from kvtwist.interfaces import IStore
+from kvtwist.store import (
+    NotAnInteger, NoSuchKey, OutOfRange, Store, WrongType, globToRegex,
+    parseInt)
+from zope.interface.verify import verifyObject
+
+
+class FakeTime:
+    """
+    A settable millisecond clock.
+    """
+
+    def __init__(self, now=1000000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def makeStore():
+    """
+    A store on a fake clock, recording its journal.
+    """
+    clock = FakeTime()
+    store = Store(clock)
+    ops = []
+    store.journal = ops.append
+    return store, clock, ops
+
+
+class StringTests(SynchronousTestCase):
+    """
+    Strings, counters and type checks.
+    """
+
+    def test_interface(self):
+        """
+        L{Store} provides L{IStore}.
+        """
+        self.assertTrue(verifyObject(IStore, Store()))
+
+    def test_setGet(self):
+        """
+        A value set is got back; a missing key gives L{None}.
+        """
+        store, _, ops = makeStore()
+        store.set(b"k", b"v")
+        self.assertEqual(store.get(b"k"), b"v")
+        self.assertIsNone(store.get(b"missing"))
+        self.assertEqual(ops, [(b"SET", b"k", b"v")])
+
+    def test_wrongType(self):
+        """
+        Reading a list as a string raises L{WrongType}, and the reverse.
+        """
+        store, _, _ = makeStore()
+        store.push(b"l", [b"a"])
+        store.set(b"s", b"x")
+        self.assertRaises(WrongType, store.get, b"l")
+        self.assertRaises(WrongType, store.push, b"s", [b"a"])
+        self.assertRaises(WrongType, store.incrBy, b"l", 1)
+
+    def test_incr(self):
+        """
+        C{incrBy} counts from zero and refuses non-integers and overflow.
+        """
+        store, _, ops = makeStore()
+        self.assertEqual(store.incrBy(b"n", 5), 5)
+        self.assertEqual(store.incrBy(b"n", -7), -2)
+        self.assertEqual(store.get(b"n"), b"-2")
+        store.set(b"x", b"abc")
+        self.assertRaises(NotAnInteger, store.incrBy, b"x", 1)
+        store.set(b"big", b"9223372036854775807")
+        self.assertRaises(NotAnInteger, store.incrBy, b"big", 1)
+        self.assertEqual(ops[1], (b"SETKEEPTTL", b"n", b"-2"))
+
+    def test_parseInt(self):
+        """
+        Only canonical decimal integers in the signed 64-bit range parse.
+        """
+        self.assertEqual(parseInt(b"-12"), -12)
+        for bad in [b"", b" 1", b"1 ", b"+1", b"01", b"1_0", b"--1",
+                    b"9223372036854775808", b"1.5", b"-"]:
+            self.assertRaises(NotAnInteger, parseInt, bad)
+
+    def test_append(self):
+        """
+        C{append} concatenates and returns the new length.
+        """
+        store, _, _ = makeStore()
+        self.assertEqual(store.append(b"a", b"hello"), 5)
+        self.assertEqual(store.append(b"a", b" world"), 11)
+        self.assertEqual(store.get(b"a"), b"hello world")
+
+
+class ExpiryTests(SynchronousTestCase):
+    """
+    Lazy and active expiry.
+    """
+
+    def test_lazyExpiry(self):
+        """
+        A key past its expiry time is never returned.
+        """
+        store, clock, ops = makeStore()
+        store.set(b"k", b"v", expireAtMs=clock.now + 100)
+        self.assertEqual(store.ttlMs(b"k"), 100)
+        clock.now += 100
+        self.assertIsNone(store.get(b"k"))
+        self.assertFalse(store.exists(b"k"))
+        self.assertEqual(store.ttlMs(b"k"), -2)
+        self.assertEqual(store.expiredCount, 1)
+        self.assertIn((b"DEL", b"k"), ops)
+
+    def test_keysSkipExpired(self):
+        """
+        KEYS and SCAN skip expired keys.
+        """
+        store, clock, _ = makeStore()
+        store.set(b"a", b"1", expireAtMs=clock.now + 10)
+        store.set(b"b", b"2")
+        clock.now += 20
+        self.assertEqual(store.keys(b"*"), [b"b"])
+        self.assertEqual(store.scan(0, b"*", 100), (0, [b"b"]))
+
+    def test_activeSweep(self):
+        """
+        C{sweep} removes expired keys, at most C{limit} per call.
+        """
+        store, clock, _ = makeStore()
+        for i in range(10):
+            store.set(b"k%d" % i, b"v", expireAtMs=clock.now + 5)
+        store.set(b"keep", b"v", expireAtMs=clock.now + 1000)
+        clock.now += 10
+        self.assertEqual(store.sweep(4), 4)
+        self.assertEqual(store.size(), 7)
+        self.assertEqual(store.sweep(100), 6)
+        self.assertEqual(store.size(), 1)
+
+    def test_setClearsTTL(self):
+        """
+        SET removes an expiry unless C{keepTTL}; PERSIST removes it too.
+        """
+        store, clock, _ = makeStore()
+        store.set(b"k", b"v", expireAtMs=clock.now + 100)
+        store.set(b"k", b"w", keepTTL=True)
+        self.assertEqual(store.ttlMs(b"k"), 100)
+        store.set(b"k", b"x")
+        self.assertEqual(store.ttlMs(b"k"), -1)
+        store.expireAt(b"k", clock.now + 50)
+        self.assertTrue(store.persist(b"k"))
+        self.assertEqual(store.ttlMs(b"k"), -1)
+
+    def test_expireInPastDeletes(self):
+        """
+        An expiry time in the past deletes the key at once.
+        """
+        store, clock, _ = makeStore()
+        store.set(b"k", b"v")
+        self.assertTrue(store.expireAt(b"k", clock.now - 1))
+        self.assertFalse(store.exists(b"k"))
+        self.assertFalse(store.expireAt(b"missing", clock.now + 10))
+
+
+class ListTests(SynchronousTestCase):
+    """
+    Lists.
+    """
+
+    def test_pushPopRange(self):
+        """
+        Pushes at both ends, pops, ranges with negative indexes.
+        """
+        store, _, _ = makeStore()
+        self.assertEqual(store.push(b"l", [b"b", b"c"]), 2)
+        self.assertEqual(store.push(b"l", [b"a", b"z"], left=True), 4)
+        self.assertEqual(store.lrange(b"l", 0, -1), [b"z", b"a", b"b", b"c"])
+        self.assertEqual(store.lrange(b"l", -2, -1), [b"b", b"c"])
+        self.assertEqual(store.lrange(b"l", 3, 1), [])
+        self.assertEqual(store.lrange(b"l", 1, 100), [b"a", b"b", b"c"])
+        self.assertEqual(store.pop(b"l", 1, left=True), [b"z"])
+        self.assertEqual(store.pop(b"l", 5, left=False), [b"c", b"b", b"a"])
+        self.assertFalse(store.exists(b"l"))
+        self.assertIsNone(store.pop(b"l"))
+
+    def test_lsetLremLreplace(self):
+        """
+        LSET, LREM (both directions) and the colon protocol's LREPLACE.
+        """
+        store, _, _ = makeStore()
+        store.push(b"l", [b"x", b"y", b"x", b"z", b"x"])
+        store.lset(b"l", -1, b"w")
+        self.assertEqual(store.lindex(b"l", 4), b"w")
+        self.assertRaises(OutOfRange, store.lset, b"l", 9, b"v")
+        self.assertRaises(NoSuchKey, store.lset, b"nope", 0, b"v")
+        self.assertEqual(store.lrem(b"l", -1, b"x"), 1)
+        self.assertEqual(store.lrange(b"l", 0, -1), [b"x", b"y", b"z", b"w"])
+        self.assertEqual(store.lreplace(b"l", b"y", b"Y"), 1)
+        self.assertEqual(store.lrange(b"l", 0, -1), [b"x", b"Y", b"z", b"w"])
+        self.assertEqual(store.lrem(b"l", 0, b"x"), 1)
+
+
+class KeyTests(SynchronousTestCase):
+    """
+    Keys of any type.
+    """
+
+    def test_globs(self):
+        """
+        Redis glob patterns: C{*}, C{?}, classes and escapes.
+        """
+        self.assertIsNone(globToRegex(b"*"))
+        self.assertTrue(globToRegex(b"user:*").match(b"user:12"))
+        self.assertFalse(globToRegex(b"user:*").match(b"users"))
+        self.assertTrue(globToRegex(b"h?llo").match(b"hallo"))
+        self.assertTrue(globToRegex(b"h[ae]llo").match(b"hello"))
+        self.assertFalse(globToRegex(b"h[^e]llo").match(b"hello"))
+        self.assertTrue(globToRegex(b"a\\*").match(b"a*"))
+        self.assertFalse(globToRegex(b"a\\*").match(b"ab"))
+
+    def test_scanVisitsEverything(self):
+        """
+        Following SCAN cursors to 0 returns every key once.
+        """
+        store, _, _ = makeStore()
+        for i in range(95):
+            store.set(b"k%d" % i, b"v")
+        seen = []
+        cursor = 0
+        while True:
+            cursor, keys = store.scan(cursor, b"*", 10)
+            seen.extend(keys)
+            if cursor == 0:
+                break
+        self.assertEqual(sorted(seen), sorted(b"k%d" % i for i in range(95)))
+
+    def test_rename(self):
+        """
+        RENAME moves the value and its TTL; a missing source raises.
+        """
+        store, clock, _ = makeStore()
+        store.set(b"a", b"1", expireAtMs=clock.now + 500)
+        store.set(b"b", b"2")
+        store.rename(b"a", b"b")
+        self.assertEqual(store.get(b"b"), b"1")
+        self.assertEqual(store.ttlMs(b"b"), 500)
+        self.assertRaises(NoSuchKey, store.rename, b"a", b"c")
+
+
+class ReplayTests(SynchronousTestCase):
+    """
+    The journal replays to the same state.
+    """
+
+    def test_replay(self):
+        """
+        Applying every journaled op to an empty store rebuilds the state.
+        """
+        store, clock, ops = makeStore()
+        store.set(b"a", b"1")
+        store.incrBy(b"a", 4)
+        store.set(b"t", b"x", expireAtMs=clock.now + 5000)
+        store.push(b"l", [b"p", b"q", b"r"])
+        store.pop(b"l", 1, left=True)
+        store.lset(b"l", 0, b"Q")
+        store.lreplace(b"l", b"r", b"R")
+        store.push(b"l2", [b"1", b"2", b"1"])
+        store.lrem(b"l2", 1, b"1")
+        store.rename(b"l2", b"l3")
+        store.set(b"gone", b"x")
+        store.delete(b"gone")
+        store.append(b"a", b"0")
+        copy = Store(clock)
+        for op in ops:
+            copy.apply(op)
+        self.assertEqual(sorted(copy.items()), sorted(store.items()))
+        self.assertEqual(copy.ttlMs(b"t"), 5000)
+
+    def test_applyRejectsUnknown(self):
+        """
+        An unknown or malformed op raises L{ValueError}.
+        """
+        store = Store()
+        self.assertRaises(ValueError, store.apply, (b"NOPE", b"x"))
+        self.assertRaises(ValueError, store.apply, (b"SET", b"x"))
+
+    def test_dumpLoad(self):
+        """
+        C{loadState} of C{dumpState} restores values, lists and expiries.
+        """
+        store, clock, _ = makeStore()
+        store.set(b"a", b"1", expireAtMs=clock.now + 10)
+        store.push(b"l", [b"x"])
+        data, expires = store.dumpState()
+        copy = Store(clock)
+        copy.loadState(dict(data), dict(expires))
+        self.assertEqual(copy.lrange(b"l", 0, -1), [b"x"])
+        clock.now += 11
+        self.assertEqual(copy.sweep(10), 1)
