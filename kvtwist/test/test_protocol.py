@@ -1,0 +1,355 @@
+"""
+Tests for L{kvtwist.protocol} and L{kvtwist.server}: framing, dialect
+detection, ordered replies, client tracking, limits.
+"""
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransportWithDisconnection
+from twisted.python.failure import Failure
+from twisted.internet.error import ConnectionDone
+from twisted.trial.unittest import SynchronousTestCase
+
+from kvtwist.dialects.resp import encodeCommand
+from kvtwist.server import Config, KVFactory
+from kvtwist.store import Store
+
+
+class FakeService:
+    """
+    Just enough of a store service for the protocol: no failure, and
+    optionally a Deferred to wait on for durability.
+    """
+
+    failure = None
+
+    def __init__(self):
+        self.waiting = []
+        self.durable = False
+
+    def whenDurable(self):
+        if not self.durable:
+            return None
+        d = Deferred()
+        self.waiting.append(d)
+        return d
+
+    def fire(self):
+        waiting, self.waiting = self.waiting, []
+        for d in waiting:
+            d.callback(None)
+
+    def info(self):
+        return {"aof_enabled": 1}
+
+
+def makeFactory(**config):
+    """
+    A factory on a L{Clock} with a fresh store.
+    """
+    clock = Clock()
+    clock.advance(1000)
+    store = Store(lambda: clock.seconds() * 1000)
+    service = FakeService()
+    factory = KVFactory(store, service, Config(**config), clock=clock)
+    return factory, clock
+
+
+def connect(factory, host="127.0.0.1", port=40000):
+    """
+    Connect a protocol from C{factory} to a string transport.
+    """
+    addr = IPv4Address("TCP", host, port)
+    proto = factory.buildProtocol(addr)
+    transport = StringTransportWithDisconnection(peerAddress=addr)
+    transport.protocol = proto
+    proto.makeConnection(transport)
+    return proto, transport
+
+
+def lose(proto):
+    """
+    Tell C{proto} its connection ended cleanly.
+    """
+    proto.connectionLost(Failure(ConnectionDone()))
+
+
+class TextProtocolTests(SynchronousTestCase):
+    """
+    The seed's telnet session.
+    """
+
+    def setUp(self):
+        self.factory, self.clock = makeFactory()
+        self.proto, self.transport = connect(self.factory)
+
+    def send(self, data):
+        self.transport.clear()
+        self.proto.dataReceived(data)
+        return self.transport.value()
+
+    def test_seedSession(self):
+        """
+        SET, GET, REMOVE and quit answer exactly as the threaded seed did.
+        """
+        self.assertEqual(self.send(b"SET mykey myvalue\n"),
+                         b"Added key 'mykey' with value 'myvalue'\r\n")
+        self.assertEqual(self.send(b"SET mykey other\r\n"),
+                         b"Updated key 'mykey' with value 'other'\r\n")
+        self.assertEqual(self.send(b"get mykey\n"), b"other\r\n")
+        self.assertEqual(self.send(b"GET k\n"), b"Key 'k' not found.\r\n")
+        self.assertEqual(self.send(b"REMOVE mykey\n"),
+                         b"Removed key 'mykey'.\r\n")
+        self.assertEqual(self.send(b"delete mykey\n"),
+                         b"Key 'mykey' not found.\r\n")
+        self.assertTrue(self.transport.connected)
+        self.assertEqual(self.send(b"quit\n"), b"Goodbye!\r\n")
+        self.assertFalse(self.transport.connected)
+
+    def test_valueSpacesKept(self):
+        """
+        The value of SET is the rest of the line, spaces kept verbatim.
+        """
+        self.send(b"SET greeting hello  world \n")
+        self.assertEqual(self.factory.store.get(b"greeting"),
+                         b"hello  world ")
+
+    def test_printBlock(self):
+        """
+        PRINT is a block ending in a lone dot; lines starting with a dot
+        are dot-stuffed; an empty store says so.
+        """
+        self.assertEqual(self.send(b"PRINT\n"), b"Store is empty.\r\n.\r\n")
+        self.send(b"SET a 1\nSET .b .x\n")
+        self.assertEqual(self.send(b"PRINT\n"),
+                         b"a: 1\r\n..b: .x\r\n.\r\n")
+
+    def test_errorsKeepConnection(self):
+        """
+        Unknown commands and wrong arity get one ERR line; the connection
+        goes on.
+        """
+        self.assertEqual(
+            self.send(b"FROB x\n"),
+            b"ERR unknown command 'FROB', with args beginning with: 'x'\r\n")
+        self.assertEqual(
+            self.send(b"GET\n"),
+            b"ERR wrong number of arguments for 'get' command\r\n")
+        self.assertTrue(self.transport.connected)
+        self.assertEqual(self.send(b"SET a b\n"),
+                         b"Added key 'a' with value 'b'\r\n")
+
+    def test_splitAnywhere(self):
+        """
+        A line split across packets runs once complete.
+        """
+        self.assertEqual(self.send(b"SE"), b"")
+        self.assertEqual(self.send(b"T k v"), b"")
+        self.assertEqual(self.send(b"\r\nGET k\n"),
+                         b"Added key 'k' with value 'v'\r\nv\r\n")
+
+    def test_inlinePing(self):
+        """
+        A bare PING line gets RESP's +PONG, as Redis's inline protocol.
+        """
+        self.assertEqual(self.send(b"PING\r\n"), b"+PONG\r\n")
+
+    def test_tooBigInline(self):
+        """
+        A line over 64 KiB gets Redis's error and the connection closes.
+        """
+        out = self.send(b"x" * (64 * 1024 + 10))
+        self.assertEqual(out, b"-ERR Protocol error: too big inline "
+                              b"request\r\n")
+        self.assertFalse(self.transport.connected)
+
+    def test_multiCommands(self):
+        """
+        MSET, MGET (a block), EXISTS, KEYS and INCR from the gevent seeds.
+        """
+        self.assertEqual(self.send(b"MSET a 1 b 2\n"), b"OK\r\n")
+        self.assertEqual(self.send(b"MGET a b c\n"),
+                         b"1\r\n2\r\n(nil)\r\n.\r\n")
+        self.assertEqual(self.send(b"EXISTS a c\n"), b"1\r\n")
+        self.assertEqual(self.send(b"INCR a\n"), b"2\r\n")
+        self.assertEqual(self.send(b"KEYS b*\n"), b"b\r\n.\r\n")
+
+    def test_info(self):
+        """
+        INFO shows the client counts, keys and persistence fields.
+        """
+        self.send(b"SET a 1\n")
+        other, _ = connect(self.factory, port=40001)
+        lose(other)
+        out = self.send(b"INFO\n")
+        self.assertIn(b"connected_clients:1\r\n", out)
+        self.assertIn(b"dropped_clients:1\r\n", out)
+        self.assertIn(b"keys:1\r\n", out)
+        self.assertIn(b"aof_enabled:1\r\n", out)
+        self.assertTrue(out.endswith(b"\r\n.\r\n"))
+
+
+class RespProtocolTests(SynchronousTestCase):
+    """
+    RESP framing through the protocol.
+    """
+
+    def setUp(self):
+        self.factory, self.clock = makeFactory()
+        self.proto, self.transport = connect(self.factory)
+
+    def send(self, data):
+        self.transport.clear()
+        self.proto.dataReceived(data)
+        return self.transport.value()
+
+    def test_everyByteBoundary(self):
+        """
+        A pipeline split at any byte boundary gives the same replies.
+        """
+        pipeline = (encodeCommand("SET", "k\r\n", "v\x00") +
+                    encodeCommand("GET", "k\r\n") +
+                    b"GET k\r\n" +
+                    encodeCommand("DEL", "k\r\n"))
+        expected = None
+        for cut in range(1, len(pipeline)):
+            factory, _ = makeFactory()
+            proto, transport = connect(factory)
+            proto.dataReceived(pipeline[:cut])
+            proto.dataReceived(pipeline[cut:])
+            if expected is None:
+                expected = transport.value()
+            self.assertEqual(transport.value(), expected, cut)
+        self.assertEqual(expected,
+                         b"+OK\r\n$2\r\nv\x00\r\nKey 'k' not found.\r\n:1\r\n")
+
+    def test_protocolError(self):
+        """
+        A broken multibulk gets Redis's error and the connection closes.
+        """
+        self.assertEqual(self.send(b"*2\r\n$3\r\nGET\r\n:1\r\n"),
+                         b"-ERR Protocol error: expected '$', got ':'\r\n")
+        self.assertFalse(self.transport.connected)
+
+    def test_bulkLimitCheckedFirst(self):
+        """
+        A bulk length over the limit is refused before its bytes arrive.
+        """
+        factory, _ = makeFactory(maxBulk=1000)
+        proto, transport = connect(factory)
+        proto.dataReceived(b"*2\r\n$3\r\nGET\r\n$1001\r\n")
+        self.assertEqual(transport.value(),
+                         b"-ERR Protocol error: invalid bulk length\r\n")
+
+    def test_resp3AfterHello(self):
+        """
+        After HELLO 3 nulls and maps use RESP3 types.
+        """
+        out = self.send(encodeCommand("HELLO", "3"))
+        self.assertTrue(out.startswith(b"%8\r\n"))
+        self.assertEqual(self.send(encodeCommand("GET", "nope")), b"_\r\n")
+
+    def test_orderedBehindDeferred(self):
+        """
+        With a durability wait, later replies wait behind the write's.
+        """
+        self.factory.service.durable = True
+        out = self.send(encodeCommand("SET", "a", "1") +
+                        encodeCommand("GET", "a"))
+        self.assertEqual(out, b"")
+        self.factory.service.fire()
+        self.assertEqual(self.transport.value(), b"+OK\r\n$1\r\n1\r\n")
+
+    def test_quitClosesAfterReply(self):
+        """
+        QUIT answers +OK, then the connection closes; later input is
+        ignored.
+        """
+        out = self.send(encodeCommand("QUIT") + encodeCommand("SET", "x", "1"))
+        self.assertEqual(out, b"+OK\r\n")
+        self.assertFalse(self.transport.connected)
+        self.assertIsNone(self.factory.store.get(b"x"))
+
+
+class TrackingTests(SynchronousTestCase):
+    """
+    The factory's client tracking and limits.
+    """
+
+    def test_counts(self):
+        """
+        countActive and countDropped follow connects and disconnects,
+        whatever the cause.
+        """
+        factory, _ = makeFactory()
+        a, ta = connect(factory, port=1)
+        b, tb = connect(factory, port=2)
+        self.assertEqual((factory.countActive(), factory.countDropped()),
+                         (2, 0))
+        a.dataReceived(b"quit\n")
+        self.assertEqual((factory.countActive(), factory.countDropped()),
+                         (1, 1))
+        lose(b)
+        self.assertEqual((factory.countActive(), factory.countDropped()),
+                         (0, 2))
+
+    def test_maxClients(self):
+        """
+        The client over the limit gets Redis's error and is closed.
+        """
+        factory, _ = makeFactory(maxClients=2)
+        connect(factory, port=1)
+        connect(factory, port=2)
+        third, transport = connect(factory, port=3)
+        self.assertEqual(transport.value(),
+                         b"-ERR max number of clients reached\r\n")
+        self.assertFalse(transport.connected)
+        self.assertEqual(factory.stats.rejected, 1)
+        self.assertEqual(factory.countActive(), 2)
+
+    def test_protectedMode(self):
+        """
+        Without a password, a non-loopback peer is refused with an
+        explanation; with --no-protected-mode or a password it may stay.
+        """
+        factory, _ = makeFactory()
+        _, transport = connect(factory, host="10.1.2.3")
+        self.assertIn(b"-DENIED", transport.value())
+        self.assertIn(b"--requirepass", transport.value())
+        self.assertFalse(transport.connected)
+        factory, _ = makeFactory(protectedMode=False)
+        _, transport = connect(factory, host="10.1.2.3")
+        self.assertTrue(transport.connected)
+        factory, _ = makeFactory(password=b"pw")
+        _, transport = connect(factory, host="10.1.2.3")
+        self.assertTrue(transport.connected)
+        factory, _ = makeFactory()
+        _, transport = connect(factory, host="::1")
+        self.assertTrue(transport.connected)
+
+
+class AuthTests(SynchronousTestCase):
+    """
+    The password gate.
+    """
+
+    def test_noauthThenAuth(self):
+        """
+        Before AUTH every command but AUTH, QUIT and HELLO is refused; a
+        wrong password is refused; the right one lets commands run.
+        """
+        factory, _ = makeFactory(password=b"s3cret")
+        proto, transport = connect(factory)
+        proto.dataReceived(b"GET a\n")
+        self.assertEqual(transport.value(),
+                         b"NOAUTH Authentication required.\r\n")
+        transport.clear()
+        proto.dataReceived(encodeCommand("AUTH", "wrong"))
+        self.assertEqual(transport.value(),
+                         b"-WRONGPASS invalid username-password pair or "
+                         b"user is disabled.\r\n")
+        transport.clear()
+        proto.dataReceived(b"AUTH s3cret\nSET a 1\n")
+        self.assertEqual(transport.value(),
+                         b"OK\r\nAdded key 'a' with value '1'\r\n")
