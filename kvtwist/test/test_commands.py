@@ -1,0 +1,258 @@
+"""
+Tests for the command table (L{kvtwist.commands}): Redis semantics and
+error texts, independent of any dialect.
+"""
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.trial.unittest import SynchronousTestCase
+
+from kvtwist import commands
+from kvtwist.commands import ClientState, Context, execute, then
+from kvtwist.replies import OK, Error, Status, Verbatim
+from kvtwist.store import Store
+
+
+class Clock:
+    """
+    A settable millisecond clock for the store.
+    """
+
+    def __init__(self):
+        self.now = 1700000000000.0
+
+    def __call__(self):
+        return self.now
+
+
+class CommandTests(SynchronousTestCase):
+    """
+    Commands run through L{execute}.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.store = Store(self.clock)
+        self.ctx = Context(self.store)
+
+    def call(self, *words):
+        """
+        Run a command given as strings.
+        """
+        words = [w.encode() if isinstance(w, str) else w for w in words]
+        return execute(self.ctx, words[0], words[1:])
+
+    def test_errors(self):
+        """
+        Unknown commands, wrong arity, wrong type and bad integers give
+        Redis's exact texts.
+        """
+        self.assertEqual(self.call("nosuch", "a", "b"),
+                         "ERR unknown command 'nosuch', with args beginning "
+                         "with: 'a' 'b'")
+        self.assertEqual(self.call("GET"),
+                         "ERR wrong number of arguments for 'get' command")
+        self.call("RPUSH", "l", "x")
+        self.assertEqual(self.call("GET", "l"),
+                         "WRONGTYPE Operation against a key holding the "
+                         "wrong kind of value")
+        self.call("SET", "s", "abc")
+        self.assertEqual(self.call("INCR", "s"),
+                         "ERR value is not an integer or out of range")
+        self.assertEqual(self.call("SET", "a", "b", "BOGUS"),
+                         "ERR syntax error")
+        self.assertIsInstance(self.call("GET"), Error)
+
+    def test_caseInsensitive(self):
+        """
+        Command names are case-insensitive.
+        """
+        self.assertEqual(self.call("set", "a", "1"), OK)
+        self.assertEqual(self.call("GeT", "a"), b"1")
+
+    def test_setOptions(self):
+        """
+        SET with EX/PX, NX/XX and GET.
+        """
+        self.assertEqual(self.call("SET", "k", "v", "NX"), OK)
+        self.assertIsNone(self.call("SET", "k", "w", "NX"))
+        self.assertEqual(self.call("SET", "k", "w", "XX", "GET"), b"v")
+        self.assertIsNone(self.call("SET", "new", "x", "XX"))
+        self.assertEqual(self.call("SET", "k", "v", "EX", "10"), OK)
+        self.assertEqual(self.call("TTL", "k"), 10)
+        self.assertEqual(self.call("SET", "k", "v", "PX", "1500"), OK)
+        self.assertEqual(self.call("PTTL", "k"), 1500)
+        self.assertEqual(self.call("SET", "k", "v", "EX", "0"),
+                         "ERR invalid expire time in 'set' command")
+        self.assertEqual(self.call("SET", "k", "v", "NX", "XX"),
+                         "ERR syntax error")
+        self.clock.now += 1500
+        self.assertIsNone(self.call("GET", "k"))
+
+    def test_counters(self):
+        """
+        INCR, DECR, INCRBY, DECRBY.
+        """
+        self.assertEqual(self.call("INCR", "n"), 1)
+        self.assertEqual(self.call("INCRBY", "n", "10"), 11)
+        self.assertEqual(self.call("DECRBY", "n", "20"), -9)
+        self.assertEqual(self.call("DECR", "n"), -10)
+        self.assertEqual(self.call("INCRBY", "n", "x"),
+                         "ERR value is not an integer or out of range")
+
+    def test_strings(self):
+        """
+        SETNX, GETSET, GETDEL, MSET/MGET, APPEND, STRLEN.
+        """
+        self.assertEqual(self.call("SETNX", "a", "1"), 1)
+        self.assertEqual(self.call("SETNX", "a", "2"), 0)
+        self.assertEqual(self.call("GETSET", "a", "3"), b"1")
+        self.assertEqual(self.call("GETDEL", "a"), b"3")
+        self.assertIsNone(self.call("GETDEL", "a"))
+        self.assertEqual(self.call("MSET", "x", "1", "y", "2"), OK)
+        self.assertEqual(self.call("MSET", "x", "1", "y"),
+                         "ERR wrong number of arguments for 'mset' command")
+        self.assertEqual(self.call("MGET", "x", "nope", "y"),
+                         [b"1", None, b"2"])
+        self.assertEqual(self.call("APPEND", "x", "23"), 3)
+        self.assertEqual(self.call("STRLEN", "x"), 3)
+        self.assertEqual(self.call("STRLEN", "nope"), 0)
+
+    def test_keys(self):
+        """
+        DEL, EXISTS, KEYS, TYPE, RENAME, DBSIZE, FLUSHDB, SCAN.
+        """
+        self.call("MSET", "a", "1", "b", "2", "c", "3")
+        self.call("LPUSH", "l", "x")
+        self.assertEqual(self.call("EXISTS", "a", "a", "zz"), 2)
+        self.assertEqual(self.call("DEL", "a", "zz"), 1)
+        self.assertEqual(sorted(self.call("KEYS", "*")), [b"b", b"c", b"l"])
+        self.assertEqual(self.call("TYPE", "l"), Status("list"))
+        self.assertEqual(self.call("TYPE", "b"), Status("string"))
+        self.assertEqual(self.call("TYPE", "zz"), Status("none"))
+        self.assertEqual(self.call("RENAME", "b", "bb"), OK)
+        self.assertEqual(self.call("RENAME", "zz", "y"), "ERR no such key")
+        self.assertEqual(self.call("DBSIZE"), 3)
+        cursor, keys = self.call("SCAN", "0", "MATCH", "b*", "COUNT", "100")
+        self.assertEqual((cursor, keys), (b"0", [b"bb"]))
+        self.assertEqual(self.call("SCAN", "x"), "ERR invalid cursor")
+        self.assertEqual(self.call("FLUSHDB"), OK)
+        self.assertEqual(self.call("DBSIZE"), 0)
+
+    def test_expiry(self):
+        """
+        EXPIRE, PEXPIRE, TTL, PTTL, PERSIST.
+        """
+        self.call("SET", "k", "v")
+        self.assertEqual(self.call("TTL", "k"), -1)
+        self.assertEqual(self.call("TTL", "nope"), -2)
+        self.assertEqual(self.call("EXPIRE", "k", "100"), 1)
+        self.assertEqual(self.call("EXPIRE", "nope", "100"), 0)
+        self.assertEqual(self.call("TTL", "k"), 100)
+        self.assertEqual(self.call("PEXPIRE", "k", "2500"), 1)
+        self.assertEqual(self.call("PTTL", "k"), 2500)
+        self.assertEqual(self.call("PERSIST", "k"), 1)
+        self.assertEqual(self.call("PERSIST", "k"), 0)
+        self.call("EXPIRE", "k", "1")
+        self.clock.now += 1000
+        self.assertEqual(self.call("EXISTS", "k"), 0)
+
+    def test_lists(self):
+        """
+        LPUSH, RPUSH, LPOP, RPOP (with count), LRANGE, LLEN, LINDEX, LSET,
+        LREM.
+        """
+        self.assertEqual(self.call("RPUSH", "l", "a", "b", "c"), 3)
+        self.assertEqual(self.call("LPUSH", "l", "z"), 4)
+        self.assertEqual(self.call("LRANGE", "l", "0", "-1"),
+                         [b"z", b"a", b"b", b"c"])
+        self.assertEqual(self.call("LLEN", "l"), 4)
+        self.assertEqual(self.call("LINDEX", "l", "-1"), b"c")
+        self.assertIsNone(self.call("LINDEX", "l", "10"))
+        self.assertEqual(self.call("LSET", "l", "0", "Z"), OK)
+        self.assertEqual(self.call("LSET", "l", "10", "Z"),
+                         "ERR index out of range")
+        self.assertEqual(self.call("LSET", "nope", "0", "Z"), "ERR no such key")
+        self.assertEqual(self.call("LPOP", "l"), b"Z")
+        self.assertEqual(self.call("RPOP", "l", "2"), [b"c", b"b"])
+        self.assertIsNone(self.call("RPOP", "nope"))
+        self.call("RPUSH", "r", "x", "y", "x")
+        self.assertEqual(self.call("LREM", "r", "0", "x"), 2)
+        self.assertEqual(self.call("LRANGE", "r", "0", "-1"), [b"y"])
+
+    def test_hello(self):
+        """
+        HELLO switches the protocol version and answers Redis's map.
+        """
+        reply = self.call("HELLO", "3", "SETNAME", "me")
+        self.assertEqual(reply[b"proto"], 3)
+        self.assertEqual(reply[b"server"], b"redis")
+        self.assertEqual(self.ctx.client.protover, 3)
+        self.assertEqual(self.ctx.client.name, b"me")
+        self.assertEqual(self.call("HELLO", "4"),
+                         "NOPROTO unsupported protocol version")
+
+    def test_clientAndCommand(self):
+        """
+        CLIENT SETNAME/GETNAME/ID, COMMAND COUNT and DOCS, PING, ECHO.
+        """
+        self.ctx.client.id = 7
+        self.assertEqual(self.call("CLIENT", "ID"), 7)
+        self.assertIsNone(self.call("CLIENT", "GETNAME"))
+        self.assertEqual(self.call("CLIENT", "SETNAME", "conn"), OK)
+        self.assertEqual(self.call("CLIENT", "GETNAME"), b"conn")
+        self.assertIsInstance(self.call("CLIENT", "LIST"), Verbatim)
+        self.assertEqual(self.call("COMMAND", "COUNT"), len(commands.TABLE))
+        self.assertIn(b"get", self.call("COMMAND", "DOCS", "GET"))
+        self.assertEqual(self.call("PING"), Status("PONG"))
+        self.assertEqual(self.call("PING", "hi"), b"hi")
+        self.assertEqual(self.call("ECHO", "x"), b"x")
+
+    def test_noPersistence(self):
+        """
+        SAVE without a store service is a clear error.
+        """
+        self.assertEqual(self.call("SAVE"), "ERR persistence is not configured")
+
+    def test_quitMarksClose(self):
+        """
+        QUIT asks the connection to close after its reply.
+        """
+        self.assertEqual(self.call("QUIT"), OK)
+        self.assertTrue(self.ctx.client.closeAfterReply)
+
+
+class AsyncStoreTests(SynchronousTestCase):
+    """
+    A store whose methods return Deferreds fits behind the same handlers.
+    """
+
+    def test_then(self):
+        """
+        L{then} applies a function now, or when a Deferred fires.
+        """
+        self.assertEqual(then(2, lambda x: x + 1), 3)
+        d = Deferred()
+        result = then(d, lambda x: x + 1)
+        d.callback(4)
+        self.assertEqual(self.successResultOf(result), 5)
+
+    def test_deferredStore(self):
+        """
+        Handlers pass Deferred store results through to the reply.
+        """
+        class AsyncStore(Store):
+            def get(self, key):
+                return succeed(Store.get(self, key))
+
+            def ttlMs(self, key):
+                return succeed(Store.ttlMs(self, key))
+
+        store = AsyncStore()
+        store.set(b"k", b"hello")
+        ctx = Context(store, client=ClientState())
+        self.assertEqual(
+            self.successResultOf(execute(ctx, b"GET", [b"k"])), b"hello")
+        self.assertEqual(
+            self.successResultOf(execute(ctx, b"STRLEN", [b"k"])), 5)
+        self.assertEqual(
+            self.successResultOf(execute(ctx, b"TTL", [b"k"])), -1)
