@@ -1,0 +1,494 @@
+"""
+The end-to-end harness: run the real C{twistd -n kvstore} as a subprocess on
+a free loopback port, and talk to it with plain blocking sockets.
+
+L{KVServer} is usable from any test module::
+
+    server = KVServer(tmp_path)
+    server.start(["--fsync", "always"])
+    with server.textClient() as c:
+        assert c.command("GET k") == "Key 'k' not found."
+    server.stop(signal.SIGTERM)
+
+The fixtures in C{conftest.py} wrap it and clean up after each test.
+
+Nothing here sleeps: waiting is done with bounded loops whose pauses are
+socket timeouts or C{Popen.wait} timeouts, which also notice a server that
+died.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+#: How long a server may take to start listening or to exit, in seconds.
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 15.0
+#: Socket timeout for clients: a reply that takes longer is a failure.
+IO_TIMEOUT = 10.0
+
+HOST = "127.0.0.1"
+
+
+class ServerError(Exception):
+    """
+    The server did not start or stop as expected.  The message carries the
+    tail of its log and stderr.
+    """
+
+
+def freePort() -> int:
+    """
+    A TCP port on 127.0.0.1 that nothing listens on right now.
+    """
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def twistdCommand() -> List[str]:
+    """
+    The argv prefix that runs C{twistd} with this interpreter: the script
+    next to C{sys.executable} (a venv's C{bin/}), else twistd's entry point
+    run by C{sys.executable} itself.
+    """
+    bindir = os.path.dirname(os.path.abspath(sys.executable))
+    script = os.path.join(bindir, "twistd")
+    if os.path.exists(script):
+        return [script]
+    return [sys.executable, "-c",
+            "import sys; from twisted.scripts.twistd import run; "
+            "sys.argv[0] = 'twistd'; run()"]
+
+
+def cliCommand() -> List[str]:
+    """
+    The argv prefix that runs C{kvtwist-cli} with this interpreter.
+    """
+    bindir = os.path.dirname(os.path.abspath(sys.executable))
+    script = os.path.join(bindir, "kvtwist-cli")
+    if os.path.exists(script):
+        return [script]
+    return [sys.executable, "-c",
+            "import sys; from kvtwist.cli import main; "
+            "sys.argv[0] = 'kvtwist-cli'; sys.exit(main())"]
+
+
+def waitFor(predicate, timeout: float = IO_TIMEOUT, interval: float = 0.02,
+            what: str = "condition"):
+    """
+    Call C{predicate} until it returns something true, and return that.
+    Between tries it waits on a socket timeout (C{select} on nothing).
+
+    @raise AssertionError: if C{timeout} seconds pass first.
+    """
+    import select
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s"
+                                 % (timeout, what))
+        select.select([], [], [], interval)
+
+
+class LineClient:
+    """
+    A blocking text-protocol client (what a person on telnet or nc sends).
+    """
+
+    def __init__(self, port: int, host: str = HOST,
+                 timeout: float = IO_TIMEOUT):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self._buf = b""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """
+        Close the connection.
+        """
+        self.sock.close()
+
+    def send(self, data):
+        """
+        Send raw bytes (or text, UTF-8 encoded).
+        """
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def sendLine(self, line, end: bytes = b"\r\n"):
+        """
+        Send one line with its line end.
+        """
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send(line + end)
+
+    def _fill(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection; unread: %r"
+                                  % (self._buf,))
+        self._buf += chunk
+        return chunk
+
+    def readLineBytes(self) -> bytes:
+        """
+        Read one line, without its C{\\r\\n} or C{\\n}.
+
+        @raise ConnectionError: if the server closes first.
+        @raise socket.timeout: if nothing comes in time.
+        """
+        while b"\n" not in self._buf:
+            self._fill()
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line[:-1] if line.endswith(b"\r") else line
+
+    def readLine(self) -> str:
+        """
+        Read one line as text.
+        """
+        return self.readLineBytes().decode("utf-8")
+
+    def readExactly(self, n: int) -> bytes:
+        """
+        Read exactly C{n} bytes.
+        """
+        while len(self._buf) < n:
+            self._fill()
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def readBlock(self) -> List[str]:
+        """
+        Read a block reply: lines up to a lone C{.}, with one leading dot
+        removed from dot-stuffed lines (the framing of
+        L{kvtwist.dialects.text}).
+        """
+        lines = []
+        while True:
+            line = self.readLine()
+            if line == ".":
+                return lines
+            if line.startswith("."):
+                line = line[1:]
+            lines.append(line)
+
+    def command(self, line) -> str:
+        """
+        Send a line and read a one-line reply.
+        """
+        self.sendLine(line)
+        return self.readLine()
+
+    def blockCommand(self, line) -> List[str]:
+        """
+        Send a line and read a block reply.
+        """
+        self.sendLine(line)
+        return self.readBlock()
+
+    def readUntilClosed(self) -> bytes:
+        """
+        Read until the server closes the connection (bounded by the socket
+        timeout) and return what came, including anything buffered.
+
+        @raise socket.timeout: if the server keeps the connection open.
+        """
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                data, self._buf = self._buf, b""
+                return data
+            self._buf += chunk
+
+
+class KVServer:
+    """
+    One real C{twistd -n kvstore} process, on a free port of 127.0.0.1, with
+    its data directory, log file and pid file in C{workdir}.
+
+    @ivar port: the TCP port (kept across restarts).
+    @ivar dataDir: the C{--data-dir}.
+    @ivar logPath: the twistd log file (appended to across restarts).
+    @ivar process: the current L{subprocess.Popen}, or L{None}.
+    @ivar extraArgs: the extra C{kvstore} options of the last start.
+    """
+
+    def __init__(self, workdir, dataDir=None, port: Optional[int] = None):
+        self.workdir = str(workdir)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.dataDir = str(dataDir) if dataDir is not None else \
+            os.path.join(self.workdir, "data")
+        self.port = port if port is not None else freePort()
+        self.logPath = os.path.join(self.workdir, "twistd.log")
+        self.pidPath = os.path.join(self.workdir, "twistd.pid")
+        self.stderrPath = os.path.join(self.workdir, "twistd.stderr")
+        self.process = None
+        self.extraArgs: List[str] = []
+        self._logStart = 0
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def argv(self, extraArgs: Sequence[str] = ()) -> List[str]:
+        """
+        The full command line that runs this server.
+        """
+        return twistdCommand() + [
+            "-n", "--logfile", self.logPath, "--pidfile", self.pidPath,
+            "kvstore",
+            "--port", "tcp:%d:interface=%s" % (self.port, HOST),
+            "--data-dir", self.dataDir,
+        ] + list(extraArgs)
+
+    def start(self, extraArgs: Sequence[str] = (),
+              timeout: float = START_TIMEOUT) -> "KVServer":
+        """
+        Start twistd and wait until it logs that it listens on our port
+        (logged once the port is bound, so connections are accepted).
+
+        @raise ServerError: if it exits or does not listen within
+            C{timeout} seconds.
+        """
+        if self.running:
+            raise ServerError("server already running (pid %d)"
+                              % (self.process.pid,))
+        self.extraArgs = list(extraArgs)
+        self._logStart = os.path.getsize(self.logPath) \
+            if os.path.exists(self.logPath) else 0
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        with open(self.stderrPath, "ab") as err:
+            self.process = subprocess.Popen(
+                self.argv(extraArgs), cwd=self.workdir, env=env,
+                stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        self.waitListening(timeout)
+        return self
+
+    def waitListening(self, timeout: float = START_TIMEOUT):
+        """
+        Wait until the server logged C{Server listening on 127.0.0.1:PORT}
+        since its last start.
+        """
+        marker = "Server listening on %s:%d" % (HOST, self.port)
+        deadline = time.monotonic() + timeout
+        while marker not in self.logSinceStart():
+            try:
+                code = self.process.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                pass
+            else:
+                raise ServerError("twistd exited with %s before listening:"
+                                  "\n%s" % (code, self.diagnostics()))
+            if time.monotonic() > deadline:
+                self.kill9()
+                raise ServerError("twistd did not listen on port %d within "
+                                  "%.0fs:\n%s" % (self.port, timeout,
+                                                  self.diagnostics()))
+
+    def stop(self, sig: int = signal.SIGTERM,
+             timeout: float = STOP_TIMEOUT) -> int:
+        """
+        Send C{sig} and wait for the process to exit.
+
+        @return: its exit code (C{Popen.returncode}: negative for a death
+            by signal; twistd re-raises the signal it stopped on, so a clean
+            stop on SIGTERM is C{0} or C{-15}).
+        @raise ServerError: if it is still running after C{timeout}
+            seconds (it is then killed).
+        """
+        process = self.process
+        if process is None:
+            raise ServerError("server not started")
+        if process.poll() is None:
+            process.send_signal(sig)
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
+            raise ServerError("twistd did not exit within %.0fs of signal %d:"
+                              "\n%s" % (timeout, sig, self.diagnostics()))
+
+    def kill9(self) -> int:
+        """
+        Kill the process with SIGKILL (no chance to flush) and reap it.
+        """
+        return self.stop(signal.SIGKILL)
+
+    def restart(self, extraArgs: Optional[Sequence[str]] = None,
+                sig: int = signal.SIGTERM) -> "KVServer":
+        """
+        Stop (if running) with C{sig} and start again on the same port and
+        data directory, with the same extra options unless new ones are
+        given.
+        """
+        if self.running:
+            self.stop(sig)
+        return self.start(self.extraArgs if extraArgs is None else extraArgs)
+
+    @property
+    def running(self) -> bool:
+        """
+        Whether the process is alive.
+        """
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        """
+        The process id.
+        """
+        return self.process.pid
+
+    def cleanup(self):
+        """
+        Kill the process if it is still running (test teardown).
+        """
+        if self.running:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+
+    # -- logs ---------------------------------------------------------------
+
+    @property
+    def log(self) -> str:
+        """
+        The whole twistd log text (every start of this server).
+        """
+        try:
+            with open(self.logPath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def logSinceStart(self) -> str:
+        """
+        The log text written since the last L{start}.
+        """
+        try:
+            with open(self.logPath, "rb") as f:
+                f.seek(self._logStart)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    @property
+    def stderr(self) -> str:
+        """
+        What twistd wrote to stdout and stderr (usage errors land here).
+        """
+        try:
+            with open(self.stderrPath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def diagnostics(self, tail: int = 60) -> str:
+        """
+        The tail of the log and stderr, for failure messages.
+        """
+        lines = self.log.splitlines()[-tail:]
+        return ("--- twistd log (%s) ---\n%s\n--- stderr ---\n%s"
+                % (self.logPath, "\n".join(lines), self.stderr[-4000:]))
+
+    # -- clients ------------------------------------------------------------
+
+    def connect(self, timeout: float = IO_TIMEOUT) -> socket.socket:
+        """
+        A raw connected socket.
+        """
+        return socket.create_connection((HOST, self.port), timeout=timeout)
+
+    def textClient(self, timeout: float = IO_TIMEOUT) -> LineClient:
+        """
+        A L{LineClient} connected to this server.
+        """
+        return LineClient(self.port, timeout=timeout)
+
+    def redis(self, **kwargs):
+        """
+        A C{redis.Redis} client for this server (C{protocol=2} or the
+        library's default, RESP3, as C{kwargs} say).
+        """
+        import redis
+        kwargs.setdefault("socket_timeout", IO_TIMEOUT)
+        return redis.Redis(host=HOST, port=self.port, **kwargs)
+
+    def info(self) -> Dict[str, str]:
+        """
+        The fields of C{INFO}, over a fresh RESP2 connection.
+        """
+        return parseInfo(self.rawCommand(b"INFO").decode("utf-8"))
+
+    def rawCommand(self, *args) -> bytes:
+        """
+        Send one RESP command on a fresh connection and return the payload
+        of its bulk or status reply (an error raises L{AssertionError}).
+        """
+        with LineClient(self.port) as c:
+            c.send(encodeCommand(*args))
+            head = c.readLineBytes()
+            if head.startswith(b"$"):
+                n = int(head[1:])
+                return c.readExactly(n + 2)[:-2] if n >= 0 else b""
+            if head[:1] in (b"+", b":"):
+                return head[1:]
+            raise AssertionError("unexpected reply to %r: %r" % (args, head))
+
+
+def encodeCommand(*args) -> bytes:
+    """
+    Encode a RESP multibulk request.
+    """
+    parts = [b"*%d\r\n" % (len(args),)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode("utf-8")
+        elif isinstance(a, int):
+            a = b"%d" % (a,)
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(parts)
+
+
+def parseInfo(text: str) -> Dict[str, str]:
+    """
+    Parse C{INFO} text (C{field:value} lines, C{# Section} headers).
+    """
+    fields = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or ":" not in line:
+            continue
+        name, value = line.split(":", 1)
+        fields[name] = value
+    return fields
+
+
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\)|Unhandled")
+
+
+def logErrors(text: str) -> List[str]:
+    """
+    The log lines that show a traceback or an unhandled error.
+    """
+    return [line for line in text.splitlines() if _TRACEBACK.search(line)]
