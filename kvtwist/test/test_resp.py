@@ -1,0 +1,105 @@
+"""
+Tests for L{kvtwist.dialects.resp}: request framing and reply rendering.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from kvtwist.dialects.resp import (
+    ProtocolError, encodeCommand, parseCommand, render)
+from kvtwist.replies import Error, Status, Verbatim
+
+
+class ParseTests(SynchronousTestCase):
+    """
+    L{parseCommand}.
+    """
+
+    def test_binarySafe(self):
+        """
+        Bulk strings may hold CR, LF and NUL.
+        """
+        data = encodeCommand("SET", b"a\r\nb", b"\x00\r\n")
+        self.assertEqual(parseCommand(data, 0),
+                         ([b"SET", b"a\r\nb", b"\x00\r\n"], len(data)))
+
+    def test_everyPrefixIncomplete(self):
+        """
+        Every strict prefix of a request asks for more bytes, with a
+        hint that never overshoots what the request needs.
+        """
+        data = encodeCommand("MSET", "key", "x" * 50, "k2", "")
+        for cut in range(1, len(data)):
+            args, need = parseCommand(data[:cut], 0)
+            self.assertIsNone(args)
+            self.assertGreater(need, cut)
+            self.assertLessEqual(need, len(data))
+
+    def test_offset(self):
+        """
+        Parsing starts at the given position; the end position is returned.
+        """
+        one = encodeCommand("PING")
+        two = encodeCommand("ECHO", "hi")
+        args, end = parseCommand(one + two, len(one))
+        self.assertEqual((args, end), ([b"ECHO", b"hi"], len(one + two)))
+
+    def test_errors(self):
+        """
+        Malformed framing raises with Redis's texts.
+        """
+        cases = [
+            (b"*x\r\n", "ERR Protocol error: invalid multibulk length"),
+            (b"*1\r\n+GET\r\n", "ERR Protocol error: expected '$', got '+'"),
+            (b"*1\r\n$-5\r\n", "ERR Protocol error: invalid bulk length"),
+            (b"*1\r\n$abc\r\n", "ERR Protocol error: invalid bulk length"),
+            (b"*1\r\n$3\r\nGETXX", "ERR Protocol error: invalid bulk format"),
+        ]
+        for data, message in cases:
+            e = self.assertRaises(ProtocolError, parseCommand, data, 0)
+            self.assertEqual(str(e), message)
+
+    def test_limits(self):
+        """
+        Bulk and multibulk limits are checked from the header alone.
+        """
+        self.assertRaises(ProtocolError, parseCommand,
+                          b"*1\r\n$11\r\n", 0, 10)
+        self.assertRaises(ProtocolError, parseCommand,
+                          b"*11\r\n", 0, 100, 10)
+
+
+class RenderTests(SynchronousTestCase):
+    """
+    L{render} in RESP2 and RESP3.
+    """
+
+    def test_resp2(self):
+        """
+        RESP2 types; nulls as $-1, maps as flat arrays, doubles as bulks.
+        """
+        self.assertEqual(render(Status("OK")), b"+OK\r\n")
+        self.assertEqual(render(Error("ERR x")), b"-ERR x\r\n")
+        self.assertEqual(render(5), b":5\r\n")
+        self.assertEqual(render(None), b"$-1\r\n")
+        self.assertEqual(render(b"ab"), b"$2\r\nab\r\n")
+        self.assertEqual(render([b"a", None]), b"*2\r\n$1\r\na\r\n$-1\r\n")
+        self.assertEqual(render({b"k": 1}), b"*2\r\n$1\r\nk\r\n:1\r\n")
+        self.assertEqual(render(1.5), b"$3\r\n1.5\r\n")
+        self.assertEqual(render(True), b":1\r\n")
+        self.assertEqual(render(Verbatim(b"a:1\r\n")), b"$5\r\na:1\r\n\r\n")
+
+    def test_resp3(self):
+        """
+        RESP3 nulls, maps, doubles, booleans and verbatim strings.
+        """
+        self.assertEqual(render(None, 3), b"_\r\n")
+        self.assertEqual(render({b"k": 1}, 3), b"%1\r\n$1\r\nk\r\n:1\r\n")
+        self.assertEqual(render(1.5, 3), b",1.5\r\n")
+        self.assertEqual(render(False, 3), b"#f\r\n")
+        self.assertEqual(render(Verbatim(b"hi"), 3), b"=6\r\ntxt:hi\r\n")
+
+    def test_linesInStatus(self):
+        """
+        A line break can't escape a status or error line.
+        """
+        self.assertEqual(render(Error("ERR a\r\nb")), b"-ERR a  b\r\n")

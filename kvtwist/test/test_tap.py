@@ -1,0 +1,108 @@
+"""
+Tests for L{kvtwist.tap}: the twistd kvstore options and service tree.
+"""
+
+import os
+
+from twisted.python import usage
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import TestCase
+
+from kvtwist.tap import Options, portToEndpoint
+
+
+class OptionsTests(TestCase):
+    """
+    Parsing of C{twistd kvstore} options.
+    """
+
+    def parse(self, *argv):
+        """
+        Parse C{argv} with a fresh data dir unless one is given.
+        """
+        options = Options()
+        if "--data-dir" not in argv:
+            argv = argv + ("--data-dir", self.mktemp())
+        options.parseOptions(list(argv))
+        return options
+
+    def test_defaults(self):
+        """
+        Port 3490 on every interface, interval fsync every second.
+        """
+        options = self.parse()
+        self.assertEqual(options["endpoints"], ["tcp:3490"])
+        self.assertEqual(options["fsync"], "interval")
+        self.assertEqual(options["flush-interval"], 1.0)
+        self.assertEqual(options["max-clients"], 10000)
+        self.assertIsNone(options["password"])
+
+    def test_portForms(self):
+        """
+        A bare number listens on all interfaces; an endpoint string is
+        kept; --listen adds more listeners.
+        """
+        self.assertEqual(portToEndpoint("3491"), "tcp:3491")
+        options = self.parse("--port", "tcp:5000:interface=127.0.0.1",
+                             "--listen", "unix:/tmp/kv.sock",
+                             "--listen", "tcp:6000")
+        self.assertEqual(options["endpoints"],
+                         ["tcp:5000:interface=127.0.0.1",
+                          "unix:/tmp/kv.sock", "tcp:6000"])
+
+    def test_badValues(self):
+        """
+        Bad values are usage errors naming the option.
+        """
+        for argv, word in [(("--fsync", "sometimes"), "--fsync"),
+                           (("--flush-interval", "x"), "--flush-interval"),
+                           (("--flush-interval", "0"), "--flush-interval"),
+                           (("--max-clients", "-1"), "--max-clients")]:
+            e = self.assertRaises(usage.UsageError, self.parse, *argv)
+            self.assertIn(word, str(e))
+
+    def test_dataDirCreated(self):
+        """
+        A missing data dir is created.
+        """
+        path = os.path.join(self.mktemp(), "a", "b")
+        options = self.parse("--data-dir", path)
+        self.assertTrue(os.path.isdir(path))
+        self.assertEqual(options["data-dir"], os.path.abspath(path))
+
+    def test_dataDirIsFile(self):
+        """
+        A data dir that is a file is refused with a message naming it.
+        """
+        path = FilePath(self.mktemp())
+        path.setContent(b"x")
+        e = self.assertRaises(usage.UsageError, self.parse,
+                              "--data-dir", path.path)
+        self.assertIn(path.path, str(e))
+
+    def test_dataDirNotWritable(self):
+        """
+        A data dir that can't be written is refused, naming the path.
+        """
+        if os.getuid() == 0:
+            raise self.skipTest("root can write anywhere")
+        path = FilePath(self.mktemp())
+        path.makedirs()
+        path.chmod(0o500)
+        self.addCleanup(path.chmod, 0o700)
+        e = self.assertRaises(usage.UsageError, self.parse,
+                              "--data-dir", path.path)
+        self.assertIn(path.path, str(e))
+
+    def test_passwordFile(self):
+        """
+        --password-file reads the first line; giving both is refused.
+        """
+        secret = FilePath(self.mktemp())
+        secret.setContent(b"hunter2\nignored\n")
+        options = self.parse("--password-file", secret.path)
+        self.assertEqual(options["password"], b"hunter2")
+        self.assertRaises(usage.UsageError, self.parse, "--password-file",
+                          secret.path, "--requirepass", "x")
+        options = self.parse("--requirepass", "pw")
+        self.assertEqual(options["password"], b"pw")
