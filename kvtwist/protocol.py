@@ -25,6 +25,12 @@ from kvtwist.replies import Error
 
 TOO_BIG_INLINE = Error("ERR Protocol error: too big inline request")
 
+#: Until a client has authenticated, far smaller requests are accepted (as
+#: Redis does): a stranger can't make the server buffer much.
+PREAUTH_MAX_INLINE = 16 * 1024
+PREAUTH_MAX_BULK = 16 * 1024
+PREAUTH_MAX_MULTIBULK = 10
+
 
 @implementer(IPushProducer)
 class KVProtocol(LineReceiver):
@@ -60,6 +66,7 @@ class KVProtocol(LineReceiver):
         self._readPaused = False
         self._unterminatedCall = None
         self.disconnectReason = None
+        self.stalledSince = None
 
     # -- connection ---------------------------------------------------------
 
@@ -101,6 +108,7 @@ class KVProtocol(LineReceiver):
         self._writePaused = False
         if self._readPaused and not self._closing:
             self._readPaused = False
+            self.stalledSince = None
             self.transport.resumeProducing()
             self.factory.clientResumed(self)
             self.dataReceived(b"")
@@ -142,6 +150,14 @@ class KVProtocol(LineReceiver):
         n = len(buf)
         need = 0
         budget = self._maxOutput
+        if self.state.authenticated:
+            maxInline = self.MAX_LENGTH
+            maxBulk = self._maxBulk
+            maxMultibulk = resp.DEFAULT_MAX_MULTIBULK
+        else:
+            maxInline = PREAUTH_MAX_INLINE
+            maxBulk = PREAUTH_MAX_BULK
+            maxMultibulk = PREAUTH_MAX_MULTIBULK
         try:
             while pos < n:
                 if self._closing:
@@ -149,13 +165,15 @@ class KVProtocol(LineReceiver):
                 if self._writePaused or budget <= 0:
                     # Backpressure: leave the rest unread until drained.
                     self._readPaused = True
+                    if self.stalledSince is None:
+                        self.stalledSince = factory.now()
                     self.transport.pauseProducing()
                     factory.clientStalled(self)
                     break
                 if buf[pos] == 42:  # b"*"
                     try:
                         args, nxt = resp.parseCommand(
-                            buf, pos, self._maxBulk)
+                            buf, pos, maxBulk, maxMultibulk)
                     except resp.ProtocolError as e:
                         self._protocolError(Error(str(e)))
                         return
@@ -166,15 +184,19 @@ class KVProtocol(LineReceiver):
                     if not args:
                         continue
                     budget -= self._runResp(args)
+                    if self.state.authenticated:
+                        maxInline = self.MAX_LENGTH
+                        maxBulk = self._maxBulk
+                        maxMultibulk = resp.DEFAULT_MAX_MULTIBULK
                 else:
                     eol = buf.find(b"\n", pos)
                     if eol < 0:
-                        if n - pos > self.MAX_LENGTH:
+                        if n - pos > maxInline:
                             self._protocolError(TOO_BIG_INLINE)
                             return
                         need = n - pos + 1
                         break
-                    if eol - pos > self.MAX_LENGTH:
+                    if eol - pos > maxInline:
                         self._protocolError(TOO_BIG_INLINE)
                         return
                     line = buf[pos:eol]
@@ -182,6 +204,12 @@ class KVProtocol(LineReceiver):
                     if line.endswith(b"\r"):
                         line = line[:-1]
                     budget -= self._runLine(line)
+                    if not self.state.authenticated:
+                        continue
+                    # AUTH may have just succeeded: lift the small caps.
+                    maxInline = self.MAX_LENGTH
+                    maxBulk = self._maxBulk
+                    maxMultibulk = resp.DEFAULT_MAX_MULTIBULK
         finally:
             self._out = None
             if out:
@@ -338,6 +366,16 @@ class KVProtocol(LineReceiver):
                 self._write(b"".join(self._out))
                 del self._out[:]
             self._finishClose()
+
+    def abort(self, why: str):
+        """
+        Drop the connection at once, discarding unsent replies (a client
+        stalled past its bound, or idle past C{--timeout}).
+        """
+        self.disconnectReason = why
+        self._closing = True
+        self._chunks = []
+        self.transport.abortConnection()
 
     def _finishClose(self):
         if self.transport is not None:

@@ -144,6 +144,7 @@ class KVFactory(ServerFactory):
         self.stats = Stats(self.now())
         self._clients: Dict[int, KVProtocol] = {}
         self._ids = itertools.count(1)
+        self._reaper = None
 
     @property
     def password(self) -> Optional[bytes]:
@@ -235,8 +236,51 @@ class KVFactory(ServerFactory):
         """
         A client stopped reading its replies; its input is paused.
         """
+        self._log.debug("client {id} stalled: input paused",
+                        id=proto.state.id)
 
     def clientResumed(self, proto: KVProtocol):
         """
         A stalled client drained its replies.
         """
+
+    def startFactory(self):
+        """
+        Start the reaper of idle and stalled clients.
+        """
+        from twisted.internet.task import LoopingCall
+        if self._reaper is None:
+            self._reaper = LoopingCall(self.reap)
+            self._reaper.clock = self.clock
+            self._reaper.start(1.0, now=False).addErrback(
+                lambda f: self._log.failure("client reaper failed", f))
+
+    def stopFactory(self):
+        """
+        Stop the reaper.
+        """
+        if self._reaper is not None and self._reaper.running:
+            self._reaper.stop()
+        self._reaper = None
+
+    def reap(self):
+        """
+        Disconnect clients stalled (not reading replies) past their bound
+        and, with C{--timeout}, clients idle that long.
+        """
+        now = self.now()
+        timeout = self.config.timeout
+        stallBound = timeout or self.config.stallTimeout
+        for proto in list(self._clients.values()):
+            stalled = proto.stalledSince
+            if stalled is not None:
+                if now - stalled >= stallBound:
+                    self.stats.stalledDisconnects += 1
+                    self._log.warn(
+                        "client {id} ({addr}) stalled for {secs:.0f}s "
+                        "without reading its replies: disconnecting",
+                        id=proto.state.id, addr=proto.state.addr,
+                        secs=now - stalled)
+                    proto.abort("stalled past %gs" % (stallBound,))
+            elif timeout and now - proto.state.lastActive >= timeout:
+                proto.abort("idle for %gs (--timeout)" % (timeout,))

@@ -353,3 +353,131 @@ class AuthTests(SynchronousTestCase):
         proto.dataReceived(b"AUTH s3cret\nSET a 1\n")
         self.assertEqual(transport.value(),
                          b"OK\r\nAdded key 'a' with value '1'\r\n")
+
+
+class BufferingTransport(StringTransportWithDisconnection):
+    """
+    A string transport that, like a real one, pauses its producer once
+    more than C{bufferSize} bytes wait unsent, and resumes it on L{drain}.
+    """
+
+    bufferSize = 1024
+
+    def write(self, data):
+        StringTransportWithDisconnection.write(self, data)
+        if self.producer is not None and len(self.value()) > self.bufferSize:
+            self.producer.pauseProducing()
+
+    def drain(self):
+        """
+        The peer read everything: empty the buffer and resume.
+        """
+        data = self.value()
+        self.clear()
+        if self.producer is not None:
+            self.producer.resumeProducing()
+        return data
+
+
+def connectBuffering(factory, port=40000):
+    """
+    Connect a protocol from C{factory} to a L{BufferingTransport}.
+    """
+    addr = IPv4Address("TCP", "127.0.0.1", port)
+    proto = factory.buildProtocol(addr)
+    transport = BufferingTransport(peerAddress=addr)
+    transport.protocol = proto
+    proto.makeConnection(transport)
+    return proto, transport
+
+
+class LimitTests(SynchronousTestCase):
+    """
+    Backpressure, stalled and idle clients, pre-auth caps.
+    """
+
+    def test_backpressure(self):
+        """
+        Past --max-output-buffer of replies in one go, the rest of the
+        pipeline waits unread, and the transport stops reading; once the
+        transport drains, the rest runs and nothing is lost.
+        """
+        factory, clock = makeFactory(maxOutputBuffer=1000)
+        factory.store.set(b"big", b"x" * 600)
+        proto, transport = connectBuffering(factory)
+        proto.dataReceived(encodeCommand("GET", "big") * 5)
+        self.assertEqual(transport.value().count(b"$600\r\n"), 2)
+        self.assertEqual(transport.producerState, "paused")
+        self.assertIsNotNone(proto.stalledSince)
+        clock.advance(1)
+        self.assertEqual(transport.value().count(b"$600\r\n"), 2)
+        got = transport.drain()
+        got += transport.drain()
+        self.assertEqual(transport.producerState, "producing")
+        got += transport.drain()
+        self.assertEqual(got.count(b"$600\r\n"), 5)
+        self.assertIsNone(proto.stalledSince)
+
+    def test_stalledClientDropped(self):
+        """
+        A client that stays stalled past the hard bound is disconnected
+        and counted as dropped; other clients stay.
+        """
+        factory, clock = makeFactory(maxOutputBuffer=100, stallTimeout=30)
+        factory.startFactory()
+        self.addCleanup(factory.stopFactory)
+        factory.store.set(b"big", b"x" * 600)
+        slow, slowTransport = connectBuffering(factory, port=1)
+        other, otherTransport = connect(factory, port=2)
+        slow.dataReceived(encodeCommand("GET", "big") * 3)
+        clock.advance(0)
+        clock.advance(29)
+        self.assertTrue(slowTransport.connected)
+        clock.advance(2)
+        self.assertFalse(slowTransport.connected)
+        self.assertEqual(factory.stats.stalledDisconnects, 1)
+        self.assertEqual(factory.countDropped(), 1)
+        self.assertTrue(otherTransport.connected)
+
+    def test_idleTimeout(self):
+        """
+        With --timeout, a client silent that long is closed; activity
+        keeps a client open.
+        """
+        factory, clock = makeFactory(timeout=10)
+        factory.startFactory()
+        self.addCleanup(factory.stopFactory)
+        idle, idleTransport = connect(factory, port=1)
+        busy, busyTransport = connect(factory, port=2)
+        for _ in range(3):
+            clock.advance(4)
+            busy.dataReceived(b"PING\r\n")
+        self.assertFalse(idleTransport.connected)
+        self.assertTrue(busyTransport.connected)
+
+    def test_noTimeoutByDefault(self):
+        """
+        Without --timeout, idle clients stay forever.
+        """
+        factory, clock = makeFactory()
+        factory.startFactory()
+        self.addCleanup(factory.stopFactory)
+        _, transport = connect(factory)
+        clock.pump([100] * 10)
+        self.assertTrue(transport.connected)
+
+    def test_preauthCaps(self):
+        """
+        Before AUTH, a bulk over 16 KiB or more than 10 arguments is a
+        protocol error; after AUTH the normal limits apply.
+        """
+        factory, _ = makeFactory(password=b"pw")
+        proto, transport = connect(factory)
+        proto.dataReceived(b"*2\r\n$3\r\nSET\r\n$20000\r\n")
+        self.assertEqual(transport.value(),
+                         b"-ERR Protocol error: invalid bulk length\r\n")
+        self.assertFalse(transport.connected)
+        proto, transport = connect(factory, port=2)
+        proto.dataReceived(encodeCommand("AUTH", "pw") +
+                           encodeCommand("SET", "k", "v" * 20000))
+        self.assertEqual(transport.value(), b"+OK\r\n+OK\r\n")
