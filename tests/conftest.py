@@ -57,3 +57,16 @@ def server(makeServer):
     A started L{KVServer} with the default options.
     """
     return makeServer()
+
+
+@pytest.fixture(scope="module")
+def sharedServer(tmp_path_factory):
+    """
+    One started L{KVServer} shared by a whole test module, for the many
+    short tests that only need a fresh store (they FLUSHALL first); killed
+    at the end of the module.
+    """
+    server = KVServer(tmp_path_factory.mktemp("shared"))
+    server.start()
+    yield server
+    server.cleanup()
