@@ -190,7 +190,7 @@ class RespTests(SynchronousTestCase):
         RESP3 verbatim strings and maps (C{INFO} after C{HELLO 3}).
         """
         self.assertEqual(bench.parseReply(b"=7\r\ntxt:a:1\r\n"),
-                         (b"txt:a:1", 14))
+                         (b"txt:a:1", 13))
         self.assertEqual(bench.parseReply(b"%1\r\n+a\r\n:1\r\n")[0],
                          [b"a", 1])
 
