@@ -17,6 +17,9 @@ the seed does:
 
 Beyond the seed:
 
+    - C{type} is matched in any case (the seed wants upper case), and
+      C{MGET} with a single string C{key} reads that one key (the seed
+      would iterate over its characters).
     - Every command of the table is reachable, in any case:
       C{{"type": "INCR", "key": "n"}},
       C{{"type": "LPUSH", "key": "l", "args": ["a", "b"]}},
