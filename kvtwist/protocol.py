@@ -21,7 +21,11 @@ from twisted.internet.interfaces import IPushProducer
 
 from kvtwist import commands, dialects
 from kvtwist.dialects import resp
-from kvtwist.replies import Error
+from kvtwist.replies import Error, Status, Verbatim
+
+#: Reply types that are never Deferreds (checked before isinstance).
+_SYNC_REPLIES = frozenset([bytes, int, type(None), list, dict, Status, Error,
+                           Verbatim, bool, float])
 
 TOO_BIG_INLINE = Error("ERR Protocol error: too big inline request")
 
@@ -30,6 +34,22 @@ TOO_BIG_INLINE = Error("ERR Protocol error: too big inline request")
 PREAUTH_MAX_INLINE = 16 * 1024
 PREAUTH_MAX_BULK = 16 * 1024
 PREAUTH_MAX_MULTIBULK = 10
+
+
+def _eagerWrites(transport) -> bool:
+    """
+    Whether replies may be sent straight to C{transport}'s socket when its
+    buffer is empty: only for plain TCP and UNIX server connections, whose
+    buffering we know.
+    """
+    from twisted.internet import tcp
+    kinds = [tcp.Server]
+    try:
+        from twisted.internet import unix
+        kinds.append(unix.Server)
+    except ImportError:  # pragma: no cover - platforms without UNIX sockets
+        pass
+    return type(transport) in kinds and hasattr(transport, "socket")
 
 
 @implementer(IPushProducer)
@@ -67,6 +87,7 @@ class KVProtocol(LineReceiver):
         self._unterminatedCall = None
         self.disconnectReason = None
         self.stalledSince = None
+        self._eager = False
 
     # -- connection ---------------------------------------------------------
 
@@ -80,6 +101,7 @@ class KVProtocol(LineReceiver):
             self.transport.loseConnection()
             return
         self.transport.registerProducer(self, True)
+        self._eager = _eagerWrites(self.transport)
         self._maxOutput = factory.config.maxOutputBuffer
         self._maxBulk = factory.config.maxBulk
 
@@ -171,6 +193,28 @@ class KVProtocol(LineReceiver):
                     factory.clientStalled(self)
                     break
                 if buf[pos] == 42:  # b"*"
+                    # Fast path: every well-formed request already whole in
+                    # the buffer, split in one pass.  Anything unusual
+                    # (partial, binary CR LF inside a value, bad framing)
+                    # falls to the careful parser below.
+                    batch = resp.parseMany(buf, pos, maxBulk, maxMultibulk)
+                    if batch:
+                        authenticated = self.state.authenticated
+                        for args, end in batch:
+                            if self._closing:
+                                return
+                            if self._writePaused or budget <= 0:
+                                break
+                            pos = end
+                            budget -= self._runResp(args)
+                            if self.state.authenticated is not authenticated:
+                                # The caps change: parse the rest again.
+                                break
+                        if self.state.authenticated:
+                            maxInline = self.MAX_LENGTH
+                            maxBulk = self._maxBulk
+                            maxMultibulk = resp.DEFAULT_MAX_MULTIBULK
+                        continue
                     try:
                         args, nxt = resp.parseCommand(
                             buf, pos, maxBulk, maxMultibulk)
@@ -274,12 +318,16 @@ class KVProtocol(LineReceiver):
         name = args[0]
         state.lastCommand = name
         reply = commands.execute(self.ctx, name, args[1:])
-        if isinstance(reply, Deferred):
+        if reply.__class__ not in _SYNC_REPLIES and \
+                isinstance(reply, Deferred):
             self._emitDeferred(reply, lambda r: resp.render(r, state.protover))
             size = 0
         else:
             data = resp.render(reply, state.protover)
-            self._emit(data)
+            if self._queue:
+                self._queue.append([True, data])
+            else:
+                self._out.append(data)
             size = len(data)
         if state.closeAfterReply:
             self._closeAfterOutput()
@@ -315,7 +363,22 @@ class KVProtocol(LineReceiver):
 
     def _write(self, data: bytes):
         self.factory.stats.netOutput += len(data)
-        self.transport.write(data)
+        transport = self.transport
+        if self._eager and not transport._tempDataBuffer and \
+                len(transport.dataBuffer) == transport.offset and \
+                transport.connected and not transport.disconnecting:
+            # Nothing is queued: send now instead of waiting for the next
+            # reactor turn to report the socket writable.  This saves two
+            # epoll registrations and a dispatch per reply; anything the
+            # kernel doesn't take goes through the transport as usual.
+            try:
+                sent = transport.socket.send(data)
+            except OSError:
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        transport.write(data)
 
     def _emit(self, data: bytes):
         if self._queue:

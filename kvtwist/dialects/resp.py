@@ -23,46 +23,37 @@ DEFAULT_MAX_BULK = 512 * 1024 * 1024
 DEFAULT_MAX_MULTIBULK = 1024 * 1024
 
 
-def _digits(buf, start: int, end: int) -> Optional[int]:
-    """
-    Parse C{buf[start:end]} as a decimal integer, or L{None}.
-    """
-    text = buf[start:end]
-    if not text or len(text) > 20:
-        return None
-    neg = text[:1] == b"-"
-    body = text[1:] if neg else text
-    if not body.isdigit():
-        return None
-    n = int(body)
-    return -n if neg else n
-
-
 def parseCommand(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
                  maxMultibulk: int = DEFAULT_MAX_MULTIBULK
                  ) -> Tuple[Optional[List[bytes]], int]:
     """
     Parse one multibulk request starting at C{buf[pos]} (which is C{*}).
 
-    @return: C{(args, newPos)} for a whole request; C{(None, need)} when
-        more bytes are needed, C{need} being the least total number of
-        bytes from C{pos} that could complete the next step.
+    @return: C{(args, newPos)} for a whole request (C{args} is empty for
+        C{*0} or C{*-1}, which Redis ignores); C{(None, need)} when more
+        bytes are needed, C{need} being the least total number of bytes
+        from C{pos} that could complete the next step.
     @raise ProtocolError: on malformed framing or a length over a limit,
         checked before anything is buffered.
     """
-    end = buf.find(b"\r\n", pos)
+    find = buf.find
+    end = find(b"\r\n", pos)
     if end < 0:
         if len(buf) - pos > 65536:
             raise ProtocolError("ERR Protocol error: too big mbulk count "
                                 "string")
         return None, len(buf) - pos + 1
-    count = _digits(buf, pos + 1, end)
-    if count is None or count > maxMultibulk:
+    text = buf[pos + 1:end]
+    if not text.isdigit() or len(text) > 19:
+        if text[:1] == b"-" and text[1:].isdigit():
+            return [], end + 2
+        raise ProtocolError("ERR Protocol error: invalid multibulk length")
+    count = int(text)
+    if count > maxMultibulk:
         raise ProtocolError("ERR Protocol error: invalid multibulk length")
     p = end + 2
     args = []
     append = args.append
-    find = buf.find
     n = len(buf)
     for _ in range(count):
         if p >= n:
@@ -76,18 +67,67 @@ def parseCommand(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
             if n - p > 32:
                 raise ProtocolError("ERR Protocol error: invalid bulk length")
             return None, n - pos + 1
-        size = _digits(buf, p + 1, end)
-        if size is None or size < 0 or size > maxBulk:
+        text = buf[p + 1:end]
+        if not text.isdigit() or len(text) > 19:
+            raise ProtocolError("ERR Protocol error: invalid bulk length")
+        size = int(text)
+        if size > maxBulk:
             raise ProtocolError("ERR Protocol error: invalid bulk length")
         start = end + 2
         stop = start + size
         if stop + 2 > n:
             return None, stop + 2 - pos
-        if buf[stop:stop + 2] != b"\r\n":
+        if buf[stop] != 13 or buf[stop + 1] != 10:  # b"\r\n"
             raise ProtocolError("ERR Protocol error: invalid bulk format")
         append(buf[start:stop])
         p = stop + 2
     return args, p
+
+
+def parseMany(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
+              maxMultibulk: int = DEFAULT_MAX_MULTIBULK
+              ) -> List[Tuple[List[bytes], int]]:
+    """
+    Parse every whole, ordinary multibulk request from C{buf[pos]} on in
+    one pass, splitting at CR LF; stop at the first one that is partial,
+    holds a CR LF inside a value, is not RESP or breaks the framing, and
+    leave it to L{parseCommand}.
+
+    @return: C{[(args, endPos), ...]}, possibly empty.
+    """
+    lines = (buf[pos:] if pos else buf).split(b"\r\n")
+    last = len(lines) - 1  # the piece after the final CR LF is partial
+    out = []
+    i = 0
+    p = pos
+    while i < last:
+        head = lines[i]
+        if head[:1] != b"*":
+            break
+        text = head[1:]
+        if not text.isdigit() or len(text) > 19:
+            break
+        count = int(text)
+        if count == 0 or count > maxMultibulk:
+            break
+        j = i + 1 + 2 * count
+        if j > last:
+            break
+        args = lines[i + 2:j:2]
+        size = len(head) + 2
+        good = True
+        for header, arg in zip(lines[i + 1:j:2], args):
+            length = len(arg)
+            if length > maxBulk or header != b"$%d" % (length,):
+                good = False
+                break
+            size += len(header) + length + 4
+        if not good:
+            break
+        p += size
+        out.append((args, p))
+        i = j
+    return out
 
 
 def encodeCommand(*args) -> bytes:
@@ -104,9 +144,17 @@ def encodeCommand(*args) -> bytes:
     return b"".join(parts)
 
 
+_LINES = {}
+
+
 def _line(text: str) -> bytes:
     # Status and error lines can't hold a line break.
-    return text.replace("\r", " ").replace("\n", " ").encode("utf-8")
+    line = _LINES.get(text)
+    if line is None:
+        line = text.replace("\r", " ").replace("\n", " ").encode("utf-8")
+        if len(_LINES) < 256:
+            _LINES[text] = line
+    return line
 
 
 def render(reply, protover: int = 2) -> bytes:

@@ -5,7 +5,7 @@ Tests for L{kvtwist.dialects.resp}: request framing and reply rendering.
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist.dialects.resp import (
-    ProtocolError, encodeCommand, parseCommand, render)
+    ProtocolError, encodeCommand, parseCommand, parseMany, render)
 from kvtwist.replies import Error, Status, Verbatim
 
 
@@ -66,6 +66,41 @@ class ParseTests(SynchronousTestCase):
                           b"*1\r\n$11\r\n", 0, 10)
         self.assertRaises(ProtocolError, parseCommand,
                           b"*11\r\n", 0, 100, 10)
+
+
+class ParseManyTests(SynchronousTestCase):
+    """
+    L{parseMany}, the one-pass fast path.
+    """
+
+    def test_pipeline(self):
+        """
+        Every whole request is returned with its end position.
+        """
+        one = encodeCommand("SET", "k", "v")
+        two = encodeCommand("GET", "k")
+        batch = parseMany(one + two + b"*1\r\n$4\r\nPI", 0)
+        self.assertEqual(batch, [([b"SET", b"k", b"v"], len(one)),
+                                 ([b"GET", b"k"], len(one + two))])
+
+    def test_stopsAtUnusual(self):
+        """
+        A value holding CR LF, an inline line or bad framing stops the
+        fast path at that request, leaving it to L{parseCommand}.
+        """
+        one = encodeCommand("GET", "a")
+        for tail in [encodeCommand("SET", "k", "a\r\nb"), b"PING\r\n",
+                     b"*1\r\n$9\r\nPING\r\n", b"*x\r\n"]:
+            self.assertEqual(parseMany(one + tail + one, 0),
+                             [([b"GET", b"a"], len(one))])
+
+    def test_limits(self):
+        """
+        Requests over the limits are left to L{parseCommand} to refuse.
+        """
+        data = encodeCommand("SET", "k", "v" * 20)
+        self.assertEqual(parseMany(data, 0, 10), [])
+        self.assertEqual(parseMany(data, 0, 100, 2), [])
 
 
 class RenderTests(SynchronousTestCase):
