@@ -95,6 +95,9 @@ class Options(usage.Options):
          "Run a text line left unterminated this many milliseconds as if "
          "it had ended (for seed clients that send no line end; 0: off).",
          _positiveInt("unterminated-ms")],
+        ["web", None, None,
+         "Serve the web interface and /metrics on this endpoint, e.g. "
+         "tcp:8080:interface=127.0.0.1 (off by default)."],
     ]
 
     optFlags = [
@@ -224,4 +227,8 @@ def makeService(options) -> service.MultiService:
     factory = KVFactory(store, storeService, config)
     for description in options["endpoints"]:
         ListenerService(description, factory).setServiceParent(top)
+    if options["web"]:
+        from kvtwist.web import makeWebService
+        makeWebService(factory, portToEndpoint(options["web"])).setServiceParent(
+            top)
     return top

@@ -1,0 +1,322 @@
+# -*- test-case-name: kvtwist.test.test_web -*-
+"""
+The JSON API under C{/api/}, which the pages use (see the README, "Web
+interface"):
+
+    GET    /api/session            auth state and this session's CSRF token
+    POST   /api/login              {"password": ...}
+    POST   /api/logout
+    GET    /api/status             uptime, clients, commands/s, keys, ...
+    GET    /api/clients            the connected clients
+    GET    /api/keys?pattern=&cursor=&count=   one page of keys (SCAN)
+    GET    /api/keys/KEY           one key: type, TTL, value or items
+    POST   /api/keys/KEY           {"value": ..., "ttl": seconds?}: SET
+    DELETE /api/keys/KEY           DEL
+    POST   /api/keys/KEY/expire    {"seconds": n}: EXPIRE; no seconds: PERSIST
+
+KEY is percent-encoded as one path segment.  Every POST and DELETE carries
+the session's CSRF token in an C{X-CSRF-Token} header (or a C{csrf}
+field); a GET never changes anything.
+"""
+
+from twisted.web.resource import Resource
+
+from kvtwist.web.data import CommandFailed
+from kvtwist.web.respond import (answerLater, fields, jsonBody, jsonError,
+                                 parseSeconds)
+
+
+class _Leaf(Resource):
+    isLeaf = True
+
+    def __init__(self, data, sessions):
+        Resource.__init__(self)
+        self.data = data
+        self.sessions = sessions
+
+    def refuseChange(self, request):
+        """
+        The error body if this change request lacks its CSRF token, else
+        L{None}.
+        """
+        if not self.sessions.checkCSRF(request):
+            return jsonError(request, 403, "missing or wrong CSRF token")
+        return None
+
+
+class JSONError(_Leaf):
+    """
+    Answers every method with one JSON error.
+    """
+
+    def __init__(self, code: int, message: str):
+        Resource.__init__(self)
+        self.code = code
+        self.message = message
+
+    def render(self, request):
+        """
+        The error, whatever the method.
+        """
+        return jsonError(request, self.code, self.message)
+
+
+class SessionAPI(_Leaf):
+    """
+    C{GET /api/session}: starts a session if needed and tells whether a
+    password is required, whether this session is logged in, and its CSRF
+    token.
+    """
+
+    def render_GET(self, request):
+        """
+        The session's state.
+        """
+        session = self.sessions.ensure(request)
+        return jsonBody(request, {
+            "authRequired": self.sessions.required,
+            "authenticated": session.authenticated,
+            "csrfToken": session.csrf,
+        })
+
+
+class LoginAPI(_Leaf):
+    """
+    C{POST /api/login} with C{password}.
+    """
+
+    def render_POST(self, request):
+        """
+        Log in: a new session cookie and its CSRF token, or 403.
+        """
+        refused = self.refuseChange(request)
+        if refused is not None:
+            return refused
+        try:
+            password = fields(request).get(b"password", b"")
+        except ValueError as e:
+            return jsonError(request, 400, str(e))
+        session = self.sessions.login(request, password)
+        if session is None:
+            self.data.factory.stats.authFailures += 1
+            return jsonError(request, 403, "wrong password")
+        return jsonBody(request, {"authenticated": True,
+                                  "csrfToken": session.csrf})
+
+
+class LogoutAPI(_Leaf):
+    """
+    C{POST /api/logout}.
+    """
+
+    def render_POST(self, request):
+        """
+        End the session.
+        """
+        refused = self.refuseChange(request)
+        if refused is not None:
+            return refused
+        self.sessions.logout(request)
+        return jsonBody(request, {"authenticated": False})
+
+
+class StatusAPI(_Leaf):
+    """
+    C{GET /api/status}.
+    """
+
+    def render_GET(self, request):
+        """
+        L{kvtwist.web.data.WebData.status}.
+        """
+        return jsonBody(request, self.data.status())
+
+
+class ClientsAPI(_Leaf):
+    """
+    C{GET /api/clients}.
+    """
+
+    def render_GET(self, request):
+        """
+        C{{"clients": [...]}}.
+        """
+        return jsonBody(request, {"clients": self.data.clients()})
+
+
+def _arg(request, name: bytes, default: bytes = b"") -> bytes:
+    return (request.args.get(name) or [default])[0]
+
+
+def _failed(request):
+    def failed(failure):
+        failure.trap(CommandFailed)
+        return jsonError(request, failure.value.httpStatus,
+                         str(failure.value))
+    return failed
+
+
+def _keyJSON(row):
+    return {k: v for k, v in row.items() if k != "raw"}
+
+
+class KeysAPI(Resource):
+    """
+    C{GET /api/keys}: one page of keys; C{/api/keys/KEY}: one key.
+    """
+
+    def __init__(self, data, sessions):
+        Resource.__init__(self)
+        self.data = data
+        self.sessions = sessions
+
+    def getChild(self, path, request):
+        """
+        L{KeyAPI} for the key C{path} (one percent-decoded segment).
+        """
+        if not path:
+            return self
+        rest = [p for p in request.postpath if p]
+        if not rest:
+            return KeyAPI(self.data, self.sessions, path)
+        if rest == [b"expire"]:
+            request.postpath = []
+            return ExpireAPI(self.data, self.sessions, path)
+        return JSONError(404, "no such resource")
+
+    def render_GET(self, request):
+        """
+        C{{"pattern", "cursor", "next", "keys": [{"key", "type",
+        "ttl"}]}}; C{next} is the cursor of the next page, 0 at the end.
+        """
+        pattern = _arg(request, b"pattern", b"*") or b"*"
+        try:
+            cursor = int(_arg(request, b"cursor", b"0") or b"0")
+            count = int(_arg(request, b"count", b"50") or b"50")
+        except ValueError:
+            return jsonError(request, 400, "cursor and count are integers")
+        if cursor < 0 or count < 1:
+            return jsonError(request, 400, "cursor and count are positive")
+
+        def done(page):
+            page["keys"] = [_keyJSON(r) for r in page["keys"]]
+            return jsonBody(request, page)
+        return answerLater(request, self.data.keys(pattern, cursor, count),
+                           done, lambda f: f)
+
+
+class KeyAPI(_Leaf):
+    """
+    C{/api/keys/KEY}: read (GET), set (POST) or delete (DELETE) one key.
+    """
+
+    def __init__(self, data, sessions, key: bytes):
+        _Leaf.__init__(self, data, sessions)
+        self.key = key
+
+    def render_GET(self, request):
+        """
+        The key (L{kvtwist.web.data.WebData.key}) or 404.
+        """
+        def done(info):
+            if info is None:
+                return jsonError(request, 404, "no such key")
+            return jsonBody(request, info)
+        return answerLater(request, self.data.key(self.key), done,
+                           lambda f: f)
+
+    def render_POST(self, request):
+        """
+        Set the key to the string C{value}, with C{ttl} seconds to live if
+        given.
+        """
+        refused = self.refuseChange(request)
+        if refused is not None:
+            return refused
+        try:
+            given = fields(request)
+            ttl = parseSeconds(given.get(b"ttl"))
+        except ValueError as e:
+            return jsonError(request, 400, str(e))
+        if b"value" not in given:
+            return jsonError(request, 400, "value is required")
+        if ttl is not None and ttl <= 0:
+            return jsonError(request, 400, "ttl must be positive")
+        return answerLater(
+            request, self.data.setKey(self.key, given[b"value"], ttl),
+            lambda _: jsonBody(request, {"ok": True}), _failed(request))
+
+    def render_DELETE(self, request):
+        """
+        Delete the key: C{{"deleted": true}} or 404 if there was none.
+        """
+        refused = self.refuseChange(request)
+        if refused is not None:
+            return refused
+
+        def done(n):
+            if not n:
+                return jsonError(request, 404, "no such key")
+            return jsonBody(request, {"deleted": True})
+        return answerLater(request, self.data.deleteKey(self.key), done,
+                           _failed(request))
+
+
+class ExpireAPI(_Leaf):
+    """
+    C{POST /api/keys/KEY/expire} with C{seconds} (EXPIRE; zero or less
+    deletes, as in Redis) or without (PERSIST).
+    """
+
+    def __init__(self, data, sessions, key: bytes):
+        _Leaf.__init__(self, data, sessions)
+        self.key = key
+
+    def render_POST(self, request):
+        """
+        Set or remove the key's time to live.
+        """
+        refused = self.refuseChange(request)
+        if refused is not None:
+            return refused
+        try:
+            seconds = parseSeconds(fields(request).get(b"seconds"))
+        except ValueError as e:
+            return jsonError(request, 400, str(e))
+
+        def done(n):
+            if not n and seconds is not None:
+                return jsonError(request, 404, "no such key")
+            return jsonBody(request, {"ok": True})
+        return answerLater(request, self.data.expireKey(self.key, seconds),
+                           done, _failed(request))
+
+
+class APIResource(Resource):
+    """
+    C{/api/}: the JSON API.  With a password, everything but C{session}
+    and C{login} needs a logged-in session.
+    """
+
+    _public = (b"session", b"login")
+
+    def __init__(self, data, sessions):
+        Resource.__init__(self)
+        self.sessions = sessions
+        self.putChild(b"session", SessionAPI(data, sessions))
+        self.putChild(b"login", LoginAPI(data, sessions))
+        self.putChild(b"logout", LogoutAPI(data, sessions))
+        self.putChild(b"status", StatusAPI(data, sessions))
+        self.putChild(b"clients", ClientsAPI(data, sessions))
+        self.putChild(b"keys", KeysAPI(data, sessions))
+
+    def getChildWithDefault(self, path, request):
+        """
+        The child, or a 401 unless logged in, or 404.
+        """
+        if path not in self._public and not self.sessions.authorized(request):
+            return JSONError(401, "log in first")
+        child = self.children.get(path)
+        if child is None:
+            return JSONError(404, "no such resource")
+        return child

@@ -1,0 +1,337 @@
+# -*- test-case-name: kvtwist.test.test_web -*-
+"""
+What the web pages and the JSON API show, gathered from the running server
+in one place: status, clients, a page of keys, one key; and the changes the
+web interface may make, run through the one command table.
+
+Reads go to the store through L{maybeDeferred}, so that a store answering
+with Deferreds (L{kvtwist.interfaces.IStore}) fits; changes go through
+L{kvtwist.commands.execute} so that they are counted, journaled and refused
+while persistence fails, like any client's.
+"""
+
+import os
+import platform
+from typing import Dict, List, Optional
+
+from twisted.internet.defer import inlineCallbacks, maybeDeferred, returnValue
+
+from kvtwist import __version__
+from kvtwist.commands import ClientState, Context, execute
+from kvtwist.replies import Error
+from kvtwist.web.fmt import duration, size
+
+#: Keys per page of the key browser.
+PAGE_SIZE = 50
+#: The most store slots one request of the key browser visits.
+SCAN_BUDGET = 5000
+#: The most list items shown for one key.
+LIST_LIMIT = 1000
+#: The most bytes of a string value shown.
+VALUE_LIMIT = 256 * 1024
+
+
+def text(value: bytes) -> str:
+    """
+    Bytes shown as text: UTF-8, with U+FFFD for what isn't.
+    """
+    return value.decode("utf-8", "replace")
+
+
+def isText(value: bytes) -> bool:
+    """
+    Whether C{value} is valid UTF-8 (and so is shown without loss).
+    """
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _plain(value):
+    if isinstance(value, bytes):
+        return text(value)
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def rss() -> int:
+    """
+    The process's resident memory in bytes (0 where unknown).
+    """
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        import resource
+        return pages * resource.getpagesize()
+    except (OSError, ValueError, ImportError, IndexError):
+        return 0
+
+
+def _ago(now: float, when) -> str:
+    if not isinstance(when, (int, float)) or when <= 0:
+        return "never"
+    return "%s ago" % (duration(max(0.0, now - when)),)
+
+
+def _ms(value) -> str:
+    if not isinstance(value, (int, float)) or value < 0:
+        return "-"
+    return "%d ms" % (value,)
+
+
+def persistence(service, now: float) -> Optional[Dict[str, object]]:
+    """
+    The store service's persistence state: C{fields}, its C{info()} as is
+    (JSON-ready); C{summary}, C{[label, text]} pairs for people; and
+    C{failure} (text, or L{None} when healthy).  L{None} without a service.
+
+    @param now: the current time, in seconds since the epoch.
+    """
+    if service is None:
+        return None
+    info = getattr(service, "info", None)
+    fields: Dict[str, object] = {}
+    if callable(info):
+        try:
+            fields = {str(k): _plain(v) for k, v in dict(info()).items()}
+        except Exception:
+            fields = {}
+    failure = getattr(service, "failure", None)
+    get = fields.get
+    summary = [
+        ["State", "failing" if failure is not None else "ok"],
+        ["Fsync", str(get("aof_fsync", getattr(service, "fsyncMode", "-")))],
+        ["Last flush", _ago(now, get("aof_last_flush_time"))],
+        ["Flush took", _ms(get("aof_last_flush_duration_ms"))],
+        ["Log size", size(get("aof_current_size") or 0)],
+        ["Pending", size(get("aof_pending_bytes") or 0)],
+        ["Last snapshot", _ago(now, get("rdb_last_save_time",
+                                        getattr(service, "lastSave", 0)))],
+        ["Snapshot took", _ms(get("rdb_last_save_duration_ms"))],
+        ["Snapshot size", size(get("rdb_snapshot_size") or 0)],
+        ["Changes since snapshot",
+         str(get("rdb_changes_since_last_save", "-"))],
+        ["Errors", str(get("persistence_errors",
+                           getattr(service, "persistenceErrors", 0)))],
+    ]
+    return {
+        "fields": fields,
+        "summary": summary,
+        "failure": None if failure is None else str(failure),
+    }
+
+
+class WebData:
+    """
+    The web interface's view of one server.
+
+    @ivar factory: the L{kvtwist.server.KVFactory}.
+    @ivar sampler: the L{kvtwist.web.sampler.Sampler}, or L{None}.
+    """
+
+    def __init__(self, factory, sampler=None):
+        self.factory = factory
+        self.sampler = sampler
+        self._client = ClientState(0, "web", factory.now())
+        self._client.name = b"web"
+        self._client.dialect = "web"
+
+    @property
+    def store(self):
+        """
+        The server's store.
+        """
+        return self.factory.store
+
+    @property
+    def passwordRequired(self) -> bool:
+        """
+        Whether the server has a password, and so the web interface a login.
+        """
+        return self.factory.config.password is not None
+
+    def status(self) -> Dict[str, object]:
+        """
+        Everything the status page shows, JSON-ready.
+        """
+        factory = self.factory
+        stats = factory.stats
+        store = factory.store
+        now = factory.now()
+        sampler = self.sampler
+        return {
+            "version": __version__,
+            "implementation": "%s %s" % (platform.python_implementation(),
+                                         platform.python_version()),
+            "pid": os.getpid(),
+            "uptime": max(0.0, now - stats.startTime),
+            "clients": {
+                "connected": factory.countActive(),
+                "dropped": factory.countDropped(),
+                "rejected": stats.rejected,
+                "max": factory.config.maxClients,
+            },
+            "commands": {
+                "total": stats.commandsProcessed,
+                "perSecond": sampler.commandsPerSecond() if sampler else 0.0,
+            },
+            "keys": store.size(),
+            "expiringKeys": store.expiringCount(),
+            "expiredKeys": store.expiredCount,
+            "memory": {"rss": rss()},
+            "net": {"input": stats.netInput, "output": stats.netOutput},
+            "authFailures": stats.authFailures,
+            "persistence": persistence(factory.service, now),
+            "history": sampler.history() if sampler else [],
+            "sampleInterval": getattr(sampler, "interval", None),
+        }
+
+    def clients(self) -> List[Dict[str, object]]:
+        """
+        The connected clients, JSON-ready, in connection order.
+        """
+        now = self.factory.now()
+        out = []
+        for state in sorted(self.factory.clientStates(), key=lambda s: s.id):
+            out.append({
+                "id": state.id,
+                "addr": state.addr,
+                "name": text(state.name),
+                "dialect": state.dialect,
+                "age": max(0, int(now - state.created)),
+                "idle": max(0, int(now - state.lastActive)),
+                "commands": state.commands,
+                "lastCommand": text(state.lastCommand).lower(),
+            })
+        return out
+
+    @inlineCallbacks
+    def keys(self, pattern: bytes = b"*", cursor: int = 0,
+             count: int = PAGE_SIZE):
+        """
+        One page of the key browser, built on the store's C{scan}: steps
+        from C{cursor} until C{count} matching keys are found, the
+        iteration ends, or L{SCAN_BUDGET} slots were visited.  Never
+        touches the whole store.
+
+        @return: a Deferred firing with C{{"pattern", "cursor", "next",
+            "keys": [{"key", "type", "ttl"}]}}; C{next} is 0 at the end.
+        """
+        store = self.store
+        count = max(1, min(count, 500))
+        found: List[bytes] = []
+        position = cursor
+        visited = 0
+        while True:
+            step = count - len(found)
+            position, batch = yield maybeDeferred(
+                store.scan, position, pattern, step)
+            visited += step
+            found.extend(batch)
+            if position == 0 or len(found) >= count \
+                    or visited >= SCAN_BUDGET:
+                break
+        rows = []
+        for key in found:
+            kind = yield maybeDeferred(store.typeOf, key)
+            if kind == "none":
+                continue
+            ttl = yield maybeDeferred(store.ttlMs, key)
+            rows.append({"key": text(key), "raw": key, "type": kind,
+                         "ttl": ttl})
+        returnValue({"pattern": text(pattern), "cursor": cursor,
+                     "next": position, "keys": rows})
+
+    @inlineCallbacks
+    def key(self, key: bytes):
+        """
+        One key: C{{"key", "type", "ttl", "value"}} for a string (with
+        C{"binary"} when not UTF-8 and C{"length"}), C{"items"} and
+        C{"length"} for a list, C{"truncated"} when not all is shown.
+
+        @return: a Deferred firing with it, or with L{None} if there is no
+            such key.
+        """
+        store = self.store
+        kind = yield maybeDeferred(store.typeOf, key)
+        if kind == "none":
+            returnValue(None)
+        ttl = yield maybeDeferred(store.ttlMs, key)
+        out: Dict[str, object] = {"key": text(key), "type": kind, "ttl": ttl}
+        if kind == "string":
+            value = yield maybeDeferred(store.get, key)
+            value = value or b""
+            shown = value[:VALUE_LIMIT]
+            out.update(value=text(shown), length=len(value),
+                       binary=not isText(shown),
+                       truncated=len(value) > VALUE_LIMIT)
+        else:
+            length = yield maybeDeferred(store.llen, key)
+            items = yield maybeDeferred(store.lrange, key, 0, LIST_LIMIT - 1)
+            out.update(items=[text(i) for i in items], length=length,
+                       truncated=length > len(items))
+        returnValue(out)
+
+    def run(self, *words: bytes):
+        """
+        Run one command as the web interface's client.
+
+        @return: a Deferred firing with the reply, or failing with
+            L{CommandFailed} for an error reply.
+        """
+        factory = self.factory
+        ctx = Context(factory.store, factory, factory.service, self._client)
+        self._client.lastActive = factory.now()
+        self._client.lastCommand = words[0]
+
+        def check(reply):
+            if isinstance(reply, Error):
+                raise CommandFailed(reply)
+            return reply
+        return maybeDeferred(execute, ctx, words[0],
+                             list(words[1:])).addCallback(check)
+
+    def setKey(self, key: bytes, value: bytes, ttl: Optional[int] = None):
+        """
+        C{SET key value [EX ttl]}: a Deferred.
+        """
+        if ttl is not None:
+            return self.run(b"SET", key, value, b"EX", b"%d" % (ttl,))
+        return self.run(b"SET", key, value)
+
+    def deleteKey(self, key: bytes):
+        """
+        C{DEL key}: a Deferred firing with 1 if it existed, else 0.
+        """
+        return self.run(b"DEL", key)
+
+    def expireKey(self, key: bytes, seconds: Optional[int]):
+        """
+        C{EXPIRE key seconds}, or C{PERSIST key} when C{seconds} is
+        L{None}: a Deferred firing with 1 if the key existed.
+        """
+        if seconds is None:
+            return self.run(b"PERSIST", key)
+        return self.run(b"EXPIRE", key, b"%d" % (seconds,))
+
+
+class CommandFailed(Exception):
+    """
+    A command the web interface ran answered with an error.
+
+    @ivar reply: the L{kvtwist.replies.Error}.
+    """
+
+    def __init__(self, reply: Error):
+        Exception.__init__(self, str(reply))
+        self.reply = reply
+
+    @property
+    def httpStatus(self) -> int:
+        """
+        The HTTP status for it: 503 while persistence fails, else 400.
+        """
+        return 503 if self.reply.code == "MISCONF" else 400

@@ -1,0 +1,46 @@
+# -*- test-case-name: kvtwist.test.test_web -*-
+"""
+Figures written for people: spans of time, sizes, times to live.
+"""
+
+
+def duration(seconds: float) -> str:
+    """
+    C{3725} -> C{"1 h 2 min"}: a span of time for people.
+    """
+    seconds = int(seconds)
+    if seconds < 60:
+        return "%d s" % (seconds,)
+    minutes, s = divmod(seconds, 60)
+    if minutes < 60:
+        return "%d min %d s" % (minutes, s)
+    hours, m = divmod(minutes, 60)
+    if hours < 48:
+        return "%d h %d min" % (hours, m)
+    days, h = divmod(hours, 24)
+    return "%d d %d h" % (days, h)
+
+
+def size(n: float) -> str:
+    """
+    C{1536} -> C{"1.5 KiB"}: a number of bytes for people.
+    """
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else \
+                ("%.1f %s" % (n, unit))
+        n /= 1024.0
+    return "%d B" % (n,)  # pragma: no cover
+
+
+def ttl(ms: int) -> str:
+    """
+    A key's time to live for people, from C{ttlMs}.
+    """
+    if ms == -1:
+        return "no expiry"
+    if ms < 0:
+        return "gone"
+    if ms < 10000:
+        return "%.1f s" % (ms / 1000.0,)
+    return duration(ms / 1000.0)

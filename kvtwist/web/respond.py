@@ -1,0 +1,119 @@
+# -*- test-case-name: kvtwist.test.test_web -*-
+"""
+Small helpers every web resource uses: security headers, JSON bodies,
+request fields, and answering with a Deferred.
+"""
+
+import json
+from typing import Callable, Dict, Optional
+
+from twisted.logger import Logger
+from twisted.web.server import NOT_DONE_YET
+
+_log = Logger(namespace="kvtwist.web")
+
+#: Sent with every page: no inline script or style, no framing, nothing
+#: loaded from elsewhere.
+CSP = (b"default-src 'self'; script-src 'self'; style-src 'self'; "
+       b"img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+       b"frame-ancestors 'none'; base-uri 'none'")
+
+
+def secure(request):
+    """
+    Set the headers every response of the web interface carries.
+    """
+    request.setHeader(b"content-security-policy", CSP)
+    request.setHeader(b"x-content-type-options", b"nosniff")
+    request.setHeader(b"x-frame-options", b"DENY")
+    request.setHeader(b"referrer-policy", b"same-origin")
+
+
+def jsonBody(request, value, code: int = 200) -> bytes:
+    """
+    Answer with C{value} as JSON (never cached).
+    """
+    secure(request)
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"application/json; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    return json.dumps(value, sort_keys=True).encode("utf-8") + b"\n"
+
+
+def jsonError(request, code: int, message: str) -> bytes:
+    """
+    Answer with C{{"error": message}} and status C{code}.
+    """
+    return jsonBody(request, {"error": message}, code)
+
+
+def fields(request) -> Dict[bytes, bytes]:
+    """
+    A change request's fields: from a JSON object body when the content
+    type says JSON (strings as UTF-8, numbers as digits, nulls left out),
+    else the form or query arguments (the first of each).
+
+    @raise ValueError: if a JSON body is not an object of scalars.
+    """
+    ctype = (request.getHeader(b"content-type") or b"").lower()
+    if ctype.startswith(b"application/json"):
+        content = getattr(request, "content", None)
+        raw = content.read() if content is not None else b""
+        data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object")
+        out = {}
+        for name, value in data.items():
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value,
+                                                         (str, int, float)):
+                raise ValueError("field %r must be a string or number"
+                                 % (name,))
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            out[name.encode("utf-8")] = str(value).encode("utf-8")
+        return out
+    return {name: values[0] for name, values in request.args.items()
+            if values}
+
+
+def parseSeconds(raw: Optional[bytes]) -> Optional[int]:
+    """
+    A whole number of seconds from a field, L{None} if empty.
+
+    @raise ValueError: if it is not one.
+    """
+    if raw is None or not raw.strip():
+        return None
+    return int(raw.strip())
+
+
+def answerLater(request, d, onResult: Callable, onError: Callable):
+    """
+    Finish C{request} when Deferred C{d} fires: C{onResult(value)} or
+    C{onError(failure)} return the body.  An unexpected error is logged and
+    answered with 500.
+
+    @return: L{NOT_DONE_YET}, for C{render}.
+    """
+    gone = []
+    request.notifyFinish().addErrback(lambda f: gone.append(f))
+
+    def write(body: bytes):
+        if gone:
+            return
+        request.write(body)
+        request.finish()
+
+    def crash(failure):
+        _log.failure("web request {uri} failed", failure=failure,
+                     uri=getattr(request, "uri", b""))
+        if gone:
+            return
+        request.setResponseCode(500)
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        write(b"500 Internal Server Error\n")
+
+    d.addCallbacks(onResult, onError).addCallback(write).addErrback(crash)
+    return NOT_DONE_YET
