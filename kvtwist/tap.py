@@ -229,6 +229,6 @@ def makeService(options) -> service.MultiService:
         ListenerService(description, factory).setServiceParent(top)
     if options["web"]:
         from kvtwist.web import makeWebService
-        makeWebService(factory, portToEndpoint(options["web"])).setServiceParent(
-            top)
+        web = makeWebService(factory, portToEndpoint(options["web"]))
+        web.setServiceParent(top)
     return top
