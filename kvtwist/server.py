@@ -128,6 +128,7 @@ class KVFactory(ServerFactory):
     """
 
     protocol = KVProtocol
+    noisy = False
     _log = Logger()
 
     def __init__(self, store, service=None, config: Optional[Config] = None,
