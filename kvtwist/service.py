@@ -417,9 +417,9 @@ class StoreService(Service):
             pending = self._pendingBytes()
             self._log.critical(
                 "Shutdown took over {timeout}s; giving up: {pending} bytes "
-                "of log not written ({failure})",
+                "of log not written ({error})",
                 timeout=self._stopTimeout, pending=pending,
-                failure=self.failure or "flush in progress")
+                error=self.failure or "flush in progress")
             self._killChild()
             work.cancel()
 
@@ -451,11 +451,11 @@ class StoreService(Service):
             if attempts > self._stopRetries:
                 self._log.critical(
                     "Giving up flushing the log at shutdown: {pending} "
-                    "bytes not written ({failure})",
-                    pending=self._pendingBytes(), failure=self.failure)
+                    "bytes not written ({error})",
+                    pending=self._pendingBytes(), error=self.failure)
                 break
-            self._log.warn("Flush at shutdown failed ({failure}); retrying",
-                           failure=self.failure)
+            self._log.warn("Flush at shutdown failed ({error}); retrying",
+                           error=self.failure)
             yield deferLater(self._getClock(), min(self.flushInterval, 1.0),
                              lambda: None)
         if self._child is not None:

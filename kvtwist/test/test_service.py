@@ -1,0 +1,817 @@
+"""
+Tests for L{kvtwist.service.StoreService}: recovery, flushing, fsync modes,
+failures, shutdown and snapshots.
+
+No sockets and no real time: a L{Clock} drives the loops, thread work runs
+synchronously (or when a test says so), snapshots run in-process, and a
+file layer that fails on demand stands in for a broken disk.
+"""
+
+import errno
+import os
+from contextlib import contextmanager
+
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.task import Clock
+from twisted.logger import globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+
+from kvtwist import persistence
+from kvtwist.commands import Context, execute
+from kvtwist.persistence import FileSystem
+from kvtwist.replies import Error
+from kvtwist.service import (
+    InlineForker, ProcessForker, RecoveryError, StoreService)
+from kvtwist.store import Store
+
+START = 1700000000.0
+
+
+@contextmanager
+def capturedEvents():
+    """
+    Collect the log events emitted inside the block.
+    """
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        yield events
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+
+
+def formatted(events):
+    """
+    The text of every event, for searching.
+    """
+    from twisted.logger import formatEvent
+    return "\n".join(formatEvent(e) for e in events)
+
+
+class Runner:
+    """
+    Runs "thread" work synchronously, or queues it until L{runAll} when
+    C{auto} is false.
+
+    @ivar calls: the queued work.
+    """
+
+    def __init__(self):
+        self.auto = True
+        self.calls = []
+
+    def __call__(self, f, *args):
+        if self.auto:
+            return maybeDeferred(f, *args)
+        d = Deferred()
+        self.calls.append((f, args, d))
+        return d
+
+    def runAll(self):
+        """
+        Run every queued call, including ones queued meanwhile.
+        """
+        while self.calls:
+            f, args, d = self.calls.pop(0)
+            maybeDeferred(f, *args).chainDeferred(d)
+
+
+class FaultyFS(FileSystem):
+    """
+    The real file layer, counting fsyncs, failing when told.
+
+    @ivar failWrites: log writes write half their data, then fail (ENOSPC).
+    @ivar failFsync: fsyncs fail (EIO).
+    @ivar failSnapshot: snapshot files are written halfway, then fail.
+    """
+
+    def __init__(self):
+        self.fsyncs = 0
+        self.writes = 0
+        self.failWrites = False
+        self.failFsync = False
+        self.failSnapshot = False
+
+    def writeAt(self, fd, data, offset):
+        if self.failWrites:
+            FileSystem.writeAt(self, fd, data[:len(data) // 2], offset)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.writes += 1
+        FileSystem.writeAt(self, fd, data, offset)
+
+    def fsync(self, fd):
+        if self.failFsync:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        self.fsyncs += 1
+        FileSystem.fsync(self, fd)
+
+    def writeNew(self, path, chunks):
+        if self.failSnapshot:
+            with open(path, "wb") as f:
+                f.write(chunks[0])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        FileSystem.writeNew(self, path, chunks)
+
+
+class SlowForker(InlineForker):
+    """
+    Runs the work at once but reports the child running until C{finish}.
+
+    @ivar killed: the handles killed.
+    """
+
+    def __init__(self):
+        InlineForker.__init__(self)
+        self.finished = False
+        self.killed = []
+
+    def poll(self, handle):
+        if not self.finished:
+            return None
+        return InlineForker.poll(self, handle)
+
+    def kill(self, handle):
+        self.killed.append(handle)
+
+
+class ServiceTestMixin:
+    """
+    Builds services on a temporary data directory with a fake clock.
+    """
+
+    def setUp(self):
+        self.dir = self.mktemp()
+        os.makedirs(self.dir)
+        self.clock = Clock()
+        self.clock.advance(START)
+        self.runner = Runner()
+        self.forker = InlineForker()
+        self.fs = FaultyFS()
+        self.services = []
+        self.addCleanup(self._stopAll)
+
+    def _stopAll(self):
+        self.fs.failWrites = self.fs.failFsync = False
+        self.runner.auto = True
+        self.runner.runAll()
+        for svc in self.services:
+            if svc.running:
+                svc.stopService()
+                self.clock.pump([1] * 20)
+
+    def start(self, fsync="interval", **kw):
+        """
+        A started service on a fresh store over C{self.dir}.
+        """
+        store = Store(clock=lambda: self.clock.seconds() * 1000)
+        kw.setdefault("runInThread", self.runner)
+        kw.setdefault("forker", self.forker)
+        kw.setdefault("fs", self.fs)
+        svc = StoreService(store, self.dir, fsync=fsync, flushInterval=1.0,
+                           clock=self.clock, **kw)
+        svc.startService()
+        self.services.append(svc)
+        return store, svc
+
+    def stop(self, svc):
+        """
+        Stop C{svc} and check its Deferred fired.
+        """
+        d = svc.stopService()
+        self.clock.advance(0)
+        self.assertIsNone(self.successResultOf(d))
+
+    def files(self):
+        """
+        The names in the data directory.
+        """
+        return sorted(os.listdir(self.dir))
+
+    def logPaths(self):
+        """
+        The log files in the data directory, in generation order.
+        """
+        return [p for _, p in persistence.listDataDir(self.dir).logs]
+
+
+class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
+    """
+    Startup recovers the store from the snapshot and the logs.
+    """
+
+    def test_writesSurviveRestart(self):
+        """
+        Strings, lists and deletions flushed by the loop are there after a
+        restart, and the restart begins a new log generation.
+        """
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        store.set(b"gone", b"x")
+        store.push(b"l", [b"x", b"y"])
+        store.delete(b"gone")
+        self.assertEqual(os.path.getsize(self.logPaths()[-1]), 0)
+        self.clock.advance(1)
+        self.assertGreater(os.path.getsize(self.logPaths()[-1]), 0)
+        self.assertEqual(svc.info()["aof_pending_bytes"], 0)
+        gen = svc.info()["aof_current_generation"]
+        self.stop(svc)
+
+        store2, svc2 = self.start()
+        self.assertEqual(store2.get(b"a"), b"1")
+        self.assertEqual(store2.lrange(b"l", 0, -1), [b"x", b"y"])
+        self.assertFalse(store2.exists(b"gone"))
+        self.assertEqual(svc2.recoveredKeys, 2)
+        self.assertEqual(svc2.info()["aof_current_generation"], gen + 1)
+
+    def test_tornTail(self):
+        """
+        A last record cut short by a crash is dropped with a warning naming
+        the file; the file is truncated, so later restarts are clean.
+        """
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        store.set(b"b", b"2")
+        self.clock.advance(1)
+        self.stop(svc)
+        path = self.logPaths()[-1]
+        good = os.path.getsize(path)
+        with open(path, "ab") as f:
+            f.write(persistence.encodeRecord((b"SET", b"c", b"3"))[:-3])
+
+        with capturedEvents() as events:
+            store2, svc2 = self.start()
+        self.assertEqual(store2.get(b"a"), b"1")
+        self.assertEqual(store2.get(b"b"), b"2")
+        self.assertIsNone(store2.get(b"c"))
+        self.assertIn("torn", formatted(events))
+        self.assertIn(path, formatted(events))
+        self.assertEqual(os.path.getsize(path), good)
+        self.assertGreater(svc2.tornBytes, 0)
+
+        store2.set(b"d", b"4")
+        self.stop(svc2)
+        store3, svc3 = self.start()
+        self.assertEqual(store3.get(b"d"), b"4")
+        self.assertEqual(svc3.tornBytes, 0)
+
+    def test_leftoverTempFile(self):
+        """
+        A temporary file left by an interrupted snapshot is ignored and
+        removed; the data is recovered from the real files.
+        """
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        self.assertEqual(svc.save(), "OK")
+        store.set(b"b", b"2")
+        self.stop(svc)
+        tmp = os.path.join(self.dir, persistence.SNAPSHOT_TMP_NAME)
+        with open(tmp, "wb") as f:
+            f.write(b"KVTWSNAP half a snapshot")
+
+        store2, svc2 = self.start()
+        self.assertEqual(store2.get(b"a"), b"1")
+        self.assertEqual(store2.get(b"b"), b"2")
+        self.assertFalse(os.path.exists(tmp))
+
+    def test_corruptionInTheMiddleRefuses(self):
+        """
+        A damaged record followed by good ones refuses to start, with a
+        message naming the file and offset.
+        """
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        store.set(b"b", b"2")
+        store.set(b"c", b"3")
+        self.stop(svc)
+        path = self.logPaths()[-1]
+        with open(path, "r+b") as f:
+            f.seek(12)
+            byte = f.read(1)
+            f.seek(12)
+            f.write(bytes([byte[0] ^ 0xFF]))
+        e = self.assertRaises(RecoveryError, self.start)
+        self.assertIn(path, str(e))
+        self.assertIn("at byte 0", str(e))
+
+    def test_tornTailOnlyInLastLog(self):
+        """
+        An earlier log with a damaged end, followed by a log with records,
+        is corruption, not a torn tail.
+        """
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        self.stop(svc)
+        first = self.logPaths()[-1]
+        store, svc = self.start()
+        store.set(b"b", b"2")
+        self.stop(svc)
+        with open(first, "ab") as f:
+            f.write(b"\x05")
+        e = self.assertRaises(RecoveryError, self.start)
+        self.assertIn(first, str(e))
+
+    def test_corruptSnapshotRefuses(self):
+        """
+        A snapshot that fails its checks refuses to start, naming the file.
+        """
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        self.assertEqual(svc.save(), "OK")
+        self.stop(svc)
+        path = os.path.join(self.dir, persistence.SNAPSHOT_NAME)
+        with open(path, "r+b") as f:
+            f.seek(40)
+            f.write(b"\x00\x01\x02")
+        e = self.assertRaises(RecoveryError, self.start)
+        self.assertIn(path, str(e))
+
+    def test_logsCoveredBySnapshotIgnored(self):
+        """
+        Logs older than the snapshot's generation (left by a crash between
+        installing a snapshot and deleting them) are deleted, not replayed.
+        """
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        self.clock.advance(1)
+        old = self.logPaths()[-1]
+        with open(old, "rb") as f:
+            content = f.read()
+        self.assertEqual(svc.save(), "OK")
+        store.set(b"a", b"2")
+        self.stop(svc)
+        with open(old, "wb") as f:
+            f.write(content + b"garbage")
+
+        store2, svc2 = self.start()
+        self.assertEqual(store2.get(b"a"), b"2")
+        self.assertFalse(os.path.exists(old))
+
+    def test_emptyLogsRemoved(self):
+        """
+        Restarts without writes leave no pile of empty log files.
+        """
+        for _ in range(3):
+            store, svc = self.start()
+            self.stop(svc)
+        self.assertEqual(len(self.logPaths()), 1)
+
+
+class FlushTests(ServiceTestMixin, SynchronousTestCase):
+    """
+    Journaling, the flush loop and the fsync modes.
+    """
+
+    def test_intervalFlushesAndFsyncs(self):
+        """
+        In C{interval} mode, nothing is written until the loop runs; then
+        one write and one fsync carry every pending record, and writes are
+        acknowledged at once.
+        """
+        store, svc = self.start()
+        ctx = Context(store, None, svc)
+        self.assertEqual(execute(ctx, b"SET", [b"k", b"v"]), "OK")
+        self.assertEqual(execute(ctx, b"SET", [b"k2", b"v"]), "OK")
+        self.assertIsNone(svc.whenDurable())
+        self.assertGreater(svc.info()["aof_pending_bytes"], 0)
+        self.clock.advance(0.99)
+        self.assertEqual((self.fs.writes, self.fs.fsyncs), (0, 0))
+        self.clock.advance(0.01)
+        self.assertEqual((self.fs.writes, self.fs.fsyncs), (1, 1))
+        self.assertEqual(svc.flushCount, 1)
+        self.assertEqual(len(svc.flushDurations), 1)
+        self.assertEqual(svc.info()["aof_last_flush_time"], int(START + 1))
+
+    def test_noFsync(self):
+        """
+        In C{no} mode the loop writes but never fsyncs.
+        """
+        store, svc = self.start(fsync="no")
+        store.set(b"k", b"v")
+        self.clock.advance(1)
+        self.assertEqual((self.fs.writes, self.fs.fsyncs), (1, 0))
+        self.assertIsNone(svc.whenDurable())
+
+    def test_alwaysWaitsForFsync(self):
+        """
+        In C{always} mode a write's reply fires only once the flush that
+        carries its record has fsynced; the flush is scheduled on the next
+        reactor turn and runs off the reactor thread.
+        """
+        self.runner.auto = False
+        store, svc = self.start(fsync="always")
+        ctx = Context(store, None, svc)
+        reply = execute(ctx, b"SET", [b"k", b"v"])
+        self.assertIsInstance(reply, Deferred)
+        self.assertNoResult(reply)
+        self.clock.advance(0)
+        self.assertEqual(len(self.runner.calls), 1)
+        self.assertNoResult(reply)
+        self.assertEqual(self.fs.fsyncs, 0)
+        self.runner.runAll()
+        self.assertEqual(self.fs.fsyncs, 1)
+        self.assertEqual(self.successResultOf(reply), "OK")
+        self.assertIsNone(svc.whenDurable())
+        self.assertEqual(execute(ctx, b"GET", [b"k"]), b"v")
+
+    def test_groupCommit(self):
+        """
+        Writes of the same moment share one write and one fsync.
+        """
+        store, svc = self.start(fsync="always")
+        ctx = Context(store, None, svc)
+        replies = [execute(ctx, b"SET", [b"k%d" % i, b"v"])
+                   for i in range(10)]
+        for r in replies:
+            self.assertNoResult(r)
+        self.clock.advance(0)
+        for r in replies:
+            self.assertEqual(self.successResultOf(r), "OK")
+        self.assertEqual((self.fs.writes, self.fs.fsyncs), (1, 1))
+
+    def test_nextFlushRightAfterInFlight(self):
+        """
+        A write arriving while a flush is in flight waits for the next
+        flush, which starts right after the first one finishes; only one
+        flush is ever in flight.
+        """
+        self.runner.auto = False
+        store, svc = self.start(fsync="always")
+        ctx = Context(store, None, svc)
+        first = execute(ctx, b"SET", [b"a", b"1"])
+        self.clock.advance(0)
+        second = execute(ctx, b"SET", [b"b", b"2"])
+        self.clock.advance(0)
+        self.assertEqual(len(self.runner.calls), 1)
+        f, args, d = self.runner.calls.pop(0)
+        maybeDeferred(f, *args).chainDeferred(d)
+        self.assertEqual(self.successResultOf(first), "OK")
+        self.assertNoResult(second)
+        self.clock.advance(0)
+        self.assertEqual(len(self.runner.calls), 1)
+        self.runner.runAll()
+        self.assertEqual(self.successResultOf(second), "OK")
+        self.assertEqual(self.fs.fsyncs, 2)
+
+    def test_sweepExpiresActively(self):
+        """
+        The expiry loop removes expired keys without anyone reading them,
+        and the removal is journaled.
+        """
+        store, svc = self.start()
+        store.set(b"k", b"v", expireAtMs=(START + 0.5) * 1000)
+        store.set(b"keep", b"v")
+        self.clock.advance(1)
+        self.assertEqual(store.size(), 1)
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual(store2.size(), 1)
+        self.assertEqual(store2._data.keys(), {b"keep"})
+
+    def test_expiryPersisted(self):
+        """
+        Expiry times survive a restart, from the log and from a snapshot,
+        and an expired key is gone after the restart.
+        """
+        store, svc = self.start()
+        store.set(b"k", b"v", expireAtMs=(START + 10) * 1000)
+        store.set(b"s", b"v", expireAtMs=(START + 20) * 1000)
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual(store2.ttlMs(b"k"), 10000)
+        self.assertEqual(svc2.save(), "OK")
+        self.stop(svc2)
+        store3, svc3 = self.start()
+        self.assertEqual(store3.ttlMs(b"k"), 10000)
+        self.assertEqual(store3.ttlMs(b"s"), 20000)
+        self.stop(svc3)
+        self.clock.advance(15)
+        store4, svc4 = self.start()
+        self.assertIsNone(store4.get(b"k"))
+        self.assertEqual(store4.ttlMs(b"s"), 5000)
+
+
+class FailureTests(ServiceTestMixin, SynchronousTestCase):
+    """
+    A failing disk: loud logs, retries, MISCONF, recovery, no loss.
+    """
+
+    def test_failingWriteRefusesWritesUntilItWorks(self):
+        """
+        A failing log write is logged and retried with the data kept;
+        meanwhile writes get C{MISCONF} and reads go on; once a retry
+        succeeds writes are accepted again, and the partial bytes of the
+        failed attempts never corrupt the log.
+        """
+        store, svc = self.start()
+        ctx = Context(store, None, svc)
+        self.assertEqual(execute(ctx, b"SET", [b"k1", b"v1"]), "OK")
+        self.fs.failWrites = True
+        self.clock.advance(1)
+        self.assertEqual(svc.failure, "No space left on device")
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+        reply = execute(ctx, b"SET", [b"k2", b"v2"])
+        self.assertIsInstance(reply, Error)
+        self.assertTrue(reply.startswith("MISCONF"), reply)
+        self.assertIsNone(store.get(b"k2"))
+        self.assertEqual(execute(ctx, b"GET", [b"k1"]), b"v1")
+        info = svc.info()
+        self.assertEqual(info["aof_last_write_status"], "err")
+        self.assertEqual(info["aof_last_error"], "No space left on device")
+        self.assertGreater(info["aof_pending_bytes"], 0)
+
+        with capturedEvents() as events:
+            self.clock.advance(1)
+        self.assertEqual(svc.flushErrors, 2)
+        self.assertIn("still fails", formatted(events))
+
+        self.fs.failWrites = False
+        self.clock.advance(1)
+        self.assertIsNone(svc.failure)
+        self.assertEqual(svc.info()["aof_last_write_status"], "ok")
+        self.assertEqual(execute(ctx, b"SET", [b"k3", b"v3"]), "OK")
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual(store2.get(b"k1"), b"v1")
+        self.assertEqual(store2.get(b"k3"), b"v3")
+        self.assertEqual(svc2.tornBytes, 0)
+
+    def test_alwaysNeverAcknowledgesBeforeDisk(self):
+        """
+        In C{always} mode, a write whose fsync fails is not acknowledged;
+        its reply waits through the retries and fires once one succeeds.
+        """
+        store, svc = self.start(fsync="always")
+        ctx = Context(store, None, svc)
+        self.fs.failFsync = True
+        reply = execute(ctx, b"SET", [b"k", b"v"])
+        self.clock.advance(0)
+        self.assertNoResult(reply)
+        self.assertEqual(svc.failure, "Input/output error")
+        self.flushLoggedErrors(OSError)
+        self.clock.advance(1)
+        self.assertNoResult(reply)
+        self.fs.failFsync = False
+        self.clock.advance(1)
+        self.assertEqual(self.successResultOf(reply), "OK")
+        self.assertIsNone(svc.failure)
+
+    def test_stopServiceBoundedWhenFlushKeepsFailing(self):
+        """
+        C{stopService} retries a failing flush a few times, then gives up
+        with a critical log instead of hanging.
+        """
+        store, svc = self.start()
+        store.set(b"k", b"v")
+        self.fs.failWrites = True
+        with capturedEvents() as events:
+            d = svc.stopService()
+            self.assertNoResult(d)
+            self.clock.pump([1] * 5)
+        self.successResultOf(d)
+        self.assertIn("Giving up flushing", formatted(events))
+        self.flushLoggedErrors(OSError)
+
+    def test_stopServiceTimeout(self):
+        """
+        A flush that never returns can't hold shutdown beyond the bound.
+        """
+        self.runner.auto = False
+        store, svc = self.start()
+        store.set(b"k", b"v")
+        self.clock.advance(1)
+        self.assertEqual(len(self.runner.calls), 1)
+        d = svc.stopService()
+        self.clock.advance(9.9)
+        self.assertNoResult(d)
+        with capturedEvents() as events:
+            self.clock.advance(0.1)
+        self.successResultOf(d)
+        self.assertIn("giving up", formatted(events))
+
+
+class ShutdownTests(ServiceTestMixin, SynchronousTestCase):
+    """
+    C{stopService} flushes and waits.
+    """
+
+    def test_stopServiceFlushes(self):
+        """
+        Writes pending at shutdown are written before the Deferred fires.
+        """
+        self.runner.auto = False
+        store, svc = self.start()
+        store.set(b"k", b"v")
+        d = svc.stopService()
+        self.assertNoResult(d)
+        self.runner.runAll()
+        self.successResultOf(d)
+        self.assertIsNone(store.journal)
+        self.assertFalse(svc.running)
+        store2, svc2 = self.start()
+        self.assertEqual(store2.get(b"k"), b"v")
+
+    def test_stopWaitsForSnapshotChild(self):
+        """
+        An in-flight background snapshot is waited for, and installed.
+        """
+        self.forker = SlowForker()
+        store, svc = self.start()
+        store.set(b"k", b"v")
+        self.assertEqual(svc.bgsave(), "Background saving started")
+        d = svc.stopService()
+        self.clock.advance(1)
+        self.assertNoResult(d)
+        self.forker.finished = True
+        self.clock.advance(0.05)
+        self.successResultOf(d)
+        self.assertIn(persistence.SNAPSHOT_NAME, self.files())
+
+    def test_stopKillsStuckSnapshotChild(self):
+        """
+        A snapshot child still running at the shutdown bound is killed.
+        """
+        self.forker = SlowForker()
+        store, svc = self.start()
+        svc.bgsave()
+        d = svc.stopService()
+        self.clock.advance(10)
+        self.successResultOf(d)
+        self.assertEqual(len(self.forker.killed), 1)
+        self.assertNotIn(persistence.SNAPSHOT_NAME, self.files())
+
+
+class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
+    """
+    SAVE, BGSAVE and compaction.
+    """
+
+    def test_save(self):
+        """
+        C{SAVE} writes the snapshot, deletes the logs it covers and
+        records the time.
+        """
+        store, svc = self.start()
+        store.set(b"k", b"v")
+        self.clock.advance(1)
+        self.clock.advance(100)
+        self.assertEqual(svc.save(), "OK")
+        self.assertEqual(svc.lastSave, int(START + 101))
+        names = self.files()
+        self.assertIn(persistence.SNAPSHOT_NAME, names)
+        self.assertEqual(len(self.logPaths()), 0)
+        self.assertEqual(svc.info()["rdb_changes_since_last_save"], 0)
+        store.set(b"k2", b"v2")
+        self.assertEqual(svc.info()["rdb_changes_since_last_save"], 1)
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual(store2.get(b"k"), b"v")
+        self.assertEqual(store2.get(b"k2"), b"v2")
+        self.assertEqual(svc2.lastSave, int(START + 101))
+
+    def test_bgsave(self):
+        """
+        C{BGSAVE} answers at once; when the child is done the snapshot is
+        renamed into place and the logs it covers are deleted; later
+        writes go to the new generation and survive a restart.
+        """
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        self.clock.advance(1)
+        before = self.logPaths()
+        self.assertEqual(svc.bgsave(), "Background saving started")
+        self.assertEqual(svc.info()["rdb_bgsave_in_progress"], 1)
+        self.assertEqual(svc.bgsave(),
+                         "ERR Background save already in progress")
+        self.assertEqual(svc.save(),
+                         "ERR Background save already in progress")
+        store.set(b"b", b"2")
+        self.clock.advance(0.05)
+        info = svc.info()
+        self.assertEqual(info["rdb_bgsave_in_progress"], 0)
+        self.assertEqual(info["rdb_last_bgsave_status"], "ok")
+        self.assertEqual(info["rdb_saves"], 1)
+        self.assertIn(persistence.SNAPSHOT_NAME, self.files())
+        for path in before:
+            self.assertFalse(os.path.exists(path))
+        self.assertEqual(svc.lastSave, int(START + 1))
+        snap = persistence.decodeSnapshot(self.fs.readFile(
+            os.path.join(self.dir, persistence.SNAPSHOT_NAME)))
+        self.assertEqual(snap.data, {b"a": b"1"})
+        self.clock.advance(1)
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual(store2.get(b"a"), b"1")
+        self.assertEqual(store2.get(b"b"), b"2")
+
+    def test_interruptedSnapshotKeepsPrevious(self):
+        """
+        A snapshot that fails halfway leaves the previous snapshot and the
+        logs intact; nothing is lost on restart.
+        """
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        self.assertEqual(svc.save(), "OK")
+        path = os.path.join(self.dir, persistence.SNAPSHOT_NAME)
+        with open(path, "rb") as f:
+            previous = f.read()
+        store.set(b"b", b"2")
+        self.clock.advance(1)
+        self.fs.failSnapshot = True
+        self.assertEqual(svc.bgsave(), "Background saving started")
+        self.clock.advance(0.05)
+        self.assertEqual(svc.info()["rdb_last_bgsave_status"], "err")
+        self.assertEqual(svc.snapshotErrors, 1)
+        self.flushLoggedErrors(OSError)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), previous)
+        self.assertNotIn(persistence.SNAPSHOT_TMP_NAME, self.files())
+        reply = svc.save()
+        self.assertTrue(reply.startswith("ERR snapshot failed"), reply)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), previous)
+        self.fs.failSnapshot = False
+        store.set(b"c", b"3")
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual([store2.get(k) for k in (b"a", b"b", b"c")],
+                         [b"1", b"2", b"3"])
+
+    def test_autoCompaction(self):
+        """
+        Once the live log passes the threshold, a background snapshot
+        starts by itself and the log shrinks.
+        """
+        store, svc = self.start(compactMinBytes=200)
+        store.set(b"k", b"v" * 50)
+        self.clock.advance(1)
+        self.assertEqual(svc.snapshotCount, 0)
+        for i in range(10):
+            store.set(b"k", b"v" * 50)
+        self.clock.advance(1)
+        self.assertEqual(svc.info()["rdb_bgsave_in_progress"], 1)
+        self.clock.advance(0.05)
+        self.assertEqual(svc.snapshotCount, 1)
+        self.assertEqual(svc.info()["aof_current_size"], 0)
+
+    def test_info(self):
+        """
+        C{info()} gives the persistence fields with Redis-like names.
+        """
+        store, svc = self.start(fsync="always")
+        info = svc.info()
+        for name in ["aof_enabled", "aof_fsync", "aof_current_size",
+                     "aof_pending_bytes", "aof_last_flush_time",
+                     "aof_last_write_status", "aof_last_error",
+                     "rdb_last_save_time", "rdb_bgsave_in_progress",
+                     "rdb_last_bgsave_status", "rdb_last_save_duration_ms",
+                     "rdb_changes_since_last_save", "loading_recovered_keys",
+                     "loading_recovery_time_ms"]:
+            self.assertIn(name, info)
+        self.assertEqual(info["aof_fsync"], "always")
+        self.assertEqual(info["aof_last_write_status"], "ok")
+        self.assertEqual(info["rdb_last_save_time"], int(START))
+
+
+class ProcessForkerTests(SynchronousTestCase):
+    """
+    The real forker runs the work in a child process.
+    """
+
+    def _wait(self, forker, pid):
+        while True:
+            result = forker.poll(pid)
+            if result is not None:
+                return result
+            os.sched_yield()
+
+    def test_childWritesSnapshot(self):
+        """
+        The child writes the snapshot file and exits 0; a failing child
+        reports failure.
+        """
+        d = self.mktemp()
+        os.makedirs(d)
+        forker = ProcessForker()
+        state = ({b"k": b"v"}, {})
+        pid = forker.start(lambda: persistence.writeSnapshot(
+            FileSystem(), d, state, 3, 0))
+        self.assertTrue(self._wait(forker, pid))
+        with open(os.path.join(d, persistence.SNAPSHOT_TMP_NAME), "rb") as f:
+            snap = persistence.decodeSnapshot(f.read())
+        self.assertEqual(snap.data, {b"k": b"v"})
+
+        def fail():
+            raise RuntimeError("boom")
+
+        import sys
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        saved = os.dup(2)
+        os.dup2(devnull, 2)
+        try:
+            pid = forker.start(fail)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+        sys.stderr.flush()
+        self.assertFalse(self._wait(forker, pid))
