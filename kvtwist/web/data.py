@@ -105,7 +105,8 @@ def persistence(service, now: float) -> Optional[Dict[str, object]]:
         ["State", "failing" if failure is not None else "ok"],
         ["Fsync", str(get("aof_fsync", getattr(service, "fsyncMode", "-")))],
         ["Last flush", _ago(now, get("aof_last_flush_time"))],
-        ["Flush took", _ms(get("aof_last_flush_duration_ms"))],
+        ["Flush took", _ms(get("aof_last_flush_duration_ms"))
+         if get("aof_flushes") else "-"],
         ["Log size", size(get("aof_current_size") or 0)],
         ["Pending", size(get("aof_pending_bytes") or 0)],
         ["Last snapshot", _ago(now, get("rdb_last_save_time",
@@ -186,7 +187,8 @@ class WebData:
             "authFailures": stats.authFailures,
             "persistence": persistence(factory.service, now),
             "history": sampler.history() if sampler else [],
-            "sampleInterval": getattr(sampler, "interval", None),
+            "sampleInterval": sampler.interval if sampler else None,
+            "historyWindow": sampler.window if sampler else 0,
         }
 
     def clients(self) -> List[Dict[str, object]]:

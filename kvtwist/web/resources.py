@@ -24,7 +24,7 @@ from urllib.parse import quote, urlencode
 from twisted.internet.defer import maybeDeferred, succeed
 from twisted.web.resource import NoResource, Resource
 from twisted.web.static import File
-from twisted.web.template import flattenString, tags
+from twisted.web.template import Tag, flattenString, tags
 
 from kvtwist import __version__
 from kvtwist.web.api import APIResource
@@ -118,7 +118,7 @@ def layout(title: str, page: str, session, sessions, *content):
             tags.header(tags.a(tags.span("kv", class_="mark"), "twist",
                                href="/", class_="brand"),
                         nav, class_="top"),
-            tags.main(*content),
+            Tag("main")(*content),
             tags.footer("kvtwist ", __version__, " · JSON API under ",
                         tags.code("/api/"), " · Prometheus at ",
                         tags.a("/metrics", href="/metrics")),
@@ -433,7 +433,8 @@ class KeysPage(Page):
             tags.form(
                 tags.label("Pattern", for_="pattern", class_="sr-only"),
                 tags.input(type="search", name="pattern", id="pattern",
-                           value=text(pattern), placeholder="user:*",
+                           value="" if pattern == b"*" else text(pattern),
+                           placeholder="user:*",
                            autocomplete="off"),
                 tags.button("Search", type="submit"),
                 method="get", action="/keys", class_="search",

@@ -50,6 +50,13 @@ class Sampler:
         self.interval = interval
         self.samples: deque = deque(maxlen=size)
 
+    @property
+    def window(self) -> float:
+        """
+        The seconds of history the buffer holds when full.
+        """
+        return (self.samples.maxlen or 0) * self.interval
+
     def sample(self) -> Sample:
         """
         Take one sample now and keep it.
