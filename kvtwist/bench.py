@@ -860,39 +860,76 @@ class _TextClient(asyncio.Protocol):
             self.done.set_result(None)
 
 
-async def _textLoad(port: int, clients: int, seconds: float,
-                    replyLines: Dict[str, int]) -> float:
+async def _textLoad(port: int, first: int, clients: int, deadline: float,
+                    replyLines: Dict[str, int]) -> int:
     loop = asyncio.get_running_loop()
     counts = [0]
-    deadline = time.monotonic() + seconds
     dones = []
-    started = time.monotonic()
-    for i in range(clients):
+    for i in range(first, first + clients):
         done = loop.create_future()
         dones.append(done)
         await loop.create_connection(
             lambda i=i, done=done: _TextClient(i, replyLines, deadline,
                                                counts, done),
             "127.0.0.1", port)
-    await asyncio.wait_for(asyncio.gather(*dones), seconds + 60)
-    return counts[0] / (time.monotonic() - started)
+    await asyncio.wait_for(asyncio.gather(*dones),
+                           deadline - time.monotonic() + 60)
+    return counts[0]
 
 
-def textLoad(running: Running, clients: int, seconds: float) -> float:
+def _textWorker(port, first, clients, deadline, replyLines, results):
+    try:
+        results.put(asyncio.run(_textLoad(port, first, clients, deadline,
+                                          replyLines)))
+    except BaseException as e:
+        results.put(e)
+
+
+def textLoad(running: Running, clients: int, seconds: float,
+             processes: int = 1) -> float:
     """
     A closed-loop load of text-protocol C{SET k v} / C{GET k} lines from
-    C{clients} connections, one request in flight each, for C{seconds}.
+    C{clients} connections, one request in flight each, for C{seconds},
+    shared among C{processes} load-generating processes (a Python client
+    is slower than Redis: one process would measure itself).
 
     kvtwist answers each line with one line; Redis (inline protocol)
     answers C{+OK} and a two-line bulk string.
 
     @return: requests per second.
     """
+    import multiprocessing
     if running.server.kind == "redis":
         replyLines = {"SET": 1, "GET": 2}
     else:
         replyLines = {"SET": 1, "GET": 1}
-    return asyncio.run(_textLoad(running.port, clients, seconds, replyLines))
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    started = time.monotonic()
+    deadline = started + seconds
+    workers = []
+    first = 0
+    for i in range(processes):
+        share = clients // processes + (1 if i < clients % processes else 0)
+        worker = context.Process(
+            target=_textWorker,
+            args=(running.port, first, share, deadline, replyLines, results))
+        worker.start()
+        workers.append(worker)
+        first += share
+    total = 0
+    try:
+        for _ in workers:
+            result = results.get(timeout=seconds + 120)
+            if isinstance(result, BaseException):
+                raise result
+            total += result
+    finally:
+        for worker in workers:
+            worker.join(5)
+            if worker.is_alive():
+                worker.kill()
+    return total / (time.monotonic() - started)
 
 
 class PingProbe(threading.Thread):
@@ -1050,6 +1087,11 @@ def _text(value) -> Optional[str]:
     return str(value)
 
 
+#: Connections opened at a time by L{idleConnections} before waiting for
+#: the server to accept them: below Twisted's default listen backlog (50).
+ACCEPT_BATCH = 32
+
+
 def idleConnections(server: Server, count: int, log) -> Dict[str, Any]:
     """
     Hold C{count} idle connections to a fresh server; check they stay
@@ -1063,14 +1105,29 @@ def idleConnections(server: Server, count: int, log) -> Dict[str, Any]:
         before = waitRSSSettled(running.pid, 0.5)
         began = time.perf_counter()
         failed = 0
-        for _ in range(count):
-            try:
-                s = socket.create_connection(("127.0.0.1", running.port),
-                                             timeout=30)
-            except OSError:
-                failed += 1
-                continue
-            socks.append(s)
+        for start_ in range(0, count, ACCEPT_BATCH):
+            batch = []
+            for _ in range(min(ACCEPT_BATCH, count - start_)):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.settimeout(30)
+                try:
+                    s.connect(("127.0.0.1", running.port))
+                except OSError:
+                    s.close()
+                    failed += 1
+                    continue
+                batch.append(s)
+            socks.extend(batch)
+            # The kernel completes a connect before the server accepts it;
+            # a PING answered on the batch's last connection means the
+            # server has accepted the whole batch (the accept queue is
+            # FIFO), so the queue never overflows its listen backlog.
+            if batch:
+                try:
+                    batch[-1].sendall(encodeCommand("PING"))
+                    batch[-1].recv(64)
+                except OSError:
+                    pass
         openSeconds = time.perf_counter() - began
         after = waitRSSSettled(running.pid, 2.0)
         step = max(1, len(socks) // 100)
@@ -1153,7 +1210,8 @@ def alternate(servers: List[Server], redis: Server, args, log
                         rnd[key] = throughputRound(running, args)
                     if "text" in args.parts:
                         text[key] = {"TEXT SET/GET": textLoad(
-                            running, args.text_clients, args.text_seconds)}
+                            running, args.text_clients, args.text_seconds,
+                            args.text_processes)}
                     log("  round %d %s: %s" % (i + 1, key, ", ".join(
                         "%s %.0f" % kv for kv in sorted(
                             list(rnd.get(key, {}).items())
@@ -1266,6 +1324,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="idle connections to hold (default 10000)")
     p.add_argument("--text-clients", type=int, default=50,
                    help="closed-loop text-protocol clients (default 50)")
+    p.add_argument("--text-processes", type=int,
+                   default=min(2, os.cpu_count() or 1),
+                   help="processes generating the text load (default: "
+                        "2, or 1 on a 1-CPU machine)")
     p.add_argument("--text-seconds", type=float, default=3.0,
                    help="seconds of text-protocol load per run (default 3)")
     p.add_argument("--parts", default="throughput,text,bigstore,idle",
