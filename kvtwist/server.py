@@ -45,13 +45,24 @@ class Config:
         self.flushInterval = flushInterval
         self.stallTimeout = stallTimeout
 
+    def portNumber(self) -> int:
+        """
+        The TCP port of the main listener, or 0 if it is not a TCP port.
+        """
+        text = self.port
+        if not text.isdigit():
+            parts = text.split(":")
+            text = parts[1] if len(parts) > 1 and parts[0] in (
+                "tcp", "ssl", "tcp6") else ""
+        return int(text) if text.isdigit() else 0
+
     def view(self) -> Dict[str, object]:
         """
         The read-only view C{CONFIG GET} shows, with Redis's names where one
         exists.  The password is never shown.
         """
         return {
-            "port": self.port,
+            "port": self.portNumber(),
             "bind": "*",
             "maxclients": self.maxClients,
             "timeout": self.timeout,

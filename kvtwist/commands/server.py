@@ -133,7 +133,7 @@ def infoSections(ctx):
         ("kvtwist_version", __version__),
         ("redis_mode", "standalone"),
         ("process_id", __import__("os").getpid()),
-        ("tcp_port", server.config.port if server else 0),
+        ("tcp_port", server.config.portNumber() if server else 0),
         ("uptime_in_seconds", int(now - started)),
         ("uptime_in_days", int((now - started) // 86400)),
         ("implementation", __import__("platform").python_implementation()),
