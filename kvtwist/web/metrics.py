@@ -7,12 +7,17 @@ its own.
 
 from typing import Dict, Optional
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
-from prometheus_client import generate_latest
+import prometheus_client
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.web.resource import Resource
 
 from kvtwist.web.data import rss
+
+#: The classic text format's type, which every Prometheus version reads.
+CONTENT_TYPE = getattr(prometheus_client, "CONTENT_TYPE_PLAIN_0_0_4",
+                       prometheus_client.CONTENT_TYPE_LATEST)
+
 
 def _number(value) -> Optional[float]:
     if isinstance(value, (int, float)):
@@ -198,7 +203,7 @@ class MetricsResource(Resource):
             request.setHeader(b"www-authenticate", b'Basic realm="kvtwist"')
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             return b"401 Unauthorized: log in or use HTTP Basic auth\n"
-        request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
+        request.setHeader(b"content-type", CONTENT_TYPE.encode())
         request.setHeader(b"cache-control", b"no-store")
         return generate_latest(self.registry)
 

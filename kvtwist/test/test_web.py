@@ -1,0 +1,1014 @@
+"""
+Tests for L{kvtwist.web}: the pages, the JSON API, sessions and CSRF,
+C{/metrics}, the sampler and the service, driven with
+L{twisted.web.test.requesthelper.DummyRequest} on a factory with a
+L{Clock} and a real L{Store}; no sockets.
+"""
+
+import base64
+import json
+from urllib.parse import unquote_to_bytes
+
+from prometheus_client import REGISTRY, generate_latest
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import succeed
+from twisted.internet.task import Clock
+from twisted.internet.testing import (MemoryReactorClock,
+                                      StringTransportWithDisconnection)
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import getChildForRequest
+from twisted.web.error import UnsupportedMethod
+from twisted.web.server import NOT_DONE_YET
+from twisted.web.test.requesthelper import DummyRequest
+
+from kvtwist.server import Config, KVFactory
+from kvtwist.store import Store
+from kvtwist.tap import Options
+from kvtwist.web import WebSite, makeRoot, makeWebService
+from kvtwist.web import data as webdata
+from kvtwist.web.sampler import Sampler, SamplerService
+from kvtwist.web.session import COOKIE
+
+
+class FakeService:
+    """
+    Just enough of a store service: a failure flag and C{info()}.
+    """
+
+    failure = None
+    flushCount = 3
+    flushErrors = 1
+    persistenceErrors = 1
+    lastSave = 0
+
+    def __init__(self):
+        self.flushDurations = [0.002, 0.004]
+        self.snapshotDurations = [0.5]
+
+    def whenDurable(self):
+        return None
+
+    def info(self):
+        return {"aof_fsync": "interval", "aof_current_size": 2048,
+                "aof_flushes": 3, "aof_last_flush_duration_ms": 4,
+                "persistence_errors": 1}
+
+
+class WebRequest(DummyRequest):
+    """
+    A L{DummyRequest} with cookies, a body, a method and a URI, as a real
+    request has.
+    """
+
+    def __init__(self, method, path, args=None, headers=None, cookies=None,
+                 body=b""):
+        rawPath, _, _ = path.partition("?")
+        segments = [unquote_to_bytes(s) for s in rawPath[1:].split("/")]
+        DummyRequest.__init__(self, segments)
+        self.method = method
+        self.uri = path.encode("utf-8")
+        self.path = rawPath.encode("utf-8")
+        self.args = {k: [v] for k, v in (args or {}).items()}
+        self.requestHeaders.setRawHeaders(b"host", [b"localhost:8080"])
+        for name, value in (headers or {}).items():
+            self.requestHeaders.setRawHeaders(name, [value])
+        self.received = dict(cookies or {})
+        self.cookiesSet = {}
+        from io import BytesIO
+        self.content = BytesIO(body)
+
+    def getCookie(self, key):
+        """
+        A cookie the browser sent.
+        """
+        return self.received.get(key)
+
+    def addCookie(self, k, v, **attributes):
+        """
+        Record a cookie set by the response.
+        """
+        self.cookiesSet[k] = (v, attributes)
+
+    @property
+    def status(self) -> int:
+        """
+        The response code (200 when none was set).
+        """
+        return self.responseCode or 200
+
+    @property
+    def body(self) -> bytes:
+        """
+        Everything written.
+        """
+        return b"".join(self.written)
+
+    def json(self):
+        """
+        The body as JSON.
+        """
+        return json.loads(self.body.decode("utf-8"))
+
+
+class Browser:
+    """
+    Sends L{WebRequest}s through a resource tree, keeping cookies.
+    """
+
+    def __init__(self, root):
+        self.root = root
+        self.cookies = {}
+
+    def request(self, method, path, args=None, headers=None, body=b""):
+        """
+        Render one request to the end and return it.
+        """
+        request = WebRequest(method, path, args, headers, self.cookies, body)
+        resource = getChildForRequest(self.root, request)
+        try:
+            result = resource.render(request)
+        except UnsupportedMethod:
+            request.setResponseCode(405)
+            result = b""
+        if result is not NOT_DONE_YET:
+            request.write(result)
+            request.finish()
+        assert request.finished, "request %s %s not finished" % (method, path)
+        for name, (value, _) in request.cookiesSet.items():
+            self.cookies[name] = value
+        return request
+
+    def get(self, path, **kw):
+        """
+        A GET.
+        """
+        return self.request(b"GET", path, **kw)
+
+    def csrf(self):
+        """
+        The session's CSRF token, from C{/api/session}.
+        """
+        return self.get("/api/session").json()["csrfToken"]
+
+    def post(self, path, args=None, csrf=True, **kw):
+        """
+        A form POST, with the CSRF token unless C{csrf} is false.
+        """
+        args = dict(args or {})
+        if csrf:
+            args[b"csrf"] = self.csrf().encode("ascii")
+        return self.request(b"POST", path, args=args, **kw)
+
+    def postJSON(self, path, value, csrf=True):
+        """
+        A JSON POST to the API, the token in the header.
+        """
+        headers = {b"content-type": b"application/json"}
+        if csrf:
+            headers[b"x-csrf-token"] = self.csrf().encode("ascii")
+        return self.request(b"POST", path, headers=headers,
+                            body=json.dumps(value).encode("utf-8"))
+
+
+def makeServer(password=None, store=None):
+    """
+    A factory on a L{Clock} (with a store on the same clock), and a
+    L{Browser} on its web root with a sampler.
+    """
+    clock = Clock()
+    clock.advance(1000)
+    if store is None:
+        store = Store(lambda: clock.seconds() * 1000)
+    factory = KVFactory(store, FakeService(), Config(password=password),
+                        clock=clock)
+    sampler = Sampler(factory, size=10, interval=2.0)
+    browser = Browser(makeRoot(factory, clock=clock, sampler=sampler))
+    return factory, clock, sampler, browser
+
+
+def connect(factory, port=40000):
+    """
+    Connect a client protocol to C{factory} over a string transport.
+    """
+    addr = IPv4Address("TCP", "127.0.0.1", port)
+    proto = factory.buildProtocol(addr)
+    transport = StringTransportWithDisconnection(peerAddress=addr)
+    transport.protocol = proto
+    proto.makeConnection(transport)
+    return proto, transport
+
+
+class StatusTests(SynchronousTestCase):
+    """
+    C{/api/status} and the status page.
+    """
+
+    def test_statusJSON(self):
+        """
+        The status tells uptime by the factory's clock, clients, commands,
+        keys, memory and the service's persistence state.
+        """
+        factory, clock, sampler, browser = makeServer()
+        factory.store.set(b"a", b"1")
+        proto, _ = connect(factory)
+        proto.dataReceived(b"SET b 2\r\n")
+        clock.advance(65)
+        status = browser.get("/api/status").json()
+        self.assertEqual(status["uptime"], 65)
+        self.assertEqual(status["clients"]["connected"], 1)
+        self.assertEqual(status["clients"]["dropped"], 0)
+        self.assertEqual(status["commands"]["total"], 1)
+        self.assertEqual(status["keys"], 2)
+        self.assertGreaterEqual(status["memory"]["rss"], 0)
+        self.assertEqual(status["persistence"]["failure"], None)
+        self.assertEqual(status["persistence"]["fields"]["aof_fsync"],
+                         "interval")
+        self.assertIn(["Log size", "2.0 KiB"],
+                      status["persistence"]["summary"])
+
+    def test_liveCounts(self):
+        """
+        Connecting and dropping clients shows in the next status and in
+        the sampled history, with commands per second between samples.
+        """
+        factory, clock, sampler, browser = makeServer()
+        sampler.sample()
+        proto, _ = connect(factory)
+        for _ in range(10):
+            proto.dataReceived(b"PING\r\n")
+        clock.advance(2)
+        sampler.sample()
+        proto.transport.loseConnection()
+        clock.advance(2)
+        sampler.sample()
+        status = browser.get("/api/status").json()
+        self.assertEqual(status["clients"]["connected"], 0)
+        self.assertEqual(status["clients"]["dropped"], 1)
+        history = status["history"]
+        self.assertEqual([h["connected"] for h in history], [0, 1, 0])
+        self.assertEqual([h["droppedDelta"] for h in history], [0, 0, 1])
+        self.assertEqual(history[1]["commandsPerSecond"], 5.0)
+
+    def test_failureShown(self):
+        """
+        A persistence failure is in the status and shown in the banner.
+        """
+        factory, clock, sampler, browser = makeServer()
+        factory.service.failure = "disk full <b>"
+        self.assertEqual(
+            browser.get("/api/status").json()["persistence"]["failure"],
+            "disk full <b>")
+        page = browser.get("/").body
+        self.assertIn(b"disk full &lt;b&gt;", page)
+        self.assertNotIn(b'id="failure" role="alert" hidden', page)
+
+    def test_statusPage(self):
+        """
+        The status page is HTML with the figures, the live fields the
+        script updates, and the security headers.
+        """
+        factory, clock, sampler, browser = makeServer()
+        request = browser.get("/")
+        self.assertEqual(request.status, 200)  # 200
+        self.assertTrue(request.body.startswith(b"<!DOCTYPE html>"))
+        self.assertIn(b'data-field="clients.connected"', request.body)
+        self.assertIn(b'<script src="/static/app.js"', request.body)
+        self.assertIn(b"script-src 'self'", request.responseHeaders
+                      .getRawHeaders(b"content-security-policy")[0])
+
+
+class SamplerTests(SynchronousTestCase):
+    """
+    L{Sampler} and L{SamplerService}.
+    """
+
+    def test_ringBuffer(self):
+        """
+        Only the last C{size} samples are kept.
+        """
+        factory, clock, _, _ = makeServer()
+        sampler = Sampler(factory, size=3)
+        for _ in range(5):
+            sampler.sample()
+            clock.advance(1)
+        self.assertEqual(len(sampler.samples), 3)
+        self.assertEqual(sampler.samples[0].time, 1002)
+
+    def test_serviceSamplesOnTheClock(self):
+        """
+        The service samples at once, then every interval, and stops.
+        """
+        factory, clock, _, _ = makeServer()
+        sampler = Sampler(factory, interval=5)
+        service = SamplerService(sampler, clock=clock)
+        service.startService()
+        self.assertEqual(len(sampler.samples), 1)
+        clock.advance(5)
+        clock.advance(5)
+        self.assertEqual(len(sampler.samples), 3)
+        service.stopService()
+        clock.advance(50)
+        self.assertEqual(len(sampler.samples), 3)
+
+    def test_failingSampleKeepsLooping(self):
+        """
+        A sample that raises is logged and the loop goes on.
+        """
+        factory, clock, _, _ = makeServer()
+        sampler = Sampler(factory, interval=1)
+        calls = []
+
+        def broken():
+            calls.append(1)
+            raise RuntimeError("boom")
+        sampler.sample = broken
+        service = SamplerService(sampler, clock=clock)
+        service.startService()
+        clock.advance(1)
+        self.assertEqual(len(calls), 2)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 2)
+        service.stopService()
+
+
+class ClientsTests(SynchronousTestCase):
+    """
+    C{/api/clients} and C{/clients}.
+    """
+
+    def test_clients(self):
+        """
+        Each connected client with its address, dialect, name, idle time
+        and commands run.
+        """
+        factory, clock, _, browser = makeServer()
+        proto, _ = connect(factory, port=41000)
+        proto.dataReceived(b"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n"
+                           b"$6\r\nworker\r\n")
+        clock.advance(7)
+        clients = browser.get("/api/clients").json()["clients"]
+        self.assertEqual(len(clients), 1)
+        c = clients[0]
+        self.assertEqual((c["addr"], c["dialect"], c["name"], c["idle"],
+                          c["commands"]),
+                         ("127.0.0.1:41000", "resp", "worker", 7, 1))
+        page = browser.get("/clients").body
+        self.assertIn(b"127.0.0.1:41000", page)
+        self.assertIn(b"worker", page)
+
+
+class KeyBrowserTests(SynchronousTestCase):
+    """
+    C{/api/keys} and C{/keys}: paging with SCAN.
+    """
+
+    def test_pagesCoverEveryKeyOnce(self):
+        """
+        Following C{next} from cursor 0 visits every key exactly once, a
+        page at a time, and ends with C{next} 0.
+        """
+        factory, clock, _, browser = makeServer()
+        for i in range(120):
+            factory.store.set(b"k%03d" % (i,), b"v")
+        seen = []
+        cursor = 0
+        pages = 0
+        while True:
+            page = browser.get("/api/keys?count=50&cursor=%d" % (cursor,),
+                               args={b"count": b"50",
+                                     b"cursor": b"%d" % (cursor,)}).json()
+            self.assertLessEqual(len(page["keys"]), 50)
+            seen.extend(k["key"] for k in page["keys"])
+            pages += 1
+            cursor = page["next"]
+            if not cursor:
+                break
+        self.assertEqual(pages, 3)
+        self.assertEqual(sorted(seen), ["k%03d" % (i,) for i in range(120)])
+
+    def test_pattern(self):
+        """
+        Only keys matching the pattern, with their type and TTL.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"user:1", b"a", expireAtMs=clock.seconds() * 1000
+                          + 30000)
+        factory.store.push(b"user:2", [b"x"])
+        factory.store.set(b"other", b"b")
+        page = browser.get("/api/keys", args={b"pattern": b"user:*"}).json()
+        self.assertEqual(page["keys"], [
+            {"key": "user:1", "type": "string", "ttl": 30000},
+            {"key": "user:2", "type": "list", "ttl": -1}])
+        self.assertEqual(page["next"], 0)
+
+    def test_boundedWork(self):
+        """
+        A pattern that matches nothing in a big store returns an empty page
+        after visiting at most L{webdata.SCAN_BUDGET} slots, with a cursor
+        to go on: the whole store is never walked in one request.
+        """
+        factory, clock, _, browser = makeServer()
+        for i in range(webdata.SCAN_BUDGET + 1000):
+            factory.store.set(b"k%d" % (i,), b"v")
+        visited = []
+        scan = factory.store.scan
+
+        def countingScan(cursor, pattern, count):
+            visited.append(count)
+            return scan(cursor, pattern, count)
+        factory.store.scan = countingScan
+        page = browser.get("/api/keys", args={b"pattern": b"nomatch*"}).json()
+        self.assertEqual(page["keys"], [])
+        self.assertEqual(page["next"], webdata.SCAN_BUDGET)
+        self.assertEqual(sum(visited), webdata.SCAN_BUDGET)
+
+    def test_pageLinks(self):
+        """
+        The HTML browser links each key by its percent-encoded name and
+        offers the next page, keeping the pattern.
+        """
+        factory, clock, _, browser = makeServer()
+        for i in range(60):
+            factory.store.set(b"a/b %d" % (i,), b"v")
+        body = browser.get("/keys", args={b"pattern": b"a/*"}).body
+        self.assertIn(b'href="/keys/a%2Fb%200"', body)
+        self.assertIn(b'href="/keys?pattern=a%2F%2A&amp;cursor=50"', body)
+
+    def test_asynchronousStore(self):
+        """
+        A store answering with Deferreds (as L{kvtwist.interfaces.IStore}
+        allows) works the same.
+        """
+        real = Store()
+        real.set(b"k", b"v")
+        real.push(b"l", [b"1", b"2"])
+
+        class DeferredStore:
+            def __getattr__(self, name):
+                attribute = getattr(real, name)
+                if not callable(attribute):
+                    return attribute
+                return lambda *a, **kw: succeed(attribute(*a, **kw))
+        factory, clock, _, browser = makeServer(store=DeferredStore())
+        page = browser.get("/api/keys").json()
+        self.assertEqual(sorted(k["key"] for k in page["keys"]), ["k", "l"])
+        self.assertEqual(browser.get("/api/keys/l").json()["items"],
+                         ["1", "2"])
+
+
+class KeyTests(SynchronousTestCase):
+    """
+    One key: C{/api/keys/KEY} and C{/keys/KEY}.
+    """
+
+    def test_string(self):
+        """
+        A string's type, value, length and TTL.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"greeting", b"hello",
+                          expireAtMs=clock.seconds() * 1000 + 90000)
+        self.assertEqual(browser.get("/api/keys/greeting").json(), {
+            "key": "greeting", "type": "string", "ttl": 90000,
+            "value": "hello", "length": 5, "binary": False,
+            "truncated": False})
+        body = browser.get("/keys/greeting").body
+        self.assertIn(b"hello", body)
+        self.assertIn(b"1 min 30 s", body)
+
+    def test_list(self):
+        """
+        A list's items, in order.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.push(b"q", [b"a", b"b", b"c"])
+        info = browser.get("/api/keys/q").json()
+        self.assertEqual((info["type"], info["items"], info["length"]),
+                         ("list", ["a", "b", "c"], 3))
+        self.assertIn(b"<li>b</li>", browser.get("/keys/q").body)
+
+    def test_missing(self):
+        """
+        A missing key is a 404, in the API and on the page.
+        """
+        factory, clock, _, browser = makeServer()
+        self.assertEqual(browser.get("/api/keys/nope").status, 404)
+        self.assertEqual(browser.get("/keys/nope").status, 404)
+
+    def test_binaryKeyAndValue(self):
+        """
+        A key that is not UTF-8 is reached by its percent-encoded bytes,
+        and its value is flagged as binary.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"\xff\x00k", b"\xfe")
+        info = browser.get("/api/keys/%FF%00k").json()
+        self.assertTrue(info["binary"])
+        self.assertEqual(info["value"], "\ufffd")
+
+
+class EscapingTests(SynchronousTestCase):
+    """
+    Every value is escaped: markup in keys or values shows as text.
+    """
+
+    XSS = b"<script>alert(1)</script>"
+
+    def test_valueOnKeyPage(self):
+        """
+        A string value with markup is escaped in the page, and in the form
+        that edits it.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"x", self.XSS)
+        body = browser.get("/keys/x").body
+        self.assertNotIn(self.XSS, body)
+        self.assertIn(b"&lt;script&gt;alert(1)&lt;/script&gt;", body)
+
+    def test_listItemsAndKeyNames(self):
+        """
+        List items and key names with markup are escaped in the key page
+        and the browser.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.push(self.XSS, [self.XSS, b'"><img src=x>'])
+        listing = browser.get("/keys").body
+        page = browser.get("/keys/%3Cscript%3Ealert(1)%3C%2Fscript%3E").body
+        for body in (listing, page):
+            self.assertNotIn(self.XSS, body)
+            self.assertNotIn(b"<img", body)
+            self.assertIn(b"&lt;script&gt;", body)
+
+    def test_patternEchoedEscaped(self):
+        """
+        The pattern typed in the search box comes back escaped.
+        """
+        factory, clock, _, browser = makeServer()
+        body = browser.get("/keys", args={b"pattern": b'"><script>'}).body
+        self.assertNotIn(b'"><script>', body)
+        self.assertIn(b"&quot;&gt;&lt;script&gt;", body)
+
+    def test_clientNameEscaped(self):
+        """
+        A client's name is escaped on the clients page.
+        """
+        factory, clock, _, browser = makeServer()
+        proto, _ = connect(factory)
+        proto.state.name = self.XSS
+        body = browser.get("/clients").body
+        self.assertNotIn(self.XSS, body)
+        self.assertIn(b"&lt;script&gt;", body)
+
+    def test_scriptUsesTextContent(self):
+        """
+        The page script never writes HTML: no innerHTML, outerHTML,
+        insertAdjacentHTML or document.write.
+        """
+        from kvtwist.web.resources import STATIC
+        import os
+        with open(os.path.join(STATIC, "app.js")) as f:
+            script = f.read()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML",
+                     "document.write"):
+            self.assertNotIn(sink, script)
+        self.assertIn("textContent", script)
+
+
+class ChangeTests(SynchronousTestCase):
+    """
+    Setting, expiring and deleting keys: POST (or DELETE) with the CSRF
+    token, through the command table.
+    """
+
+    def test_setWithForm(self):
+        """
+        A form POST sets the value, counts a SET, and redirects (303) to
+        the key.
+        """
+        factory, clock, _, browser = makeServer()
+        request = browser.post("/keys/k", {b"action": b"set",
+                                           b"value": b"new", b"ttl": b"60"})
+        self.assertEqual(request.status, 303)
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"location"),
+                         [b"/keys/k?done=saved"])
+        self.assertEqual(factory.store.get(b"k"), b"new")
+        self.assertEqual(factory.store.ttlMs(b"k"), 60000)
+        self.assertEqual(factory.stats.perCommand.get("SET"), 1)
+
+    def test_createWithForm(self):
+        """
+        The new-key form on C{/keys} creates a key.
+        """
+        factory, clock, _, browser = makeServer()
+        request = browser.post("/keys", {b"key": b"a b", b"value": b"v"})
+        self.assertEqual(request.status, 303)
+        self.assertEqual(factory.store.get(b"a b"), b"v")
+
+    def test_expirePersistDelete(self):
+        """
+        The expire, persist and delete actions do what they say.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"k", b"v")
+        browser.post("/keys/k", {b"action": b"expire", b"seconds": b"30"})
+        self.assertEqual(factory.store.ttlMs(b"k"), 30000)
+        browser.post("/keys/k", {b"action": b"persist"})
+        self.assertEqual(factory.store.ttlMs(b"k"), -1)
+        request = browser.post("/keys/k", {b"action": b"delete"})
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"location"),
+                         [b"/keys?done=deleted"])
+        self.assertFalse(factory.store.exists(b"k"))
+
+    def test_api(self):
+        """
+        The JSON API sets (with a TTL), expires and deletes.
+        """
+        factory, clock, _, browser = makeServer()
+        self.assertEqual(browser.postJSON("/api/keys/k",
+                                          {"value": "v", "ttl": 10}).json(),
+                         {"ok": True})
+        self.assertEqual(factory.store.ttlMs(b"k"), 10000)
+        browser.postJSON("/api/keys/k/expire", {"seconds": 99})
+        self.assertEqual(factory.store.ttlMs(b"k"), 99000)
+        browser.postJSON("/api/keys/k/expire", {})
+        self.assertEqual(factory.store.ttlMs(b"k"), -1)
+        request = browser.request(
+            b"DELETE", "/api/keys/k",
+            headers={b"x-csrf-token": browser.csrf().encode()})
+        self.assertEqual(request.json(), {"deleted": True})
+        self.assertFalse(factory.store.exists(b"k"))
+        request = browser.request(
+            b"DELETE", "/api/keys/k",
+            headers={b"x-csrf-token": browser.csrf().encode()})
+        self.assertEqual(request.status, 404)
+
+    def test_misconf(self):
+        """
+        While persistence fails, a change is refused with 503 and the
+        store is unchanged.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.service.failure = "disk full"
+        request = browser.postJSON("/api/keys/k", {"value": "v"})
+        self.assertEqual(request.status, 503)
+        self.assertIn("MISCONF", request.json()["error"])
+        self.assertFalse(factory.store.exists(b"k"))
+        page = browser.post("/keys/k", {b"action": b"set", b"value": b"v"})
+        self.assertEqual(page.status, 503)
+        self.assertIn(b"MISCONF", page.body)
+
+    def test_badInput(self):
+        """
+        A TTL that is not a positive integer is a 400 and changes nothing.
+        """
+        factory, clock, _, browser = makeServer()
+        request = browser.postJSON("/api/keys/k", {"value": "v",
+                                                   "ttl": "soon"})
+        self.assertEqual(request.status, 400)
+        request = browser.post("/keys/k", {b"action": b"set", b"value": b"v",
+                                           b"ttl": b"-5"})
+        self.assertEqual(request.status, 400)
+        self.assertFalse(factory.store.exists(b"k"))
+
+
+class CSRFTests(SynchronousTestCase):
+    """
+    A change without the session's CSRF token is refused.
+    """
+
+    def assertRefused(self, request, factory):
+        """
+        403 and the store still holds C{k = v} with no TTL.
+        """
+        self.assertEqual(request.status, 403)
+        self.assertEqual(factory.store.get(b"k"), b"v")
+        self.assertEqual(factory.store.ttlMs(b"k"), -1)
+
+    def test_formWithoutToken(self):
+        """
+        A form POST without a token is refused, for every action.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"k", b"v")
+        browser.get("/keys/k")
+        for action in (b"set", b"delete", b"expire"):
+            request = browser.post("/keys/k", {b"action": action,
+                                               b"value": b"x",
+                                               b"seconds": b"1"},
+                                   csrf=False)
+            self.assertRefused(request, factory)
+
+    def test_wrongToken(self):
+        """
+        Another session's token does not do.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"k", b"v")
+        other = Browser(browser.root)
+        token = other.csrf().encode()
+        browser.csrf()
+        request = browser.request(b"POST", "/keys/k", args={
+            b"action": b"delete", b"csrf": token})
+        self.assertRefused(request, factory)
+
+    def test_noSession(self):
+        """
+        A request with no session cookie at all is refused, even with a
+        token.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"k", b"v")
+        token = browser.csrf().encode()
+        stranger = Browser(browser.root)
+        request = stranger.request(b"DELETE", "/api/keys/k",
+                                   headers={b"x-csrf-token": token})
+        self.assertRefused(request, factory)
+
+    def test_apiWithoutHeader(self):
+        """
+        The JSON API refuses a change without the header.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"k", b"v")
+        browser.csrf()
+        self.assertRefused(browser.postJSON("/api/keys/k", {"value": "x"},
+                                            csrf=False), factory)
+        self.assertRefused(browser.request(b"DELETE", "/api/keys/k"),
+                           factory)
+
+    def test_foreignOrigin(self):
+        """
+        A change whose C{Origin} is another site is refused even with the
+        right token.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"k", b"v")
+        token = browser.csrf().encode()
+        request = browser.request(b"POST", "/keys/k", args={
+            b"action": b"delete", b"csrf": token},
+            headers={b"origin": b"http://evil.example"})
+        self.assertRefused(request, factory)
+        request = browser.request(b"POST", "/keys/k", args={
+            b"action": b"delete", b"csrf": token},
+            headers={b"origin": b"http://localhost:8080"})
+        self.assertEqual(request.status, 303)
+
+    def test_cookieAttributes(self):
+        """
+        The session cookie is HttpOnly and SameSite=Strict, for the whole
+        site.
+        """
+        factory, clock, _, browser = makeServer()
+        request = browser.get("/")
+        value, attributes = request.cookiesSet[COOKIE]
+        self.assertEqual(attributes, {"path": b"/", "httpOnly": True,
+                                      "sameSite": "strict"})
+
+
+class GetNeverChangesTests(SynchronousTestCase):
+    """
+    No GET changes the store, whatever its arguments.
+    """
+
+    def test_getsChangeNothing(self):
+        """
+        GETs of every page and API resource, with arguments that a POST
+        would act on and a valid token, leave the store as it was and run
+        no command.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"k", b"v")
+        factory.store.push(b"l", [b"1"])
+        before = factory.store.dumpState()
+        token = browser.csrf().encode()
+        args = {b"action": b"delete", b"value": b"x", b"seconds": b"0",
+                b"key": b"k", b"csrf": token, b"ttl": b"1"}
+        for path in ("/", "/clients", "/keys", "/keys/k", "/keys/l",
+                     "/api/status", "/api/clients", "/api/keys",
+                     "/api/keys/k", "/api/keys/k/expire", "/metrics",
+                     "/login", "/logout", "/api/logout", "/api/login"):
+            request = browser.get(path, args=args,
+                                  headers={b"x-csrf-token": token})
+            self.assertNotEqual(request.status, 500, path)
+        self.assertEqual(factory.store.dumpState(), before)
+        self.assertEqual(factory.stats.commandsProcessed, 0)
+
+    def test_getOnChangeOnlyResources(self):
+        """
+        Resources that only change things answer a GET with 405.
+        """
+        factory, clock, _, browser = makeServer()
+        self.assertEqual(browser.get("/api/keys/k/expire").status, 405)
+        self.assertEqual(browser.get("/api/login").status, 405)
+
+
+class MetricsTests(SynchronousTestCase):
+    """
+    C{/metrics}.
+    """
+
+    def test_names(self):
+        """
+        The Prometheus text has the C{kvtwist_} metrics with live values.
+        """
+        factory, clock, _, browser = makeServer()
+        proto, _ = connect(factory)
+        proto.dataReceived(b"SET a 1\r\nSET b 2\r\nGET a\r\n")
+        other, _ = connect(factory, port=40001)
+        other.transport.loseConnection()
+        factory.store.set(b"gone", b"x", expireAtMs=clock.seconds() * 1000)
+        clock.advance(1)
+        factory.store.get(b"gone")
+        request = browser.get("/metrics")
+        self.assertTrue(request.responseHeaders.getRawHeaders(
+            b"content-type")[0].startswith(b"text/plain; version="))
+        text = request.body.decode()
+        lines = set(text.splitlines())
+        for line in ("kvtwist_connected_clients 1.0",
+                     "kvtwist_dropped_clients_total 1.0",
+                     'kvtwist_commands_total{command="set"} 2.0',
+                     'kvtwist_commands_total{command="get"} 1.0',
+                     "kvtwist_keys 2.0",
+                     "kvtwist_expired_keys_total 1.0",
+                     "kvtwist_flush_errors_total 1.0",
+                     "kvtwist_persistence_errors_total 1.0",
+                     "kvtwist_persistence_failing 0.0",
+                     "kvtwist_last_flush_duration_seconds 0.004",
+                     "kvtwist_last_snapshot_duration_seconds 0.5"):
+            self.assertIn(line, lines)
+        for name in ("kvtwist_net_input_bytes_total",
+                     "kvtwist_net_output_bytes_total",
+                     "kvtwist_uptime_seconds"):
+            self.assertIn("\n" + name + " ", text)
+        self.assertNotIn("python_gc", text)
+
+    def test_ownRegistry(self):
+        """
+        Nothing is registered in the process-wide default registry.
+        """
+        makeServer()
+        self.assertNotIn(b"kvtwist_", generate_latest(REGISTRY))
+
+
+class LoginTests(SynchronousTestCase):
+    """
+    With a server password: a login page, a session cookie, CSRF on the
+    login itself.
+    """
+
+    def login(self, browser, password):
+        """
+        Fetch the login page and post C{password} with its token.
+        """
+        browser.get("/login")
+        return browser.post("/login", {b"password": password,
+                                       b"next": b"/keys"})
+
+    def test_redirectsToLogin(self):
+        """
+        Pages redirect to the login page; the API and metrics answer 401;
+        the login page and static files are public.
+        """
+        factory, clock, _, browser = makeServer(password=b"s3cret")
+        request = browser.get("/keys/k")
+        self.assertEqual(request.status, 303)
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"location"),
+                         [b"/login?next=%2Fkeys%2Fk"])
+        self.assertEqual(browser.get("/api/status").status, 401)
+        self.assertEqual(browser.get("/api/keys/k").status, 401)
+        self.assertEqual(browser.get("/metrics").status, 401)
+        self.assertIn(b'type="password"', browser.get("/login").body)
+        self.assertIn(b"textContent",
+                      browser.get("/static/app.js").body)
+
+    def test_wrongPassword(self):
+        """
+        A wrong password is refused (403), counted as an auth failure, and
+        gives no access.
+        """
+        factory, clock, _, browser = makeServer(password=b"s3cret")
+        request = self.login(browser, b"guess")
+        self.assertEqual(request.status, 403)
+        self.assertIn(b"Wrong password", request.body)
+        self.assertEqual(factory.stats.authFailures, 1)
+        self.assertEqual(browser.get("/api/status").status, 401)
+
+    def test_login(self):
+        """
+        The right password starts a new session (a new cookie) and
+        redirects to C{next}; the pages and API then answer, and the old
+        cookie is worth nothing.
+        """
+        factory, clock, _, browser = makeServer(password=b"s3cret")
+        browser.get("/login")
+        before = browser.cookies[COOKIE]
+        request = self.login(browser, b"s3cret")
+        self.assertEqual(request.status, 303)
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"location"),
+                         [b"/keys"])
+        self.assertNotEqual(browser.cookies[COOKIE], before)
+        self.assertEqual(browser.get("/api/status").status, 200)
+        self.assertEqual(browser.get("/keys").status, 200)
+        planted = Browser(browser.root)
+        planted.cookies[COOKIE] = before
+        self.assertEqual(planted.get("/api/status").status, 401)
+
+    def test_loginNeedsToken(self):
+        """
+        Even the login form needs the CSRF token.
+        """
+        factory, clock, _, browser = makeServer(password=b"s3cret")
+        browser.get("/login")
+        request = browser.post("/login", {b"password": b"s3cret"},
+                               csrf=False)
+        self.assertEqual(request.status, 403)
+        self.assertEqual(browser.get("/api/status").status, 401)
+
+    def test_nextStaysOnSite(self):
+        """
+        C{next} can't send the browser to another site.
+        """
+        factory, clock, _, browser = makeServer(password=b"s3cret")
+        browser.get("/login")
+        request = browser.post("/login", {b"password": b"s3cret",
+                                          b"next": b"//evil.example/"})
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"location"),
+                         [b"/"])
+
+    def test_apiLoginAndLogout(self):
+        """
+        C{/api/login} and C{/api/logout} work with the session's token.
+        """
+        factory, clock, _, browser = makeServer(password=b"s3cret")
+        session = browser.get("/api/session").json()
+        self.assertEqual((session["authRequired"], session["authenticated"]),
+                         (True, False))
+        self.assertEqual(browser.postJSON("/api/login",
+                                          {"password": "nope"}).status,
+                         403)
+        self.assertTrue(browser.postJSON("/api/login",
+                                         {"password": "s3cret"}).json()
+                        ["authenticated"])
+        self.assertEqual(browser.get("/api/status").status, 200)
+        browser.postJSON("/api/logout", {})
+        self.assertEqual(browser.get("/api/status").status, 401)
+
+    def test_sessionExpires(self):
+        """
+        A session unused for its lifetime ends.
+        """
+        factory, clock, _, browser = makeServer(password=b"s3cret")
+        self.login(browser, b"s3cret")
+        clock.advance(12 * 3600 + 1)
+        self.assertEqual(browser.get("/api/status").status, 401)
+
+    def test_metricsBasicAuth(self):
+        """
+        A scraper may use HTTP Basic authentication with the password.
+        """
+        factory, clock, _, browser = makeServer(password=b"s3cret")
+
+        def scrape(password):
+            auth = b"Basic " + base64.b64encode(b"prometheus:" + password)
+            return browser.get("/metrics", headers={b"authorization": auth})
+        self.assertEqual(scrape(b"wrong").status, 401)
+        request = scrape(b"s3cret")
+        self.assertEqual(request.status, 200)
+        self.assertIn(b"kvtwist_keys", request.body)
+
+
+class ServiceTests(SynchronousTestCase):
+    """
+    L{makeWebService} and the C{--web} option.
+    """
+
+    def test_listensAndSamples(self):
+        """
+        The service listens on the endpoint with a L{WebSite} and samples
+        on the reactor's clock while running.
+        """
+        reactor = MemoryReactorClock()
+        factory, clock, _, _ = makeServer()
+        service = makeWebService(factory, "tcp:8080:interface=127.0.0.1",
+                                 reactor=reactor, sampleInterval=3)
+        service.privilegedStartService()
+        service.startService()
+        port, site, _, interface = reactor.tcpServers[0]
+        self.assertEqual((port, interface), (8080, "127.0.0.1"))
+        self.assertIsInstance(site, WebSite)
+        sampler = site.resource.data.sampler
+        self.assertEqual(len(sampler.samples), 1)
+        reactor.advance(3)
+        self.assertEqual(len(sampler.samples), 2)
+        service.stopService()
+
+    def test_option(self):
+        """
+        C{--web} takes an endpoint; it is off by default.
+        """
+        options = Options()
+        options.parseOptions(["--data-dir", self.mktemp()])
+        self.assertIsNone(options["web"])
+        options = Options()
+        options.parseOptions(["--data-dir", self.mktemp(),
+                              "--web", "tcp:8080:interface=127.0.0.1"])
+        self.assertEqual(options["web"], "tcp:8080:interface=127.0.0.1")
