@@ -35,16 +35,21 @@ Log records
 
 A log file is a sequence of records::
 
-    u32 length (little-endian)  -- of the payload, at least 4
+    u32 length of the payload (little-endian)
     u32 crc32 of the payload
-    payload: u32 n, then n u32 lengths, then the n byte strings
+    payload: a pickle (protocol 4) of a list of ops
 
-The payload is one store op (see L{kvtwist.store.Store.apply}), e.g.
-C{(b"SET", key, value)}.  A record that is cut short, or whose CRC fails,
-at the end of the last log that holds data is a I{torn tail}: a crash
-interrupted the write.  It is dropped (the file is truncated) with a logged
-warning.  Damage anywhere else is corruption: recovery refuses to start and
-names the file and offset, rather than silently losing the writes after it.
+An op is a tuple of byte strings naming one store mutation (see
+L{kvtwist.store.Store.apply}), e.g. C{(b"SET", key, value)}.  Each flush
+writes its ops as records of at most L{FRAME_OPS} ops: the hot path only
+appends the op tuple to a list, and the flush thread encodes the batch.
+
+A record that is cut short, or whose CRC fails, at the end of the last log
+that holds data is a I{torn tail}: a crash interrupted that flush, whose
+writes were therefore never acknowledged as durable.  It is dropped (the
+file is truncated) with a logged warning.  Damage anywhere else is
+corruption: recovery refuses to start and names the file and offset,
+rather than silently losing the writes after it.
 
 The snapshot
 ============
@@ -70,7 +75,7 @@ import pickle
 import re
 import struct
 import zlib
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 SNAPSHOT_NAME = "kvtwist.snapshot"
 SNAPSHOT_TMP_NAME = "kvtwist.snapshot.tmp"
@@ -84,7 +89,7 @@ _LOG_RE = re.compile(r"\Akvtwist-(\d+)\.aof\Z")
 _RECORD_HEADER = struct.Struct("<II")
 _U32 = struct.Struct("<I")
 _SNAP_HEADER = struct.Struct("<IQQQ")
-_MAX_RECORD = 1 << 31
+_MAX_RECORD = 0xFFFFFFFF
 
 _crc32 = zlib.crc32
 _packHeader = _RECORD_HEADER.pack
@@ -120,65 +125,56 @@ class CorruptSnapshot(PersistenceError):
 
 # -- log records -----------------------------------------------------------
 
-_payloadStructs: Dict[int, struct.Struct] = {}
+#: The most ops one log record (frame) holds.
+FRAME_OPS = 1000
 
 
-def _payloadStruct(n: int) -> struct.Struct:
-    s = _payloadStructs.get(n)
-    if s is None:
-        s = struct.Struct("<%dI" % (n + 1,))
-        if n < 64:
-            _payloadStructs[n] = s
-    return s
-
-
-for _n in range(1, 8):
-    _payloadStruct(_n)
-del _n
-
-
-def encodeOp(op: tuple) -> bytes:
+def encodeFrame(ops: List[tuple]) -> bytes:
     """
-    The payload of one record: C{op}, a tuple of L{bytes}.
+    One log record holding C{ops} (tuples of L{bytes}): header, CRC and a
+    pickle (protocol 4) of the list.
     """
-    n = len(op)
-    s = _payloadStructs.get(n) or _payloadStruct(n)
-    return s.pack(n, *map(len, op)) + b"".join(op)
+    payload = pickle.dumps(ops, PICKLE_PROTOCOL)
+    if len(payload) > _MAX_RECORD and len(ops) > 1:
+        half = len(ops) // 2
+        return encodeFrame(ops[:half]) + encodeFrame(ops[half:])
+    return _packHeader(len(payload), _crc32(payload)) + payload
+
+
+def encodeFrames(ops: List[tuple], frameOps: int = FRAME_OPS) -> bytes:
+    """
+    The log records for C{ops}, at most C{frameOps} ops per record, as one
+    string ready to write.
+
+    Pickling a bounded slice at a time keeps the pickler's memo small,
+    which is several times faster than one pickle of a long list.
+    """
+    if len(ops) <= frameOps:
+        return encodeFrame(ops)
+    return b"".join([encodeFrame(ops[i:i + frameOps])
+                     for i in range(0, len(ops), frameOps)])
 
 
 def encodeRecord(op: tuple) -> bytes:
     """
-    One complete log record for C{op}: header, CRC and payload.
-
-    This is on the hot path of every write; keep it a few C calls.
+    A log record holding the single op C{op}.
     """
-    n = len(op)
-    s = _payloadStructs.get(n) or _payloadStruct(n)
-    payload = s.pack(n, *map(len, op)) + b"".join(op)
-    return _packHeader(len(payload), _crc32(payload)) + payload
+    return encodeFrame([op])
 
 
-def decodeOp(payload) -> tuple:
+def decodeFrame(payload) -> List[tuple]:
     """
-    The op a record payload holds.
+    The ops a record's payload holds.
 
     @raise ValueError: if the payload is not well formed.
     """
-    size = len(payload)
-    if size < 4:
-        raise ValueError("payload too short")
-    (n,) = _U32.unpack_from(payload, 0)
-    if n < 1 or 4 + 4 * n > size:
-        raise ValueError("bad element count %d" % (n,))
-    lengths = struct.unpack_from("<%dI" % (n,), payload, 4)
-    pos = 4 + 4 * n
-    if pos + sum(lengths) != size:
-        raise ValueError("element lengths do not match the payload")
-    out = []
-    for length in lengths:
-        out.append(bytes(payload[pos:pos + length]))
-        pos += length
-    return tuple(out)
+    try:
+        ops = pickle.loads(payload)
+    except Exception as e:
+        raise ValueError("payload can't be decoded: %s" % (e,))
+    if type(ops) is not list:
+        raise ValueError("payload is not a list of ops")
+    return ops
 
 
 class LogScan(NamedTuple):
@@ -222,7 +218,7 @@ def scanLog(data: bytes, path: str = "<log>", allowTorn: bool = True
         else:
             length, crc = unpack(view, pos)
             end = pos + 8 + length
-            if length < 4 or length > _MAX_RECORD:
+            if length < 1 or length > _MAX_RECORD:
                 reason = "bad record length %d" % (length,)
                 end = size if length > _MAX_RECORD else end
             elif end > size:
@@ -234,7 +230,7 @@ def scanLog(data: bytes, path: str = "<log>", allowTorn: bool = True
                     reason = "CRC mismatch"
                 else:
                     try:
-                        ops.append(decodeOp(payload))
+                        ops.extend(decodeFrame(payload))
                     except ValueError as e:
                         raise CorruptLog(path, pos, str(e))
                     pos = end

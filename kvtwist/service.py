@@ -9,10 +9,11 @@ L{kvtwist.persistence}.
 Writes
 ======
 
-The store reports each mutation to C{store.journal}, which here encodes it
-as a log record and appends it to an in-memory pending list: a few cheap
-operations on the hot path.  A L{LoopingCall} every C{flushInterval}
-seconds hands what is pending to a thread that writes it to the live log
+The store reports each mutation to C{store.journal} as an op tuple, which
+here is simply appended to an in-memory pending list (C{list.append}: the
+cheapest possible hot path; the tuple shares the store's byte strings).  A
+L{LoopingCall} every C{flushInterval} seconds hands what is pending to a
+thread that encodes it as log records, writes them to the live log
 generation and, unless C{fsync="no"}, fsyncs it.  Only one flush is ever
 in flight.
 
@@ -59,7 +60,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kvtwist import persistence
-from kvtwist.persistence import FileSystem, PersistenceError, encodeRecord
+from kvtwist.persistence import FileSystem, PersistenceError, encodeFrames
 from kvtwist.replies import OK, Error, Status
 
 FSYNC_MODES = ("always", "interval", "no")
@@ -315,16 +316,18 @@ class StoreService(Service):
         self.lastBgsaveStatus = "ok"
         self.snapshotSize = 0
 
-        # The pending records of the current generation.  The journal
-        # appends to this very list: it is cleared in place, never replaced.
-        self._pending: List[bytes] = []
-        # Joined pending data, ready to be written, in order:
-        # (generation, bytes).
+        # The pending ops of the current generation.  The journal appends
+        # to this very list: it is cleared in place, never replaced.
+        self._pending: List[tuple] = []
+        # Sealed ops waiting to be written, in order: (generation, [op]).
         self._chunks: List[tuple] = []
+        # How many ops have been sealed (moved from _pending to _chunks)
+        # since startup: with len(_pending), the sequence number of the
+        # last op journaled.
+        self._sealedOps = 0
         self._gens: Dict[int, _Generation] = {}
         self._current: Optional[_Generation] = None
         self._obsolete: List[_Generation] = []
-        self._seq = 0
         self._durableSeq = 0
         self._seqAtSave = 0
         self._waiters: collections.deque = collections.deque()
@@ -372,11 +375,15 @@ class StoreService(Service):
 
         @raise RecoveryError: if the files can't be recovered.
         """
-        self._recover()
+        try:
+            self._recover()
+        except RecoveryError as e:
+            # One clear error, without the chain of exceptions behind it.
+            raise RecoveryError(str(e)) from None
         if self._always:
             self.store.journal = self._journalAlways
         else:
-            self.store.journal = self._makeJournal()
+            self.store.journal = self._pending.append
         Service.startService(self)
         clock = self._getClock()
         self._flushLoop = LoopingCall(self._tick)
@@ -616,19 +623,8 @@ class StoreService(Service):
 
     # -- journaling and flushing -------------------------------------------
 
-    def _makeJournal(self):
-        append = self._pending.append
-        encode = encodeRecord
-        service = self
-
-        def journal(op):
-            append(encode(op))
-            service._seq += 1
-        return journal
-
     def _journalAlways(self, op):
-        self._pending.append(encodeRecord(op))
-        self._seq += 1
+        self._pending.append(op)
         if (self._flushCall is None and not self._inFlight
                 and self.failure is None and not self._stopping):
             self._flushCall = self._getClock().callLater(
@@ -645,7 +641,7 @@ class StoreService(Service):
         """
         if not self._always:
             return None
-        seq = self._seq
+        seq = self._sealedOps + len(self._pending)
         if seq <= self._durableSeq:
             return None
         d = Deferred()
@@ -659,12 +655,31 @@ class StoreService(Service):
     def _seal(self):
         pending = self._pending
         if pending:
-            self._chunks.append((self._current, b"".join(pending)))
+            ops = pending[:]
             del pending[:]
+            self._chunks.append((self._current, ops))
+            self._sealedOps += len(ops)
+
+    def _seq(self) -> int:
+        return self._sealedOps + len(self._pending)
+
+    def _pendingOps(self) -> int:
+        return len(self._pending) + sum(len(ops) for _, ops in self._chunks)
 
     def _pendingBytes(self) -> int:
-        return (sum(map(len, self._pending))
-                + sum(len(data) for _, data in self._chunks))
+        """
+        An estimate of the bytes pending (from a sample of the ops: the
+        exact figure would cost a walk over every pending op).
+        """
+        count = self._pendingOps()
+        if not count:
+            return 0
+        sample = self._pending[:64]
+        if not sample:
+            sample = self._chunks[0][1][:64]
+        size = sum(len(x) for op in sample for x in op) + 8 * sum(
+            len(op) for op in sample)
+        return int(count * size / len(sample))
 
     def _tick(self):
         try:
@@ -686,18 +701,16 @@ class StoreService(Service):
         if self._inFlight:
             return
         self._seal()
-        upto = self._seq
+        upto = self._sealedOps
         if not self._chunks:
             self._markDurable(upto)
             return
-        batch: List[list] = []
-        for gen, data in self._chunks:
+        batch: List[tuple] = []
+        for gen, ops in self._chunks:
             if batch and batch[-1][0] is gen:
-                batch[-1][1].append(data)
+                batch[-1] = (gen, batch[-1][1] + ops)
             else:
-                batch.append([gen, [data]])
-        batch = [(gen, parts[0] if len(parts) == 1 else b"".join(parts))
-                 for gen, parts in batch]
+                batch.append((gen, ops))
         self._chunks = []
         self._inFlight = True
         d = self._runThread(self._writeBatch, batch,
@@ -710,16 +723,17 @@ class StoreService(Service):
 
     def _writeBatch(self, batch, doFsync: bool):
         """
-        Write (and fsync) C{batch}: runs off the reactor thread.
+        Encode, write and fsync C{batch}: runs off the reactor thread.
 
         @return: C{(offsets, seconds)}: each generation's new size.
         """
         started = time.perf_counter()
         fs = self._fs
         offsets = {}
-        for gen, data in batch:
+        for gen, ops in batch:
             if gen.obsolete:
                 continue
+            data = encodeFrames(ops)
             if gen.fd is None:
                 gen.fd = fs.openLog(gen.path)
             if not gen.dirSynced:
@@ -863,7 +877,8 @@ class StoreService(Service):
             self._snapshotFailed("SAVE", _describe(e))
             return Error("ERR snapshot failed: %s" % (_describe(e),))
         seconds = time.perf_counter() - started
-        self._snapshotInstalled(nextGen, savedAt, self._seq, size, seconds)
+        self._snapshotInstalled(nextGen, savedAt, self._seq(), size,
+                                seconds)
         self._log.info("DB saved on disk ({keys} keys, {size} bytes, "
                        "{ms:.1f} ms)", keys=self.store.size(), size=size,
                        ms=seconds * 1000)
@@ -896,7 +911,7 @@ class StoreService(Service):
             self._snapshotFailed("BGSAVE", "can't fork: %s" % (_describe(e),))
             return Error("ERR Background save failed to start: %s"
                          % (_describe(e),))
-        self._child = _Child(handle, nextGen, savedAt, self._seq, started)
+        self._child = _Child(handle, nextGen, savedAt, self._seq(), started)
         self._log.info("Background saving started (child {handle}, "
                        "logs before generation {gen})", handle=handle,
                        gen=nextGen)
@@ -1001,10 +1016,11 @@ class StoreService(Service):
             ("loading", 0),
             ("aof_enabled", 1),
             ("aof_fsync", self.fsyncMode),
-            ("aof_flush_interval", self.flushInterval),
+            ("aof_flush_interval", "%g" % (self.flushInterval,)),
             ("aof_current_size", self._liveLogBytes()),
             ("aof_current_generation",
              self._current.gen if self._current else 0),
+            ("aof_pending_ops", self._pendingOps()),
             ("aof_pending_bytes", self._pendingBytes()),
             ("aof_flush_in_progress", int(self._inFlight)),
             ("aof_last_flush_time", int(self.lastFlushTime)),
@@ -1016,7 +1032,7 @@ class StoreService(Service):
              "ok" if self.failure is None else "err"),
             ("aof_last_error", self.failure or ""),
             ("aof_flush_errors", self.flushErrors),
-            ("rdb_changes_since_last_save", self._seq - self._seqAtSave),
+            ("rdb_changes_since_last_save", self._seq() - self._seqAtSave),
             ("rdb_bgsave_in_progress", int(child is not None)),
             ("rdb_last_save_time", self.lastSave),
             ("rdb_last_bgsave_status", self.lastBgsaveStatus),

@@ -10,8 +10,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist import persistence
 from kvtwist.persistence import (
-    CorruptLog, CorruptSnapshot, FileSystem, decodeOp, decodeSnapshot,
-    encodeOp, encodeRecord, scanLog)
+    CorruptLog, CorruptSnapshot, FileSystem, decodeFrame, decodeSnapshot,
+    encodeFrame, encodeFrames, encodeRecord, scanLog)
 
 
 class RecordTests(SynchronousTestCase):
@@ -31,18 +31,35 @@ class RecordTests(SynchronousTestCase):
             (b"SET", b"", b""),
             (b"RPUSH", b"list") + tuple(b"%d" % i for i in range(500)),
         ]
-        for op in ops:
-            self.assertEqual(decodeOp(encodeOp(op)), op)
+        self.assertEqual(decodeFrame(encodeFrame(ops)[8:]), ops)
         data = b"".join(encodeRecord(op) for op in ops)
         scan = scanLog(data)
         self.assertEqual(scan.ops, ops)
         self.assertEqual(scan.goodBytes, len(data))
         self.assertEqual(scan.tornBytes, 0)
 
+    def test_framesBounded(self):
+        """
+        L{encodeFrames} writes at most C{frameOps} ops per record, and the
+        records read back as the whole list, in order.
+        """
+        ops = [(b"SET", b"k%d" % i, b"v") for i in range(25)]
+        data = encodeFrames(ops, frameOps=10)
+        records = 0
+        pos = 0
+        while pos < len(data):
+            length, _ = struct.unpack_from("<II", data, pos)
+            self.assertLessEqual(len(decodeFrame(data[pos + 8:pos + 8 +
+                                                      length])), 10)
+            pos += 8 + length
+            records += 1
+        self.assertEqual(records, 3)
+        self.assertEqual(scanLog(data).ops, ops)
+
     def test_recordLayout(self):
         """
         A record is a little-endian length, the payload's CRC-32 and the
-        payload.
+        payload, a pickle of the list of ops.
         """
         record = encodeRecord((b"DEL", b"k"))
         length, crc = struct.unpack("<II", record[:8])
@@ -112,8 +129,9 @@ class RecordTests(SynchronousTestCase):
         """
         A payload with a good CRC but a bad structure is corruption.
         """
+        import pickle
         import zlib
-        payload = struct.pack("<II", 1, 99) + b"short"
+        payload = pickle.dumps({"not": "a list"}, 4)
         data = struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
         self.assertRaises(CorruptLog, scanLog, data)
 

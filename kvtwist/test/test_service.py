@@ -279,9 +279,9 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         message naming the file and offset.
         """
         store, svc = self.start()
-        store.set(b"a", b"1")
-        store.set(b"b", b"2")
-        store.set(b"c", b"3")
+        for key in (b"a", b"b", b"c"):
+            store.set(key, b"1")
+            self.clock.advance(1)
         self.stop(svc)
         path = self.logPaths()[-1]
         with open(path, "r+b") as f:
