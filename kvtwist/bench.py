@@ -299,6 +299,27 @@ def formatTable(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(result)
 
 
+def topFrames(collapsed: str, count: int = 15) -> List[Any]:
+    """
+    The frames where most samples were taken, from a C{py-spy record
+    --format raw} profile (collapsed stacks: C{frame;frame;frame N}).
+
+    @return: C{(percent of samples, frame)} pairs, largest first, by self
+        time (the innermost frame of each stack).
+    """
+    counts = {}  # type: Dict[str, int]
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, n = line.rstrip().rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        total += int(n)
+        frame = stack.split(";")[-1]
+        counts[frame] = counts.get(frame, 0) + int(n)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [(100.0 * n / total, frame) for frame, n in ranked[:count]]
+
+
 def encodeCommand(*args) -> bytes:
     """
     Encode one command as a RESP array of bulk strings.
@@ -1199,7 +1220,17 @@ def alternate(servers: List[Server], redis: Server, args, log
         log("throughput: %s vs redis, %d rounds" % (server.name, args.rounds))
         mine = start(server)
         theirs = start(redis)
+        spy = None
         try:
+            spy = _startPySpy(args, mine)
+            if args.warmup:
+                # Untimed: lets PyPy's JIT compile the hot path and both
+                # stores reach their working size before the first round.
+                for running in (mine, theirs):
+                    redisBenchmark(running.port, "set,get", args.clients,
+                                   args.warmup, args.keyspace)
+                    redisBenchmark(running.port, "set,get", args.clients,
+                                   args.warmup, args.keyspace, 16)
             rounds = []
             textRounds = []
             for i in range(args.rounds):
@@ -1212,7 +1243,8 @@ def alternate(servers: List[Server], redis: Server, args, log
                         text[key] = {"TEXT SET/GET": textLoad(
                             running, args.text_clients, args.text_seconds,
                             args.text_processes)}
-                    log("  round %d %s: %s" % (i + 1, key, ", ".join(
+                    log("  round %d %s (load %.2f): %s" % (
+                        i + 1, key, os.getloadavg()[0], ", ".join(
                         "%s %.0f" % kv for kv in sorted(
                             list(rnd.get(key, {}).items())
                             + list(text.get(key, {}).items())))))
@@ -1224,10 +1256,48 @@ def alternate(servers: List[Server], redis: Server, args, log
                 "textRounds": textRounds,
                 "textSummary": summarizeRounds(textRounds),
             }
+            if spy is not None:
+                results[server.name]["profile"] = _stopPySpy(*spy)
         finally:
+            if spy is not None and spy[0].poll() is None:
+                spy[0].kill()
             theirs.cleanup()
             mine.cleanup()
     return results
+
+
+def _startPySpy(args, running: Running):
+    """
+    Start C{py-spy record} on a CPython kvtwist if C{--py-spy DIR} was
+    given (py-spy doesn't read PyPy's stacks).
+    """
+    if not args.py_spy or "CPython" not in running.server.version:
+        return None
+    binary = shutil.which("py-spy") or os.path.join(
+        os.path.dirname(sys.executable), "py-spy")
+    os.makedirs(args.py_spy, exist_ok=True)
+    path = os.path.join(args.py_spy, "%s.txt" % (
+        running.server.name.replace(" ", "-"),))
+    proc = subprocess.Popen(
+        [binary, "record", "--format", "raw", "--rate", "200", "--output",
+         path, "--pid", str(running.pid)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    return proc, path
+
+
+def _stopPySpy(proc: subprocess.Popen, path: str) -> Dict[str, Any]:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    try:
+        with open(path) as f:
+            top = topFrames(f.read())
+    except OSError:
+        top = []
+    return {"path": path, "top": top}
 
 
 def rowLabel(name: str) -> str:
@@ -1312,8 +1382,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=3,
                    help="A B alternations of each throughput test "
                         "(default 3)")
-    p.add_argument("-n", "--requests", type=int, default=100000,
-                   help="redis-benchmark -n for each test (default 100000)")
+    p.add_argument("-n", "--requests", type=int, default=200000,
+                   help="redis-benchmark -n for each test (default 200000)")
+    p.add_argument("--warmup", type=int, default=50000,
+                   help="untimed redis-benchmark -n against each server "
+                        "before the rounds (default 50000; 0: none)")
     p.add_argument("-c", "--clients", type=int, default=50,
                    help="redis-benchmark -c (default 50)")
     p.add_argument("-r", "--keyspace", type=int, default=100000,
@@ -1351,6 +1424,9 @@ def _parser() -> argparse.ArgumentParser:
                         "if missing (default %s)" % (DEFAULT_PYPY_VENV,))
     p.add_argument("--no-cpython", action="store_true",
                    help="skip kvtwist on CPython")
+    p.add_argument("--py-spy", metavar="DIR",
+                   help="profile kvtwist on CPython with py-spy during the "
+                        "throughput rounds; collapsed stacks go to DIR")
     p.add_argument("--json", metavar="FILE",
                    help="also write every result to FILE as JSON")
     return p
@@ -1364,6 +1440,7 @@ def parseArgs(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.quick:
         defaults = _parser().parse_args([])
         for name, value in (("requests", 10000), ("rounds", 1),
+                            ("warmup", 5000),
                             ("keys", 100000), ("connections", 2000),
                             ("text_seconds", 1.0)):
             if getattr(args, name) == getattr(defaults, name):
@@ -1414,10 +1491,14 @@ def _run(args, log) -> int:
         "redis-benchmark": _output(["redis-benchmark", "--version"]).strip(),
         "kvtwist": {s.name: s.version for s in servers},
         "bench": _interpreterVersion(sys.executable),
+        "loadavgBefore": os.getloadavg(),
     }
     settings = {k: (sorted(v) if isinstance(v, set) else v)
                 for k, v in vars(args).items()}
     log("kvtwist benchmark, %(date)s, %(cpus)s CPUs, %(redis)s" % machine)
+    if machine["loadavgBefore"][0] > 0.5 * (machine["cpus"] or 1):
+        log("warning: load average %.2f: the machine is busy, expect noise"
+            % (machine["loadavgBefore"][0],))
 
     throughput = {}
     if args.parts & {"throughput", "text"}:
@@ -1433,9 +1514,13 @@ def _run(args, log) -> int:
             idle[server.name] = idleConnections(server, args.connections,
                                                 log)
 
+    machine["loadavgAfter"] = os.getloadavg()
     print()
     print("kvtwist vs redis, %s, %s CPUs (os.cpu_count), %s" % (
         machine["date"], machine["cpus"], machine["redis"]))
+    print("  load average before %.2f, after %.2f (other work on the "
+          "machine skews the ratios)" % (machine["loadavgBefore"][0],
+                                         machine["loadavgAfter"][0]))
     for name, version in machine["kvtwist"].items():
         print("  %s: %s" % (name, version))
     print("  redis-benchmark: -c %d -n %d -r %d, %d round(s); text load: "
@@ -1447,6 +1532,13 @@ def _run(args, log) -> int:
         print("Requests per second (median of rounds; ratio = median of "
               "per-round kvtwist/redis)")
         print(throughputTable(throughput))
+    for name, result in throughput.items():
+        if result.get("profile"):
+            print()
+            print("py-spy, %s, self time (%s):" % (
+                name, result["profile"]["path"]))
+            for percent, frame in result["profile"]["top"]:
+                print("  %5.1f%%  %s" % (percent, frame))
     if big or idle:
         print()
         print("Big store (%d keys of 3 bytes) and %d idle connections"

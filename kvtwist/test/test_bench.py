@@ -283,3 +283,24 @@ class SummaryTests(SynchronousTestCase):
         """
         self.assertEqual(bench.rowLabel("SET+GET P16"), "SET+GET -P 16")
         self.assertEqual(bench.rowLabel("TEXT SET/GET"), "TEXT SET/GET")
+
+
+class TopFramesTests(SynchronousTestCase):
+    """
+    L{bench.topFrames}.
+    """
+
+    def test_selfTime(self):
+        """
+        Samples are credited to the innermost frame, as percentages,
+        largest first.
+        """
+        collapsed = ("main;run;send (p.py:3) 6\n"
+                     "main;run;parse (r.py:9) 3\n"
+                     "main;send (p.py:3) 2\n"
+                     "main 1\n"
+                     "garbage\n")
+        self.assertEqual(bench.topFrames(collapsed, 2), [
+            (100.0 * 8 / 12, "send (p.py:3)"),
+            (25.0, "parse (r.py:9)"),
+        ])
