@@ -448,6 +448,10 @@ class StoreService(Service):
                     CancelledError):
                 self._log.failure("shutdown failed", failure=result)
             self._closeAll()
+            # Connections may outlive the listeners for a moment: refuse
+            # their writes (MISCONF) rather than accept what won't be
+            # written.
+            self.failure = "the server is shutting down"
             self.store.journal = None
             done.callback(None)
 
@@ -463,6 +467,9 @@ class StoreService(Service):
             yield self._flushIdle()
             if not self._pending and not self._chunks:
                 break
+            if self.failure is None:
+                # Writes arrived during the flush: flush again.
+                continue
             attempts += 1
             if attempts > self._stopRetries:
                 self._log.critical(
@@ -872,6 +879,8 @@ class StoreService(Service):
         """
         if self._child is not None:
             return _BGSAVE_IN_PROGRESS
+        if self._current is None:
+            return Error("ERR the store service is not running")
         started = time.perf_counter()
         nextGen = self._rotate()
         savedAt = int(self._now() * 1000)

@@ -607,8 +607,25 @@ class ShutdownTests(ServiceTestMixin, SynchronousTestCase):
         self.successResultOf(d)
         self.assertIsNone(store.journal)
         self.assertFalse(svc.running)
+        reply = execute(Context(store, None, svc), b"SET", [b"late", b"v"])
+        self.assertTrue(reply.startswith("MISCONF"), reply)
         store2, svc2 = self.start()
         self.assertEqual(store2.get(b"k"), b"v")
+
+    def test_writesDuringFinalFlushAreFlushed(self):
+        """
+        A write journaled while the final flush is in flight is flushed too
+        before C{stopService}'s Deferred fires.
+        """
+        self.runner.auto = False
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        d = svc.stopService()
+        store.set(b"b", b"2")
+        self.runner.runAll()
+        self.successResultOf(d)
+        store2, svc2 = self.start()
+        self.assertEqual(store2.get(b"b"), b"2")
 
     def test_stopWaitsForSnapshotChild(self):
         """
