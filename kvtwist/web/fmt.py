@@ -6,19 +6,19 @@ Figures written for people: spans of time, sizes, times to live.
 
 def duration(seconds: float) -> str:
     """
-    C{3725} -> C{"1 h 2 min"}: a span of time for people.
+    C{3725} -> C{"1 h 2 min"}, C{300} -> C{"5 min"}: a span of time for people.
     """
     seconds = int(seconds)
     if seconds < 60:
         return "%d s" % (seconds,)
     minutes, s = divmod(seconds, 60)
     if minutes < 60:
-        return "%d min %d s" % (minutes, s)
+        return "%d min" % (minutes,) + (" %d s" % (s,) if s else "")
     hours, m = divmod(minutes, 60)
     if hours < 48:
-        return "%d h %d min" % (hours, m)
+        return "%d h" % (hours,) + (" %d min" % (m,) if m else "")
     days, h = divmod(hours, 24)
-    return "%d d %d h" % (days, h)
+    return "%d d" % (days,) + (" %d h" % (h,) if h else "")
 
 
 def size(n: float) -> str:

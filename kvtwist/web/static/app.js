@@ -18,10 +18,11 @@
     seconds = Math.floor(seconds);
     if (seconds < 60) return seconds + " s";
     var m = Math.floor(seconds / 60), s = seconds % 60;
-    if (m < 60) return m + " min " + s + " s";
+    if (m < 60) return m + " min" + (s ? " " + s + " s" : "");
     var h = Math.floor(m / 60);
-    if (h < 48) return h + " h " + (m % 60) + " min";
-    return Math.floor(h / 24) + " d " + (h % 24) + " h";
+    if (h < 48) return h + " h" + (m % 60 ? " " + (m % 60) + " min" : "");
+    var d = Math.floor(h / 24);
+    return d + " d" + (h % 24 ? " " + (h % 24) + " h" : "");
   }
 
   function bytes(n) {
@@ -115,17 +116,18 @@
   function drawChart(history, interval, windowSeconds) {
     var box = document.getElementById("chart");
     if (!box) return;
-    var W = 640, H = 170, left = 34, right = 8, top = 10, bottom = 22;
+    var W = 900, H = 200, left = 34, right = 8, top = 10, bottom = 22;
     var plotW = W - left - right, plotH = H - top - bottom;
-    var chart = svg("svg", {viewBox: "0 0 " + W + " " + H, role: "img",
-                            preserveAspectRatio: "none"});
+    var chart = svg("svg", {viewBox: "0 0 " + W + " " + H, role: "img"});
     var max = 1;
     history.forEach(function (s) {
       max = Math.max(max, s.connected, s.droppedDelta);
     });
     max = Math.ceil(max * 1.15);
     var now = history.length ? history[history.length - 1].time : 0;
-    var span = windowSeconds || 300;
+    // Show the history there is, at least a minute, at most the window.
+    var first = history.length ? history[0].time : now;
+    var span = Math.min(windowSeconds || 300, Math.max(60, now - first));
     function x(t) { return left + plotW * (1 - (now - t) / span); }
     function y(v) { return top + plotH * (1 - v / max); }
 
@@ -155,7 +157,7 @@
       }
     });
     if (history.length) {
-      var first = history[0].time, last = now;
+      var last = now;
       var points = history.map(function (s) {
         return x(s.time).toFixed(1) + "," + y(s.connected).toFixed(1);
       });

@@ -1,0 +1,250 @@
+"""
+End-to-end tests of the web interface: the real C{twistd kvstore --web}
+process, driven by headless Chromium (Debian's C{chromium}) through
+Playwright's Python API, which drives that browser (it downloads none).
+
+They load the status page and watch its counts change as a client comes
+and goes, find a key with the key browser and edit it, check that a value
+with markup shows as text, and log in to a server with a password.
+
+The status test saves a screenshot; with C{KVTWIST_UPDATE_SCREENSHOT=1} it
+also replaces C{docs/screenshot-status.png}, the README's picture.
+
+Skipped, with the reason, where Chromium or Playwright is missing.
+"""
+
+import os
+import re
+import shutil
+import socket
+
+import pytest
+
+from tests.harness import HOST, waitFor
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    pytest.skip("chromium is not installed (apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="playwright is not installed (pip install playwright)")
+
+#: The flags the browser runs with: headless, no sandbox (root in CI), and
+#: nothing that reaches out to the network.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+    "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+#: Milliseconds the browser side waits for something to appear.
+WAIT_MS = 15000
+
+DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), "docs")
+
+
+def webAddress(server) -> str:
+    """
+    The base URL of a started server's web interface, from its log line
+    C{Web interface listening on HOST:PORT}.
+    """
+    pattern = re.compile(r"Web interface listening on ([\d.]+):(\d+)")
+
+    def found():
+        return pattern.search(server.logSinceStart())
+    match = waitFor(found, what="the web interface to listen")
+    return "http://%s:%s" % (match.group(1), match.group(2))
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """
+    A Chromium page in a fresh profile; every dialog (C{alert}) it opens
+    is recorded in C{page.dialogs} and dismissed.
+    """
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM,
+            headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900})
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            page.dialogs = []
+
+            def onDialog(dialog):
+                page.dialogs.append(dialog.message)
+                dialog.dismiss()
+            page.on("dialog", onDialog)
+            yield page
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def webServer(makeServer):
+    """
+    A started server with the web interface on a free loopback port, and
+    its base URL: C{(server, url)}.
+    """
+    server = makeServer(["--web", "tcp:0:interface=%s" % (HOST,)])
+    return server, webAddress(server)
+
+
+def field(page, name: str):
+    """
+    The locator of a live figure of the status page.
+    """
+    return page.locator('[data-field="%s"]' % (name,))
+
+
+def chartPoints(page) -> int:
+    """
+    How many samples the status chart draws.
+    """
+    return page.evaluate(
+        "() => { const l = document.querySelector('#chart polyline');"
+        " return l ? l.points.numberOfItems : 0; }")
+
+
+def busyHistory(server, page, clients):
+    """
+    For the README's picture: over a dozen samples, let clients come and
+    go and run commands, so the chart has something to show.  Waits on the
+    page's own updates, sample by sample.
+
+    @return: the clients still open, and how many were opened.
+    """
+    opened = 0
+    for target in (4, 6, 5, 8, 9, 7, 6, 8, 10, 7, 5, 6):
+        while len(clients) > target:
+            clients.pop().close()
+        while len(clients) < target:
+            clients.append(socket.create_connection((HOST, server.port),
+                                                    timeout=10))
+            opened += 1
+        for c in clients:
+            c.sendall(b"PING\r\n" * 20)
+        seen = chartPoints(page)
+        page.wait_for_function(
+            "n => { const l = document.querySelector('#chart polyline');"
+            " return l && l.points.numberOfItems > n; }", arg=seen)
+    return clients, opened
+
+
+def test_statusPageLive(webServer, browser, tmp_path):
+    """
+    The status page shows the server's figures and updates them without a
+    reload: a client connecting and leaving shows in the connected and
+    dropped counts, and the chart is drawn.
+    """
+    server, url = webServer
+    seed = server.redis(protocol=2)
+    seed.mset({"user:%d" % (i,): "name %d" % (i,) for i in range(1, 26)})
+    seed.rpush("queue:jobs", "a", "b", "c")
+    seed.close()
+    expect = sync_api.expect
+    browser.goto(url + "/")
+    expect(browser).to_have_title(re.compile("Status"))
+    dropped = int(field(browser, "clients.dropped").inner_text())
+    expect(field(browser, "clients.connected")).to_have_text("0")
+    expect(field(browser, "keys")).to_have_text("26")
+
+    clients = [socket.create_connection((HOST, server.port), timeout=10)
+               for _ in range(3)]
+    opened = 3
+    try:
+        clients[0].sendall(b"PING\r\n")
+        assert b"PONG" in clients[0].recv(100)
+        expect(field(browser, "clients.connected")).to_have_text("3")
+        browser.locator("#chart svg polyline").wait_for()
+        if os.environ.get("KVTWIST_UPDATE_SCREENSHOT") == "1":
+            clients, more = busyHistory(server, browser, clients)
+            opened += more
+        shot = tmp_path / "status.png"
+        browser.screenshot(path=str(shot), full_page=True)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        if os.environ.get("KVTWIST_UPDATE_SCREENSHOT") == "1":
+            os.makedirs(DOCS, exist_ok=True)
+            shutil.copyfile(str(shot),
+                            os.path.join(DOCS, "screenshot-status.png"))
+    finally:
+        for c in clients:
+            c.close()
+    expect(field(browser, "clients.connected")).to_have_text("0")
+    expect(field(browser, "clients.dropped")).to_have_text(
+        str(dropped + opened))
+    assert browser.dialogs == []
+
+
+def test_findAndEditKey(webServer, browser):
+    """
+    The key browser finds a key by pattern; its page shows the value, and
+    the edit form changes it in the server.
+    """
+    server, url = webServer
+    for i in range(60):
+        server.rawCommand(b"SET", b"filler:%d" % (i,), b"x")
+    server.rawCommand(b"SET", b"greeting", b"hello")
+    expect = sync_api.expect
+    browser.goto(url + "/keys")
+    browser.fill("#pattern", "greet*")
+    browser.click("form.search button")
+    browser.click("a.key:text-is('greeting')")
+    expect(browser).to_have_url(url + "/keys/greeting")
+    expect(browser.locator("#value")).to_have_text("hello")
+
+    browser.fill("#edit-value", "hello from the browser")
+    browser.click("#save")
+    expect(browser).to_have_url(url + "/keys/greeting?done=saved")
+    expect(browser.locator("#value")).to_have_text("hello from the browser")
+    assert server.rawCommand(b"GET", b"greeting") == \
+        b"hello from the browser"
+
+    browser.fill("input[name=seconds]", "600")
+    browser.click("text=Set TTL")
+    expect(browser.locator("#ttl")).to_have_text(re.compile(r"^(9|10) min"))
+    assert 590 <= int(server.rawCommand(b"TTL", b"greeting")) <= 600
+
+
+def test_markupShownAsText(webServer, browser):
+    """
+    A value holding a script shows as text on the key page, and runs
+    nothing.
+    """
+    server, url = webServer
+    script = b"<script>alert(1)</script>"
+    server.rawCommand(b"SET", b"xss", script)
+    server.rawCommand(b"RPUSH", b"xsslist", b"<img src=x onerror=alert(2)>")
+    browser.goto(url + "/keys/xss")
+    sync_api.expect(browser.locator("#value")).to_have_text(script.decode())
+    browser.goto(url + "/keys/xsslist")
+    sync_api.expect(browser.locator("#value li")).to_have_text(
+        "<img src=x onerror=alert(2)>")
+    browser.goto(url + "/keys?pattern=xss*")
+    sync_api.expect(browser.locator("a.key")).to_have_count(2)
+    assert browser.dialogs == []
+    assert browser.locator("#value img").count() == 0
+
+
+def test_login(makeServer, browser):
+    """
+    With a password, the page asks for it; a wrong one is refused, the
+    right one opens the status page.
+    """
+    server = makeServer(["--web", "tcp:0:interface=%s" % (HOST,),
+                         "--requirepass", "s3cret"])
+    url = webAddress(server)
+    expect = sync_api.expect
+    browser.goto(url + "/keys")
+    expect(browser).to_have_url(re.compile(r"/login\?next="))
+    browser.fill("#password", "wrong")
+    browser.click("button[type=submit]")
+    expect(browser.locator("p.error")).to_have_text("Wrong password.")
+    browser.fill("#password", "s3cret")
+    browser.click("main button[type=submit]")
+    expect(browser).to_have_url(url + "/keys")
+    browser.click("text=Status")
+    expect(field(browser, "clients.connected")).to_have_text("0")
