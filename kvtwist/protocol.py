@@ -430,6 +430,17 @@ class KVProtocol(LineReceiver):
                 del self._out[:]
             self._finishClose()
 
+    def finish(self, why: str):
+        """
+        Stop running this client's requests and close the connection once
+        the replies already owed to it are sent (graceful shutdown).  The
+        requests it sent but that have not run yet are dropped unanswered.
+        """
+        if self._closing:
+            return
+        self.disconnectReason = why
+        self._closeAfterOutput()
+
     def abort(self, why: str):
         """
         Drop the connection at once, discarding unsent replies (a client

@@ -8,6 +8,8 @@ import ipaddress
 import itertools
 from typing import Dict, Optional
 
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 
@@ -157,6 +159,7 @@ class KVFactory(ServerFactory):
         self._clients: Dict[int, KVProtocol] = {}
         self._ids = itertools.count(1)
         self._reaper = None
+        self._whenEmpty = []
 
     @property
     def password(self) -> Optional[bytes]:
@@ -243,6 +246,45 @@ class KVFactory(ServerFactory):
             why = reason.getErrorMessage() if reason is not None else "closed"
         self._log.info("client {id} ({addr}) disconnected: {why}",
                        id=state.id, addr=state.addr, why=why)
+        if not self._clients and self._whenEmpty:
+            waiting, self._whenEmpty = self._whenEmpty, []
+            for d in waiting:
+                d.callback(None)
+
+    def disconnectAll(self, timeout: float = 5.0) -> Deferred:
+        """
+        Close every client gracefully (server shutdown): each stops having
+        its requests run and is closed once the replies already owed to it
+        are sent; clients still connected after C{timeout} seconds (not
+        reading their replies) are aborted.
+
+        @return: a L{Deferred} that fires once no client is connected.
+        """
+        if not self._clients:
+            return succeed(None)
+        done = Deferred()
+        self._whenEmpty.append(done)
+        self._log.info("closing {count} client connections",
+                       count=len(self._clients))
+        for proto in list(self._clients.values()):
+            proto.finish("server shutting down")
+
+        def abortTheRest():
+            for proto in list(self._clients.values()):
+                self._log.warn(
+                    "client {id} ({addr}) still connected {timeout}s into "
+                    "the shutdown: aborting", id=proto.state.id,
+                    addr=proto.state.addr, timeout=timeout)
+                proto.abort("shutdown timed out")
+
+        call = self.clock.callLater(timeout, abortTheRest)
+
+        def cancel(result):
+            if call.active():
+                call.cancel()
+            return result
+
+        return done.addBoth(cancel)
 
     def clientStalled(self, proto: KVProtocol):
         """
@@ -296,3 +338,22 @@ class KVFactory(ServerFactory):
                     proto.abort("stalled past %gs" % (stallBound,))
             elif timeout and now - proto.state.lastActive >= timeout:
                 proto.abort("idle for %gs (--timeout)" % (timeout,))
+
+
+class ClientsService(Service):
+    """
+    Closes a factory's clients gracefully when stopped: the step of a
+    shutdown between "stop listening" and "flush the store", so that no
+    write is acknowledged after the last flush.
+    """
+
+    def __init__(self, factory: KVFactory, timeout: float = 5.0):
+        self.factory = factory
+        self.timeout = timeout
+
+    def stopService(self) -> Deferred:
+        """
+        Close every client; fire once they are all gone.
+        """
+        Service.stopService(self)
+        return self.factory.disconnectAll(self.timeout)

@@ -9,6 +9,7 @@ import tempfile
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import endpoints
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -200,16 +201,41 @@ class ListenerService(StreamServerEndpointService):
         return port
 
 
+class OrderedMultiService(service.MultiService):
+    """
+    A L{service.MultiService} that stops its children one at a time, the
+    last added first, each once the one before has finished stopping
+    (L{service.MultiService} stops them all at once).
+    """
+
+    _log = Logger()
+
+    def stopService(self) -> Deferred:
+        """
+        Stop the children in reverse order, one after another.
+        """
+        service.Service.stopService(self)
+        d = succeed(None)
+        for child in reversed(list(self)):
+            d.addCallback(lambda _, child=child: child.stopService())
+            d.addErrback(lambda f, child=child: self._log.failure(
+                "stopping {child} failed", f, child=child))
+        return d
+
+
 def makeService(options) -> service.MultiService:
     """
-    Build the kvtwist service tree: the store service first (so it starts
-    before and stops after the listeners), then one listener per endpoint.
+    Build the kvtwist service tree, which stops in reverse order: the
+    store service (started first, stopped last: the final flush), the
+    clients (closed gracefully once the listeners stopped, so no write is
+    acknowledged after that flush), one listener per endpoint, and the web
+    interface.
     """
-    from kvtwist.server import Config, KVFactory
+    from kvtwist.server import ClientsService, Config, KVFactory
     from kvtwist.service import StoreService
     from kvtwist.store import Store
 
-    top = service.MultiService()
+    top = OrderedMultiService()
     store = Store()
     storeService = StoreService(
         store, options["data-dir"], fsync=options["fsync"],
@@ -225,6 +251,7 @@ def makeService(options) -> service.MultiService:
         dataDir=options["data-dir"], fsync=options["fsync"],
         flushInterval=options["flush-interval"])
     factory = KVFactory(store, storeService, config)
+    ClientsService(factory).setServiceParent(top)
     for description in options["endpoints"]:
         ListenerService(description, factory).setServiceParent(top)
     if options["web"]:
