@@ -1426,7 +1426,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="skip kvtwist on CPython")
     p.add_argument("--py-spy", metavar="DIR",
                    help="profile kvtwist on CPython with py-spy during the "
-                        "throughput rounds; collapsed stacks go to DIR")
+                        "throughput rounds; collapsed stacks go to DIR "
+                        "(py-spy pauses the server to sample it: the "
+                        "ratios of a profiled run are lower)")
     p.add_argument("--json", metavar="FILE",
                    help="also write every result to FILE as JSON")
     return p
