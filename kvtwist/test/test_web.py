@@ -755,13 +755,13 @@ class CSRFTests(SynchronousTestCase):
     def test_cookieAttributes(self):
         """
         The session cookie is HttpOnly and SameSite=Strict, for the whole
-        site.
+        site (and Secure only over TLS).
         """
         factory, clock, _, browser = makeServer()
         request = browser.get("/")
         value, attributes = request.cookiesSet[COOKIE]
         self.assertEqual(attributes, {"path": b"/", "httpOnly": True,
-                                      "sameSite": "strict"})
+                                      "sameSite": "strict", "secure": False})
 
 
 class GetNeverChangesTests(SynchronousTestCase):

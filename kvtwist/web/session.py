@@ -2,7 +2,8 @@
 """
 Sessions and CSRF protection for the web interface.
 
-Every browser gets a session cookie (C{HttpOnly}, C{SameSite=Strict}) on its
+Every browser gets a session cookie (C{HttpOnly}, C{SameSite=Strict},
+C{Secure} over TLS) on its
 first page, and every session a CSRF token that each change must carry (a
 C{csrf} form field or an C{X-CSRF-Token} header).  With a server password,
 a session is authenticated only by logging in with it (compared in constant
@@ -85,7 +86,8 @@ class Sessions:
                           now + self._lifetime)
         self._sessions[session.id] = session
         request.addCookie(COOKIE, session.id.encode("ascii"), path=b"/",
-                          httpOnly=True, sameSite="strict")
+                          httpOnly=True, sameSite="strict",
+                          secure=bool(request.isSecure()))
         return session
 
     def get(self, request) -> Optional[Session]:
