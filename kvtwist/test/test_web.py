@@ -77,6 +77,12 @@ class WebRequest(DummyRequest):
         from io import BytesIO
         self.content = BytesIO(body)
 
+    def isSecure(self):
+        """
+        Plain HTTP.
+        """
+        return False
+
     def getCookie(self, key):
         """
         A cookie the browser sent.
