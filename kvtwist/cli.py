@@ -60,7 +60,7 @@ from twisted.python.failure import Failure
 import kvtwist
 from kvtwist import client as kvclient
 from kvtwist.client import (CommandRefused, ConnectionClosed, KVClientError,
-                            isErrorReply, isQuitCommand, quoteWord)
+                            isErrorReply, isQuitCommand)
 
 PROMPT = "Enter command (or 'quit' to exit): "
 PASSWORD_ENV = "KVTWIST_PASSWORD"
