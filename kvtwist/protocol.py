@@ -21,11 +21,7 @@ from twisted.internet.interfaces import IPushProducer
 
 from kvtwist import commands, dialects
 from kvtwist.dialects import resp
-from kvtwist.replies import Error, Status, Verbatim
-
-#: Reply types that are never Deferreds (checked before isinstance).
-_SYNC_REPLIES = frozenset([bytes, int, type(None), list, dict, Status, Error,
-                           Verbatim, bool, float])
+from kvtwist.replies import Error
 
 TOO_BIG_INLINE = Error("ERR Protocol error: too big inline request")
 
@@ -318,7 +314,7 @@ class KVProtocol(LineReceiver):
         name = args[0]
         state.lastCommand = name
         reply = commands.execute(self.ctx, name, args[1:])
-        if reply.__class__ not in _SYNC_REPLIES and \
+        if reply.__class__ not in commands.PLAIN_REPLIES and \
                 isinstance(reply, Deferred):
             self._emitDeferred(reply, lambda r: resp.render(r, state.protover))
             size = 0

@@ -44,14 +44,31 @@ def _seconds(name):
     return parse
 
 
+#: The listen backlog, as Redis's C{tcp-backlog}: Twisted's default of 50
+#: makes a burst of connects wait a second for a retry.
+BACKLOG = 511
+
+
 def portToEndpoint(port: str) -> str:
     """
     Turn a C{--port} value into an endpoint description: a bare number
     listens on every interface; anything else is already one.
     """
     if port.isdigit():
-        return "tcp:%s" % (port,)
-    return port
+        return "tcp:%s:backlog=%d" % (port, BACKLOG)
+    return withBacklog(port)
+
+
+def withBacklog(description: str) -> str:
+    """
+    Add Redis's listen backlog to a TCP, TCP6, UNIX or SSL endpoint
+    description that doesn't set one.
+    """
+    kind = description.split(":", 1)[0]
+    if kind in ("tcp", "tcp6", "ssl", "unix") and \
+            "backlog=" not in description:
+        return "%s:backlog=%d" % (description, BACKLOG)
+    return description
 
 
 class Options(usage.Options):
@@ -125,7 +142,8 @@ class Options(usage.Options):
             raise usage.UsageError("--flush-interval must be positive")
         if self["max-clients"] < 1:
             raise usage.UsageError("--max-clients must be at least 1")
-        self["endpoints"] = [portToEndpoint(self["port"])] + self["listen"]
+        self["endpoints"] = [portToEndpoint(self["port"])] + [
+            withBacklog(d) for d in self["listen"]]
         self["password"] = self._password()
         self["data-dir"] = _checkDataDir(self["data-dir"])
 

@@ -139,6 +139,11 @@ def _misconf(service) -> Error:
                  "writable again; reads go on." % (service.failure,))
 
 
+#: Reply types that are never Deferreds: checked before C{isinstance},
+#: which goes through the (slow) abstract-class machinery for Deferred.
+PLAIN_REPLIES = frozenset([bytes, int, type(None), list, dict, bool, float,
+                           replies.Status, replies.Error, replies.Verbatim])
+
 _ERRORS = {
     WrongType: replies.WRONGTYPE,
     NotAnInteger: replies.NOT_INTEGER,
@@ -192,7 +197,7 @@ def execute(ctx: Context, name: bytes, args: List[bytes]):
         reply = cmd.handler(ctx, args)
     except Exception as e:
         return _errorReply(cmd, e)
-    if isinstance(reply, Deferred):
+    if reply.__class__ not in PLAIN_REPLIES and isinstance(reply, Deferred):
         reply.addErrback(lambda f: _errorReply(cmd, f.value))
     if cmd.write and service is not None:
         durable = service.whenDurable()

@@ -31,7 +31,7 @@ class OptionsTests(TestCase):
         Port 3490 on every interface, interval fsync every second.
         """
         options = self.parse()
-        self.assertEqual(options["endpoints"], ["tcp:3490"])
+        self.assertEqual(options["endpoints"], ["tcp:3490:backlog=511"])
         self.assertEqual(options["fsync"], "interval")
         self.assertEqual(options["flush-interval"], 1.0)
         self.assertEqual(options["max-clients"], 10000)
@@ -42,13 +42,14 @@ class OptionsTests(TestCase):
         A bare number listens on all interfaces; an endpoint string is
         kept; --listen adds more listeners.
         """
-        self.assertEqual(portToEndpoint("3491"), "tcp:3491")
+        self.assertEqual(portToEndpoint("3491"), "tcp:3491:backlog=511")
         options = self.parse("--port", "tcp:5000:interface=127.0.0.1",
                              "--listen", "unix:/tmp/kv.sock",
-                             "--listen", "tcp:6000")
+                             "--listen", "tcp:6000:backlog=9")
         self.assertEqual(options["endpoints"],
-                         ["tcp:5000:interface=127.0.0.1",
-                          "unix:/tmp/kv.sock", "tcp:6000"])
+                         ["tcp:5000:interface=127.0.0.1:backlog=511",
+                          "unix:/tmp/kv.sock:backlog=511",
+                          "tcp:6000:backlog=9"])
 
     def test_badValues(self):
         """
