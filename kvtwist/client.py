@@ -59,7 +59,7 @@ from kvtwist.dialects.text import BLOCK_COMMANDS
 
 __all__ = [
     "KVClientError", "ConnectionClosed", "CommandRefused", "ReplyError",
-    "AuthenticationError", "CouldNotConnect", "KVClientProtocol", "KVClient",
+    "AuthenticationError", "ServerRefused", "CouldNotConnect", "KVClientProtocol", "KVClient",
     "quoteWord", "encodeCommand", "replyShape", "isErrorReply",
     "isQuitCommand", "describeConnectFailure", "makeEndpoint", "connect",
     "connectEndpoint", "DEFAULT_PORT", "NO_REPLY", "LINE", "BLOCK",
@@ -136,6 +136,13 @@ class ReplyError(KVClientError):
 class AuthenticationError(KVClientError):
     """
     C{AUTH} failed, for example with C{WRONGPASS}.
+    """
+
+
+class ServerRefused(KVClientError):
+    """
+    The server turned the connection away (C{ERR max number of clients
+    reached}, protected mode's C{DENIED ...}); the message is its reason.
     """
 
 
@@ -758,10 +765,17 @@ def makeEndpoint(reactor, host: str, port: int, tls: bool = False,
 
 def connectEndpoint(endpoint, password: Optional[Union[str, bytes]] = None,
                     tls: bool = False,
-                    describe: Optional[Callable[[Failure], Exception]] = None
-                    ) -> Deferred:
+                    describe: Optional[Callable[[Failure], Exception]] = None,
+                    check: bool = True) -> Deferred:
     """
     Connect through any client endpoint and return a ready L{KVClient}.
+
+    The first request is a handshake that proves the server took the
+    connection: C{AUTH} with a password, otherwise C{PING} (unless
+    C{check} is false).  A server that refuses the client (too many
+    clients, protected mode) sends its reason unasked and closes; that
+    reason arrives as the handshake's reply, and fails the connection with
+    L{ServerRefused} rather than passing for a reply to a later request.
 
     @param password: if given, C{AUTH} is sent first; a wrong password
         fails the connection with L{AuthenticationError}.  If the server
@@ -769,8 +783,10 @@ def connectEndpoint(endpoint, password: Optional[Union[str, bytes]] = None,
         L{KVClient.authWarning} set (as redis-cli warns and goes on).
     @param tls: wait for the TLS handshake before returning, so that an
         untrusted certificate fails here rather than on the first request.
-    @param describe: a callable turning a connection-level L{Failure} into
-        the exception to fail with (default: the failure itself).
+    @param describe: a callable turning a L{Failure} of the connection (but
+        not an L{AuthenticationError}) into the exception to fail with
+        (default: the failure itself).
+    @param check: send C{PING} when there is no password.
     @return: a Deferred firing with a L{KVClient}.
     """
     log = Logger(namespace="kvtwist.client")
@@ -780,24 +796,36 @@ def connectEndpoint(endpoint, password: Optional[Union[str, bytes]] = None,
         d = succeed(None)
         if tls:
             d.addCallback(lambda _: protocol.whenHandshakeCompleted())
-            if describe is not None:
-                d.addErrback(lambda f: _closeAndRaise(protocol,
-                                                      describe(f)))
         if password is not None:
-            d.addCallback(lambda _: client.auth(password))
-            d.addErrback(authFailed, protocol, client)
+            d.addCallback(lambda _: client.command("AUTH", password))
+            d.addCallback(checkAuth, client)
+        elif check:
+            d.addCallback(lambda _: client.command("PING"))
+            d.addCallback(checkPing)
         d.addCallback(lambda _: client)
+        d.addErrback(failed, protocol)
         return d
 
-    def authFailed(failure, protocol, client):
-        if failure.check(AuthenticationError) and str(
-                failure.value).startswith(_NO_PASSWORD_CONFIGURED):
-            client.authWarning = str(failure.value)
-            log.warn("AUTH failed: {reply}", reply=client.authWarning)
-            return None
-        if failure.check(AuthenticationError):
-            return _closeAndRaise(protocol, AuthenticationError(
-                "Authentication failed: %s" % (failure.value,)))
+    def checkAuth(reply, client):
+        if reply == "OK":
+            return
+        if reply.startswith(_NO_PASSWORD_CONFIGURED):
+            client.authWarning = reply
+            log.warn("AUTH failed: {reply}", reply=reply)
+            return
+        if reply.startswith("-"):
+            raise ServerRefused(reply[1:])
+        raise AuthenticationError("Authentication failed: %s" % (reply,))
+
+    def checkPing(reply):
+        # A text reply never starts with "-"; a refusal is rendered in RESP.
+        if reply.startswith("-"):
+            raise ServerRefused(reply[1:])
+
+    def failed(failure, protocol):
+        protocol.close()
+        if describe is not None and not failure.check(AuthenticationError):
+            raise describe(failure)
         return failure
 
     d = endpoint.connect(Factory.forProtocol(KVClientProtocol))
@@ -807,13 +835,6 @@ def connectEndpoint(endpoint, password: Optional[Union[str, bytes]] = None,
 
 
 def _raise(exc):
-    raise exc
-
-
-def _closeAndRaise(protocol, exc):
-    if isinstance(exc, Failure):
-        exc = exc.value
-    protocol.close()
     raise exc
 
 
@@ -834,8 +855,10 @@ def connect(reactor, host: str = "localhost", port: int = DEFAULT_PORT,
     @param timeout: seconds to wait for the connection.
     @return: a Deferred firing with a connected L{KVClient}; failing with
         L{CouldNotConnect} (C{Could not connect to localhost:3490:
-        Connection refused}), L{AuthenticationError} or L{KVClientError}
-        (an unreadable C{cacert}).
+        Connection refused}; also when the server turns the client away:
+        C{... 3490: ERR max number of clients reached}),
+        L{AuthenticationError} or L{KVClientError} (an unreadable
+        C{cacert}).
     """
     try:
         endpoint = makeEndpoint(reactor, host, port, tls, cacert, timeout)
@@ -843,6 +866,8 @@ def connect(reactor, host: str = "localhost", port: int = DEFAULT_PORT,
         return fail()
 
     def describe(failure):
+        if failure.check(ServerRefused):
+            return CouldNotConnect(host, port, str(failure.value))
         if failure.check(KVClientError) and not failure.check(
                 ConnectionClosed):
             return failure.value

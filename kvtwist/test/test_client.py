@@ -505,13 +505,68 @@ class ConnectTests(SynchronousTestCase):
 
     def test_connectNoPassword(self):
         """
-        Without a password the client is ready at once, nothing sent.
+        Without a password the client sends C{PING} and is ready once it is
+        answered.
         """
         endpoint = FakeEndpoint()
-        kv = self.successResultOf(client.connectEndpoint(endpoint))
+        d = client.connectEndpoint(endpoint)
+        self.assertEqual(endpoint.transport.value(), b"PING\r\n")
+        self.assertNoResult(d)
+        endpoint.protocol.dataReceived(b"+PONG\r\n")
+        kv = self.successResultOf(d)
         self.assertIsInstance(kv, KVClient)
         self.assertIs(kv.protocol, endpoint.protocol)
+
+    def test_connectNoCheck(self):
+        """
+        With C{check=False} and no password nothing is sent.
+        """
+        endpoint = FakeEndpoint()
+        kv = self.successResultOf(client.connectEndpoint(endpoint,
+                                                         check=False))
+        self.assertIsInstance(kv, KVClient)
         self.assertEqual(endpoint.transport.value(), b"")
+
+    def test_noAuthIsNoRefusal(self):
+        """
+        A server wanting a password answers C{PING} with C{NOAUTH}: the
+        client is connected all the same (its requests will say why they
+        fail).
+        """
+        endpoint = FakeEndpoint()
+        d = client.connectEndpoint(endpoint)
+        endpoint.protocol.dataReceived(b"NOAUTH Authentication required."
+                                       b"\r\n")
+        self.assertIsInstance(self.successResultOf(d), KVClient)
+
+    def test_refusedByServer(self):
+        """
+        A server turning the client away (its reason comes unasked, in
+        RESP, then it closes) fails the connection with
+        L{client.ServerRefused}, not with a reply to the handshake.
+        """
+        for password in (None, "pw"):
+            endpoint = FakeEndpoint()
+            d = client.connectEndpoint(endpoint, password=password)
+            endpoint.protocol.dataReceived(
+                b"-ERR max number of clients reached\r\n")
+            error = self.failureResultOf(d, client.ServerRefused).value
+            self.assertEqual(str(error), "ERR max number of clients reached")
+            self.assertTrue(endpoint.transport.disconnecting)
+
+    def test_connectDescribesRefusal(self):
+        """
+        L{client.connect} reports a refusal as L{CouldNotConnect} naming
+        the server's reason.
+        """
+        reactor = MemoryReactorClock()
+        d = client.connect(reactor, "127.0.0.1", 3490)
+        proto = reactor.tcpClients[0][2].buildProtocol(None)
+        proto.makeConnection(StringTransport())
+        proto.dataReceived(b"-DENIED protected mode\r\n")
+        error = self.failureResultOf(d, CouldNotConnect).value
+        self.assertEqual(str(error), "Could not connect to 127.0.0.1:3490: "
+                         "DENIED protected mode")
 
     def test_auth(self):
         """
@@ -565,7 +620,9 @@ class ConnectTests(SynchronousTestCase):
         endpoint = FakeEndpoint()
         d = client.connectEndpoint(endpoint, tls=True)
         self.assertNoResult(d)
+        self.assertEqual(endpoint.transport.value(), b"")
         endpoint.protocol.handshakeCompleted()
+        endpoint.protocol.dataReceived(b"+PONG\r\n")
         self.assertIsInstance(self.successResultOf(d), KVClient)
 
     def test_tlsHandshakeFails(self):
@@ -611,6 +668,7 @@ class ConnectTests(SynchronousTestCase):
         factory = reactor.tcpClients[0][2]
         proto = factory.buildProtocol(None)
         proto.makeConnection(StringTransport())
+        proto.dataReceived(b"+PONG\r\n")
         kv = self.successResultOf(d)
         self.assertTrue(kv.connected)
 
