@@ -481,3 +481,52 @@ class LimitTests(SynchronousTestCase):
         proto.dataReceived(encodeCommand("AUTH", "pw") +
                            encodeCommand("SET", "k", "v" * 20000))
         self.assertEqual(transport.value(), b"+OK\r\n+OK\r\n")
+
+
+class UnterminatedTests(SynchronousTestCase):
+    """
+    C{--unterminated-ms}, for seed clients that send no line end.
+    """
+
+    def test_offByDefault(self):
+        """
+        Without the option an unterminated line waits for its end.
+        """
+        factory, clock = makeFactory()
+        proto, transport = connect(factory)
+        proto.dataReceived(b"SET a 1")
+        clock.advance(10)
+        self.assertEqual(transport.value(), b"")
+        proto.dataReceived(b"\n")
+        self.assertEqual(transport.value(), b"Added key 'a' with value '1'\r\n")
+
+    def test_runsAfterDelay(self):
+        """
+        With the option, a text line left unterminated that long runs as
+        if it had ended; more bytes before then restart the wait.
+        """
+        factory, clock = makeFactory(unterminatedMs=50)
+        proto, transport = connect(factory)
+        proto.dataReceived(b"SET a ")
+        clock.advance(0.04)
+        proto.dataReceived(b"1")
+        clock.advance(0.04)
+        self.assertEqual(transport.value(), b"")
+        clock.advance(0.02)
+        self.assertEqual(transport.value(), b"Added key 'a' with value '1'\r\n")
+        transport.clear()
+        proto.dataReceived(b"GET a")
+        clock.advance(0.05)
+        self.assertEqual(transport.value(), b"1\r\n")
+
+    def test_respNotCut(self):
+        """
+        A partial RESP request is never run early.
+        """
+        factory, clock = makeFactory(unterminatedMs=50)
+        proto, transport = connect(factory)
+        proto.dataReceived(b"*2\r\n$3\r\nGET\r\n$1\r\n")
+        clock.advance(1)
+        self.assertEqual(transport.value(), b"")
+        proto.dataReceived(b"a\r\n")
+        self.assertEqual(transport.value(), b"$-1\r\n")
