@@ -54,7 +54,7 @@ from collections import deque
 from typing import Callable, List, Optional
 
 from twisted.internet.defer import (CancelledError, Deferred,
-                                    inlineCallbacks)
+                                    inlineCallbacks, succeed)
 from twisted.python.failure import Failure
 
 import kvtwist
@@ -147,13 +147,15 @@ def commandLineFromArgv(words: List[str]) -> bytes:
 
 class StdinReader:
     """
-    Reads lines from a file descriptor in a daemon thread, one line per
-    request, and delivers them in the reactor thread.
+    Reads lines from a file descriptor in a daemon thread and delivers
+    them in the reactor thread.
 
     A daemon thread, not the reactor's thread pool: a thread blocked on a
     terminal must not hold up the process's exit.  It uses C{os.read}, not
     C{sys.stdin}, so it holds no lock the interpreter needs at exit, and
-    changes no terminal or file-descriptor mode.
+    changes no terminal or file-descriptor mode.  It reads only when asked
+    for a line it doesn't have, and hands over every complete line of a
+    read at once (one per read on a terminal, many from a pipe).
     """
 
     def __init__(self, reactor, fd: int = 0):
@@ -166,15 +168,19 @@ class StdinReader:
         self._requests = queue.Queue()
         self._thread = None
         self._waiting = None
-        self._buffer = b""
-        self._pos = 0
+        self._lines = deque()
         self._eof = False
+        self._partial = b""
 
     def readLine(self) -> Deferred:
         """
         A Deferred firing with the next line (C{bytes}, without its line
         end), or L{None} at end of input.
         """
+        if self._lines:
+            return succeed(self._lines.popleft())
+        if self._eof:
+            return succeed(None)
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._run, name="kvtwist-cli stdin", daemon=True)
@@ -189,39 +195,46 @@ class StdinReader:
         """
         self._requests.put(None)
 
-    def _deliver(self, line):
+    def _deliver(self, lines, eof: bool):
+        self._lines.extend(lines)
+        if eof:
+            self._eof = True
         d, self._waiting = self._waiting, None
         if d is not None:
-            d.callback(line)
+            d.callback(self._lines.popleft() if self._lines else None)
 
     def _run(self):
         while self._requests.get() is not None:
-            line = self._nextLine()
-            self._reactor.callFromThread(self._deliver, line)
-            if line is None:
+            lines, eof = self._read()
+            self._reactor.callFromThread(self._deliver, lines, eof)
+            if eof:
                 return
 
-    def _nextLine(self) -> Optional[bytes]:
+    def _read(self):
+        """
+        Read until at least one whole line or the end of input.
+
+        @return: C{(lines, eof)}.
+        """
         while True:
-            end = self._buffer.find(b"\n", self._pos)
-            if end >= 0:
-                line = self._buffer[self._pos:end]
-                self._pos = end + 1
-                return line[:-1] if line.endswith(b"\r") else line
-            if self._eof:
-                line = self._buffer[self._pos:]
-                self._buffer = b""
-                self._pos = 0
-                return line or None
             try:
                 data = os.read(self._fd, 65536)
             except OSError:
                 data = b""
-            if data:
-                self._buffer = self._buffer[self._pos:] + data
-                self._pos = 0
-            else:
-                self._eof = True
+            if not data:
+                last, self._partial = self._partial, b""
+                return ([_chomp(last)] if last else []), True
+            data = self._partial + data
+            if b"\n" not in data:
+                self._partial = data
+                continue
+            lines = data.split(b"\n")
+            self._partial = lines.pop()
+            return [_chomp(line) for line in lines], False
+
+
+def _chomp(line: bytes) -> bytes:
+    return line[:-1] if line.endswith(b"\r") else line
 
 
 class CommandLineClient:

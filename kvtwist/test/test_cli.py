@@ -595,26 +595,56 @@ class StdinReaderTests(SynchronousTestCase):
     Tests for L{cli.StdinReader}, reading a pipe in its thread.
     """
 
-    def test_lines(self):
-        """
-        Lines come one per request, without CR LF or LF; a last line
-        without a line end counts; then L{None}.
-        """
-        calls = queue.Queue()
+    def setUp(self):
+        self.calls = queue.Queue()
+        calls = self.calls
 
         class Reactor:
             def callFromThread(self, f, *args):
                 calls.put((f, args))
 
-        readFd, writeFd = os.pipe()
-        self.addCleanup(os.close, readFd)
-        os.write(writeFd, b"SET a 1\r\nGET a\n\nlast")
-        os.close(writeFd)
-        reader = cli.StdinReader(Reactor(), readFd)
+        self.readFd, self.writeFd = os.pipe()
+        self.addCleanup(os.close, self.readFd)
+        self.reader = cli.StdinReader(Reactor(), self.readFd)
+
+    def readAll(self, afterFirstRead=None):
+        """
+        Read lines until the end of input, running the reader's deliveries
+        in this thread.
+
+        @param afterFirstRead: called once the first read is requested.
+        """
         got = []
-        for _ in range(5):
-            d = reader.readLine()
+        while not got or got[-1] is not None:
+            d = self.reader.readLine()
             d.addCallback(got.append)
-            f, args = calls.get(timeout=10)
-            f(*args)
-        self.assertEqual(got, [b"SET a 1", b"GET a", b"", b"last", None])
+            if afterFirstRead is not None:
+                afterFirstRead()
+                afterFirstRead = None
+            while not d.called:
+                f, args = self.calls.get(timeout=10)
+                f(*args)
+        return got
+
+    def test_lines(self):
+        """
+        Lines come without CR LF or LF; an empty line counts; a last line
+        without a line end counts; then L{None}, and L{None} again.
+        """
+        os.write(self.writeFd, b"SET a 1\r\nGET a\n\nlast")
+        os.close(self.writeFd)
+        self.assertEqual(self.readAll(),
+                         [b"SET a 1", b"GET a", b"", b"last", None])
+        self.assertIsNone(self.successResultOf(self.reader.readLine()))
+
+    def test_lineInPieces(self):
+        """
+        A line that arrives in pieces is delivered whole.
+        """
+        os.write(self.writeFd, b"par")
+
+        def rest():
+            os.write(self.writeFd, b"tial\nnext\n")
+            os.close(self.writeFd)
+
+        self.assertEqual(self.readAll(rest), [b"partial", b"next", None])
