@@ -187,3 +187,15 @@ def test_quitClosesAfterPendingReplies(server):
     assert data == (b"Added key 'a' with value '1'\r\n1\r\nGoodbye!\r\n")
     with server.textClient() as c:
         assert c.command("GET b") == "Key 'b' not found."
+
+
+def test_keysWithoutPattern(server):
+    """
+    KEYS takes an optional pattern in the text protocol (issue 2: "KEYS
+    [pattern]"): without one it lists every key, as a block.
+    """
+    with server.textClient() as c:
+        c.command("SET a 1")
+        c.command("SET b 2")
+        assert sorted(c.blockCommand("KEYS")) == ["a", "b"]
+        assert c.blockCommand("KEYS a*") == ["a"]
