@@ -35,6 +35,9 @@ class FakeReader:
         self.reads = 0
 
     def readLine(self):
+        """
+        The next scripted line, at once if given up front.
+        """
         self.reads += 1
         if self.lines:
             return succeed(self.lines.pop(0))
@@ -49,6 +52,9 @@ class FakeReader:
         d.callback(line)
 
     def stop(self):
+        """
+        Record that the CLI is done reading.
+        """
         self.stopped = True
 
 
@@ -76,6 +82,9 @@ class FakeConnect:
 
     def __call__(self, reactor, host, port, tls=False, cacert=None,
                  password=None):
+        """
+        Record the arguments; fail, wait, or connect as configured.
+        """
         self.calls.append(dict(host=host, port=port, tls=tls, cacert=cacert,
                                password=password))
         if self.failure is not None:
@@ -361,6 +370,9 @@ class OneCommandTests(CLITestCase):
         """
         class Closed(StringIO):
             def write(self, data):
+                """
+                The reader has gone.
+                """
                 raise BrokenPipeError()
 
         c = self.makeCli()
@@ -596,11 +608,17 @@ class StdinReaderTests(SynchronousTestCase):
     """
 
     def setUp(self):
+        """
+        A reader on a pipe, whose deliveries are queued for the test thread.
+        """
         self.calls = queue.Queue()
         calls = self.calls
 
         class Reactor:
             def callFromThread(self, f, *args):
+                """
+                Queue the call for the test thread.
+                """
                 calls.put((f, args))
 
         self.readFd, self.writeFd = os.pipe()

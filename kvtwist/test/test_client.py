@@ -53,6 +53,9 @@ class FakeEndpoint:
         self.transport = None
 
     def connect(self, factory):
+        """
+        Build and connect a protocol, or fail.
+        """
         if self.failure is not None:
             return fail(self.failure)
         self.protocol = factory.buildProtocol(None)
