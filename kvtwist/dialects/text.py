@@ -124,9 +124,12 @@ def parse(line: bytes):
     word = words[0].upper()
     name = _ALIASES.get(word, word)
     if name == b"SET":
-        if len(words) >= 3 and b'"' not in line and b"'" not in line:
-            # The value is the rest of the line, spaces kept verbatim.
-            match = _SET_LINE.match(line)
+        match = _SET_LINE.match(line) if len(words) >= 3 else None
+        if match is not None and match.group(2)[:1] not in b"\"'" and \
+                match.group(3)[:1] not in b"\"'":
+            # The value is the rest of the line, spaces and quotes kept
+            # verbatim ("SET msg don't panic").  Quoting applies only when
+            # the key or the value starts with a quote.
             args = [match.group(2), match.group(3)]
         else:
             args = words[1:]

@@ -114,6 +114,10 @@ class TextProtocolTests(SynchronousTestCase):
         self.send(b"SET greeting hello  world \n")
         self.assertEqual(self.factory.store.get(b"greeting"),
                          b"hello  world ")
+        self.send(b"SET msg don't \"panic\"\n")
+        self.assertEqual(self.factory.store.get(b"msg"), b"don't \"panic\"")
+        self.send(b'SET quoted "a\\nb" EX 100\n')
+        self.assertEqual(self.factory.store.get(b"quoted"), b"a\nb")
 
     def test_printBlock(self):
         """
