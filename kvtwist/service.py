@@ -254,6 +254,10 @@ class StoreService(Service):
     @ivar tornBytes: bytes dropped from a torn log tail at recovery.
     """
 
+    #: Whether the last stopService flushed everything.
+    stoppedCleanly = False
+
+
     name = "kvtwist-store"
     _log = Logger()
 
@@ -447,6 +451,8 @@ class StoreService(Service):
             if isinstance(result, Failure) and not result.check(
                     CancelledError):
                 self._log.failure("shutdown failed", failure=result)
+            self.stoppedCleanly = (not isinstance(result, Failure) and
+                                   not self._pending and not self._chunks)
             self._closeAll()
             # Connections may outlive the listeners for a moment: refuse
             # their writes (MISCONF) rather than accept what won't be

@@ -241,6 +241,42 @@ class OrderedMultiService(service.MultiService):
         return d
 
 
+class KVService(OrderedMultiService):
+    """
+    The top of the tree.  A shutdown asked for by SIGTERM or SIGINT that
+    flushed everything exits with status 0, as Redis does, rather than
+    twistd's default of re-raising the signal.
+
+    @ivar storeService: the L{kvtwist.service.StoreService}.
+    """
+
+    storeService = None
+    reactor = None
+
+    def stopService(self) -> Deferred:
+        """
+        Stop every child in order; then, if the final flush succeeded,
+        let the process exit 0.
+        """
+        d = OrderedMultiService.stopService(self)
+        d.addCallback(self._exitStatus)
+        return d
+
+    def _exitStatus(self, result):
+        if getattr(self.storeService, "stoppedCleanly", False):
+            reactor = self.reactor
+            if reactor is None:
+                from twisted.internet import reactor
+            # twistd re-raises the signal that stopped the reactor so the
+            # process dies of it; a clean shutdown is a success instead.
+            if getattr(reactor, "_exitSignal", None) is not None:
+                reactor._exitSignal = None
+        else:
+            self._log.error("shutdown did not finish cleanly: exiting with "
+                            "the signal's status")
+        return result
+
+
 def makeService(options) -> service.MultiService:
     """
     Build the kvtwist service tree, which stops in reverse order: the
@@ -253,12 +289,13 @@ def makeService(options) -> service.MultiService:
     from kvtwist.service import StoreService
     from kvtwist.store import Store
 
-    top = OrderedMultiService()
+    top = KVService()
     store = Store()
     storeService = StoreService(
         store, options["data-dir"], fsync=options["fsync"],
         flushInterval=options["flush-interval"])
     storeService.setServiceParent(top)
+    top.storeService = storeService
     config = Config(
         port=options["port"], maxClients=options["max-clients"],
         maxOutputBuffer=options["max-output-buffer"],

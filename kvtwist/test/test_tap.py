@@ -107,3 +107,41 @@ class OptionsTests(TestCase):
                           secret.path, "--requirepass", "x")
         options = self.parse("--requirepass", "pw")
         self.assertEqual(options["password"], b"pw")
+
+
+class ExitStatusTests(TestCase):
+    """
+    L{KVService} turns a clean signal shutdown into exit status 0.
+    """
+
+    def stop(self, cleanly):
+        """
+        Stop a L{KVService} whose store service stopped C{cleanly}, with a
+        reactor that was stopped by SIGTERM.
+        """
+        from kvtwist.tap import KVService
+
+        class FakeReactor:
+            _exitSignal = 15
+
+        class FakeStore:
+            stoppedCleanly = cleanly
+
+        top = KVService()
+        top.reactor = FakeReactor()
+        top.storeService = FakeStore()
+        top.startService()
+        self.successResultOf(top.stopService())
+        return top.reactor._exitSignal
+
+    def test_cleanExitsZero(self):
+        """
+        After a clean final flush, the signal is forgotten: exit 0.
+        """
+        self.assertIsNone(self.stop(True))
+
+    def test_uncleanKeepsSignal(self):
+        """
+        If the flush did not finish, twistd exits with the signal status.
+        """
+        self.assertEqual(self.stop(False), 15)
