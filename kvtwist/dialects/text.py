@@ -137,6 +137,9 @@ def parse(line: bytes):
             # Ask for the old value: it tells Added from Updated.
             return Request(b"SET", word, [args[0], args[1], b"GET"])
         return Request(b"SET", word, args)
+    if name == b"KEYS" and len(words) == 1:
+        # For people, KEYS alone lists everything (the gevent seeds' wish).
+        return Request(name, word, [b"*"])
     return Request(name, word, words[1:])
 
 

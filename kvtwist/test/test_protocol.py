@@ -178,6 +178,7 @@ class TextProtocolTests(SynchronousTestCase):
         self.assertEqual(self.send(b"EXISTS a c\n"), b"1\r\n")
         self.assertEqual(self.send(b"INCR a\n"), b"2\r\n")
         self.assertEqual(self.send(b"KEYS b*\n"), b"b\r\n.\r\n")
+        self.assertEqual(self.send(b"KEYS\n"), b"a\r\nb\r\n.\r\n")
 
     def test_info(self):
         """
