@@ -243,6 +243,16 @@ class Terminal:
                     data = b""
                 self.output += data.decode("utf-8", "replace").replace(
                     "\r\n", "\n")
+        # What it printed just before exiting may still wait in the pty.
+        while select.select([self.master], [], [], 0.2)[0]:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            self.output += data.decode("utf-8", "replace").replace(
+                "\r\n", "\n")
         return self.process.returncode
 
     def close(self):
