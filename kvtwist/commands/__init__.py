@@ -183,7 +183,11 @@ def execute(ctx: Context, name: bytes, args: List[bytes]):
     client.commands += 1
     server = ctx.server
     if server is not None:
-        server.stats.count(cmd.name)
+        # Stats.count, inlined: this runs for every command.
+        stats = server.stats
+        stats.commandsProcessed += 1
+        per = stats.perCommand
+        per[cmd.name] = per.get(cmd.name, 0) + 1
     if not client.authenticated and not cmd.noauth:
         return replies.NOAUTH
     arity = cmd.arity

@@ -84,6 +84,10 @@ def parseCommand(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
     return args, p
 
 
+#: Bulk headers by length (C{b"$3"}), for the lengths requests use most.
+_BULK_HEADERS = {}
+
+
 def parseMany(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
               maxMultibulk: int = DEFAULT_MAX_MULTIBULK
               ) -> List[Tuple[List[bytes], int]]:
@@ -98,6 +102,8 @@ def parseMany(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
     lines = (buf[pos:] if pos else buf).split(b"\r\n")
     last = len(lines) - 1  # the piece after the final CR LF is partial
     out = []
+    append = out.append
+    headers = _BULK_HEADERS
     i = 0
     p = pos
     while i < last:
@@ -113,19 +119,28 @@ def parseMany(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
         j = i + 1 + 2 * count
         if j > last:
             break
-        args = lines[i + 2:j:2]
         size = len(head) + 2
-        good = True
-        for header, arg in zip(lines[i + 1:j:2], args):
-            length = len(arg)
-            if length > maxBulk or header != b"$%d" % (length,):
-                good = False
+        k = i + 1
+        while k < j:
+            header = lines[k]
+            length = len(lines[k + 1])
+            if length > maxBulk:
+                break
+            # A value holding CR LF was split: its pieces don't match
+            # their header.
+            expected = headers.get(length)
+            if expected is None:
+                expected = b"$%d" % (length,)
+                if length < 4096:
+                    headers[length] = expected
+            if header != expected:
                 break
             size += len(header) + length + 4
-        if not good:
+            k += 2
+        if k < j:
             break
         p += size
-        out.append((args, p))
+        append((lines[i + 2:j:2], p))
         i = j
     return out
 
@@ -145,6 +160,7 @@ def encodeCommand(*args) -> bytes:
 
 
 _LINES = {}
+_STATUS_LINES = {}
 
 
 def _line(text: str) -> bytes:
@@ -165,7 +181,12 @@ def render(reply, protover: int = 2) -> bytes:
     if t is bytes:
         return b"$%d\r\n%s\r\n" % (len(reply), reply)
     if t is Status:
-        return b"+" + _line(reply) + b"\r\n"
+        line = _STATUS_LINES.get(reply)
+        if line is None:
+            line = b"+" + _line(reply) + b"\r\n"
+            if len(_STATUS_LINES) < 256:
+                _STATUS_LINES[reply] = line
+        return line
     if reply is None:
         return b"_\r\n" if protover == 3 else b"$-1\r\n"
     if t is int:
