@@ -144,7 +144,28 @@ class ProcessForker:
                     pass
             finally:
                 os._exit(code)
+        # While the child runs, every page the parent writes is copied
+        # (copy-on-write).  A full garbage collection writes to the header
+        # of every object: on PyPy that stalled the reactor for over 100 ms
+        # per BGSAVE of a big store.  Hold collections off until the child
+        # is done (only cyclic garbage can accumulate meanwhile).
+        import gc
+        if gc.isenabled():
+            gc.disable()
+            self._gcPaused.add(pid)
         return pid
+
+    _gcPaused = None
+
+    def __init__(self):
+        self._gcPaused = set()
+
+    def _childGone(self, pid: int):
+        if pid in self._gcPaused:
+            self._gcPaused.discard(pid)
+            if not self._gcPaused:
+                import gc
+                gc.enable()
 
     def poll(self, pid: int) -> Optional[bool]:
         """
@@ -153,9 +174,11 @@ class ProcessForker:
         try:
             done, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
+            self._childGone(pid)
             return False
         if done == 0:
             return None
+        self._childGone(pid)
         return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
     def kill(self, pid: int):
@@ -167,6 +190,7 @@ class ProcessForker:
             os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
+        self._childGone(pid)
 
 
 class InlineForker:

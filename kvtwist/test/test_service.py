@@ -801,6 +801,28 @@ class ProcessForkerTests(SynchronousTestCase):
                 return result
             os.sched_yield()
 
+    def test_collectionsHeldDuringChild(self):
+        """
+        Garbage collection is off in the parent while the child runs (so a
+        full collection doesn't copy every page), and back on afterwards;
+        a killed child gives it back too.
+        """
+        import gc
+        self.assertTrue(gc.isenabled())
+        self.addCleanup(gc.enable)
+        forker = ProcessForker()
+        pid = forker.start(lambda: None)
+        self.assertFalse(gc.isenabled())
+        self.assertTrue(self._wait(forker, pid))
+        self.assertTrue(gc.isenabled())
+        ready, wake = os.pipe()
+        self.addCleanup(os.close, ready)
+        self.addCleanup(os.close, wake)
+        pid = forker.start(lambda: os.read(ready, 1))
+        self.assertFalse(gc.isenabled())
+        forker.kill(pid)
+        self.assertTrue(gc.isenabled())
+
     def test_childWritesSnapshot(self):
         """
         The child writes the snapshot file and exits 0; a failing child
