@@ -145,7 +145,7 @@ class Options(usage.Options):
         self["endpoints"] = [portToEndpoint(self["port"])] + [
             withBacklog(d) for d in self["listen"]]
         self["password"] = self._password()
-        self["data-dir"] = _checkDataDir(self["data-dir"])
+        self["data-dir"] = os.path.abspath(self["data-dir"])
 
     def _password(self):
         if self["requirepass"] is not None and self["password-file"]:
@@ -289,6 +289,11 @@ def makeService(options) -> service.MultiService:
     from kvtwist.service import StoreService
     from kvtwist.store import Store
 
+    try:
+        _checkDataDir(options["data-dir"])
+    except usage.UsageError as e:
+        # Not a usage error for twistd: Twisted before 26 exits 0 on those.
+        raise SystemExit("twistd kvstore: %s" % (e,))
     top = KVService()
     store = Store()
     storeService = StoreService(
