@@ -713,6 +713,16 @@ def kvtwistServer(python: str, label: str) -> Server:
                   _interpreterVersion(python))
 
 
+def referenceServer(python: str, label: str) -> Server:
+    """
+    The calibration server (L{kvtwist.benchref}) run by C{python}.
+    """
+    def argv(port, directory):
+        return [python, "-m", "kvtwist.benchref", str(port)]
+    return Server("reference " + label, "reference", argv,
+                  _interpreterVersion(python))
+
+
 def _output(argv: List[str]) -> str:
     try:
         return subprocess.run(argv, stdout=subprocess.PIPE,
@@ -1239,7 +1249,8 @@ def alternate(servers: List[Server], redis: Server, args, log
                 for running, key in ((mine, "kvtwist"), (theirs, "redis")):
                     if "throughput" in args.parts:
                         rnd[key] = throughputRound(running, args)
-                    if "text" in args.parts:
+                    if "text" in args.parts and \
+                            server.kind != "reference":
                         text[key] = {"TEXT SET/GET": textLoad(
                             running, args.text_clients, args.text_seconds,
                             args.text_processes)}
@@ -1429,6 +1440,10 @@ def _parser() -> argparse.ArgumentParser:
                         "throughput rounds; collapsed stacks go to DIR "
                         "(py-spy pauses the server to sample it: the "
                         "ratios of a profiled run are lower)")
+    p.add_argument("--no-reference", dest="reference", action="store_false",
+                   help="skip the calibration server (kvtwist.benchref: a "
+                        "minimal Twisted SET/GET server) in the throughput "
+                        "rounds")
     p.add_argument("--json", metavar="FILE",
                    help="also write every result to FILE as JSON")
     return p
@@ -1484,6 +1499,12 @@ def _run(args, log) -> int:
     if wantPyPy:
         servers.append(kvtwistServer(ensurePyPyVenv(args.pypy_venv, log=log),
                                      "PyPy"))
+    references = []
+    if args.reference:
+        # Only for the throughput rounds: what a minimal Twisted server
+        # reaches on this machine, beside the same redis-server.
+        references = [referenceServer(s.argv(0, "")[0], s.name.split(" ", 1)[1])
+                      for s in servers]
     machine = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
@@ -1504,7 +1525,7 @@ def _run(args, log) -> int:
 
     throughput = {}
     if args.parts & {"throughput", "text"}:
-        throughput = alternate(servers, redis, args, log)
+        throughput = alternate(servers + references, redis, args, log)
     big = {}
     idle = {}
     for server in [redis] + servers:

@@ -304,3 +304,32 @@ class TopFramesTests(SynchronousTestCase):
             (100.0 * 8 / 12, "send (p.py:3)"),
             (25.0, "parse (r.py:9)"),
         ])
+
+
+class ReferenceServerTests(SynchronousTestCase):
+    """
+    L{kvtwist.benchref}, the calibration server, answers SET, GET and PING
+    in RESP.
+    """
+
+    def test_setGetPing(self):
+        """
+        Requests split anywhere get the replies Redis would give.
+        """
+        from twisted.internet.protocol import Factory
+        from twisted.internet.testing import StringTransport
+
+        from kvtwist.benchref import ReferenceProtocol
+        from kvtwist.dialects.resp import encodeCommand
+
+        factory = Factory.forProtocol(ReferenceProtocol)
+        factory.data = {}
+        proto = factory.buildProtocol(None)
+        transport = StringTransport()
+        proto.makeConnection(transport)
+        data = (encodeCommand("SET", "k", "v") + encodeCommand("GET", "k") +
+                encodeCommand("GET", "nope") + encodeCommand("PING"))
+        for i in range(len(data)):
+            proto.dataReceived(data[i:i + 1])
+        self.assertEqual(transport.value(),
+                         b"+OK\r\n$1\r\nv\r\n$-1\r\n+PONG\r\n")
