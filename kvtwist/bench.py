@@ -49,6 +49,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
+from kvtwist.dialects.resp import encodeCommand
+
 #: Where C{--pypy} keeps its virtualenv unless told otherwise.
 DEFAULT_PYPY_VENV = os.path.join(tempfile.gettempdir(), "kvtwist-pypy-venv")
 
@@ -318,20 +320,6 @@ def topFrames(collapsed: str, count: int = 15) -> List[Any]:
         counts[frame] = counts.get(frame, 0) + int(n)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return [(100.0 * n / total, frame) for frame, n in ranked[:count]]
-
-
-def encodeCommand(*args) -> bytes:
-    """
-    Encode one command as a RESP array of bulk strings.
-    """
-    out = [b"*%d\r\n" % (len(args),)]
-    for arg in args:
-        if isinstance(arg, str):
-            arg = arg.encode("utf-8")
-        elif isinstance(arg, int):
-            arg = b"%d" % (arg,)
-        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(out)
 
 
 class Incomplete(Exception):

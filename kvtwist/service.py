@@ -532,12 +532,15 @@ class StoreService(Service):
         if self._inFlight:
             return
         for gen in self._gens.values():
-            if gen.fd is not None:
-                try:
-                    self._fs.close(gen.fd)
-                except OSError:
-                    pass
-                gen.fd = None
+            self._closeGen(gen)
+
+    def _closeGen(self, gen: "_Generation"):
+        if gen.fd is not None:
+            try:
+                self._fs.close(gen.fd)
+            except OSError:
+                pass
+            gen.fd = None
 
     # -- recovery ----------------------------------------------------------
 
@@ -848,12 +851,7 @@ class StoreService(Service):
         if self._inFlight:
             return
         for gen in self._obsolete:
-            if gen.fd is not None:
-                try:
-                    self._fs.close(gen.fd)
-                except OSError:
-                    pass
-                gen.fd = None
+            self._closeGen(gen)
         self._obsolete = []
 
     # -- snapshots ---------------------------------------------------------

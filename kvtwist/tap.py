@@ -196,12 +196,17 @@ class ListenerService(StreamServerEndpointService):
 
     _log = Logger()
 
-    def __init__(self, description: str, factory, reactor=None):
+    def __init__(self, description: str, factory, reactor=None,
+                 label: str = "Server"):
+        """
+        @param label: what the log line says is listening.
+        """
         if reactor is None:
             from twisted.internet import reactor
         StreamServerEndpointService.__init__(
             self, endpoints.serverFromString(reactor, description), factory)
         self.description = description
+        self.label = label
         self._raiseSynchronously = True
 
     def privilegedStartService(self):
@@ -215,7 +220,8 @@ class ListenerService(StreamServerEndpointService):
             where = "%s:%s" % (host, address.port)
         else:
             where = str(getattr(address, "name", self.description))
-        self._log.info("Server listening on {where}", where=where)
+        self._log.info("{label} listening on {where}", label=self.label,
+                       where=where)
         return port
 
 

@@ -26,6 +26,8 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
+from kvtwist.dialects.resp import encodeCommand
+
 #: How long a server may take to start listening or to exit, in seconds.
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
@@ -454,20 +456,6 @@ class KVServer:
             if head[:1] in (b"+", b":"):
                 return head[1:]
             raise AssertionError("unexpected reply to %r: %r" % (args, head))
-
-
-def encodeCommand(*args) -> bytes:
-    """
-    Encode a RESP multibulk request.
-    """
-    parts = [b"*%d\r\n" % (len(args),)]
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode("utf-8")
-        elif isinstance(a, int):
-            a = b"%d" % (a,)
-        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(parts)
 
 
 def parseInfo(text: str) -> Dict[str, str]:

@@ -7,18 +7,16 @@ L{makeWebService} builds it; L{kvtwist.web.resources} has the pages,
 L{kvtwist.web.api} the JSON API, L{kvtwist.web.metrics} C{/metrics}.
 """
 
-from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
-from twisted.internet import endpoints
-from twisted.logger import Logger
 from twisted.web.server import Site
 
+from kvtwist.tap import ListenerService
 from kvtwist.web.data import WebData
 from kvtwist.web.resources import WebRoot
 from kvtwist.web.sampler import Sampler, SamplerService
 from kvtwist.web.session import Sessions
 
-__all__ = ["makeRoot", "makeWebService", "WebListenerService", "WebSite"]
+__all__ = ["makeRoot", "makeWebService", "WebSite"]
 
 
 def makeRoot(factory, clock=None, sampler=None) -> WebRoot:
@@ -51,39 +49,6 @@ class WebSite(Site):
         """
 
 
-class WebListenerService(StreamServerEndpointService):
-    """
-    Listens for the web interface on one endpoint and logs where.
-    """
-
-    _log = Logger()
-
-    def __init__(self, description: str, site, reactor=None):
-        if reactor is None:
-            from twisted.internet import reactor
-        StreamServerEndpointService.__init__(
-            self, endpoints.serverFromString(reactor, description), site)
-        self.description = description
-        self._raiseSynchronously = True
-
-    def privilegedStartService(self):
-        """
-        Listen, and log the address once bound.
-        """
-        StreamServerEndpointService.privilegedStartService(self)
-        self._waitingForPort.addCallback(self._listening)
-
-    def _listening(self, port):
-        address = port.getHost()
-        host = getattr(address, "host", None)
-        if host is not None:
-            where = "%s:%s" % (host, address.port)
-        else:
-            where = str(getattr(address, "name", self.description))
-        self._log.info("Web interface listening on {where}", where=where)
-        return port
-
-
 def makeWebService(factory, description: str, reactor=None,
                    sampleInterval: float = 2.0) -> MultiService:
     """
@@ -97,7 +62,7 @@ def makeWebService(factory, description: str, reactor=None,
     top = MultiService()
     sampler = Sampler(factory, interval=sampleInterval)
     SamplerService(sampler, clock=reactor).setServiceParent(top)
-    WebListenerService(description, WebSite(
+    ListenerService(description, WebSite(
         makeRoot(factory, clock=reactor, sampler=sampler)),
-        reactor).setServiceParent(top)
+        reactor, label="Web interface").setServiceParent(top)
     return top
