@@ -231,6 +231,8 @@ class StatusTests(SynchronousTestCase):
                          "interval")
         self.assertIn(["Log size", "2.0 KiB"],
                       status["persistence"]["summary"])
+        self.assertIn(["Last snapshot", "never"],
+                      status["persistence"]["summary"])
 
     def test_liveCounts(self):
         """

@@ -109,8 +109,11 @@ def persistence(service, now: float) -> Optional[Dict[str, object]]:
          if get("aof_flushes") else "-"],
         ["Log size", size(get("aof_current_size") or 0)],
         ["Pending", size(get("aof_pending_bytes") or 0)],
+        # LASTSAVE is the start time until a snapshot exists (as Redis's):
+        # say "never" rather than a time no snapshot was written at.
         ["Last snapshot", _ago(now, get("rdb_last_save_time",
-                                        getattr(service, "lastSave", 0)))],
+                                        getattr(service, "lastSave", 0)))
+         if get("rdb_snapshot_size") or get("rdb_saves") else "never"],
         ["Snapshot took", _ms(get("rdb_last_save_duration_ms"))],
         ["Snapshot size", size(get("rdb_snapshot_size") or 0)],
         ["Changes since snapshot",
