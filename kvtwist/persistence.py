@@ -37,7 +37,9 @@ A log file is a sequence of records::
 
     u32 length of the payload (little-endian)
     u32 crc32 of the payload
-    payload: a pickle (protocol 4) of a list of ops
+    payload: a pickle (protocol 4) of a list of ops (CPython), or b"K"
+             then, per op, u32 count, u32 length per part, the parts (PyPy,
+             where that encodes three times faster); either reads both
 
 An op is a tuple of byte strings naming one store mutation (see
 L{kvtwist.store.Store.apply}), e.g. C{(b"SET", key, value)}.  Each flush
@@ -72,6 +74,7 @@ itself (as Redis's RDB file is).
 import errno
 import os
 import pickle
+import platform
 import re
 import struct
 import zlib
@@ -129,12 +132,79 @@ class CorruptSnapshot(PersistenceError):
 FRAME_OPS = 1000
 
 
+#: First byte of a payload in the plain format (a pickle starts with 0x80).
+_PLAIN = b"K"
+_plainStructs = {}
+
+
+def encodePlain(ops: List[tuple]) -> bytes:
+    """
+    The plain payload format: C{K}, then for each op a u32 count of its
+    parts, a u32 length per part, and the parts.  On PyPy it encodes about
+    three times faster than pickle (whose PyPy implementation is written
+    in Python); on CPython pickle (in C) is faster.
+    """
+    parts = [_PLAIN]
+    append = parts.append
+    extend = parts.extend
+    structs = _plainStructs
+    for op in ops:
+        n = len(op)
+        packer = structs.get(n)
+        if packer is None:
+            packer = structs[n] = struct.Struct("<%dI" % (n + 1,))
+        append(packer.pack(n, *[len(part) for part in op]))
+        extend(op)
+    return b"".join(parts)
+
+
+def decodePlain(payload) -> List[tuple]:
+    """
+    The ops of a plain payload (see L{encodePlain}).
+
+    @raise ValueError: if it is not well formed.
+    """
+    payload = bytes(payload)
+    ops = []
+    pos = 1
+    end = len(payload)
+    unpack = struct.unpack_from
+    try:
+        while pos < end:
+            (count,) = unpack("<I", payload, pos)
+            pos += 4
+            if count == 0 or pos + 4 * count > end:
+                raise ValueError("bad op header at %d" % (pos - 4,))
+            lengths = unpack("<%dI" % (count,), payload, pos)
+            pos += 4 * count
+            op = []
+            for length in lengths:
+                if pos + length > end:
+                    raise ValueError("op runs past the payload")
+                op.append(payload[pos:pos + length])
+                pos += length
+            ops.append(tuple(op))
+    except struct.error as e:
+        raise ValueError("payload can't be decoded: %s" % (e,))
+    return ops
+
+
+def _encodePickle(ops: List[tuple]) -> bytes:
+    return pickle.dumps(ops, PICKLE_PROTOCOL)
+
+
+#: The payload encoder of this interpreter: both read either format.
+encodePayload = (encodePlain if platform.python_implementation() == "PyPy"
+                 else _encodePickle)
+
+
 def encodeFrame(ops: List[tuple]) -> bytes:
     """
-    One log record holding C{ops} (tuples of L{bytes}): header, CRC and a
-    pickle (protocol 4) of the list.
+    One log record holding C{ops} (tuples of L{bytes}): header, CRC and the
+    payload (a pickle, protocol 4, of the list on CPython; the plain format
+    of L{encodePlain} on PyPy).
     """
-    payload = pickle.dumps(ops, PICKLE_PROTOCOL)
+    payload = encodePayload(ops)
     if len(payload) > _MAX_RECORD and len(ops) > 1:
         half = len(ops) // 2
         return encodeFrame(ops[:half]) + encodeFrame(ops[half:])
@@ -168,6 +238,8 @@ def decodeFrame(payload) -> List[tuple]:
 
     @raise ValueError: if the payload is not well formed.
     """
+    if payload[:1] == _PLAIN:
+        return decodePlain(payload)
     try:
         ops = pickle.loads(payload)
     except Exception as e:

@@ -38,6 +38,33 @@ class RecordTests(SynchronousTestCase):
         self.assertEqual(scan.goodBytes, len(data))
         self.assertEqual(scan.tornBytes, 0)
 
+    def test_bothPayloadFormats(self):
+        """
+        Either interpreter reads a log written by the other: the pickle
+        payload (CPython's) and the plain one (PyPy's) decode to the same
+        ops.
+        """
+        ops = [
+            (b"SET", b"k", b"v"),
+            (b"FLUSHALL",),
+            (b"SET", b"\r\n\x00key", b"\xff" * 1000),
+            (b"SET", b"", b""),
+            (b"RPUSH", b"list") + tuple(b"%d" % i for i in range(500)),
+        ]
+        plain = persistence.encodePlain(ops)
+        self.assertEqual(plain[:1], b"K")
+        self.assertEqual(decodeFrame(plain), ops)
+        self.assertEqual(decodeFrame(persistence._encodePickle(ops)), ops)
+
+    def test_malformedPlain(self):
+        """
+        A plain payload cut short or with lengths past its end is refused.
+        """
+        plain = persistence.encodePlain([(b"SET", b"key", b"value")])
+        for bad in (plain[:-1], plain[:3], b"K" + struct.pack("<I", 0),
+                    b"K" + struct.pack("<II", 1, 99) + b"x"):
+            self.assertRaises(ValueError, decodeFrame, bad)
+
     def test_framesBounded(self):
         """
         L{encodeFrames} writes at most C{frameOps} ops per record, and the
@@ -59,7 +86,7 @@ class RecordTests(SynchronousTestCase):
     def test_recordLayout(self):
         """
         A record is a little-endian length, the payload's CRC-32 and the
-        payload, a pickle of the list of ops.
+        payload (the list of ops).
         """
         record = encodeRecord((b"DEL", b"k"))
         length, crc = struct.unpack("<II", record[:8])
