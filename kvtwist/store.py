@@ -50,6 +50,30 @@ class OutOfRange(Exception):
     """
 
 
+class _Tombstone:
+    """
+    What a deleted key's slot holds until the next compaction, so that the
+    positions SCAN cursors stand for don't move when keys are deleted.
+    Pickles by reference (a snapshot may hold some; loading drops them).
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return "TOMBSTONE"
+
+    def __repr__(self):
+        return "<deleted>"
+
+
+#: The one tombstone.
+TOMBSTONE = _Tombstone()
+
+#: SCAN cursors: the low bits are a position, the high bits the epoch of
+#: the positions (it changes when the store is compacted or flushed).
+_CURSOR_BITS = 40
+_EPOCHS = 1 << 22
+
 _INT64_MAX = 2 ** 63 - 1
 _INT64_MIN = -(2 ** 63)
 
@@ -136,6 +160,10 @@ class Store:
         """
         self._now = clock or _nowMs
         self._data: Dict[bytes, object] = {}
+        # Every key of _data in its order: position -> key, for SCAN.
+        self._order: List[bytes] = []
+        self._tombs = 0
+        self._epoch = 0
         self._expires: Dict[bytes, float] = {}
         self._heap: List[Tuple[float, bytes]] = []
         self.expiredCount = 0
@@ -152,6 +180,8 @@ class Store:
         Return the live value of C{key} or L{None}, expiring it lazily.
         """
         value = self._data.get(key)
+        if value is TOMBSTONE:
+            return None
         if value is not None and self._expires and key in self._expires:
             if self._expires[key] <= self._now():
                 self._expire(key)
@@ -159,7 +189,7 @@ class Store:
         return value
 
     def _expire(self, key: bytes):
-        del self._data[key]
+        self._bury(key)
         del self._expires[key]
         self.expiredCount += 1
         self._emit(b"DEL", key)
@@ -183,9 +213,41 @@ class Store:
             self._heap = [(w, k) for (k, w) in self._expires.items()]
             heapq.heapify(self._heap)
 
+    def _bury(self, key: bytes):
+        """
+        Delete C{key}'s value, leaving a tombstone in its slot.
+        """
+        self._data[key] = TOMBSTONE
+        self._tombs += 1
+        if self._tombs > 1024 and 2 * self._tombs > len(self._data):
+            self._compact()
+
+    def _compact(self):
+        """
+        Drop the tombstones (O(store), paid for by as many deletes).  SCAN
+        cursors of the old positions restart from the beginning.
+        """
+        self._data = {k: v for k, v in self._data.items()
+                      if v is not TOMBSTONE}
+        self._order = list(self._data)
+        self._tombs = 0
+        self._epoch = (self._epoch + 1) % _EPOCHS
+
+    def _put(self, key: bytes, value):
+        """
+        Store C{value} in C{key}'s slot, reviving a tombstone.
+        """
+        data = self._data
+        if key not in data:
+            self._order.append(key)
+        elif self._tombs and data[key] is TOMBSTONE:
+            self._tombs -= 1
+        data[key] = value
+
     def _drop(self, key: bytes) -> bool:
-        if key in self._data:
-            del self._data[key]
+        value = self._data.get(key)
+        if value is not None and value is not TOMBSTONE:
+            self._bury(key)
             self._expires.pop(key, None)
             return True
         return False
@@ -199,13 +261,13 @@ class Store:
         return self._now()
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._data) - self._tombs
 
     def size(self) -> int:
         """
         The number of keys (some may be expired but not yet swept).
         """
-        return len(self._data)
+        return len(self._data) - self._tombs
 
     def exists(self, key: bytes) -> bool:
         """
@@ -237,6 +299,9 @@ class Store:
         Remove every key.
         """
         self._data = {}
+        self._order = []
+        self._tombs = 0
+        self._epoch = (self._epoch + 1) % _EPOCHS
         self._expires = {}
         self._heap = []
         self._emit(b"FLUSHALL")
@@ -249,8 +314,8 @@ class Store:
         now = self._now()
         exp = self._expires
         out = []
-        for key in list(self._data):
-            if exp and key in exp and exp[key] <= now:
+        for key, value in list(self._data.items()):
+            if value is TOMBSTONE or (exp and key in exp and exp[key] <= now):
                 continue
             if rx is None or rx.match(key):
                 out.append(key)
@@ -259,30 +324,37 @@ class Store:
     def scan(self, cursor: int, pattern: bytes = b"*", count: int = 10
              ) -> Tuple[int, List[bytes]]:
         """
-        Incremental iteration: visit about C{count} keys from position
-        C{cursor} in insertion order and return C{(nextCursor, keys)};
-        C{nextCursor} is 0 when the iteration is over.  Keys present for
-        the whole iteration are returned at least once, provided no key is
-        deleted meanwhile (deletes may make later keys be skipped less than
-        Redis's guarantee; see the README).
+        Incremental iteration: visit about C{count} key slots from
+        C{cursor} on, in insertion order, and return C{(nextCursor, keys)};
+        C{nextCursor} is 0 when the iteration is over.
+
+        As Redis guarantees, a full iteration returns every key present
+        from its start to its end (possibly more than once): deleted keys
+        leave tombstones, so positions don't move.  When the store is
+        compacted or flushed, older cursors start over from the beginning.
         """
         rx = globToRegex(pattern)
         now = self._now()
         exp = self._expires
         data = self._data
-        total = len(data)
-        if cursor >= total:
+        order = self._order
+        epoch, pos = divmod(cursor, 1 << _CURSOR_BITS)
+        if epoch != self._epoch:
+            pos = 0
+        total = len(order)
+        if pos >= total:
             return 0, []
-        end = min(total, cursor + max(1, count))
+        end = min(total, pos + max(1, count))
         out = []
-        # islice over the dict's keys; insertion order is stable.
-        import itertools
-        for key in itertools.islice(data, cursor, end):
-            if exp and key in exp and exp[key] <= now:
+        for key in order[pos:end]:
+            if data.get(key) is TOMBSTONE or (
+                    exp and key in exp and exp[key] <= now):
                 continue
             if rx is None or rx.match(key):
                 out.append(key)
-        return (0 if end >= total else end), out
+        if end >= total:
+            return 0, out
+        return (self._epoch << _CURSOR_BITS) | end, out
 
     def items(self) -> Iterable[Tuple[bytes, object]]:
         """
@@ -291,7 +363,7 @@ class Store:
         now = self._now()
         exp = self._expires
         for key, value in list(self._data.items()):
-            if exp and key in exp and exp[key] <= now:
+            if value is TOMBSTONE or (exp and key in exp and exp[key] <= now):
                 continue
             yield key, (value if type(value) is bytes else list(value))
 
@@ -309,7 +381,7 @@ class Store:
         when = self._expires.get(src)
         self._drop(src)
         self._drop(dst)
-        self._data[dst] = value
+        self._put(dst, value)
         if when is not None:
             self._setExpiry(dst, when)
         self._emit(b"RENAME", src, dst)
@@ -395,7 +467,7 @@ class Store:
         @raise WrongType: if it holds a list.
         """
         value = self._data.get(key)
-        if value is None:
+        if value is None or value is TOMBSTONE:
             return None
         if self._expires and key in self._expires:
             value = self._lookup(key)
@@ -424,7 +496,13 @@ class Store:
                     return
             else:
                 del expires[key]
-        self._data[key] = value
+        data = self._data
+        old = data.get(key)
+        if old is None:
+            self._order.append(key)
+        elif old is TOMBSTONE:
+            self._tombs -= 1
+        data[key] = value
         journal = self.journal
         if expireAtMs is not None:
             self._setExpiry(key, int(expireAtMs))
@@ -445,8 +523,9 @@ class Store:
         n += delta
         if n > _INT64_MAX or n < _INT64_MIN:
             raise NotAnInteger(key)
-        self._data[key] = b"%d" % n
-        self._emit(b"SETKEEPTTL", key, self._data[key])
+        value = b"%d" % n
+        self._put(key, value)
+        self._emit(b"SETKEEPTTL", key, value)
         return n
 
     def append(self, key: bytes, value: bytes) -> int:
@@ -455,7 +534,7 @@ class Store:
         """
         current = self._string(key)
         new = value if current is None else current + value
-        self._data[key] = new
+        self._put(key, new)
         self._emit(b"SETKEEPTTL", key, new)
         return len(new)
 
@@ -472,7 +551,8 @@ class Store:
         if lst is None:
             if onlyIfExists:
                 return 0
-            lst = self._data[key] = deque()
+            lst = deque()
+            self._put(key, lst)
         if left:
             lst.extendleft(values)
         else:
@@ -664,7 +744,8 @@ class Store:
         """
         A picklable copy-free view of the whole state: C{(data, expires)}.
         Only safe to serialise while nothing mutates the store (in a forked
-        child, or on the reactor thread).
+        child, or on the reactor thread).  C{data} may hold L{TOMBSTONE}s
+        for deleted keys; L{loadState} drops them.
         """
         return self._data, self._expires
 
@@ -673,7 +754,10 @@ class Store:
         Replace the whole state (no journaling).
         """
         self._data = {k: (v if type(v) is bytes else deque(v))
-                      for k, v in data.items()}
-        self._expires = dict(expires)
+                      for k, v in data.items() if v is not TOMBSTONE}
+        self._order = list(self._data)
+        self._tombs = 0
+        self._epoch = (self._epoch + 1) % _EPOCHS
+        self._expires = {k: w for k, w in expires.items() if k in self._data}
         self._heap = [(w, k) for (k, w) in self._expires.items()]
         heapq.heapify(self._heap)

@@ -240,6 +240,72 @@ class KeyTests(SynchronousTestCase):
                 break
         self.assertEqual(sorted(seen), sorted(b"k%d" % i for i in range(95)))
 
+    def test_scanWhileDeleting(self):
+        """
+        Deleting every key SCAN returned (the usual SCAN-and-DEL loop)
+        still visits every key: deleted keys leave tombstones, so the
+        positions cursors stand for don't move.
+        """
+        store, _, _ = makeStore()
+        for i in range(3000):
+            store.set(b"k%d" % i, b"v")
+        seen = set()
+        cursor = 0
+        while True:
+            cursor, keys = store.scan(cursor, b"*", 100)
+            for key in keys:
+                seen.add(key)
+                store.delete(key)
+            if cursor == 0:
+                break
+        self.assertEqual(len(seen), 3000)
+        self.assertEqual(store.size(), 0)
+
+    def test_compactionRestartsCursors(self):
+        """
+        Once tombstones outnumber live keys the store is compacted; an
+        older cursor then starts over (keys may repeat, none is missed).
+        """
+        store, _, _ = makeStore()
+        for i in range(5000):
+            store.set(b"k%d" % i, b"v")
+        cursor, first = store.scan(0, b"*", 10)
+        for i in range(10, 4000):
+            store.delete(b"k%d" % i)
+        self.assertEqual(store.size(), 1010)
+        self.assertLess(len(store._data), 5000)
+        seen = set(first)
+        while cursor:
+            cursor, keys = store.scan(cursor, b"*", 100)
+            seen.update(keys)
+        self.assertEqual(seen, set(store.keys()) | set(first))
+
+    def test_tombstonesInvisible(self):
+        """
+        A deleted key is gone for every reader, comes back when set again,
+        and a snapshot taken with tombstones loads without them.
+        """
+        import pickle
+        store, clock, _ = makeStore()
+        store.set(b"a", b"1")
+        store.push(b"l", [b"x"])
+        store.delete(b"a")
+        store.pop(b"l", 1)
+        self.assertIsNone(store.get(b"a"))
+        self.assertEqual(store.typeOf(b"l"), "none")
+        self.assertEqual((store.size(), store.keys(), list(store.items())),
+                         (0, [], []))
+        self.assertEqual(store.incrBy(b"a", 2), 2)
+        self.assertEqual(store.push(b"l", [b"y"]), 1)
+        store.set(b"gone", b"x")
+        store.delete(b"gone")
+        self.assertEqual(store.size(), 2)
+        data, expires = pickle.loads(pickle.dumps(store.dumpState(), 4))
+        copy = Store(clock)
+        copy.loadState(data, expires)
+        self.assertEqual(sorted(copy.keys()), [b"a", b"l"])
+        self.assertEqual(copy.size(), 2)
+
     def test_rename(self):
         """
         RENAME moves the value and its TTL; a missing source raises.
