@@ -160,8 +160,9 @@ class Store:
         """
         self._now = clock or _nowMs
         self._data: Dict[bytes, object] = {}
-        # Every key of _data in its order: position -> key, for SCAN.
-        self._order: List[bytes] = []
+        # Every key of _data in its order (position -> key) for SCAN; built
+        # by the first SCAN, so a store never scanned doesn't pay for it.
+        self._order: Optional[List[bytes]] = None
         self._tombs = 0
         self._epoch = 0
         self._expires: Dict[bytes, float] = {}
@@ -229,7 +230,7 @@ class Store:
         """
         self._data = {k: v for k, v in self._data.items()
                       if v is not TOMBSTONE}
-        self._order = list(self._data)
+        self._order = None
         self._tombs = 0
         self._epoch = (self._epoch + 1) % _EPOCHS
 
@@ -239,7 +240,8 @@ class Store:
         """
         data = self._data
         if key not in data:
-            self._order.append(key)
+            if self._order is not None:
+                self._order.append(key)
         elif self._tombs and data[key] is TOMBSTONE:
             self._tombs -= 1
         data[key] = value
@@ -299,7 +301,7 @@ class Store:
         Remove every key.
         """
         self._data = {}
-        self._order = []
+        self._order = None
         self._tombs = 0
         self._epoch = (self._epoch + 1) % _EPOCHS
         self._expires = {}
@@ -338,6 +340,8 @@ class Store:
         exp = self._expires
         data = self._data
         order = self._order
+        if order is None:
+            order = self._order = list(data)
         epoch, pos = divmod(cursor, 1 << _CURSOR_BITS)
         if epoch != self._epoch:
             pos = 0
@@ -499,7 +503,8 @@ class Store:
         data = self._data
         old = data.get(key)
         if old is None:
-            self._order.append(key)
+            if self._order is not None:
+                self._order.append(key)
         elif old is TOMBSTONE:
             self._tombs -= 1
         data[key] = value
@@ -755,7 +760,7 @@ class Store:
         """
         self._data = {k: (v if type(v) is bytes else deque(v))
                       for k, v in data.items() if v is not TOMBSTONE}
-        self._order = list(self._data)
+        self._order = None
         self._tombs = 0
         self._epoch = (self._epoch + 1) % _EPOCHS
         self._expires = {k: w for k, w in expires.items() if k in self._data}
