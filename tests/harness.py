@@ -26,6 +26,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
+from kvtwist.bench import freePort, parseInfo
 from kvtwist.dialects.resp import encodeCommand
 
 #: How long a server may take to start listening or to exit, in seconds.
@@ -42,18 +43,6 @@ class ServerError(Exception):
     The server did not start or stop as expected.  The message carries the
     tail of its log and stderr.
     """
-
-
-def freePort() -> int:
-    """
-    A TCP port on 127.0.0.1 that nothing listens on right now.
-    """
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def twistdCommand() -> List[str]:
@@ -456,20 +445,6 @@ class KVServer:
             if head[:1] in (b"+", b":"):
                 return head[1:]
             raise AssertionError("unexpected reply to %r: %r" % (args, head))
-
-
-def parseInfo(text: str) -> Dict[str, str]:
-    """
-    Parse C{INFO} text (C{field:value} lines, C{# Section} headers).
-    """
-    fields = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or ":" not in line:
-            continue
-        name, value = line.split(":", 1)
-        fields[name] = value
-    return fields
 
 
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|Unhandled")
