@@ -75,9 +75,9 @@ def lose(proto):
     proto.connectionLost(Failure(ConnectionDone()))
 
 
-class TextProtocolTests(SynchronousTestCase):
+class ConnectedMixin:
     """
-    The seed's telnet session.
+    A test case with one connected protocol and a way to talk to it.
     """
 
     def setUp(self):
@@ -85,9 +85,18 @@ class TextProtocolTests(SynchronousTestCase):
         self.proto, self.transport = connect(self.factory)
 
     def send(self, data):
+        """
+        Feed C{data} to the protocol; return what it wrote back.
+        """
         self.transport.clear()
         self.proto.dataReceived(data)
         return self.transport.value()
+
+
+class TextProtocolTests(ConnectedMixin, SynchronousTestCase):
+    """
+    The seed's telnet session.
+    """
 
     def test_seedSession(self):
         """
@@ -195,19 +204,10 @@ class TextProtocolTests(SynchronousTestCase):
         self.assertTrue(out.endswith(b"\r\n.\r\n"))
 
 
-class RespProtocolTests(SynchronousTestCase):
+class RespProtocolTests(ConnectedMixin, SynchronousTestCase):
     """
     RESP framing through the protocol.
     """
-
-    def setUp(self):
-        self.factory, self.clock = makeFactory()
-        self.proto, self.transport = connect(self.factory)
-
-    def send(self, data):
-        self.transport.clear()
-        self.proto.dataReceived(data)
-        return self.transport.value()
 
     def test_everyByteBoundary(self):
         """
