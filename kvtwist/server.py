@@ -102,13 +102,6 @@ class Stats:
         self.authFailures = 0
         self.stalledDisconnects = 0
 
-    def count(self, name: str):
-        """
-        Count one run of command C{name}.
-        """
-        self.commandsProcessed += 1
-        per = self.perCommand
-        per[name] = per.get(name, 0) + 1
 
 
 def _isLoopback(host: str) -> bool:

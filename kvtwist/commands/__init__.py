@@ -183,7 +183,7 @@ def execute(ctx: Context, name: bytes, args: List[bytes]):
     client.commands += 1
     server = ctx.server
     if server is not None:
-        # Stats.count, inlined: this runs for every command.
+        # Counted here, inline: this runs for every command.
         stats = server.stats
         stats.commandsProcessed += 1
         per = stats.perCommand
