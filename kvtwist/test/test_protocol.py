@@ -56,13 +56,15 @@ def makeFactory(**config):
     return factory, clock
 
 
-def connect(factory, host="127.0.0.1", port=40000):
+def connect(factory, host="127.0.0.1", port=40000,
+            transportType=StringTransportWithDisconnection):
     """
-    Connect a protocol from C{factory} to a string transport.
+    Connect a protocol from C{factory} to a string transport (of
+    C{transportType}) from C{host}:C{port}.
     """
     addr = IPv4Address("TCP", host, port)
     proto = factory.buildProtocol(addr)
-    transport = StringTransportWithDisconnection(peerAddress=addr)
+    transport = transportType(peerAddress=addr)
     transport.protocol = proto
     proto.makeConnection(transport)
     return proto, transport
@@ -388,12 +390,7 @@ def connectBuffering(factory, port=40000):
     """
     Connect a protocol from C{factory} to a L{BufferingTransport}.
     """
-    addr = IPv4Address("TCP", "127.0.0.1", port)
-    proto = factory.buildProtocol(addr)
-    transport = BufferingTransport(peerAddress=addr)
-    transport.protocol = proto
-    proto.makeConnection(transport)
-    return proto, transport
+    return connect(factory, port=port, transportType=BufferingTransport)
 
 
 class LimitTests(SynchronousTestCase):

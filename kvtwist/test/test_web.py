@@ -10,11 +10,9 @@ import json
 from urllib.parse import unquote_to_bytes
 
 from prometheus_client import REGISTRY, generate_latest
-from twisted.internet.address import IPv4Address
 from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
-from twisted.internet.testing import (MemoryReactorClock,
-                                      StringTransportWithDisconnection)
+from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import getChildForRequest
 from twisted.web.error import UnsupportedMethod
@@ -24,6 +22,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from kvtwist.server import Config, KVFactory
 from kvtwist.store import Store
 from kvtwist.tap import Options
+from kvtwist.test.test_protocol import connect
 from kvtwist.web import WebSite, makeRoot, makeWebService
 from kvtwist.web import data as webdata
 from kvtwist.web.sampler import Sampler, SamplerService
@@ -190,18 +189,6 @@ def makeServer(password=None, store=None):
     sampler = Sampler(factory, size=10, interval=2.0)
     browser = Browser(makeRoot(factory, clock=clock, sampler=sampler))
     return factory, clock, sampler, browser
-
-
-def connect(factory, port=40000):
-    """
-    Connect a client protocol to C{factory} over a string transport.
-    """
-    addr = IPv4Address("TCP", "127.0.0.1", port)
-    proto = factory.buildProtocol(addr)
-    transport = StringTransportWithDisconnection(peerAddress=addr)
-    transport.protocol = proto
-    proto.makeConnection(transport)
-    return proto, transport
 
 
 class StatusTests(SynchronousTestCase):
