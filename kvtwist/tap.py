@@ -291,6 +291,7 @@ def makeService(options) -> service.MultiService:
     acknowledged after that flush), one listener per endpoint, and the web
     interface.
     """
+    from kvtwist import idlegc
     from kvtwist.server import ClientsService, Config, KVFactory
     from kvtwist.service import StoreService
     from kvtwist.store import Store
@@ -317,6 +318,8 @@ def makeService(options) -> service.MultiService:
         dataDir=options["data-dir"], fsync=options["fsync"],
         flushInterval=options["flush-interval"])
     factory = KVFactory(store, storeService, config)
+    if idlegc.available():
+        idlegc.IdleCollector(factory.stats).setServiceParent(top)
     ClientsService(factory).setServiceParent(top)
     for description in options["endpoints"]:
         ListenerService(description, factory).setServiceParent(top)

@@ -147,9 +147,10 @@ def infoSections(ctx):
             ("rejected_connections", stats.rejected),
             ("blocked_clients", 0),
         ]))
-    sections.append(("Memory", [
-        ("used_memory_rss", _rss()),
-    ]))
+    memory = [("used_memory_rss", _rss())]
+    if server is not None:
+        memory.append(("idle_gc_collections", server.stats.idleCollections))
+    sections.append(("Memory", memory))
     if service is not None:
         sections.append(("Persistence", list(service.info().items())))
     if server is not None:
