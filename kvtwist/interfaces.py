@@ -47,6 +47,9 @@ class IStore(Interface):
     def items():
         """Every live C{(key, value)} pair."""
 
+    def contents():
+        """A new dict of every live key to its value (lists as lists)."""
+
     def rename(src, dst):
         """Rename C{src} to C{dst}."""
 

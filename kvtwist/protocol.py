@@ -13,7 +13,7 @@ behind it.
 from collections import deque
 from typing import Optional
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from zope.interface import implementer
@@ -30,6 +30,17 @@ TOO_BIG_INLINE = Error("ERR Protocol error: too big inline request")
 PREAUTH_MAX_INLINE = 16 * 1024
 PREAUTH_MAX_BULK = 16 * 1024
 PREAUTH_MAX_MULTIBULK = 10
+
+
+#: Replies with more elements than this (a list or dict) are rendered off
+#: the reactor thread when the factory has a C{runInThread}: C{KEYS *} or
+#: C{PRINT} on a big store would otherwise stall every client.
+LARGE_REPLY = 10000
+
+
+def _isLarge(reply) -> bool:
+    t = reply.__class__
+    return (t is list or t is dict) and len(reply) > LARGE_REPLY
 
 
 def _eagerWrites(transport) -> bool:
@@ -315,7 +326,8 @@ class KVProtocol(LineReceiver):
         state.lastCommand = name
         reply = commands.execute(self.ctx, name, args[1:])
         if reply.__class__ not in commands.PLAIN_REPLIES and \
-                isinstance(reply, Deferred):
+                isinstance(reply, Deferred) or \
+                reply.__class__ is list and len(reply) > LARGE_REPLY:
             self._emitDeferred(reply, lambda r: resp.render(r, state.protover))
             size = 0
         else:
@@ -342,7 +354,7 @@ class KVProtocol(LineReceiver):
             return len(data)
         state.lastCommand = request.name
         reply = commands.execute(self.ctx, request.name, request.args)
-        if isinstance(reply, Deferred):
+        if isinstance(reply, Deferred) or _isLarge(reply):
             self._emitDeferred(reply,
                                lambda r: dialect.render(request, r))
             size = 0
@@ -384,21 +396,40 @@ class KVProtocol(LineReceiver):
         else:
             self._write(data)
 
-    def _emitDeferred(self, d: Deferred, render):
+    def _emitDeferred(self, reply, render):
+        """
+        Queue the reply to C{reply} (a Deferred, or a large reply) in
+        request order; render it when it is there, off the reactor thread
+        if it is large (L{LARGE_REPLY}).
+        """
         entry = [False, b""]
         self._queue.append(entry)
+        runInThread = self.factory.runInThread
 
-        def done(reply):
-            try:
-                entry[1] = render(reply)
-            except Exception:
-                self._log.failure("rendering a reply failed")
-                entry[1] = resp.render(Error("ERR internal error"))
+        def rendered(data):
+            entry[1] = data
             entry[0] = True
             self._drainQueue()
 
-        d.addCallback(done)
-        d.addErrback(lambda f: self._log.failure("reply failed", f))
+        def failed(f):
+            self._log.failure("rendering a reply failed", f)
+            rendered(resp.render(Error("ERR internal error")))
+
+        def done(reply):
+            if runInThread is not None and _isLarge(reply):
+                runInThread(render, reply).addCallbacks(rendered, failed)
+                return
+            try:
+                data = render(reply)
+            except Exception:
+                failed(None)
+                return
+            rendered(data)
+
+        if not isinstance(reply, Deferred):
+            reply = succeed(reply)
+        reply.addCallback(done)
+        reply.addErrback(lambda f: self._log.failure("reply failed", f))
 
     def _drainQueue(self):
         queue = self._queue

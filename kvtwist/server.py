@@ -132,6 +132,8 @@ class KVFactory(ServerFactory):
     @ivar service: the L{kvtwist.service.StoreService} or L{None}.
     @ivar config: the L{Config}.
     @ivar stats: the L{Stats}.
+    @ivar runInThread: C{runInThread(f, *args) -> Deferred}, used to render
+        large replies off the reactor thread; L{None} renders them inline.
     """
 
     protocol = KVProtocol
@@ -139,10 +141,12 @@ class KVFactory(ServerFactory):
     _log = Logger()
 
     def __init__(self, store, service=None, config: Optional[Config] = None,
-                 clock=None):
+                 clock=None, runInThread=None):
         """
         @param clock: an L{IReactorTime}; the global reactor if not given.
+        @param runInThread: see the instance variable.
         """
+        self.runInThread = runInThread
         if clock is None:
             from twisted.internet import reactor as clock
         self.store = store
@@ -332,6 +336,20 @@ class KVFactory(ServerFactory):
                     proto.abort("stalled past %gs" % (stallBound,))
             elif timeout and now - proto.state.lastActive >= timeout:
                 proto.abort("idle for %gs (--timeout)" % (timeout,))
+
+
+def threadPoolRunner(reactor=None):
+    """
+    A C{runInThread(f, *args) -> Deferred} using C{reactor}'s thread pool
+    (the global reactor's if not given), looked up on first use.
+    """
+    def runInThread(f, *args):
+        from twisted.internet.threads import deferToThreadPool
+        r = reactor
+        if r is None:
+            from twisted.internet import reactor as r
+        return deferToThreadPool(r, r.getThreadPool(), f, *args)
+    return runInThread
 
 
 class ClientsService(Service):

@@ -17,6 +17,7 @@ produced.
 
 import heapq
 import re
+from itertools import repeat
 import time
 from collections import deque
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
@@ -142,6 +143,16 @@ def globToRegex(pattern: bytes):
         return re.compile(re.escape(pattern) + b"\\Z")
 
 
+def _drain(d: dict):
+    """
+    Empty C{d} an item at a time: freeing a big dict in one go is a single
+    call that holds the interpreter lock until every key is freed.
+    """
+    pop = d.popitem
+    while d:
+        pop()
+
+
 @implementer(IStore)
 class Store:
     """
@@ -149,15 +160,26 @@ class Store:
 
     @ivar journal: called with each mutation op, or L{None}.
     @ivar expiredCount: how many keys have expired since start.
+    @ivar runInThread: C{runInThread(f) -> Deferred}, or L{None}: with one,
+        L{keys} and L{contents} on a store of more than L{OFFLOAD_KEYS}
+        keys take a snapshot (C-speed copies of the key and value lists)
+        and do their O(store) work on it off the calling thread, returning
+        a Deferred.
     """
 
     journal: Optional[Callable[[tuple], None]] = None
 
-    def __init__(self, clock: Optional[Callable[[], float]] = None):
+    #: Store size from which L{keys} and L{contents} use C{runInThread}.
+    OFFLOAD_KEYS = 20000
+
+    def __init__(self, clock: Optional[Callable[[], float]] = None,
+                 runInThread: Optional[Callable] = None):
         """
         @param clock: returns the current time in milliseconds since the
             epoch; the real time if not given.
+        @param runInThread: see the instance variable.
         """
+        self.runInThread = runInThread
         self._now = clock or _nowMs
         self._data: Dict[bytes, object] = {}
         # Every key of _data in its order (position -> key) for SCAN; built
@@ -298,8 +320,10 @@ class Store:
 
     def flush(self):
         """
-        Remove every key.
+        Remove every key.  With C{runInThread}, a big store's old contents
+        are freed off the calling thread.
         """
+        old = self._data
         self._data = {}
         self._order = None
         self._tombs = 0
@@ -307,21 +331,55 @@ class Store:
         self._expires = {}
         self._heap = []
         self._emit(b"FLUSHALL")
+        if self.runInThread is not None and len(old) > self.OFFLOAD_KEYS:
+            self.runInThread(_drain, old)
 
-    def keys(self, pattern: bytes = b"*") -> List[bytes]:
+    def keys(self, pattern: bytes = b"*"):
         """
-        Every live key matching the glob C{pattern}.  Costs O(store).
+        Every live key matching the glob C{pattern}: a list, or a Deferred
+        of one on a big store with C{runInThread}.  Costs O(store).
         """
         rx = globToRegex(pattern)
+        return self._offload(lambda keys, values, live: [
+            key for key, value in zip(keys, values)
+            if live(key, value) and (rx is None or rx.match(key))],
+            values=self._tombs > 0)
+
+    def contents(self):
+        """
+        Every live key and its value, as a new dict (a list value copied
+        to a list): the dict, or a Deferred of it on a big store with
+        C{runInThread}.  Costs O(store).
+        """
+        def copy(keys, values, live):
+            return {key: (value if type(value) is bytes else list(value))
+                    for key, value in zip(keys, values) if live(key, value)}
+        return self._offload(copy)
+
+    def _offload(self, work, values: bool = True):
+        """
+        Call C{work(keys, values, live)} on a snapshot of the store, here
+        or through C{runInThread}: C{keys} and C{values} are iterables in
+        the same order, C{live(key, value)} says whether a pair is live (not
+        a tombstone, not expired) as of now.
+
+        Taking the snapshot is two list copies in C (one without
+        C{values}, when every value is C{None} to C{work}); list values are
+        not copied by it, so C{work} sees each as it is when it gets there.
+        """
+        data = self._data
+        keys = list(data)
+        values = list(data.values()) if values else repeat(None)
+        exp = dict(self._expires) if self._expires else None
         now = self._now()
-        exp = self._expires
-        out = []
-        for key, value in list(self._data.items()):
-            if value is TOMBSTONE or (exp and key in exp and exp[key] <= now):
-                continue
-            if rx is None or rx.match(key):
-                out.append(key)
-        return out
+
+        def live(key, value):
+            return value is not TOMBSTONE and not (
+                exp and key in exp and exp[key] <= now)
+
+        if self.runInThread is not None and len(keys) > self.OFFLOAD_KEYS:
+            return self.runInThread(work, keys, values, live)
+        return work(keys, values, live)
 
     def scan(self, cursor: int, pattern: bytes = b"*", count: int = 10
              ) -> Tuple[int, List[bytes]]:

@@ -292,7 +292,8 @@ def makeService(options) -> service.MultiService:
     interface.
     """
     from kvtwist import idlegc
-    from kvtwist.server import ClientsService, Config, KVFactory
+    from kvtwist.server import (
+        ClientsService, Config, KVFactory, threadPoolRunner)
     from kvtwist.service import StoreService
     from kvtwist.store import Store
 
@@ -302,7 +303,8 @@ def makeService(options) -> service.MultiService:
         # Not a usage error for twistd: Twisted before 26 exits 0 on those.
         raise SystemExit("twistd kvstore: %s" % (e,))
     top = KVService()
-    store = Store()
+    runInThread = threadPoolRunner()
+    store = Store(runInThread=runInThread)
     storeService = StoreService(
         store, options["data-dir"], fsync=options["fsync"],
         flushInterval=options["flush-interval"])
@@ -317,7 +319,8 @@ def makeService(options) -> service.MultiService:
         unterminatedMs=options["unterminated-ms"],
         dataDir=options["data-dir"], fsync=options["fsync"],
         flushInterval=options["flush-interval"])
-    factory = KVFactory(store, storeService, config)
+    factory = KVFactory(store, storeService, config,
+                        runInThread=runInThread)
     if idlegc.available():
         idlegc.IdleCollector(factory.stats).setServiceParent(top)
     ClientsService(factory).setServiceParent(top)

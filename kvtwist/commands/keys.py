@@ -158,7 +158,7 @@ def dbsize(ctx, args):
 @command("PRINT", 1, "readonly",
          "Every key and value (lists as arrays); O(store).", (0, 0, 0))
 def print_(ctx, args):
-    return then(ctx.store.items(), lambda items: {k: v for k, v in items})
+    return ctx.store.contents()
 
 
 @command("SELECT", 2, "readonly", "Select database 0 (the only one).",

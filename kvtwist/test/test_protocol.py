@@ -11,6 +11,7 @@ from twisted.python.failure import Failure
 from twisted.internet.error import ConnectionDone
 from twisted.trial.unittest import SynchronousTestCase
 
+from kvtwist import protocol
 from kvtwist.dialects.resp import encodeCommand
 from kvtwist.server import Config, KVFactory
 from kvtwist.store import Store
@@ -532,3 +533,82 @@ class UnterminatedTests(SynchronousTestCase):
         self.assertEqual(transport.value(), b"")
         proto.dataReceived(b"a\r\n")
         self.assertEqual(transport.value(), b"$-1\r\n")
+
+
+class LargeReplyTests(SynchronousTestCase):
+    """
+    Large replies (KEYS or PRINT on a big store) are computed and rendered
+    through the factory's C{runInThread}, and still come back in request
+    order.
+    """
+
+    def setUp(self):
+        from kvtwist.test.test_store import PendingRunner
+        self.factory, self.clock = makeFactory()
+        self.runner = PendingRunner()
+        self.factory.runInThread = self.runner
+        self.factory.store.runInThread = self.runner
+        self.factory.store.OFFLOAD_KEYS = 10
+        self.patch(protocol, "LARGE_REPLY", 10)
+        for i in range(20):
+            self.factory.store.set(b"key%02d" % (i,), b"v")
+        self.proto, self.transport = connect(self.factory)
+
+    def test_keysInOrder(self):
+        """
+        A KEYS reply waits for the runner (once to list, once to render);
+        a PING sent after it is answered after it.
+        """
+        self.proto.dataReceived(encodeCommand("KEYS", "key1*") +
+                                encodeCommand("KEYS", "*") +
+                                encodeCommand("PING"))
+        # The small KEYS reply renders inline, once listed.
+        self.assertEqual(self.transport.value(), b"")
+        self.runner.runAll()  # both listings
+        self.assertTrue(self.transport.value().startswith(b"*10\r\n"))
+        self.assertNotIn(b"PONG", self.transport.value())
+        self.assertEqual(len(self.runner.calls), 1)  # rendering the big one
+        self.runner.runAll()
+        value = self.transport.value()
+        self.assertTrue(value.endswith(b"\r\n+PONG\r\n"))
+        self.assertIn(b"*20\r\n", value)
+
+    def test_printText(self):
+        """
+        PRINT in the text protocol: the whole block, rendered elsewhere.
+        """
+        self.proto.dataReceived(b"PRINT\r\nGET key00\r\n")
+        self.runner.runAll()
+        self.runner.runAll()
+        lines = self.transport.value().split(b"\r\n")
+        self.assertIn(b"key19: v", lines)
+        self.assertEqual(lines[-3:], [b".", b"v", b""])
+
+    def test_largeListInline(self):
+        """
+        A large list reply that is not a Deferred (LRANGE) is rendered
+        through the runner too.
+        """
+        self.factory.store.push(b"l", [b"x"] * 30)
+        self.proto.dataReceived(encodeCommand("LRANGE", "l", "0", "-1") +
+                                encodeCommand("PING"))
+        self.assertEqual(self.transport.value(), b"")
+        self.runner.runAll()
+        self.assertEqual(self.transport.value(),
+                         b"*30\r\n" + b"$1\r\nx\r\n" * 30 + b"+PONG\r\n")
+
+    def test_renderFailure(self):
+        """
+        A reply that fails to render answers an error and is logged; the
+        connection goes on.
+        """
+        def broken(f, *args):
+            from twisted.internet.defer import fail
+            return fail(RuntimeError("boom"))
+        self.factory.runInThread = broken
+        self.proto.dataReceived(encodeCommand("KEYS", "*") +
+                                encodeCommand("PING"))
+        self.runner.runAll()
+        self.assertEqual(self.transport.value(),
+                         b"-ERR internal error\r\n+PONG\r\n")
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)

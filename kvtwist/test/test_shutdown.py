@@ -9,7 +9,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from kvtwist import tap
+from kvtwist import idlegc, tap
 from kvtwist.dialects.resp import encodeCommand
 from kvtwist.server import ClientsService
 from kvtwist.test.test_protocol import (BufferingTransport, connect,
@@ -160,5 +160,6 @@ class OrderedStopTests(SynchronousTestCase):
         top = tap.makeService(options)
         self.assertIsInstance(top, tap.OrderedMultiService)
         kinds = [type(svc).__name__ for svc in top]
-        self.assertEqual(kinds, ["StoreService", "ClientsService",
-                                 "ListenerService"])
+        collector = ["IdleCollector"] if idlegc.available() else []
+        self.assertEqual(kinds, ["StoreService"] + collector +
+                         ["ClientsService", "ListenerService"])
