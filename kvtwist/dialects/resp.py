@@ -88,14 +88,17 @@ def parseCommand(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
 _BULK_HEADERS = {}
 
 
-def parseMany(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
-              maxMultibulk: int = DEFAULT_MAX_MULTIBULK
-              ) -> List[Tuple[List[bytes], int]]:
+def parseManyPython(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
+                    maxMultibulk: int = DEFAULT_MAX_MULTIBULK
+                    ) -> List[Tuple[List[bytes], int]]:
     """
     Parse every whole, ordinary multibulk request from C{buf[pos]} on in
     one pass, splitting at CR LF; stop at the first one that is partial,
     holds a CR LF inside a value, is not RESP or breaks the framing, and
     leave it to L{parseCommand}.
+
+    L{parseMany} is this function, or on CPython the same in C
+    (C{kvtwist._resp}), which returns exactly the same.
 
     @return: C{[(args, endPos), ...]}, possibly empty.
     """
@@ -143,6 +146,12 @@ def parseMany(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
         append((lines[i + 2:j:2], p))
         i = j
     return out
+
+
+try:
+    from kvtwist._resp import parseMany
+except ImportError:  # PyPy, or built without a C compiler
+    parseMany = parseManyPython
 
 
 def encodeCommand(*args) -> bytes:

@@ -2,11 +2,20 @@
 Tests for L{kvtwist.dialects.resp}: request framing and reply rendering.
 """
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from twisted.trial.unittest import SynchronousTestCase
 
+from kvtwist.dialects import resp
 from kvtwist.dialects.resp import (
-    ProtocolError, encodeCommand, parseCommand, parseMany, render)
+    ProtocolError, encodeCommand, parseCommand, render)
 from kvtwist.replies import Error, Status, Verbatim
+
+try:
+    from kvtwist import _resp
+except ImportError:
+    _resp = None
 
 
 class ParseTests(SynchronousTestCase):
@@ -68,9 +77,9 @@ class ParseTests(SynchronousTestCase):
                           b"*11\r\n", 0, 100, 10)
 
 
-class ParseManyTests(SynchronousTestCase):
+class ParseManyMixin:
     """
-    L{parseMany}, the one-pass fast path.
+    Tests of a C{parseMany}, the one-pass fast path: C{self.parseMany}.
     """
 
     def test_pipeline(self):
@@ -79,7 +88,7 @@ class ParseManyTests(SynchronousTestCase):
         """
         one = encodeCommand("SET", "k", "v")
         two = encodeCommand("GET", "k")
-        batch = parseMany(one + two + b"*1\r\n$4\r\nPI", 0)
+        batch = self.parseMany(one + two + b"*1\r\n$4\r\nPI", 0)
         self.assertEqual(batch, [([b"SET", b"k", b"v"], len(one)),
                                  ([b"GET", b"k"], len(one + two))])
 
@@ -91,7 +100,7 @@ class ParseManyTests(SynchronousTestCase):
         one = encodeCommand("GET", "a")
         for tail in [encodeCommand("SET", "k", "a\r\nb"), b"PING\r\n",
                      b"*1\r\n$9\r\nPING\r\n", b"*x\r\n"]:
-            self.assertEqual(parseMany(one + tail + one, 0),
+            self.assertEqual(self.parseMany(one + tail + one, 0),
                              [([b"GET", b"a"], len(one))])
 
     def test_limits(self):
@@ -99,8 +108,85 @@ class ParseManyTests(SynchronousTestCase):
         Requests over the limits are left to L{parseCommand} to refuse.
         """
         data = encodeCommand("SET", "k", "v" * 20)
-        self.assertEqual(parseMany(data, 0, 10), [])
-        self.assertEqual(parseMany(data, 0, 100, 2), [])
+        self.assertEqual(self.parseMany(data, 0, 10), [])
+        self.assertEqual(self.parseMany(data, 0, 100, 2), [])
+
+
+class ParseManyPythonTests(ParseManyMixin, SynchronousTestCase):
+    """
+    L{resp.parseManyPython}.
+    """
+
+    parseMany = staticmethod(resp.parseManyPython)
+
+
+class ParseManyCTests(ParseManyMixin, SynchronousTestCase):
+    """
+    C{kvtwist._resp.parseMany}, the C version CPython uses.
+    """
+
+    if _resp is None:
+        skip = "kvtwist._resp is not built (PyPy, or no C compiler)"
+    else:
+        parseMany = staticmethod(_resp.parseMany)
+
+    def test_isUsed(self):
+        """
+        Where it is built, L{resp.parseMany} is the C version.
+        """
+        self.assertIs(resp.parseMany, _resp.parseMany)
+
+    def test_arguments(self):
+        """
+        Bad arguments raise as a Python function's would.
+        """
+        self.assertRaises(TypeError, self.parseMany, "*1\r\n", 0)
+        self.assertRaises(ValueError, self.parseMany, b"*1\r\n", -1)
+        self.assertEqual(self.parseMany(b"*1\r\n$1\r\na\r\n", 99), [])
+
+
+#: Pieces random RESP input is made of: whole requests and the ways they
+#: go wrong.
+_PIECES = [
+    b"*", b"$", b"\r\n", b"\r", b"\n", b"0", b"1", b"2", b"3", b"9", b"-",
+    b"00", b"*0\r\n", b"*-1\r\n", b"$0\r\n\r\n", b"$-1\r\n", b"a",
+    b"PING\r\n", b"*2\r\n$01\r\na\r\n", b"$20000000000000000000\r\n",
+    b"*99999999999999999999\r\n", b"*1\r\n$3\r\na\r\n\r\n",
+    b"*1\r\n$2\r\na\r\r\n", b"*1\r\n$1\r\n\r\r\n", b"*1\r\n$01\r\na\r\n",
+    b"*01\r\n$1\r\na\r\n", b"*1\r\n$00\r\n\r\n", b"*1\r\n$+1\r\na\r\n",
+]
+
+
+def _requests():
+    args = st.lists(st.binary(max_size=12) | st.sampled_from(
+        [b"", b"\r", b"\n", b"\r\n", b"a\r\nb", b"x\r"]),
+        min_size=1, max_size=4)
+    return st.lists(
+        args.map(lambda a: encodeCommand(*a)) | st.sampled_from(_PIECES),
+        max_size=12).map(b"".join)
+
+
+class ParseManyEquivalenceTests(SynchronousTestCase):
+    """
+    The C and Python versions of C{parseMany} agree on any input.
+    """
+
+    if _resp is None:
+        skip = "kvtwist._resp is not built (PyPy, or no C compiler)"
+
+    @settings(max_examples=1000, deadline=None)
+    @given(_requests(), st.integers(0, 40), st.integers(0, 20),
+           st.integers(0, 5), st.integers(0, 3))
+    def test_same(self, data, cut, pos, maxBulk, maxMultibulk):
+        """
+        Same requests, same end positions, same stopping point, whatever
+        the buffer, its truncation, the start position and the limits.
+        """
+        buf = data[:len(data) - cut] if cut < len(data) else data
+        pos = min(pos, len(buf))
+        for limits in [(), (maxBulk * 4, maxMultibulk + 1)]:
+            self.assertEqual(_resp.parseMany(buf, pos, *limits),
+                             resp.parseManyPython(buf, pos, *limits))
 
 
 class RenderTests(SynchronousTestCase):
