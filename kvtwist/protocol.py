@@ -206,17 +206,7 @@ class KVProtocol(LineReceiver):
                     # falls to the careful parser below.
                     batch = resp.parseMany(buf, pos, maxBulk, maxMultibulk)
                     if batch:
-                        authenticated = self.state.authenticated
-                        for args, end in batch:
-                            if self._closing:
-                                return
-                            if self._writePaused or budget <= 0:
-                                break
-                            pos = end
-                            budget -= self._runResp(args)
-                            if self.state.authenticated is not authenticated:
-                                # The caps change: parse the rest again.
-                                break
+                        pos, budget = self._runResp(batch, pos, budget)
                         if self.state.authenticated:
                             maxInline = self.MAX_LENGTH
                             maxBulk = self._maxBulk
@@ -234,7 +224,7 @@ class KVProtocol(LineReceiver):
                     pos = nxt
                     if not args:
                         continue
-                    budget -= self._runResp(args)
+                    pos, budget = self._runResp([(args, nxt)], pos, budget)
                     if self.state.authenticated:
                         maxInline = self.MAX_LENGTH
                         maxBulk = self._maxBulk
@@ -319,27 +309,50 @@ class KVProtocol(LineReceiver):
 
     # -- running requests ----------------------------------------------------
 
-    def _runResp(self, args) -> int:
+    def _runResp(self, batch, pos: int, budget: int):
+        """
+        Run parsed RESP requests, C{[(args, endPos), ...]}, in order; stop
+        early if the connection closes or pauses, the output budget is
+        spent, or authentication changes (the caps on what may be parsed
+        change with it: the rest is parsed again).
+
+        @return: C{(pos, budget)}: the end of the last request run and
+            what is left of the output budget.
+        """
         state = self.state
         state.dialect = "resp"
-        name = args[0]
-        state.lastCommand = name
-        reply = commands.execute(self.ctx, name, args[1:])
-        if reply.__class__ not in commands.PLAIN_REPLIES and \
-                isinstance(reply, Deferred) or \
-                reply.__class__ is list and len(reply) > LARGE_REPLY:
-            self._emitDeferred(reply, lambda r: resp.render(r, state.protover))
-            size = 0
-        else:
-            data = resp.render(reply, state.protover)
-            if self._queue:
-                self._queue.append([True, data])
+        authenticated = state.authenticated
+        ctx = self.ctx
+        execute = commands.execute
+        render = resp.render
+        plain = commands.PLAIN_REPLIES
+        out = self._out
+        queue = self._queue
+        for args, end in batch:
+            if self._closing or self._writePaused or budget <= 0:
+                break
+            pos = end
+            name = args[0]
+            state.lastCommand = name
+            reply = execute(ctx, name, args[1:])
+            cls = reply.__class__
+            if cls in plain and (cls is not list or
+                                 len(reply) <= LARGE_REPLY):
+                data = render(reply, state.protover)
+                if queue:
+                    queue.append([True, data])
+                else:
+                    out.append(data)
+                budget -= len(data)
             else:
-                self._out.append(data)
-            size = len(data)
-        if state.closeAfterReply:
-            self._closeAfterOutput()
-        return size
+                # A Deferred, or large: rendered later, maybe elsewhere.
+                self._emitDeferred(reply,
+                                   lambda r: render(r, state.protover))
+            if state.closeAfterReply:
+                self._closeAfterOutput()
+            if state.authenticated is not authenticated:
+                break
+        return pos, budget
 
     def _runLine(self, line: bytes) -> int:
         dialect = dialects.detect(line)
