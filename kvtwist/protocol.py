@@ -95,6 +95,7 @@ class KVProtocol(LineReceiver):
         self.disconnectReason = None
         self.stalledSince = None
         self._eager = False
+        self._unsent = []
 
     # -- connection ---------------------------------------------------------
 
@@ -121,6 +122,7 @@ class KVProtocol(LineReceiver):
             self.factory.clientDisconnected(self, reason)
         self._chunks = []
         self._queue.clear()
+        self._unsent = []
 
     # -- producer: the transport tells us when its buffer is full/drained --
 
@@ -141,6 +143,17 @@ class KVProtocol(LineReceiver):
             self.transport.resumeProducing()
             self.factory.clientResumed(self)
             self.dataReceived(b"")
+
+    def _resumeIfDrained(self):
+        """
+        Go on reading, unless the replies held so far fill the transport
+        (then it pauses us, and resumes us once drained).
+        """
+        if self._closing:
+            return
+        self.sendUnsent()
+        if not self._writePaused:
+            self.resumeProducing()
 
     def stopProducing(self):
         """
@@ -256,10 +269,10 @@ class KVProtocol(LineReceiver):
             if out:
                 self._write(b"".join(out))
         if self._readPaused and not self._writePaused:
-            # The transport took everything without pausing us: look again
-            # on the next turn rather than waiting for a resume that won't
-            # come.
-            factory.clock.callLater(0, self.resumeProducing)
+            # The output budget ran out before the transport paused us:
+            # look again on the next turn rather than waiting for a resume
+            # that may not come.
+            factory.clock.callLater(0, self._resumeIfDrained)
         if pos < n:
             rest = buf[pos:]
             self._chunks = [rest]
@@ -384,14 +397,40 @@ class KVProtocol(LineReceiver):
 
     def _write(self, data: bytes):
         self.factory.stats.netOutput += len(data)
+        if self._eager:
+            # Held until the end of this reactor turn (see sendUnsent).
+            unsent = self._unsent
+            unsent.append(data)
+            if len(unsent) == 1:
+                self.factory.sendSoon(self)
+            return
+        self.transport.write(data)
+
+    def sendUnsent(self):
+        """
+        Send the replies held back during this reactor turn: called by the
+        factory once the turn's reads are all done, before the reactor
+        waits for more (as Redis writes its replies before it sleeps), and
+        before the connection is closed.
+
+        Holding replies to the end of the turn sends each client one
+        write per turn, after every ready client was read, instead of one
+        per read interleaved with the reads: the other end is woken once,
+        and a pipelining client gets its replies together.  When nothing
+        is queued in the transport the data goes straight to the socket,
+        saving the two epoll registrations and the dispatch of a
+        transport write; what the kernel doesn't take goes through the
+        transport as usual.
+        """
+        unsent = self._unsent
+        if not unsent:
+            return
+        data = unsent[0] if len(unsent) == 1 else b"".join(unsent)
+        self._unsent = []
         transport = self.transport
-        if self._eager and not transport._tempDataBuffer and \
-                len(transport.dataBuffer) == transport.offset and \
-                transport.connected and not transport.disconnecting:
-            # Nothing is queued: send now instead of waiting for the next
-            # reactor turn to report the socket writable.  This saves two
-            # epoll registrations and a dispatch per reply; anything the
-            # kernel doesn't take goes through the transport as usual.
+        if transport.connected and not transport.disconnecting and \
+                not transport._tempDataBuffer and \
+                len(transport.dataBuffer) == transport.offset:
             try:
                 sent = transport.socket.send(data)
             except OSError:
@@ -489,8 +528,10 @@ class KVProtocol(LineReceiver):
         self.disconnectReason = why
         self._closing = True
         self._chunks = []
+        self._unsent = []
         self.transport.abortConnection()
 
     def _finishClose(self):
         if self.transport is not None:
+            self.sendUnsent()
             self.transport.loseConnection()

@@ -6,7 +6,7 @@ limit and protected mode, and holds the server's configuration and stats.
 
 import ipaddress
 import itertools
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
@@ -158,6 +158,8 @@ class KVFactory(ServerFactory):
         self._ids = itertools.count(1)
         self._reaper = None
         self._whenEmpty = []
+        self._unsent: List[KVProtocol] = []
+        self._sendCall = None
 
     @property
     def password(self) -> Optional[bytes]:
@@ -283,6 +285,25 @@ class KVFactory(ServerFactory):
             return result
 
         return done.addBoth(cancel)
+
+    def sendSoon(self, proto: KVProtocol):
+        """
+        C{proto} holds replies: have it send them at the end of this
+        reactor turn (L{KVProtocol.sendUnsent}).
+        """
+        self._unsent.append(proto)
+        if self._sendCall is None:
+            self._sendCall = self.clock.callLater(0, self._sendAll)
+
+    def _sendAll(self):
+        self._sendCall = None
+        protos, self._unsent = self._unsent, []
+        for proto in protos:
+            try:
+                proto.sendUnsent()
+            except Exception:
+                self._log.failure("sending to client {id} failed",
+                                  id=proto.state.id)
 
     def clientStalled(self, proto: KVProtocol):
         """

@@ -612,3 +612,149 @@ class LargeReplyTests(SynchronousTestCase):
         self.assertEqual(self.transport.value(),
                          b"-ERR internal error\r\n+PONG\r\n")
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+class FakeSocket:
+    """
+    The socket of a L{SocketTransport}: records what it is sent, taking at
+    most C{room} bytes per call (all if L{None}).
+    """
+
+    def __init__(self):
+        self.sent = []
+        self.room = None
+
+    def send(self, data):
+        taken = data if self.room is None else data[:self.room]
+        self.sent.append(taken)
+        return len(taken)
+
+
+class SocketTransport(BufferingTransport):
+    """
+    A buffering transport with the parts of a TCP transport that replies
+    sent straight to the socket look at; what goes through C{write} is in
+    C{value()} as usual.
+    """
+
+    def __init__(self, *args, **kwargs):
+        BufferingTransport.__init__(self, *args, **kwargs)
+        self.socket = FakeSocket()
+        self._tempDataBuffer = []
+        self.dataBuffer = b""
+        self.offset = 0
+
+
+class EndOfTurnSendTests(SynchronousTestCase):
+    """
+    On TCP and UNIX connections replies are held until the end of the
+    reactor turn, then sent in one piece per client, straight to the
+    socket when the transport has nothing queued.
+    """
+
+    def setUp(self):
+        self.patch(protocol, "_eagerWrites", lambda transport: True)
+        self.factory, self.clock = makeFactory()
+
+    def connect(self):
+        return connect(self.factory, transportType=SocketTransport)
+
+    def test_heldToEndOfTurn(self):
+        """
+        Replies to several reads in one turn leave in one send once the
+        turn ends (the clock's zero-delay call), not before.
+        """
+        proto, transport = self.connect()
+        proto.dataReceived(encodeCommand("SET", "k", "v"))
+        proto.dataReceived(encodeCommand("GET", "k"))
+        self.assertEqual(transport.socket.sent, [])
+        self.clock.advance(0)
+        self.assertEqual(transport.socket.sent, [b"+OK\r\n$1\r\nv\r\n"])
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual(self.factory.stats.netOutput, 12)
+
+    def test_clientsInOneCall(self):
+        """
+        Every client with replies is sent to by one call at the end of the
+        turn, each its own replies.
+        """
+        one, t1 = self.connect()
+        two, t2 = self.connect()
+        one.dataReceived(encodeCommand("PING"))
+        two.dataReceived(encodeCommand("ECHO", "x"))
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.clock.advance(0)
+        self.assertEqual(t1.socket.sent, [b"+PONG\r\n"])
+        self.assertEqual(t2.socket.sent, [b"$1\r\nx\r\n"])
+
+    def test_partialSend(self):
+        """
+        What the socket doesn't take goes to the transport's buffer, in
+        order.
+        """
+        proto, transport = self.connect()
+        transport.socket.room = 3
+        proto.dataReceived(encodeCommand("PING") + encodeCommand("PING"))
+        self.clock.advance(0)
+        self.assertEqual(transport.socket.sent, [b"+PO"])
+        self.assertEqual(transport.value(), b"NG\r\n+PONG\r\n")
+
+    def test_transportBusy(self):
+        """
+        While the transport still has data queued, replies go behind it
+        through the transport, never around it.
+        """
+        proto, transport = self.connect()
+        transport.dataBuffer = b"earlier"
+        proto.dataReceived(encodeCommand("PING"))
+        self.clock.advance(0)
+        self.assertEqual(transport.socket.sent, [])
+        self.assertEqual(transport.value(), b"+PONG\r\n")
+
+    def test_sentBeforeClose(self):
+        """
+        A reply owed before a close (QUIT) is sent before the connection
+        is closed, without waiting for the end of the turn.
+        """
+        proto, transport = self.connect()
+        proto.dataReceived(encodeCommand("PING") + encodeCommand("QUIT"))
+        self.assertEqual(transport.socket.sent, [b"+PONG\r\n+OK\r\n"])
+        self.assertFalse(transport.connected)
+        self.clock.advance(0)
+        self.assertEqual(transport.socket.sent, [b"+PONG\r\n+OK\r\n"])
+
+    def test_lostBeforeEndOfTurn(self):
+        """
+        A connection lost before the turn ends sends nothing more.
+        """
+        proto, transport = self.connect()
+        proto.dataReceived(encodeCommand("PING"))
+        transport.loseConnection()
+        self.clock.advance(0)
+        self.assertEqual(transport.socket.sent, [])
+
+    def test_backpressureWithHeldReplies(self):
+        """
+        A client that reads nothing while pipelining big replies is paused
+        once the held replies fill the transport, whatever the order of the
+        end-of-turn calls; memory stays bounded over many turns, and once
+        it reads, every reply arrives, in order.
+        """
+        self.factory.config.maxOutputBuffer = 4096
+        self.factory.store.set(b"big", b"x" * 1000)
+        proto, transport = self.connect()
+        transport.socket.room = 0  # the peer reads nothing
+        count = 200
+        proto.dataReceived(encodeCommand("GET", "big") * count)
+        for _ in range(20):
+            self.clock.advance(0)
+        self.assertLess(len(transport.value()), 4096 + 1024 + 1100)
+        self.assertTrue(proto._writePaused)
+        got = b""
+        for _ in range(1000):
+            got += transport.drain()
+            self.clock.advance(0)
+            if len(got) >= count * 1009:  # len(reply)
+                break
+        reply = b"$1000\r\n" + b"x" * 1000 + b"\r\n"
+        self.assertEqual(got, reply * count)
