@@ -281,6 +281,8 @@ class StoreService(Service):
     #: Whether the last stopService flushed everything.
     stoppedCleanly = False
 
+    #: The most ops encoded into one write of the log (see L{_writeBatch}).
+    WRITE_OPS = 64 * 1000
 
     name = "kvtwist-store"
     _log = Logger()
@@ -779,18 +781,25 @@ class StoreService(Service):
         started = time.perf_counter()
         fs = self._fs
         offsets = {}
+        step = self.WRITE_OPS
         for gen, ops in batch:
             if gen.obsolete:
                 continue
-            data = encodeFrames(ops)
             if gen.fd is None:
                 gen.fd = fs.openLog(gen.path)
             if not gen.dirSynced:
                 fs.fsyncDir(self.dataDir)
                 gen.dirSynced = True
             offset = offsets.get(gen, gen.offset)
-            fs.writeAt(gen.fd, data, offset)
-            offsets[gen] = offset + len(data)
+            # A piece at a time: a burst of a million writes would
+            # otherwise be encoded into one string of tens of MB first,
+            # memory the process keeps.
+            for i in range(0, len(ops), step):
+                data = encodeFrames(ops[i:i + step] if len(ops) > step
+                                    else ops)
+                fs.writeAt(gen.fd, data, offset)
+                offset += len(data)
+            offsets[gen] = offset
         if doFsync:
             for gen in offsets:
                 fs.fsync(gen.fd)

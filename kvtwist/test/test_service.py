@@ -381,6 +381,27 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(len(svc.flushDurations), 1)
         self.assertEqual(svc.info()["aof_last_flush_time"], int(START + 1))
 
+    def test_bigFlushInPieces(self):
+        """
+        A flush of more than C{WRITE_OPS} records encodes and writes them a
+        piece at a time, one after the other, and the log holds them all,
+        in order; the next flush goes on after them.
+        """
+        store, svc = self.start()
+        svc.WRITE_OPS = 3
+        for i in range(10):
+            store.set(b"k%d" % (i,), b"v")
+        self.clock.advance(1)
+        self.assertEqual((self.fs.writes, self.fs.fsyncs), (4, 1))
+        store.set(b"last", b"v")
+        self.clock.advance(1)
+        [path] = self.logPaths()
+        with open(path, "rb") as f:
+            ops = persistence.scanLog(f.read()).ops
+        self.assertEqual(
+            [op[1] for op in ops],
+            [b"k%d" % (i,) for i in range(10)] + [b"last"])
+
     def test_noFsync(self):
         """
         In C{no} mode the loop writes but never fsyncs.
