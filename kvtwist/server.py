@@ -101,7 +101,7 @@ class Stats:
         self.netOutput = 0
         self.authFailures = 0
         self.stalledDisconnects = 0
-        self.idleCollections = 0
+        self.idleReleases = 0
 
 
 

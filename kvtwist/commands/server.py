@@ -149,7 +149,7 @@ def infoSections(ctx):
         ]))
     memory = [("used_memory_rss", _rss())]
     if server is not None:
-        memory.append(("idle_gc_collections", server.stats.idleCollections))
+        memory.append(("idle_memory_releases", server.stats.idleReleases))
     sections.append(("Memory", memory))
     if service is not None:
         sections.append(("Persistence", list(service.info().items())))

@@ -3,7 +3,7 @@ Tests for L{kvtwist.idlegc}.
 """
 
 from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from kvtwist import idlegc
 from kvtwist.server import Stats
@@ -38,9 +38,10 @@ class IdleCollectorTests(SynchronousTestCase):
         self.clock = Clock()
         self.stats = Stats(0.0)
         self.step = FakeCollector(steps=3)
+        self.trims = []
         self.collector = idlegc.IdleCollector(
             self.stats, clock=self.clock, interval=1.0, threshold=1000,
-            collectStep=self.step)
+            collectStep=self.step, trim=self.trims.append)
         self.collector.startService()
         self.addCleanup(self.collector.stopService)
 
@@ -58,13 +59,15 @@ class IdleCollectorTests(SynchronousTestCase):
         self.assertEqual(self.step.calls, 0)
         self.collector.check()  # the next look finds it quiet
         self.assertEqual(self.step.calls, 1)
-        self.assertEqual(self.stats.idleCollections, 0)
+        self.assertEqual(self.stats.idleReleases, 0)
         pending = [c for c in self.clock.getDelayedCalls()
                    if c is not self.collector._loop.call]
         self.assertEqual([c.getTime() for c in pending], [1.0])
+        self.assertEqual(self.trims, [])
         self.clock.advance(0)
         self.assertEqual(self.step.calls, 3)
-        self.assertEqual(self.stats.idleCollections, 1)
+        self.assertEqual(self.trims, [0])  # after the collection, not before
+        self.assertEqual(self.stats.idleReleases, 1)
         self.assertEqual(self.clock.getDelayedCalls(),
                          [self.collector._loop.call])
 
@@ -96,12 +99,12 @@ class IdleCollectorTests(SynchronousTestCase):
         self.clock.advance(1.0)
         self.clock.advance(1.0)
         self.clock.pump([0, 0])
-        self.assertEqual(self.stats.idleCollections, 1)
+        self.assertEqual(self.stats.idleReleases, 1)
         self.clock.pump([1.0] * 5)
-        self.assertEqual(self.stats.idleCollections, 1)
+        self.assertEqual(self.stats.idleReleases, 1)
         self.traffic(2000)
         self.clock.pump([1.0, 1.0, 0, 0])
-        self.assertEqual(self.stats.idleCollections, 2)
+        self.assertEqual(self.stats.idleReleases, 2)
 
     def test_stopCancelsSteps(self):
         """
@@ -128,14 +131,63 @@ class IdleCollectorTests(SynchronousTestCase):
         self.assertTrue(self.collector._loop.running)
 
 
-class AvailableTests(SynchronousTestCase):
+class TrimOnlyTests(SynchronousTestCase):
     """
-    L{idlegc.available} follows the interpreter.
+    Where the interpreter can't collect in steps (CPython), the collector
+    only trims the C heap.
     """
 
-    def test_matchesGC(self):
+    def test_trimAtOnce(self):
         """
-        It is true exactly where C{gc.collect_step} exists (PyPy).
+        Quiet after enough traffic: one trim, no delayed steps.
         """
-        import gc
-        self.assertEqual(idlegc.available(), hasattr(gc, "collect_step"))
+        clock = Clock()
+        stats = Stats(0.0)
+        trims = []
+        collector = idlegc.IdleCollector(stats, clock=clock, threshold=10,
+                                         collectStep=None, trim=trims.append)
+        collector.startService()
+        self.addCleanup(collector.stopService)
+        stats.netInput += 100
+        clock.pump([1.0, 1.0])
+        self.assertEqual(trims, [0])
+        self.assertEqual(stats.idleReleases, 1)
+        self.assertEqual(clock.getDelayedCalls(), [collector._loop.call])
+
+    def test_failingTrimLogged(self):
+        """
+        A trim that raises is logged; nothing is counted; the loop goes on.
+        """
+        clock = Clock()
+        stats = Stats(0.0)
+
+        def broken(pad):
+            raise OSError("no")
+        collector = idlegc.IdleCollector(stats, clock=clock, threshold=10,
+                                         collectStep=None, trim=broken)
+        collector.startService()
+        self.addCleanup(collector.stopService)
+        stats.netInput += 100
+        clock.pump([1.0, 1.0])
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+        self.assertEqual(stats.idleReleases, 0)
+        self.assertTrue(collector._loop.running)
+
+
+class AvailableTests(SynchronousTestCase):
+    """
+    What L{idlegc} finds on this system.
+    """
+
+    def test_findTrim(self):
+        """
+        On glibc (every machine this runs on here), C{malloc_trim} is
+        found and callable; it returns 0 or 1.
+        """
+        import platform
+        if platform.libc_ver()[0] != "glibc":
+            raise SkipTest("not glibc")
+        trim = idlegc.findTrim()
+        self.assertIsNotNone(trim)
+        self.assertIn(trim(0), (0, 1))
+        self.assertTrue(idlegc.available())
