@@ -55,17 +55,19 @@ def available() -> bool:
 
 class IdleCollector(Service):
     """
-    Every C{interval} seconds, look at the traffic counters; when nothing
-    happened since the last look but at least C{threshold} bytes went in or
-    out since the last release, collect (in steps, where the interpreter
-    can) and trim the C heap, and count it in the stats' C{idleReleases}
+    Every C{interval} seconds, look at the traffic counters; when less than
+    C{quietBytes} went in or out since the last look (a monitor polling
+    C{INFO} doesn't make a server busy) but at least C{threshold} bytes
+    since the last release, collect (in steps, where the interpreter can)
+    and trim the C heap, and count it in the stats' C{idleReleases}
     (INFO's C{idle_memory_releases}).
     """
 
     _log = Logger()
 
     def __init__(self, stats, clock=None, interval: float = 1.0,
-                 threshold: int = 8 << 20, collectStep=_FIND, trim=_FIND):
+                 threshold: int = 8 << 20, quietBytes: int = 64 << 10,
+                 collectStep=_FIND, trim=_FIND):
         """
         @param stats: the server's L{kvtwist.server.Stats}; its C{netInput}
             and C{netOutput} measure the traffic.
@@ -81,6 +83,7 @@ class IdleCollector(Service):
         self.clock = clock
         self.interval = interval
         self.threshold = threshold
+        self.quietBytes = quietBytes
         if collectStep is _FIND:
             collectStep = getattr(gc, "collect_step", None)
         if trim is _FIND:
@@ -129,7 +132,7 @@ class IdleCollector(Service):
         Release memory if the server is quiet after enough traffic.
         """
         now = self._traffic()
-        quiet = now == self._seen
+        quiet = now - self._seen < self.quietBytes
         self._seen = now
         if self._stepCall is not None:
             return

@@ -41,7 +41,7 @@ class IdleCollectorTests(SynchronousTestCase):
         self.trims = []
         self.collector = idlegc.IdleCollector(
             self.stats, clock=self.clock, interval=1.0, threshold=1000,
-            collectStep=self.step, trim=self.trims.append)
+            quietBytes=100, collectStep=self.step, trim=self.trims.append)
         self.collector.startService()
         self.addCleanup(self.collector.stopService)
 
@@ -79,6 +79,17 @@ class IdleCollectorTests(SynchronousTestCase):
             self.traffic(5000)
             self.clock.advance(1.0)
         self.assertEqual(self.step.calls, 0)
+
+    def test_quietDespitePolling(self):
+        """
+        A trickle of traffic under C{quietBytes} per interval (a monitor
+        polling INFO) still counts as quiet.
+        """
+        self.traffic(5000)
+        self.clock.advance(1.0)
+        self.traffic(99)
+        self.collector.check()
+        self.assertEqual(self.step.calls, 1)
 
     def test_littleTraffic(self):
         """
@@ -145,7 +156,8 @@ class TrimOnlyTests(SynchronousTestCase):
         stats = Stats(0.0)
         trims = []
         collector = idlegc.IdleCollector(stats, clock=clock, threshold=10,
-                                         collectStep=None, trim=trims.append)
+                                         quietBytes=1, collectStep=None,
+                                         trim=trims.append)
         collector.startService()
         self.addCleanup(collector.stopService)
         stats.netInput += 100
@@ -164,7 +176,8 @@ class TrimOnlyTests(SynchronousTestCase):
         def broken(pad):
             raise OSError("no")
         collector = idlegc.IdleCollector(stats, clock=clock, threshold=10,
-                                         collectStep=None, trim=broken)
+                                         quietBytes=1, collectStep=None,
+                                         trim=broken)
         collector.startService()
         self.addCleanup(collector.stopService)
         stats.netInput += 100
