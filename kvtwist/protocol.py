@@ -532,6 +532,12 @@ class KVProtocol(LineReceiver):
         self.transport.abortConnection()
 
     def _finishClose(self):
-        if self.transport is not None:
+        transport = self.transport
+        if transport is not None:
             self.sendUnsent()
-            self.transport.loseConnection()
+            # A transport that paused its producer (us) for a big reply
+            # resumes the producer, instead of closing, once it drains:
+            # unregister first, so that it closes.
+            if transport.producer is not None:
+                transport.unregisterProducer()
+            transport.loseConnection()

@@ -108,3 +108,31 @@ def test_memoryReleasedWhenQuiet(server):
     r.close()
     waitFor(lambda: int(server.info().get("idle_memory_releases", "0")) >= 1,
             timeout=10, what="an idle memory release")
+
+
+@pytest.mark.parametrize("request_", ["PRINT\r\nquit\r\n",
+                                      "GET big\r\nQUIT\r\n"])
+def test_bigReplyThenQuit(server, request_):
+    """
+    A big reply followed by quit in the same packet (C{printf ... | nc}):
+    the whole reply, the goodbye, then the server closes the connection,
+    even though the reply filled the transport's buffer on the way.
+    """
+    r = server.redis()
+    fill(r)
+    r.set("big", b"x" * (32 << 20))
+    r.close()
+    with server.connect() as s:
+        s.settimeout(30)
+        s.sendall(request_.encode())
+        got = b""
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+    assert got.endswith(b"\r\nGoodbye!\r\n")
+    if request_.startswith("PRINT"):
+        assert got.count(b"\r\n") == KEYS + 3  # pairs, big, ".", bye
+    else:
+        assert len(got) == (32 << 20) + len(b"\r\nGoodbye!\r\n")

@@ -421,6 +421,22 @@ class LimitTests(SynchronousTestCase):
         self.assertEqual(got.count(b"$600\r\n"), 5)
         self.assertIsNone(proto.stalledSince)
 
+    def test_closeAfterBigReply(self):
+        """
+        A QUIT after a reply big enough to pause the connection unregisters
+        the protocol as producer before closing: a TCP transport that
+        drains with a paused producer resumes it rather than closing, and
+        the connection would stay open.
+        """
+        factory, clock = makeFactory()
+        factory.store.set(b"big", b"x" * 5000)
+        proto, transport = connectBuffering(factory)
+        proto.dataReceived(encodeCommand("GET", "big") + encodeCommand("QUIT"))
+        self.assertTrue(proto._writePaused)  # the reply filled the buffer
+        self.assertIsNone(transport.producer)
+        self.assertFalse(transport.connected)
+        self.assertTrue(transport.value().endswith(b"\r\n+OK\r\n"))
+
     def test_stalledClientDropped(self):
         """
         A client that stays stalled past the hard bound is disconnected
