@@ -17,7 +17,7 @@ produced.
 
 import heapq
 import re
-from itertools import repeat
+from itertools import islice, repeat
 import time
 from collections import deque
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
@@ -661,13 +661,12 @@ class Store:
         if start == 0 and stop == n - 1:
             return list(lst)
         if start > n // 2:
-            lst.rotate(-start)
-            try:
-                return [lst[i] for i in range(stop - start + 1)]
-            finally:
-                lst.rotate(start)
-        import itertools
-        return list(itertools.islice(lst, start, stop + 1))
+            # Walk from the right end instead (never rotate the list in
+            # place: PRINT may be copying it from another thread).
+            out = list(islice(reversed(lst), n - 1 - stop, n - start))
+            out.reverse()
+            return out
+        return list(islice(lst, start, stop + 1))
 
     def llen(self, key: bytes) -> int:
         """
