@@ -67,7 +67,7 @@ class IdleCollector(Service):
 
     def __init__(self, stats, clock=None, interval: float = 1.0,
                  threshold: int = 8 << 20, quietBytes: int = 64 << 10,
-                 collectStep=_FIND, trim=_FIND):
+                 collectStep=_FIND, trim=_FIND, isEnabled=gc.isenabled):
         """
         @param stats: the server's L{kvtwist.server.Stats}; its C{netInput}
             and C{netOutput} measure the traffic.
@@ -78,6 +78,8 @@ class IdleCollector(Service):
             given.
         @param trim: C{trim(0)} gives free C heap memory back, or L{None}
             for none; L{findTrim}'s if not given.
+        @param isEnabled: whether garbage collection is on (off while a
+            background snapshot runs); nothing is released while it is off.
         """
         self.stats = stats
         self.clock = clock
@@ -90,6 +92,7 @@ class IdleCollector(Service):
             trim = findTrim()
         self.collectStep = collectStep
         self.trim = trim
+        self.isEnabled = isEnabled
         self._loop = None
         self._stepCall = None
         self._seen = None
@@ -135,6 +138,11 @@ class IdleCollector(Service):
         quiet = now - self._seen < self.quietBytes
         self._seen = now
         if self._stepCall is not None:
+            return
+        if not self.isEnabled():
+            # A BGSAVE child is writing: the service holds collection off
+            # so that the parent doesn't copy its heap page by page
+            # (gc.collect_step works even then).  Try again later.
             return
         if quiet and now - self._releasedAt >= self.threshold:
             self._releasedAt = now

@@ -91,6 +91,22 @@ class IdleCollectorTests(SynchronousTestCase):
         self.collector.check()
         self.assertEqual(self.step.calls, 1)
 
+    def test_notDuringSnapshot(self):
+        """
+        While garbage collection is off (a BGSAVE child is writing), no
+        collection starts; it starts at the first look after it is back
+        on.
+        """
+        enabled = [False]
+        self.collector.isEnabled = lambda: enabled[0]
+        self.traffic(5000)
+        self.clock.pump([1.0] * 5)
+        self.assertEqual(self.step.calls, 0)
+        enabled[0] = True
+        self.clock.advance(1.0)
+        self.assertEqual(self.step.calls, 3)
+        self.assertEqual(self.stats.idleReleases, 1)
+
     def test_littleTraffic(self):
         """
         Traffic under the threshold since the last collection starts none,
