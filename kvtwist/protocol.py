@@ -96,6 +96,10 @@ class KVProtocol(LineReceiver):
         self.stalledSince = None
         self._eager = False
         self._unsent = []
+        # Replies still being computed or rendered elsewhere that stop
+        # this client's reading (see _emitLater); set by abort().
+        self._heavy = 0
+        self._aborted = False
 
     # -- connection ---------------------------------------------------------
 
@@ -137,7 +141,7 @@ class KVProtocol(LineReceiver):
         The transport drained: run what is buffered, read again.
         """
         self._writePaused = False
-        if self._readPaused and not self._closing:
+        if self._readPaused and not self._closing and not self._heavy:
             self._readPaused = False
             self.stalledSince = None
             self.transport.resumeProducing()
@@ -147,9 +151,10 @@ class KVProtocol(LineReceiver):
     def _resumeIfDrained(self):
         """
         Go on reading, unless the replies held so far fill the transport
-        (then it pauses us, and resumes us once drained).
+        (then it pauses us, and resumes us once drained) or a heavy reply
+        is still on its way (then its arrival calls this again).
         """
-        if self._closing:
+        if self._closing or self._heavy:
             return
         self.sendUnsent()
         if not self._writePaused:
@@ -349,8 +354,8 @@ class KVProtocol(LineReceiver):
             state.lastCommand = name
             reply = execute(ctx, name, args[1:])
             cls = reply.__class__
-            if cls in plain and (cls is not list or
-                                 len(reply) <= LARGE_REPLY):
+            if cls in plain and not ((cls is list or cls is dict) and
+                                     len(reply) > LARGE_REPLY):
                 data = render(reply, state.protover)
                 if queue:
                     queue.append([True, data])
@@ -358,9 +363,12 @@ class KVProtocol(LineReceiver):
                     out.append(data)
                 budget -= len(data)
             else:
-                # A Deferred, or large: rendered later, maybe elsewhere.
-                self._emitDeferred(reply,
-                                   lambda r: render(r, state.protover))
+                # A Deferred, or large: rendered later, maybe elsewhere,
+                # in the protocol version of now.
+                protover = state.protover
+                if self._emitLater(name, reply,
+                                   lambda r: render(r, protover)):
+                    budget = 0
             if state.closeAfterReply:
                 self._closeAfterOutput()
             if state.authenticated is not authenticated:
@@ -381,9 +389,9 @@ class KVProtocol(LineReceiver):
         state.lastCommand = request.name
         reply = commands.execute(self.ctx, request.name, request.args)
         if isinstance(reply, Deferred) or _isLarge(reply):
-            self._emitDeferred(reply,
-                               lambda r: dialect.render(request, r))
-            size = 0
+            heavy = self._emitLater(request.name, reply,
+                                    lambda r: dialect.render(request, r))
+            size = self._maxOutput if heavy else 0
         else:
             data = dialect.render(request, reply)
             if data:
@@ -425,8 +433,10 @@ class KVProtocol(LineReceiver):
         unsent = self._unsent
         if not unsent:
             return
-        data = unsent[0] if len(unsent) == 1 else b"".join(unsent)
         self._unsent = []
+        if self._aborted:
+            return
+        data = unsent[0] if len(unsent) == 1 else b"".join(unsent)
         transport = self.transport
         if transport.connected and not transport.disconnecting and \
                 not transport._tempDataBuffer and \
@@ -448,20 +458,46 @@ class KVProtocol(LineReceiver):
         else:
             self._write(data)
 
-    def _emitDeferred(self, reply, render):
+    def _emitLater(self, name: bytes, reply, render) -> bool:
+        """
+        Queue C{reply} (a Deferred, or a large reply) with L{_emitDeferred};
+        it is I{heavy} if it is large or the Deferred of a command that
+        doesn't write (C{KEYS} or C{PRINT} on a big store, computed in the
+        thread pool), as opposed to a write waiting for its fsync.  Until a
+        heavy reply is rendered this client's next requests wait unread,
+        so a pipeline of them holds one snapshot at a time, not hundreds.
+
+        @return: whether it is heavy (the caller stops reading).
+        """
+        if isinstance(reply, Deferred):
+            cmd = commands.lookup(name)
+            heavy = cmd is None or not cmd.write
+        else:
+            heavy = _isLarge(reply)
+        self._emitDeferred(reply, render, heavy)
+        return heavy
+
+    def _emitDeferred(self, reply, render, heavy: bool = False):
         """
         Queue the reply to C{reply} (a Deferred, or a large reply) in
         request order; render it when it is there, off the reactor thread
-        if it is large (L{LARGE_REPLY}).
+        if it is large (L{LARGE_REPLY}).  A C{heavy} one counts in
+        C{_heavy} until rendered.
         """
         entry = [False, b""]
         self._queue.append(entry)
         runInThread = self.factory.runInThread
+        if heavy:
+            self._heavy += 1
 
         def rendered(data):
             entry[1] = data
             entry[0] = True
             self._drainQueue()
+            if heavy:
+                self._heavy -= 1
+                if not self._heavy and self._readPaused:
+                    self.factory.clock.callLater(0, self._resumeIfDrained)
 
         def failed(f):
             self._log.failure("rendering a reply failed", f)
@@ -527,6 +563,7 @@ class KVProtocol(LineReceiver):
         """
         self.disconnectReason = why
         self._closing = True
+        self._aborted = True
         self._chunks = []
         self._unsent = []
         self.transport.abortConnection()

@@ -570,32 +570,83 @@ class LargeReplyTests(SynchronousTestCase):
             self.factory.store.set(b"key%02d" % (i,), b"v")
         self.proto, self.transport = connect(self.factory)
 
+    def settle(self):
+        """
+        Run what the runner holds and the clock's zero-delay calls until
+        neither has anything left.
+        """
+        for _ in range(100):
+            if self.runner.calls:
+                self.runner.runAll()
+            elif self.clock.getDelayedCalls():
+                self.clock.advance(0)
+            else:
+                return
+        self.fail("never settled")
+
     def test_keysInOrder(self):
         """
-        A KEYS reply waits for the runner (once to list, once to render);
-        a PING sent after it is answered after it.
+        A KEYS reply on a big store waits for the runner (once to list,
+        once to render if large); the client's next requests wait unread
+        meanwhile, so one listing is in the runner at a time, and every
+        reply comes back in request order.
         """
         self.proto.dataReceived(encodeCommand("KEYS", "key1*") +
                                 encodeCommand("KEYS", "*") +
                                 encodeCommand("PING"))
-        # The small KEYS reply renders inline, once listed.
         self.assertEqual(self.transport.value(), b"")
-        self.runner.runAll()  # both listings
+        self.assertEqual(len(self.runner.calls), 1)
+        self.runner.runAll()  # the first listing; small: rendered at once
         self.assertTrue(self.transport.value().startswith(b"*10\r\n"))
+        self.clock.advance(0)  # reading resumes: the second KEYS runs
+        self.assertEqual(len(self.runner.calls), 1)
+        self.runner.runAll()  # the listing; large: rendered in the runner
+        self.assertEqual(len(self.runner.calls), 1)
         self.assertNotIn(b"PONG", self.transport.value())
-        self.assertEqual(len(self.runner.calls), 1)  # rendering the big one
-        self.runner.runAll()
+        self.settle()
         value = self.transport.value()
         self.assertTrue(value.endswith(b"\r\n+PONG\r\n"))
         self.assertIn(b"*20\r\n", value)
+        self.assertEqual(self.proto._heavy, 0)
+
+    def test_pipelineOfHeavyReplies(self):
+        """
+        A hundred KEYS * in one packet don't take a hundred snapshots at
+        once: each runs once the one before it is rendered.
+        """
+        self.proto.dataReceived(encodeCommand("KEYS", "*") * 100 +
+                                encodeCommand("PING"))
+        most = 0
+        for _ in range(1000):
+            most = max(most, len(self.runner.calls))
+            if not (self.runner.calls or self.clock.getDelayedCalls()):
+                break
+            if self.runner.calls:
+                self.runner.runAll()
+            else:
+                self.clock.advance(0)
+        self.assertEqual(most, 1)
+        value = self.transport.value()
+        self.assertEqual(value.count(b"*20\r\n"), 100)
+        self.assertTrue(value.endswith(b"+PONG\r\n"))
+
+    def test_protocolVersionOfTheRequest(self):
+        """
+        A deferred reply is rendered in the protocol version in force when
+        its request ran, not one a later HELLO switched to.
+        """
+        self.proto.dataReceived(encodeCommand("PRINT") +
+                                encodeCommand("HELLO", "3"))
+        self.settle()
+        self.assertTrue(self.transport.value().startswith(b"*40\r\n"))
+        self.assertIn(b"%8\r\n", self.transport.value())  # HELLO, in RESP3
 
     def test_printText(self):
         """
         PRINT in the text protocol: the whole block, rendered elsewhere.
         """
         self.proto.dataReceived(b"PRINT\r\nGET key00\r\n")
-        self.runner.runAll()
-        self.runner.runAll()
+        self.settle()
         lines = self.transport.value().split(b"\r\n")
         self.assertIn(b"key19: v", lines)
         self.assertEqual(lines[-3:], [b".", b"v", b""])
@@ -609,7 +660,7 @@ class LargeReplyTests(SynchronousTestCase):
         self.proto.dataReceived(encodeCommand("LRANGE", "l", "0", "-1") +
                                 encodeCommand("PING"))
         self.assertEqual(self.transport.value(), b"")
-        self.runner.runAll()
+        self.settle()
         self.assertEqual(self.transport.value(),
                          b"*30\r\n" + b"$1\r\nx\r\n" * 30 + b"+PONG\r\n")
 
@@ -624,10 +675,27 @@ class LargeReplyTests(SynchronousTestCase):
         self.factory.runInThread = broken
         self.proto.dataReceived(encodeCommand("KEYS", "*") +
                                 encodeCommand("PING"))
-        self.runner.runAll()
+        self.settle()
         self.assertEqual(self.transport.value(),
                          b"-ERR internal error\r\n+PONG\r\n")
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_abortDiscardsLateReplies(self):
+        """
+        After abort(), a reply that arrives late is not sent.
+        """
+        class AbortLater(SocketTransport):
+            # As TCP: the connection is lost on a later turn.
+            def abortConnection(self):
+                self.aborting = True
+
+        self.patch(protocol, "_eagerWrites", lambda transport: True)
+        proto, transport = connect(self.factory, transportType=AbortLater)
+        proto.dataReceived(encodeCommand("KEYS", "*"))
+        proto.abort("test")
+        self.settle()
+        self.assertEqual(transport.socket.sent, [])
+        self.assertEqual(transport.value(), b"")
 
 
 class FakeSocket:
