@@ -359,20 +359,6 @@ class KVFactory(ServerFactory):
                 proto.abort("idle for %gs (--timeout)" % (timeout,))
 
 
-def threadPoolRunner(reactor=None):
-    """
-    A C{runInThread(f, *args) -> Deferred} using C{reactor}'s thread pool
-    (the global reactor's if not given), looked up on first use.
-    """
-    def runInThread(f, *args):
-        from twisted.internet.threads import deferToThreadPool
-        r = reactor
-        if r is None:
-            from twisted.internet import reactor as r
-        return deferToThreadPool(r, r.getThreadPool(), f, *args)
-    return runInThread
-
-
 class ClientsService(Service):
     """
     Closes a factory's clients gracefully when stopped: the step of a

@@ -72,6 +72,20 @@ DEFAULT_COMPACT_MIN_BYTES = 64 * 1024 * 1024
 _BGSAVE_IN_PROGRESS = Error("ERR Background save already in progress")
 
 
+def threadPoolRunner(reactor=None):
+    """
+    A C{runInThread(f, *args) -> Deferred} using C{reactor}'s thread pool
+    (the global reactor's if not given), looked up on first use.
+    """
+    def runInThread(f, *args):
+        from twisted.internet.threads import deferToThreadPool
+        r = reactor
+        if r is None:
+            from twisted.internet import reactor as r
+        return deferToThreadPool(r, r.getThreadPool(), f, *args)
+    return runInThread
+
+
 class RecoveryError(PersistenceError):
     """
     The data directory can't be recovered; the server must not start.
@@ -395,11 +409,7 @@ class StoreService(Service):
 
     def _runThread(self, f, *args) -> Deferred:
         if self._runInThread is None:
-            from twisted.internet.threads import deferToThreadPool
-            reactor = self._getReactor()
-            pool = reactor.getThreadPool()
-            self._runInThread = (
-                lambda g, *a: deferToThreadPool(reactor, pool, g, *a))
+            self._runInThread = threadPoolRunner(self._getReactor())
         return self._runInThread(f, *args)
 
     def _now(self) -> float:

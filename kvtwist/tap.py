@@ -292,9 +292,8 @@ def makeService(options) -> service.MultiService:
     interface.
     """
     from kvtwist import idlegc
-    from kvtwist.server import (
-        ClientsService, Config, KVFactory, threadPoolRunner)
-    from kvtwist.service import StoreService
+    from kvtwist.server import ClientsService, Config, KVFactory
+    from kvtwist.service import StoreService, threadPoolRunner
     from kvtwist.store import Store
 
     try:
@@ -307,7 +306,7 @@ def makeService(options) -> service.MultiService:
     store = Store(runInThread=runInThread)
     storeService = StoreService(
         store, options["data-dir"], fsync=options["fsync"],
-        flushInterval=options["flush-interval"])
+        flushInterval=options["flush-interval"], runInThread=runInThread)
     storeService.setServiceParent(top)
     top.storeService = storeService
     config = Config(
