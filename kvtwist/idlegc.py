@@ -22,6 +22,7 @@ PyPy and 185 on CPython.
 """
 
 import gc
+from functools import lru_cache
 from typing import Callable, Optional
 
 from twisted.application.service import Service
@@ -31,9 +32,11 @@ from twisted.logger import Logger
 _FIND = object()
 
 
+@lru_cache(maxsize=None)
 def findTrim() -> Optional[Callable[[int], int]]:
     """
-    glibc's C{malloc_trim}, or L{None} elsewhere (musl, macOS, no ctypes).
+    glibc's C{malloc_trim}, or L{None} elsewhere (musl, macOS, no ctypes);
+    looked up once.
     """
     try:
         import ctypes
