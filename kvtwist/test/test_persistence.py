@@ -14,6 +14,17 @@ from kvtwist.persistence import (
     encodeFrame, encodeFrames, encodeRecord, scanLog)
 
 
+#: Every kind of op a record must carry: binary data, empty strings, many
+#: elements.
+SAMPLE_OPS = [
+    (b"SET", b"k", b"v"),
+    (b"FLUSHALL",),
+    (b"SET", b"\r\n\x00key", b"\xff" * 1000),
+    (b"SET", b"", b""),
+    (b"RPUSH", b"list") + tuple(b"%d" % i for i in range(500)),
+]
+
+
 class RecordTests(SynchronousTestCase):
     """
     Log records encode ops and decode them back; damage is detected.
@@ -24,13 +35,7 @@ class RecordTests(SynchronousTestCase):
         Every op, including binary data, empty strings and many elements,
         decodes to the op that was encoded.
         """
-        ops = [
-            (b"SET", b"k", b"v"),
-            (b"FLUSHALL",),
-            (b"SET", b"\r\n\x00key", b"\xff" * 1000),
-            (b"SET", b"", b""),
-            (b"RPUSH", b"list") + tuple(b"%d" % i for i in range(500)),
-        ]
+        ops = SAMPLE_OPS
         self.assertEqual(decodeFrame(encodeFrame(ops)[8:]), ops)
         data = b"".join(encodeRecord(op) for op in ops)
         scan = scanLog(data)
@@ -44,13 +49,7 @@ class RecordTests(SynchronousTestCase):
         payload (CPython's) and the plain one (PyPy's) decode to the same
         ops.
         """
-        ops = [
-            (b"SET", b"k", b"v"),
-            (b"FLUSHALL",),
-            (b"SET", b"\r\n\x00key", b"\xff" * 1000),
-            (b"SET", b"", b""),
-            (b"RPUSH", b"list") + tuple(b"%d" % i for i in range(500)),
-        ]
+        ops = SAMPLE_OPS
         plain = persistence.encodePlain(ops)
         self.assertEqual(plain[:1], b"K")
         self.assertEqual(decodeFrame(plain), ops)
