@@ -45,32 +45,36 @@ class ServerError(Exception):
     """
 
 
-def twistdCommand() -> List[str]:
+def _scriptCommand(name: str, fallback: str) -> List[str]:
     """
-    The argv prefix that runs C{twistd} with this interpreter: the script
-    next to C{sys.executable} (a venv's C{bin/}), else twistd's entry point
-    run by C{sys.executable} itself.
+    The argv prefix that runs the console script C{name} with this
+    interpreter: the script next to C{sys.executable} (a venv's C{bin/}),
+    else C{fallback}, Python code that runs its entry point, run by
+    C{sys.executable} itself.
     """
     bindir = os.path.dirname(os.path.abspath(sys.executable))
-    script = os.path.join(bindir, "twistd")
+    script = os.path.join(bindir, name)
     if os.path.exists(script):
         return [script]
-    return [sys.executable, "-c",
-            "import sys; from twisted.scripts.twistd import run; "
-            "sys.argv[0] = 'twistd'; run()"]
+    return [sys.executable, "-c", fallback]
+
+
+def twistdCommand() -> List[str]:
+    """
+    The argv prefix that runs C{twistd} with this interpreter.
+    """
+    return _scriptCommand(
+        "twistd", "import sys; from twisted.scripts.twistd import run; "
+                  "sys.argv[0] = 'twistd'; run()")
 
 
 def cliCommand() -> List[str]:
     """
     The argv prefix that runs C{kvtwist-cli} with this interpreter.
     """
-    bindir = os.path.dirname(os.path.abspath(sys.executable))
-    script = os.path.join(bindir, "kvtwist-cli")
-    if os.path.exists(script):
-        return [script]
-    return [sys.executable, "-c",
-            "import sys; from kvtwist.cli import main; "
-            "sys.argv[0] = 'kvtwist-cli'; sys.exit(main())"]
+    return _scriptCommand(
+        "kvtwist-cli", "import sys; from kvtwist.cli import main; "
+                       "sys.argv[0] = 'kvtwist-cli'; sys.exit(main())")
 
 
 def waitFor(predicate, timeout: float = IO_TIMEOUT, interval: float = 0.02,
