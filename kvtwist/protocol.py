@@ -354,6 +354,8 @@ class KVProtocol(LineReceiver):
             state.lastCommand = name
             reply = execute(ctx, name, args[1:])
             cls = reply.__class__
+            # Plain and not _isLarge(reply), inlined: this runs for every
+            # request of a pipeline.
             if cls in plain and not ((cls is list or cls is dict) and
                                      len(reply) > LARGE_REPLY):
                 data = render(reply, state.protover)
