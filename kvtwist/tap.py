@@ -121,6 +121,9 @@ class Options(usage.Options):
     optFlags = [
         ["no-protected-mode", None,
          "Accept clients from other hosts even with no password set."],
+        ["stock-reactor", None,
+         "Run on the reactor twistd picks as it is, not on kvtwist's epoll "
+         "reactor with its cheaper event dispatch (kvtwist.reactor)."],
     ]
 
     def __init__(self):
@@ -292,6 +295,11 @@ def makeService(options) -> service.MultiService:
     interface.
     """
     from kvtwist import idlegc
+    if not options["stock-reactor"]:
+        # Before anything imports the reactor; a no-op if twistd installed
+        # one already (--reactor).
+        from kvtwist.reactor import installIfNone
+        installIfNone()
     from kvtwist.server import ClientsService, Config, KVFactory
     from kvtwist.service import StoreService, threadPoolRunner
     from kvtwist.store import Store

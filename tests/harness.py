@@ -227,6 +227,7 @@ class KVServer:
     @ivar logPath: the twistd log file (appended to across restarts).
     @ivar process: the current L{subprocess.Popen}, or L{None}.
     @ivar extraArgs: the extra C{kvstore} options of the last start.
+    @ivar twistdArgs: extra C{twistd} options (before C{kvstore}).
     """
 
     def __init__(self, workdir, dataDir=None, port: Optional[int] = None):
@@ -240,6 +241,7 @@ class KVServer:
         self.stderrPath = os.path.join(self.workdir, "twistd.stderr")
         self.process = None
         self.extraArgs: List[str] = []
+        self.twistdArgs: List[str] = []
         self._logStart = 0
 
     # -- lifecycle ------------------------------------------------------------
@@ -250,6 +252,7 @@ class KVServer:
         """
         return twistdCommand() + [
             "-n", "--logfile", self.logPath, "--pidfile", self.pidPath,
+        ] + self.twistdArgs + [
             "kvstore",
             "--port", "tcp:%d:interface=%s" % (self.port, HOST),
             "--data-dir", self.dataDir,

@@ -118,6 +118,16 @@ def _field(value) -> str:
     return str(value)
 
 
+def _reactorName(server) -> str:
+    """
+    The class of the reactor C{server} runs on (its clock, in production).
+    """
+    if server is None:
+        return "none"
+    kind = type(server.clock)
+    return "%s.%s" % (kind.__module__, kind.__qualname__)
+
+
 def infoSections(ctx):
     """
     The sections of C{INFO}: a list of C{(title, [(field, value)])}.
@@ -137,6 +147,7 @@ def infoSections(ctx):
         ("uptime_in_seconds", int(now - started)),
         ("uptime_in_days", int((now - started) // 86400)),
         ("implementation", __import__("platform").python_implementation()),
+        ("reactor", _reactorName(server)),
     ]))
     if server is not None:
         stats = server.stats
