@@ -17,6 +17,8 @@ from kvtwist.dialects.resp import DEFAULT_MAX_BULK
 
 _FSYNC_MODES = ("always", "interval", "no")
 
+_log = Logger()
+
 
 def _positiveInt(name):
     def parse(value):
@@ -286,6 +288,22 @@ class KVService(OrderedMultiService):
         return result
 
 
+def _prepareProcess(options):
+    """
+    The process-wide choices made once, as twistd starts, before anything
+    runs: PyPy's nursery (this may run the whole command again, see
+    L{kvtwist.nursery}) and the reactor (unless twistd installed one,
+    C{--reactor}, or C{--stock-reactor} is given).  Both leave a process
+    that already has a reactor alone.
+    """
+    from kvtwist import nursery
+    from kvtwist.reactor import installIfNone
+    nursery.restartIfOversized()
+    nursery.logRestart(_log)
+    if not options["stock-reactor"]:
+        installIfNone()
+
+
 def makeService(options) -> service.MultiService:
     """
     Build the kvtwist service tree, which stops in reverse order: the
@@ -295,11 +313,7 @@ def makeService(options) -> service.MultiService:
     interface.
     """
     from kvtwist import idlegc
-    if not options["stock-reactor"]:
-        # Before anything imports the reactor; a no-op if twistd installed
-        # one already (--reactor).
-        from kvtwist.reactor import installIfNone
-        installIfNone()
+    _prepareProcess(options)
     from kvtwist.server import ClientsService, Config, KVFactory
     from kvtwist.service import StoreService, threadPoolRunner
     from kvtwist.store import Store

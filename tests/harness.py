@@ -228,6 +228,8 @@ class KVServer:
     @ivar process: the current L{subprocess.Popen}, or L{None}.
     @ivar extraArgs: the extra C{kvstore} options of the last start.
     @ivar twistdArgs: extra C{twistd} options (before C{kvstore}).
+    @ivar env: environment variables to set for twistd (C{None} values
+        unset them).
     """
 
     def __init__(self, workdir, dataDir=None, port: Optional[int] = None):
@@ -242,6 +244,7 @@ class KVServer:
         self.process = None
         self.extraArgs: List[str] = []
         self.twistdArgs: List[str] = []
+        self.env: Dict[str, Optional[str]] = {}
         self._logStart = 0
 
     # -- lifecycle ------------------------------------------------------------
@@ -275,6 +278,11 @@ class KVServer:
             if os.path.exists(self.logPath) else 0
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        for name, value in self.env.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         with open(self.stderrPath, "ab") as err:
             self.process = subprocess.Popen(
                 self.argv(extraArgs), cwd=self.workdir, env=env,

@@ -10,6 +10,7 @@ import time
 
 from kvtwist import __version__, replies
 from kvtwist.commands import TABLE, command
+from kvtwist.nursery import nurserySize
 from kvtwist.replies import OK, PONG, SYNTAX, Error, Status, Verbatim
 
 #: The Redis version kvtwist answers as, for clients that check it.
@@ -159,6 +160,9 @@ def infoSections(ctx):
             ("blocked_clients", 0),
         ]))
     memory = [("used_memory_rss", _rss())]
+    nursery = nurserySize()
+    if nursery is not None:
+        memory.append(("gc_nursery_bytes", nursery))
     if server is not None:
         memory.append(("idle_memory_releases", server.stats.idleReleases))
     sections.append(("Memory", memory))

@@ -64,10 +64,44 @@ class OptionsTests(TestCase):
 
     def makeService(self, *argv):
         """
-        Parse C{argv} and build the service tree (not started).
+        Parse C{argv} and build the service tree (not started), without
+        the process-wide choices of startup (they're recorded in
+        C{self.prepared}).
         """
-        from kvtwist.tap import makeService
-        return makeService(self.parse(*argv))
+        from kvtwist import tap
+        self.prepared = []
+        self.patch(tap, "_prepareProcess", self.prepared.append)
+        return tap.makeService(self.parse(*argv))
+
+    def test_processPrepared(self):
+        """
+        L{tap.makeService} makes the process-wide startup choices first,
+        with the options (C{--stock-reactor} among them).
+        """
+        self.makeService("--data-dir", self.mktemp(), "--stock-reactor")
+        [options] = self.prepared
+        self.assertTrue(options["stock-reactor"])
+
+    def test_prepareProcessLeavesRunningProcess(self):
+        """
+        In a process that has a reactor already (this one: the test
+        requests it first), L{tap._prepareProcess} changes neither the
+        reactor nor the environment.
+        """
+        from twisted.internet import reactor
+        from kvtwist import nursery, tap
+        env = dict(os.environ)
+        self.patch(nursery, "nurserySize", lambda: 1024 ** 3)
+        # Asked for a command line to run again, say there is none: a
+        # failure of the test must not replace the test process.
+        asked = []
+        self.patch(nursery, "restartArgs",
+                   lambda *a: asked.append(a) and None)
+        tap._prepareProcess(self.parse())
+        from twisted.internet import reactor as after
+        self.assertIs(after, reactor)
+        self.assertEqual(dict(os.environ), env)
+        self.assertEqual(asked, [])
 
     def test_dataDirCreated(self):
         """

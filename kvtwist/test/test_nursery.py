@@ -1,0 +1,136 @@
+"""
+Tests for L{kvtwist.nursery}.
+"""
+
+import os
+
+from twisted.logger import Logger, LogLevel, capturedLogs
+from twisted.trial.unittest import SynchronousTestCase
+
+from kvtwist import nursery
+
+MB = 1024 * 1024
+CMDLINE = b"/venv/bin/pypy3\0/venv/bin/twistd\0-n\0kvstore\0--port\0 3490\0"
+
+
+class ParseSizeTests(SynchronousTestCase):
+
+    def test_pypyFormats(self):
+        """
+        The sizes PyPy's C{gc.get_stats()} prints are read in bytes.
+        """
+        self.assertEqual(nursery.parseSize("240.0MB"), 240 * MB)
+        self.assertEqual(nursery.parseSize("512.0KB"), 512 * 1024)
+        self.assertEqual(nursery.parseSize("1.5GB"), 1536 * MB)
+        self.assertEqual(nursery.parseSize("4096"), 4096)
+
+    def test_unreadable(self):
+        for text in ("", "MB", "lots", "-3MB", "1.0TB"):
+            self.assertIsNone(nursery.parseSize(text), text)
+
+
+class RestartArgsTests(SynchronousTestCase):
+
+    def test_oversized(self):
+        """
+        An oversized nursery and no C{PYPY_GC_NURSERY}: the same command
+        line again, argument for argument (an argument with a space
+        included).
+        """
+        self.assertEqual(
+            nursery.restartArgs({}, 240 * MB, CMDLINE),
+            [b"/venv/bin/pypy3", b"/venv/bin/twistd", b"-n", b"kvstore",
+             b"--port", b" 3490"])
+
+    def test_goOn(self):
+        """
+        No restart when the variable is set (to anything), the nursery is
+        no larger than L{nursery.LARGEST} or unknown (not PyPy), or the
+        command line can't be read.
+        """
+        cases = [
+            ({nursery.ENV: "300MB"}, 240 * MB, CMDLINE),
+            ({}, nursery.LARGEST, CMDLINE),
+            ({}, 4 * MB, CMDLINE),
+            ({}, None, CMDLINE),
+            ({}, 240 * MB, None),
+            ({}, 240 * MB, b""),
+        ]
+        for env, size, cmdline in cases:
+            self.assertIsNone(nursery.restartArgs(env, size, cmdline),
+                              (env, size, cmdline))
+
+
+class RestartTests(SynchronousTestCase):
+
+    def setUp(self):
+        self.calls = []
+        self.patch(nursery, "_cmdline", lambda: CMDLINE)
+        environ = {k: v for k, v in os.environ.items()
+                   if k not in (nursery.ENV, nursery.MARKER)}
+        self.patch(os, "environ", environ)
+
+    def execve(self, path, args, env):
+        self.calls.append((path, args, env))
+
+    def test_restarts(self):
+        """
+        An oversized nursery: C{exec} of the interpreter with the same
+        arguments, the chosen size and the size PyPy had picked.
+        """
+        self.patch(nursery, "nurserySize", lambda: 240 * MB)
+        nursery.restartIfOversized(self.execve, modules={})
+        [(path, args, env)] = self.calls
+        self.assertEqual(args[1:], [b"/venv/bin/twistd", b"-n", b"kvstore",
+                                    b"--port", b" 3490"])
+        self.assertEqual(env[nursery.ENV], nursery.CHOSEN)
+        self.assertEqual(env[nursery.MARKER], str(240 * MB))
+        self.assertNotIn(nursery.ENV, os.environ)
+
+    def test_noRestart(self):
+        """
+        A fitting nursery, or none, runs nothing.
+        """
+        for size in (None, 16 * MB):
+            self.patch(nursery, "nurserySize", lambda: size)
+            nursery.restartIfOversized(self.execve, modules={})
+        self.assertEqual(self.calls, [])
+
+    def test_notOnceTheReactorIsInstalled(self):
+        """
+        A process that has a reactor is running: it is not run again,
+        whatever its nursery.
+        """
+        self.patch(nursery, "nurserySize", lambda: 240 * MB)
+        nursery.restartIfOversized(
+            self.execve, modules={"twisted.internet.reactor": object()})
+        self.assertEqual(self.calls, [])
+
+    def test_logRestart(self):
+        """
+        The process run again says once what PyPy had chosen.
+        """
+        env = {nursery.MARKER: str(240 * MB), nursery.ENV: "32MB"}
+        log = Logger()
+        with capturedLogs() as events:
+            nursery.logRestart(log, env)
+            nursery.logRestart(log, env)
+        [event] = events
+        self.assertEqual(event["log_level"], LogLevel.info)
+        self.assertEqual(event["was"], 240)
+        self.assertNotIn(nursery.MARKER, env)
+
+
+class NurserySizeTests(SynchronousTestCase):
+
+    def test_thisInterpreter(self):
+        """
+        On PyPy, the nursery in bytes; elsewhere L{None}.
+        """
+        import platform
+        size = nursery.nurserySize()
+        if platform.python_implementation() == "PyPy":
+            self.assertIsInstance(size, int)
+            self.assertGreater(size, 0)
+        else:
+            self.assertIsNone(size)
