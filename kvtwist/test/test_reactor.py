@@ -5,6 +5,8 @@ context and the exception logging Twisted's epoll reactor gives it.
 The reactors made here are never run: a fake poller hands them events.
 """
 
+from typing import Optional
+
 from twisted.internet import tcp
 from twisted.python import context, log
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
@@ -32,12 +34,13 @@ class FakePoller:
         pass
 
 
-def fakeServer(doRead, fileno: int = 7):
+def fakeServer(doRead, fileno: int = 7, kind=tcp.Server):
     """
-    A C{tcp.Server}, as the reactor sees one, without a socket: the class
-    is what decides the dispatch, so it is the real one.
+    An accepted connection (a C{tcp.Server} or C{unix.Server}), as the
+    reactor sees one, without a socket: the class is what decides the
+    dispatch, so it is the real one.
     """
-    server = tcp.Server.__new__(tcp.Server)
+    server = kind.__new__(kind)
     server.logstr = PREFIX
     server.fileno = lambda: fileno
     server.doRead = doRead
@@ -60,6 +63,9 @@ class Other:
 
 
 class DispatchTests(SynchronousTestCase):
+    """
+    L{kvreactor.KVReactor}'s dispatch of events, from a fake poller.
+    """
 
     def setUp(self):
         if not kvreactor.available():
@@ -83,14 +89,22 @@ class DispatchTests(SynchronousTestCase):
             waker.connectionLost(None)
         self.realPoller.close()
 
-    def dispatch(self, selectable, fd: int = 7, event: int = None):
+    def dispatch(self, selectable, fd: int = 7, event: Optional[int] = None):
+        """
+        Register C{selectable} on C{fd} and run one iteration of the
+        reactor (C{doIteration}, as its main loop does) that reports
+        C{event} (a read by default) for it.
+        """
         if event is None:
             event = self.reactor._POLL_IN
         self.reactor._selectables[fd] = selectable
         self.poller.events.append((fd, event))
-        self.reactor.doPoll(0)
+        self.reactor.doIteration(0)
 
     def contextDepth(self) -> int:
+        """
+        How many contexts this thread's context tracker holds.
+        """
         return len(context.theContextTracker.currentContext().contexts)
 
     def test_systemIsTheConnection(self):
@@ -109,16 +123,53 @@ class DispatchTests(SynchronousTestCase):
         self.assertEqual(self.contextDepth(), depth)
         self.assertEqual(context.get(log.ILogContext)["system"], "-")
 
-    def test_contextMadeOnce(self):
+    def test_unixConnections(self):
         """
-        The log prefix is asked once per connection, not once per event.
+        Accepted UNIX connections get the same treatment.
         """
-        asked = []
-        server = fakeServer(lambda: None)
-        server.logPrefix = lambda: asked.append(1) or PREFIX
-        for _ in range(3):
-            self.dispatch(server)
-        self.assertEqual(len(asked), 1)
+        try:
+            from twisted.internet import unix
+        except ImportError:
+            raise SkipTest("no UNIX sockets here")
+        seen = []
+        self.patch(log, "callWithLogger", None)
+        self.dispatch(fakeServer(
+            lambda: seen.append(context.get(log.ILogContext)["system"]),
+            kind=unix.Server))
+        self.assertEqual(seen, [PREFIX])
+
+    def test_outerContextKept(self):
+        """
+        The context of an event is the one the poll runs in, plus the
+        connection's C{system}, made afresh for every event: what one
+        event does to it is gone by the next.
+        """
+        seen = []
+
+        def doRead():
+            ctx = context.get(log.ILogContext)
+            seen.append(dict(ctx))
+            ctx["scribbled"] = True
+        server = fakeServer(doRead)
+        self.reactor._selectables[7] = server
+        for _ in range(2):
+            self.poller.events.append((7, self.reactor._POLL_IN))
+            context.call({log.ILogContext: {"system": "outer", "extra": 1}},
+                         self.reactor.doIteration, 0)
+        expected = {"system": PREFIX, "extra": 1}
+        self.assertEqual(seen, [expected, expected])
+
+    def test_buggyLogPrefix(self):
+        """
+        A connection whose C{logPrefix} fails is still dispatched, the way
+        C{callWithLogger} does it (it logs the failure).
+        """
+        reads = []
+        server = fakeServer(lambda: reads.append(1))
+        server.logPrefix = lambda: 1 / 0
+        self.dispatch(server)
+        self.assertEqual(reads, [1])
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
 
     def test_legacyMessagesCarryTheSystem(self):
         """
@@ -170,6 +221,17 @@ class DispatchTests(SynchronousTestCase):
         self.assertEqual(systems, [PREFIX, PREFIX])
         self.assertEqual(self.contextDepth(), depth)
 
+    def test_systemExitLogged(self):
+        """
+        C{SystemExit} from a dispatch is logged and swallowed, as
+        C{callWithLogger} does.
+        """
+        def exit(selectable, fd, event):
+            raise SystemExit(3)
+        self.reactor._doReadOrWrite = exit
+        self.dispatch(fakeServer(lambda: None))
+        self.assertEqual(len(self.flushLoggedErrors(SystemExit)), 1)
+
     def test_keyboardInterruptPropagates(self):
         """
         C{KeyboardInterrupt} isn't swallowed, and the context is restored.
@@ -194,7 +256,6 @@ class DispatchTests(SynchronousTestCase):
         other = Other(lambda: seen.append(1))
         self.dispatch(other, fd=8)
         self.assertEqual((calls, seen), ([other], [1]))
-        self.assertNotIn(kvreactor.KVReactor._CONTEXT, vars(other))
         self.dispatch(fakeServer(lambda: None))
         self.assertEqual(calls, [other])
 
@@ -221,19 +282,22 @@ class DispatchTests(SynchronousTestCase):
         self.reactor._selectables[7] = fakeServer(lambda: reads.append(1))
         self.poller.events[:] = [(99, self.reactor._POLL_IN),
                                  (7, self.reactor._POLL_IN)]
-        self.reactor.doPoll(0)
+        self.reactor.doIteration(0)
         self.assertEqual(reads, [1])
 
     def test_timeout(self):
         """
         No timeout means wait for ever (C{-1}); a timeout is passed on.
         """
-        self.reactor.doPoll(None)
-        self.reactor.doPoll(0.5)
+        self.reactor.doIteration(None)
+        self.reactor.doIteration(0.5)
         self.assertEqual(self.poller.timeouts, [-1, 0.5])
 
 
 class InstallTests(SynchronousTestCase):
+    """
+    Installing L{kvreactor.KVReactor}.
+    """
 
     def test_notOverAnInstalledReactor(self):
         """
