@@ -293,15 +293,25 @@ def _prepareProcess(options):
     The process-wide choices made once, as twistd starts, before anything
     runs: PyPy's nursery (this may run the whole command again, see
     L{kvtwist.nursery}) and the reactor (unless twistd installed one,
-    C{--reactor}, or C{--stock-reactor} is given).  Both leave a process
-    that already has a reactor alone.
+    C{--reactor}, or C{--stock-reactor} is given).
     """
     from kvtwist import nursery
     from kvtwist.reactor import installIfNone
-    nursery.restartIfOversized()
+    nursery.restartIfOversized(_log)
     nursery.logRestart(_log)
-    if not options["stock-reactor"]:
+    if not options.get("stock-reactor"):
         installIfNone()
+
+
+def makeTwistdService(options) -> service.MultiService:
+    """
+    What C{twistd kvstore} (and C{twist kvstore}) call, through the plugin:
+    make the process-wide choices of startup (L{_prepareProcess}), then
+    L{makeService}.  Code that builds the service itself, in a process of
+    its own, calls L{makeService}, which changes nothing process-wide.
+    """
+    _prepareProcess(options)
+    return makeService(options)
 
 
 def makeService(options) -> service.MultiService:
@@ -313,7 +323,6 @@ def makeService(options) -> service.MultiService:
     interface.
     """
     from kvtwist import idlegc
-    _prepareProcess(options)
     from kvtwist.server import ClientsService, Config, KVFactory
     from kvtwist.service import StoreService, threadPoolRunner
     from kvtwist.store import Store

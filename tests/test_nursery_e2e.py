@@ -41,7 +41,8 @@ def test_neverOversized(makeServer):
     if own is not None and own > nursery.LARGEST and \
             nursery.ENV not in os.environ:
         assert size == nursery.parseSize(nursery.CHOSEN)
-        assert "kvtwist runs with PYPY_GC_NURSERY=" in server.logSinceStart()
+        assert "kvtwist asked for PYPY_GC_NURSERY=%s and runs with %d MB" % (
+            nursery.CHOSEN, size // (1024 * 1024)) in server.logSinceStart()
     client = server.redis(protocol=2)
     client.set("k", "v")
     assert client.get("k") == b"v"
@@ -56,4 +57,40 @@ def test_userChoiceKept(makeServer):
     server.env = {nursery.ENV: "100MB"}
     server.start()
     assert nurseryOf(server) == 100 * 1024 * 1024
-    assert "kvtwist runs with" not in server.logSinceStart()
+    assert "kvtwist asked for" not in server.logSinceStart()
+
+
+def test_daemonized(tmp_path):
+    """
+    Without C{-n} (daemonized), the process run again with its new nursery
+    is the one that writes the pid file, logs and serves.
+    """
+    import signal
+    import subprocess
+
+    from tests.harness import HOST, freePort, twistdCommand, waitFor
+    port = freePort()
+    pidfile = tmp_path / "twistd.pid"
+    logfile = tmp_path / "twistd.log"
+    env = {k: v for k, v in os.environ.items()
+           if k not in (nursery.ENV, nursery.MARKER)}
+    subprocess.run(twistdCommand() + [
+        "--pidfile", str(pidfile), "--logfile", str(logfile), "kvstore",
+        "--port", "tcp:%d:interface=%s" % (port, HOST),
+        "--data-dir", str(tmp_path / "data")],
+        env=env, check=True, timeout=60, stdin=subprocess.DEVNULL)
+    waitFor(lambda: pidfile.exists() and pidfile.read_text().strip(),
+            what="the pid file")
+    pid = int(pidfile.read_text())
+    try:
+        waitFor(lambda: "Server listening" in logfile.read_text(),
+                what="the server to listen")
+        client = redis.Redis(host=HOST, port=port, protocol=2,
+                             socket_timeout=10)
+        info = client.info()
+        client.close()
+        assert info["process_id"] == pid
+        assert int(info["gc_nursery_bytes"]) <= nursery.LARGEST
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    waitFor(lambda: not pidfile.exists(), what="the server to exit")

@@ -3,6 +3,7 @@ Tests for L{kvtwist.nursery}.
 """
 
 import os
+import sys
 
 from twisted.logger import Logger, LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
@@ -14,22 +15,35 @@ CMDLINE = b"/venv/bin/pypy3\0/venv/bin/twistd\0-n\0kvstore\0--port\0 3490\0"
 
 
 class ParseSizeTests(SynchronousTestCase):
+    """
+    L{nursery.parseSize}.
+    """
 
     def test_pypyFormats(self):
         """
-        The sizes PyPy's C{gc.get_stats()} prints are read in bytes.
+        The sizes PyPy's C{gc.get_stats()} prints, and those
+        C{PYPY_GC_NURSERY} takes, are read in bytes.
         """
         self.assertEqual(nursery.parseSize("240.0MB"), 240 * MB)
-        self.assertEqual(nursery.parseSize("512.0KB"), 512 * 1024)
+        self.assertEqual(nursery.parseSize("512.0kB"), 512 * 1024)
         self.assertEqual(nursery.parseSize("1.5GB"), 1536 * MB)
+        self.assertEqual(nursery.parseSize("32M"), 32 * MB)
+        self.assertEqual(nursery.parseSize("8k"), 8 * 1024)
         self.assertEqual(nursery.parseSize("4096"), 4096)
+        self.assertEqual(nursery.parseSize(nursery.CHOSEN), 32 * MB)
 
     def test_unreadable(self):
+        """
+        Anything else is L{None}, not an exception.
+        """
         for text in ("", "MB", "lots", "-3MB", "1.0TB"):
             self.assertIsNone(nursery.parseSize(text), text)
 
 
 class RestartArgsTests(SynchronousTestCase):
+    """
+    L{nursery.restartArgs}: whether, and with what, to run again.
+    """
 
     def test_oversized(self):
         """
@@ -62,6 +76,9 @@ class RestartArgsTests(SynchronousTestCase):
 
 
 class RestartTests(SynchronousTestCase):
+    """
+    L{nursery.restartIfOversized} and L{nursery.logRestart}.
+    """
 
     def setUp(self):
         self.calls = []
@@ -71,7 +88,16 @@ class RestartTests(SynchronousTestCase):
         self.patch(os, "environ", environ)
 
     def execve(self, path, args, env):
+        """
+        Record an C{os.execve} call.
+        """
         self.calls.append((path, args, env))
+
+    def failingExecve(self, path, args, env):
+        """
+        An C{os.execve} that fails.
+        """
+        raise FileNotFoundError(2, "No such file or directory")
 
     def test_restarts(self):
         """
@@ -79,10 +105,11 @@ class RestartTests(SynchronousTestCase):
         arguments, the chosen size and the size PyPy had picked.
         """
         self.patch(nursery, "nurserySize", lambda: 240 * MB)
-        nursery.restartIfOversized(self.execve, modules={})
+        nursery.restartIfOversized(Logger(), self.execve, modules={})
         [(path, args, env)] = self.calls
-        self.assertEqual(args[1:], [b"/venv/bin/twistd", b"-n", b"kvstore",
-                                    b"--port", b" 3490"])
+        self.assertEqual(path, sys.executable)
+        self.assertEqual(args, [b"/venv/bin/pypy3", b"/venv/bin/twistd",
+                                b"-n", b"kvstore", b"--port", b" 3490"])
         self.assertEqual(env[nursery.ENV], nursery.CHOSEN)
         self.assertEqual(env[nursery.MARKER], str(240 * MB))
         self.assertNotIn(nursery.ENV, os.environ)
@@ -93,22 +120,46 @@ class RestartTests(SynchronousTestCase):
         """
         for size in (None, 16 * MB):
             self.patch(nursery, "nurserySize", lambda: size)
-            nursery.restartIfOversized(self.execve, modules={})
+            nursery.restartIfOversized(Logger(), self.execve, modules={})
         self.assertEqual(self.calls, [])
 
-    def test_notOnceTheReactorIsInstalled(self):
+    def test_failedRestartGoesOn(self):
         """
-        A process that has a reactor is running: it is not run again,
-        whatever its nursery.
+        If the C{exec} fails the process goes on as it is, and says so.
         """
         self.patch(nursery, "nurserySize", lambda: 240 * MB)
+        with capturedLogs() as events:
+            nursery.restartIfOversized(Logger(), self.failingExecve,
+                                       modules={})
+        [event] = events
+        self.assertEqual(event["log_level"], LogLevel.warn)
+        self.assertEqual(event["size"], 240)
+        self.assertNotIn(nursery.ENV, os.environ)
+
+    def test_notOnceTheReactorRuns(self):
+        """
+        A process whose reactor runs is not run again, whatever its
+        nursery; one whose reactor is installed but not running yet
+        (C{twistd --reactor}) is.
+        """
+        self.patch(nursery, "nurserySize", lambda: 240 * MB)
+
+        class Reactor:
+            running = True
         nursery.restartIfOversized(
-            self.execve, modules={"twisted.internet.reactor": object()})
+            Logger(), self.execve,
+            modules={"twisted.internet.reactor": Reactor()})
         self.assertEqual(self.calls, [])
+        Reactor.running = False
+        nursery.restartIfOversized(
+            Logger(), self.execve,
+            modules={"twisted.internet.reactor": Reactor()})
+        self.assertEqual(len(self.calls), 1)
 
     def test_logRestart(self):
         """
-        The process run again says once what PyPy had chosen.
+        The process run again says once what PyPy had chosen, and takes
+        the variables it was given back out of its environment.
         """
         env = {nursery.MARKER: str(240 * MB), nursery.ENV: "32MB"}
         log = Logger()
@@ -118,10 +169,22 @@ class RestartTests(SynchronousTestCase):
         [event] = events
         self.assertEqual(event["log_level"], LogLevel.info)
         self.assertEqual(event["was"], 240)
-        self.assertNotIn(nursery.MARKER, env)
+        self.assertEqual(env, {})
+
+    def test_logRestartBadMarker(self):
+        """
+        A marker that isn't a number logs nothing and raises nothing.
+        """
+        env = {nursery.MARKER: "lots", nursery.ENV: "32MB"}
+        with capturedLogs() as events:
+            nursery.logRestart(Logger(), env)
+        self.assertEqual((events, env), ([], {}))
 
 
 class NurserySizeTests(SynchronousTestCase):
+    """
+    L{nursery.nurserySize} on this interpreter.
+    """
 
     def test_thisInterpreter(self):
         """

@@ -157,7 +157,6 @@ class OrderedStopTests(SynchronousTestCase):
         options = tap.Options()
         options.parseOptions(["--data-dir", self.mktemp(),
                               "--port", "tcp:0:interface=127.0.0.1"])
-        self.patch(tap, "_prepareProcess", lambda options: None)
         top = tap.makeService(options)
         self.assertIsInstance(top, tap.OrderedMultiService)
         kinds = [type(svc).__name__ for svc in top]

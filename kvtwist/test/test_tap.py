@@ -64,34 +64,48 @@ class OptionsTests(TestCase):
 
     def makeService(self, *argv):
         """
-        Parse C{argv} and build the service tree (not started), without
-        the process-wide choices of startup (they're recorded in
-        C{self.prepared}).
+        Parse C{argv} and build the service tree (not started).
+        """
+        from kvtwist.tap import makeService
+        return makeService(self.parse(*argv))
+
+    def test_makeServiceLeavesTheProcess(self):
+        """
+        L{tap.makeService} itself makes no process-wide choice (tests and
+        programs that build the service call it).
         """
         from kvtwist import tap
-        self.prepared = []
-        self.patch(tap, "_prepareProcess", self.prepared.append)
-        return tap.makeService(self.parse(*argv))
+        self.patch(tap, "_prepareProcess", lambda options: self.fail(
+            "makeService prepared the process"))
+        self.makeService("--data-dir", self.mktemp())
 
-    def test_processPrepared(self):
+    def test_pluginPreparesProcess(self):
         """
-        L{tap.makeService} makes the process-wide startup choices first,
-        with the options (C{--stock-reactor} among them).
+        The C{kvstore} twistd plugin makes the process-wide choices of
+        startup, with the options, and then builds the service.
         """
-        self.makeService("--data-dir", self.mktemp(), "--stock-reactor")
-        [options] = self.prepared
-        self.assertTrue(options["stock-reactor"])
+        from kvtwist import tap
+        from twisted.plugins.kvtwist_plugin import kvstore
+        calls = []
+        self.patch(tap, "_prepareProcess",
+                   lambda options: calls.append(("prepare", options)))
+        self.patch(tap, "makeService",
+                   lambda options: calls.append(("make", options)) or "svc")
+        options = self.parse("--stock-reactor")
+        self.assertEqual(kvstore.makeService(options), "svc")
+        self.assertEqual(calls, [("prepare", options), ("make", options)])
+        self.assertIsInstance(kvstore.options(), tap.Options)
 
     def test_prepareProcessLeavesRunningProcess(self):
         """
-        In a process that has a reactor already (this one: the test
-        requests it first), L{tap._prepareProcess} changes neither the
-        reactor nor the environment.
+        In a process whose reactor runs, L{tap._prepareProcess} changes
+        neither the reactor nor the environment.
         """
         from twisted.internet import reactor
         from kvtwist import nursery, tap
         env = dict(os.environ)
         self.patch(nursery, "nurserySize", lambda: 1024 ** 3)
+        self.patch(reactor, "running", True)
         # Asked for a command line to run again, say there is none: a
         # failure of the test must not replace the test process.
         asked = []

@@ -7,7 +7,20 @@ imported while twistd scans its plugins.
 from twisted.application.reactors import Reactor
 from twisted.application.service import ServiceMaker
 
-kvstore = ServiceMaker(
+
+class KVServiceMaker(ServiceMaker):
+    """
+    The C{kvstore} plugin: builds the service with
+    L{kvtwist.tap.makeTwistdService}, which also makes the process-wide
+    choices of startup (the reactor, PyPy's nursery).
+    """
+
+    def makeService(self, options):
+        from kvtwist.tap import makeTwistdService
+        return makeTwistdService(options)
+
+
+kvstore = KVServiceMaker(
     "kvtwist key-value server",
     "kvtwist.tap",
     "A durable key-value server speaking text, RESP, colon and JSON lines.",
