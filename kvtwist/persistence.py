@@ -135,27 +135,37 @@ FRAME_OPS = 1000
 #: First byte of a payload in the plain format (a pickle starts with 0x80).
 _PLAIN = b"K"
 _plainStructs = {}
+_packThree = struct.Struct("<4I").pack
 
 
 def encodePlain(ops: List[tuple]) -> bytes:
     """
     The plain payload format: C{K}, then for each op a u32 count of its
-    parts, a u32 length per part, and the parts.  On PyPy it encodes about
-    three times faster than pickle (whose PyPy implementation is written
+    parts, a u32 length per part, and the parts.  On PyPy it encodes
+    several times faster than pickle (whose PyPy implementation is written
     in Python); on CPython pickle (in C) is faster.
+
+    Ops of three parts (C{SET key value}, by far the most common) take a
+    path of their own: on PyPy it encodes them in a third of the time.
     """
-    parts = [_PLAIN]
-    append = parts.append
-    extend = parts.extend
+    out = bytearray(_PLAIN)
     structs = _plainStructs
     for op in ops:
         n = len(op)
+        if n == 3:
+            a, b, c = op
+            out += _packThree(3, len(a), len(b), len(c))
+            out += a
+            out += b
+            out += c
+            continue
         packer = structs.get(n)
         if packer is None:
             packer = structs[n] = struct.Struct("<%dI" % (n + 1,))
-        append(packer.pack(n, *[len(part) for part in op]))
-        extend(op)
-    return b"".join(parts)
+        out += packer.pack(n, *[len(part) for part in op])
+        for part in op:
+            out += part
+    return bytes(out)
 
 
 def decodePlain(payload) -> List[tuple]:

@@ -22,6 +22,8 @@ SAMPLE_OPS = [
     (b"SET", b"\r\n\x00key", b"\xff" * 1000),
     (b"SET", b"", b""),
     (b"RPUSH", b"list") + tuple(b"%d" % i for i in range(500)),
+    (b"DEL", b"k"),
+    (b"PEXPIREAT", b"k", b"1700000000000"),
 ]
 
 
@@ -54,6 +56,18 @@ class RecordTests(SynchronousTestCase):
         self.assertEqual(plain[:1], b"K")
         self.assertEqual(decodeFrame(plain), ops)
         self.assertEqual(decodeFrame(persistence._encodePickle(ops)), ops)
+
+    def test_plainLayout(self):
+        """
+        Ops of three parts, which take a path of their own, and of other
+        sizes are laid out alike: the count, each length, the parts.
+        """
+        for op in [(b"SET", b"k", b"vv"), (b"DEL", b"k"),
+                   (b"RPUSH", b"l", b"a", b"bc")]:
+            self.assertEqual(
+                persistence.encodePlain([op, op]),
+                b"K" + 2 * (struct.pack("<%dI" % (len(op) + 1,), len(op),
+                                        *map(len, op)) + b"".join(op)))
 
     def test_malformedPlain(self):
         """
