@@ -97,8 +97,9 @@ def parseManyPython(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
     holds a CR LF inside a value, is not RESP or breaks the framing, and
     leave it to L{parseCommand}.
 
-    L{parseMany} is this function, or on CPython the same in C
-    (C{kvtwist._resp}), which returns exactly the same.
+    L{parseMany} is the same in C (C{kvtwist._resp}) where it is built,
+    else on PyPy L{parseManyScan}, else this function: all three return
+    exactly the same.
 
     @return: C{[(args, endPos), ...]}, possibly empty.
     """
@@ -148,10 +149,78 @@ def parseManyPython(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
     return out
 
 
+def parseManyScan(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
+                  maxMultibulk: int = DEFAULT_MAX_MULTIBULK
+                  ) -> List[Tuple[List[bytes], int]]:
+    """
+    L{parseManyPython} written for PyPy: it walks the buffer with C{find}
+    and reads the lengths digit by digit, which PyPy's JIT turns into a
+    tight loop, instead of splitting the buffer into a string per line
+    (on PyPy this takes two thirds of the time; on CPython, twice as
+    long).  It returns exactly what L{parseManyPython} returns: a header
+    must be the canonical C{$<length>} of its value, and a value may not
+    hold a CR LF.
+    """
+    out = []
+    n = len(buf)
+    find = buf.find
+    p = pos
+    while p < n and buf[p] == 42:  # b"*"
+        e = find(b"\r\n", p + 1)
+        if e < 0 or e == p + 1 or e - p > 20:
+            break
+        count = 0
+        q = p + 1
+        while q < e:
+            c = buf[q]
+            if c < 48 or c > 57:
+                return out
+            count = count * 10 + c - 48
+            q += 1
+        if count == 0 or count > maxMultibulk:
+            break
+        q = e + 2
+        args = []
+        while count:
+            if q >= n or buf[q] != 36:  # b"$"
+                return out
+            e = find(b"\r\n", q + 1)
+            if e < 0 or e == q + 1:
+                return out
+            r = q + 1
+            if buf[r] == 48 and e > r + 1:  # a leading zero
+                return out
+            length = 0
+            while r < e:
+                c = buf[r]
+                if c < 48 or c > 57:
+                    return out
+                length = length * 10 + c - 48
+                r += 1
+            if length > maxBulk:
+                return out
+            start = e + 2
+            end = start + length
+            # Whole, followed by CR LF, and holding none.
+            if find(b"\r\n", start, end + 2) != end:
+                return out
+            args.append(buf[start:end])
+            q = end + 2
+            count -= 1
+        p = q
+        out.append((args, p))
+    return out
+
+
 try:
     from kvtwist._resp import parseMany
 except ImportError:  # PyPy, or built without a C compiler
-    parseMany = parseManyPython
+    import platform
+    if platform.python_implementation() == "PyPy":
+        parseMany = parseManyScan
+    else:
+        parseMany = parseManyPython
+    del platform
 
 
 def encodeCommand(*args) -> bytes:

@@ -5,7 +5,7 @@ Tests for L{kvtwist.dialects.resp}: request framing and reply rendering.
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from kvtwist.dialects import resp
 from kvtwist.dialects.resp import (
@@ -120,6 +120,23 @@ class ParseManyPythonTests(ParseManyMixin, SynchronousTestCase):
     parseMany = staticmethod(resp.parseManyPython)
 
 
+class ParseManyScanTests(ParseManyMixin, SynchronousTestCase):
+    """
+    L{resp.parseManyScan}, the version PyPy uses.
+    """
+
+    parseMany = staticmethod(resp.parseManyScan)
+
+    def test_isUsedOnPyPy(self):
+        """
+        On PyPy, L{resp.parseMany} is this version.
+        """
+        import platform
+        if platform.python_implementation() != "PyPy":
+            raise SkipTest("PyPy's choice")
+        self.assertIs(resp.parseMany, resp.parseManyScan)
+
+
 class ParseManyCTests(ParseManyMixin, SynchronousTestCase):
     """
     C{kvtwist._resp.parseMany}, the C version CPython uses.
@@ -186,6 +203,27 @@ class ParseManyEquivalenceTests(SynchronousTestCase):
         pos = min(pos, len(buf))
         for limits in [(), (maxBulk * 4, maxMultibulk + 1)]:
             self.assertEqual(_resp.parseMany(buf, pos, *limits),
+                             resp.parseManyPython(buf, pos, *limits))
+
+
+class ParseManyScanEquivalenceTests(SynchronousTestCase):
+    """
+    The two Python versions of C{parseMany} agree on any input (on every
+    interpreter: the C version needn't be built).
+    """
+
+    @settings(max_examples=1000, deadline=None)
+    @given(_requests(), st.integers(0, 40), st.integers(0, 20),
+           st.integers(0, 5), st.integers(0, 3))
+    def test_same(self, data, cut, pos, maxBulk, maxMultibulk):
+        """
+        Same requests, same end positions, same stopping point, whatever
+        the buffer, its truncation, the start position and the limits.
+        """
+        buf = data[:len(data) - cut] if cut < len(data) else data
+        pos = min(pos, len(buf))
+        for limits in [(), (maxBulk * 4, maxMultibulk + 1)]:
+            self.assertEqual(resp.parseManyScan(buf, pos, *limits),
                              resp.parseManyPython(buf, pos, *limits))
 
 
