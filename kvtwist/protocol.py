@@ -21,7 +21,7 @@ from twisted.internet.interfaces import IPushProducer
 
 from kvtwist import commands, dialects
 from kvtwist.dialects import resp
-from kvtwist.replies import Error
+from kvtwist.replies import Error, Status
 
 TOO_BIG_INLINE = Error("ERR Protocol error: too big inline request")
 
@@ -346,6 +346,7 @@ class KVProtocol(LineReceiver):
         plain = commands.PLAIN_REPLIES
         out = self._out
         queue = self._queue
+        statusLines = resp.STATUS_LINES
         for args, end in batch:
             if self._closing or self._writePaused or budget <= 0:
                 break
@@ -354,11 +355,21 @@ class KVProtocol(LineReceiver):
             state.lastCommand = name
             reply = execute(ctx, name, args[1:])
             cls = reply.__class__
-            # Plain and not _isLarge(reply), inlined: this runs for every
-            # request of a pipeline.
-            if cls in plain and not ((cls is list or cls is dict) and
-                                     len(reply) > LARGE_REPLY):
+            # What render(reply, protover) gives, inlined for the replies
+            # of GET and SET (a call costs as much as the rendering): a
+            # bulk string, or a status line it has rendered before.  Then
+            # plain and not _isLarge(reply), also inlined: this runs for
+            # every request of a pipeline.
+            if cls is bytes:
+                data = b"$%d\r\n%s\r\n" % (len(reply), reply)
+            elif cls is Status:
+                data = statusLines.get(reply) or render(reply)
+            elif cls in plain and not ((cls is list or cls is dict) and
+                                       len(reply) > LARGE_REPLY):
                 data = render(reply, state.protover)
+            else:
+                data = None
+            if data is not None:
                 if queue:
                     queue.append([True, data])
                 else:

@@ -238,7 +238,8 @@ def encodeCommand(*args) -> bytes:
 
 
 _LINES = {}
-_STATUS_LINES = {}
+#: Status replies rendered so far (at most 256): C{{Status: line}}.
+STATUS_LINES = {}
 
 
 def _line(text: str) -> bytes:
@@ -259,11 +260,11 @@ def render(reply, protover: int = 2) -> bytes:
     if t is bytes:
         return b"$%d\r\n%s\r\n" % (len(reply), reply)
     if t is Status:
-        line = _STATUS_LINES.get(reply)
+        line = STATUS_LINES.get(reply)
         if line is None:
             line = b"+" + _line(reply) + b"\r\n"
-            if len(_STATUS_LINES) < 256:
-                _STATUS_LINES[reply] = line
+            if len(STATUS_LINES) < 256:
+                STATUS_LINES[reply] = line
         return line
     if reply is None:
         return b"_\r\n" if protover == 3 else b"$-1\r\n"

@@ -12,6 +12,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist import protocol
+from kvtwist.dialects import resp
 from kvtwist.dialects.resp import encodeCommand
 from kvtwist.server import Config, KVFactory
 from kvtwist.store import Store
@@ -231,6 +232,32 @@ class RespProtocolTests(ConnectedMixin, SynchronousTestCase):
             self.assertEqual(transport.value(), expected, cut)
         self.assertEqual(expected,
                          b"+OK\r\n$2\r\nv\x00\r\nKey 'k' not found.\r\n:1\r\n")
+
+    def test_repliesAsRendered(self):
+        """
+        The replies the batch loop renders itself (bulk strings, status
+        lines) are what L{resp.render} makes of them, in RESP2 and RESP3,
+        among replies it leaves to L{resp.render}.
+        """
+        from kvtwist.replies import Status
+        requests = [
+            (("SET", "k", b"\x00\r\n\xff"), Status("OK")),
+            (("GET", "k"), b"\x00\r\n\xff"),
+            (("SET", "e", b""), Status("OK")),
+            (("GET", "e"), b""),
+            (("TYPE", "k"), Status("string")),
+            (("TYPE", "k"), Status("string")),
+            (("GET", "missing"), None),
+            (("EXISTS", "k", "e"), 2),
+            (("PING",), Status("PONG")),
+        ]
+        for protover in (2, 3):
+            self.proto.state.protover = protover
+            wire = b"".join(encodeCommand(*args) for args, _ in requests)
+            self.assertEqual(
+                self.send(wire),
+                b"".join(resp.render(reply, protover)
+                         for _, reply in requests), protover)
 
     def test_protocolError(self):
         """
