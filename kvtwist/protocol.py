@@ -11,7 +11,6 @@ behind it.
 """
 
 from collections import deque
-from typing import Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
