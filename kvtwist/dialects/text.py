@@ -16,7 +16,7 @@ are shown as C{\\r} and C{\\n}.
 """
 
 import re
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 from kvtwist.replies import Error, Status, Verbatim
 
@@ -110,6 +110,29 @@ def splitArgs(line: bytes) -> Optional[List[bytes]]:
             words.append(line[start:i])
 
 
+def _plainSet(line: bytes, words: List[bytes]) -> bool:
+    """
+    Whether a SET line is three words, one separator each, nothing quoted
+    (a quoted word is shorter than it is on the line): the common case,
+    whose arguments L{_setArgs} would find to be its words.
+    """
+    return len(words) == 3 and len(line) == (
+        len(words[0]) + len(words[1]) + len(words[2]) + 2)
+
+
+def _setArgs(line: bytes, words: List[bytes]) -> List[bytes]:
+    """
+    The arguments of a SET line: the key and the rest of the line,
+    spaces and quotes kept verbatim (C{SET msg don't panic}), unless the
+    key or the value starts with a quote; then the quoted words.
+    """
+    match = _SET_LINE.match(line) if len(words) >= 3 else None
+    if match is not None and match.group(2)[:1] not in b"\"'" and \
+            match.group(3)[:1] not in b"\"'":
+        return [match.group(2), match.group(3)]
+    return words[1:]
+
+
 def parse(line: bytes):
     """
     Parse one text line.
@@ -124,15 +147,10 @@ def parse(line: bytes):
     word = words[0].upper()
     name = _ALIASES.get(word, word)
     if name == b"SET":
-        match = _SET_LINE.match(line) if len(words) >= 3 else None
-        if match is not None and match.group(2)[:1] not in b"\"'" and \
-                match.group(3)[:1] not in b"\"'":
-            # The value is the rest of the line, spaces and quotes kept
-            # verbatim ("SET msg don't panic").  Quoting applies only when
-            # the key or the value starts with a quote.
-            args = [match.group(2), match.group(3)]
-        else:
+        if _plainSet(line, words):
             args = words[1:]
+        else:
+            args = _setArgs(line, words)
         if len(args) == 2:
             # Ask for the old value: it tells Added from Updated.
             return Request(b"SET", word, [args[0], args[1], b"GET"])
@@ -245,8 +263,8 @@ def render(request: Optional[Request], reply) -> bytes:
     args = request.args
     if name == b"SET" and len(args) == 3 and args[2] == b"GET":
         verb = b"Added" if reply is None else b"Updated"
-        return b"%s key %s with value %s\r\n" % (
-            verb, _quoted(args[0]), _quoted(args[1]))
+        return b"%s key '%s' with value '%s'\r\n" % (
+            verb, _show(args[0]), _show(args[1]))
     if name == b"GET" and reply is None:
         return b"Key %s not found.\r\n" % (_quoted(args[0]),)
     if name == b"DEL" and len(args) == 1:
