@@ -400,7 +400,9 @@ class KVProtocol(LineReceiver):
             return len(data)
         state.lastCommand = request.name
         reply = commands.execute(self.ctx, request.name, request.args)
-        if isinstance(reply, Deferred) or _isLarge(reply):
+        # Not plain (a Deferred), or large: isinstance(reply, Deferred)
+        # costs more than the rest of this method.
+        if reply.__class__ not in commands.PLAIN_REPLIES or _isLarge(reply):
             heavy = self._emitLater(request.name, reply,
                                     lambda r: dialect.render(request, r))
             size = self._maxOutput if heavy else 0
