@@ -212,15 +212,29 @@ def parseManyScan(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
     return out
 
 
-try:
-    from kvtwist._resp import parseMany
-except ImportError:  # PyPy, or built without a C compiler
-    import platform
-    if platform.python_implementation() == "PyPy":
-        parseMany = parseManyScan
-    else:
-        parseMany = parseManyPython
-    del platform
+def _chooseParseMany(implementation: str, cModule):
+    """
+    The C{parseMany} to use: C{cModule}'s (C{kvtwist._resp}, L{None} if
+    it is not built), else L{parseManyScan} on PyPy, else
+    L{parseManyPython}.
+    """
+    if cModule is not None:
+        return cModule.parseMany
+    if implementation == "PyPy":
+        return parseManyScan
+    return parseManyPython
+
+
+def _cModule():
+    try:
+        from kvtwist import _resp
+    except ImportError:  # PyPy, or built without a C compiler
+        return None
+    return _resp
+
+
+parseMany = _chooseParseMany(__import__("platform").python_implementation(),
+                             _cModule())
 
 
 def encodeCommand(*args) -> bytes:

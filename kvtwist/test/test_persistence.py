@@ -62,10 +62,12 @@ class RecordTests(SynchronousTestCase):
         Ops of three parts, which take a path of their own, and of other
         sizes are laid out alike: the count, each length, the parts.
         """
-        for op in [(b"SET", b"k", b"vv"), (b"DEL", b"k"),
+        for op in [(b"SET", b"k", b"vv"), (b"SET", b"", b""), (b"DEL", b"k"),
                    (b"RPUSH", b"l", b"a", b"bc")]:
+            encoded = persistence.encodePlain([op, op])
+            self.assertIs(type(encoded), bytes)
             self.assertEqual(
-                persistence.encodePlain([op, op]),
+                encoded,
                 b"K" + 2 * (struct.pack("<%dI" % (len(op) + 1,), len(op),
                                         *map(len, op)) + b"".join(op)))
 

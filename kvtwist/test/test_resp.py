@@ -136,6 +136,19 @@ class ParseManyScanTests(ParseManyMixin, SynchronousTestCase):
             raise SkipTest("PyPy's choice")
         self.assertIs(resp.parseMany, resp.parseManyScan)
 
+    def test_choice(self):
+        """
+        The C version wherever it is built; without it, this version on
+        PyPy and L{resp.parseManyPython} elsewhere.
+        """
+        class C:
+            parseMany = object()
+        choose = resp._chooseParseMany
+        self.assertIs(choose("CPython", C), C.parseMany)
+        self.assertIs(choose("PyPy", C), C.parseMany)
+        self.assertIs(choose("PyPy", None), resp.parseManyScan)
+        self.assertIs(choose("CPython", None), resp.parseManyPython)
+
 
 class ParseManyCTests(ParseManyMixin, SynchronousTestCase):
     """

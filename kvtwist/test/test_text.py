@@ -44,14 +44,16 @@ class ParseSetTests(SynchronousTestCase):
         st.sampled_from([b"k", b"v", b"ab", b"'", b'"', b'"q"', b"'q'",
                          b"x'y", b"", b"\\x41"]),
         min_size=2, max_size=4),
-        st.lists(st.sampled_from([b" ", b"  ", b"\t"]), min_size=4,
-                 max_size=4), st.booleans())
-    def test_shortcutAgrees(self, words, seps, trailing):
+        st.lists(st.sampled_from([b" ", b"  ", b"\t", b"\r", b"\x0b",
+                                  b"\x0c", b" \t", b"\x1c", b"\xa0"]),
+                 min_size=4, max_size=4), st.booleans(), st.booleans())
+    def test_shortcutAgrees(self, words, seps, trailing, leading):
         """
         Whenever the shortcut for plain three-word lines applies, its
-        arguments are what the full rule finds.
+        arguments are what the full rule finds, whatever separates the
+        words (bytes that split words and bytes that don't).
         """
-        line = b"SET"
+        line = b" SET" if leading else b"SET"
         for word, sep in zip(words, seps):
             line += sep + word
         if trailing:
