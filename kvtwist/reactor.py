@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - platforms without epoll
     EPollReactor = None
 
 
-def _fixedPrefixKinds() -> tuple:
+def _acceptedKinds() -> tuple:
     """
     The selectable classes dispatched without C{callWithLogger}: accepted
     connections, the bulk of the events.
@@ -66,7 +66,7 @@ if EPollReactor is not None:
 
         def __init__(self):
             EPollReactor.__init__(self)
-            self._fixedPrefix = _fixedPrefixKinds()
+            self._accepted = _acceptedKinds()
 
         def doPoll(self, timeout):
             """
@@ -95,17 +95,17 @@ if EPollReactor is not None:
             callWithLogger = log.callWithLogger
             ILogContext = log.ILogContext
             tracker = context.theContextTracker
-            fixed = ()
+            accepted = ()
             if type(tracker) is context.ThreadedContextTracker:
                 stack = tracker.currentContext().contexts
                 base = tracker.getContext(ILogContext)
                 if type(base) is dict:
-                    fixed = self._fixedPrefix
+                    accepted = self._accepted
             for fd, event in events:
                 selectable = selectables.get(fd)
                 if selectable is None:
                     continue
-                if selectable.__class__ not in fixed:
+                if selectable.__class__ not in accepted:
                     callWithLogger(selectable, dispatch, selectable, fd, event)
                     continue
                 try:
