@@ -169,6 +169,9 @@ def parseManyScan(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
         e = find(b"\r\n", p + 1)
         if e < 0 or e == p + 1 or e - p > 20:
             break
+        # The count and the lengths are read by two inline loops, not one
+        # helper: PyPy's JIT doesn't inline a function holding a loop, and
+        # a helper made a pipelined GET 70% slower.
         count = 0
         q = p + 1
         while q < e:
