@@ -18,14 +18,6 @@ pytestmark = pytest.mark.skipif(
     reason="PyPy's nursery")
 
 
-def nurseryOf(server) -> int:
-    client = server.redis(protocol=2)
-    try:
-        return int(client.info("memory")["gc_nursery_bytes"])
-    finally:
-        client.close()
-
-
 def test_neverOversized(makeServer):
     """
     Without C{PYPY_GC_NURSERY} the server runs with PyPy's own nursery
@@ -35,7 +27,7 @@ def test_neverOversized(makeServer):
     server = makeServer(start=False)
     server.env = {nursery.ENV: None, nursery.MARKER: None}
     server.start()
-    size = nurseryOf(server)
+    size = int(server.info()["gc_nursery_bytes"])
     assert size <= nursery.LARGEST
     own = nursery.nurserySize()
     if own is not None and own > nursery.LARGEST and \
@@ -56,7 +48,7 @@ def test_userChoiceKept(makeServer):
     server = makeServer(start=False)
     server.env = {nursery.ENV: "100MB"}
     server.start()
-    assert nurseryOf(server) == 100 * 1024 * 1024
+    assert int(server.info()["gc_nursery_bytes"]) == 100 * 1024 * 1024
     assert "kvtwist asked for" not in server.logSinceStart()
 
 

@@ -16,14 +16,6 @@ pytestmark = pytest.mark.skipif(not kvreactor.available(),
                                 reason="no epoll here")
 
 
-def reactorOf(server) -> str:
-    client = server.redis(protocol=2)
-    try:
-        return client.info("server")["reactor"]
-    finally:
-        client.close()
-
-
 def hammer(server, clients: int = 20, rounds: int = 50):
     """
     Many connections at once, each pipelining writes and reading them back;
@@ -59,7 +51,7 @@ def test_defaultIsKVReactor(server):
     With no reactor named, the server runs on kvtwist's, says so in INFO
     and in twistd's log, and serves many clients at once.
     """
-    assert reactorOf(server) == "kvtwist.reactor.KVReactor"
+    assert server.info()["reactor"] == "kvtwist.reactor.KVReactor"
     assert "reactor class: kvtwist.reactor.KVReactor" in \
         server.logSinceStart()
     assert hammer(server) == []
@@ -73,7 +65,8 @@ def test_stockReactor(makeServer):
     C{--stock-reactor} leaves twistd's default, Twisted's epoll reactor.
     """
     server = makeServer(["--stock-reactor"])
-    assert reactorOf(server) == "twisted.internet.epollreactor.EPollReactor"
+    assert server.info()["reactor"] == \
+        "twisted.internet.epollreactor.EPollReactor"
     assert hammer(server, clients=5, rounds=10) == []
 
 
@@ -88,5 +81,5 @@ def test_twistdReactorOption(makeServer, name, expected):
     server = makeServer(start=False)
     server.twistdArgs = ["--reactor", name]
     server.start()
-    assert reactorOf(server) == expected
+    assert server.info()["reactor"] == expected
     assert hammer(server, clients=5, rounds=10) == []
