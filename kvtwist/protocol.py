@@ -272,6 +272,9 @@ class KVProtocol(LineReceiver):
             self._out = None
             if out:
                 self._write(b"".join(out))
+            service = self.ctx.service
+            if service is not None:
+                service.sealBatch()
         if self._readPaused and not self._writePaused:
             # The output budget ran out before the transport paused us:
             # look again on the next turn rather than waiting for a resume

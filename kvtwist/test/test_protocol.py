@@ -29,6 +29,10 @@ class FakeService:
     def __init__(self):
         self.waiting = []
         self.durable = False
+        self.sealed = 0
+
+    def sealBatch(self):
+        self.sealed += 1
 
     def whenDurable(self):
         if not self.durable:
@@ -212,6 +216,18 @@ class RespProtocolTests(ConnectedMixin, SynchronousTestCase):
     """
     RESP framing through the protocol.
     """
+
+    def test_sealsAfterEachRead(self):
+        """
+        After running what each read held, the connection lets the store
+        service encode the ops journaled meanwhile (so that they don't
+        stay in memory as tuples until the next flush).
+        """
+        service = self.factory.service
+        self.send(encodeCommand("SET", "a", "1") + encodeCommand("GET", "a"))
+        self.assertEqual(service.sealed, 1)
+        self.send(encodeCommand("SET", "b", "2")[:5])
+        self.assertEqual(service.sealed, 2)
 
     def test_everyByteBoundary(self):
         """

@@ -383,15 +383,19 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
 
     def test_bigFlushInPieces(self):
         """
-        A flush of more than C{WRITE_OPS} records encodes and writes them a
-        piece at a time, one after the other, and the log holds them all,
-        in order; the next flush goes on after them.
+        A flush of more than C{WRITE_BYTES} of records writes them a piece
+        at a time, one after the other, and the log holds them all, in
+        order; the next flush goes on after them.
         """
         store, svc = self.start()
-        svc.WRITE_OPS = 3
+        svc.SEAL_OPS = 3
+        svc.WRITE_BYTES = 1
         for i in range(10):
             store.set(b"k%d" % (i,), b"v")
+            svc.sealBatch()
         self.clock.advance(1)
+        # Three records of three ops sealed early, one of the last op
+        # sealed by the flush: one write each.
         self.assertEqual((self.fs.writes, self.fs.fsyncs), (4, 1))
         store.set(b"last", b"v")
         self.clock.advance(1)
@@ -401,6 +405,33 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(
             [op[1] for op in ops],
             [b"k%d" % (i,) for i in range(10)] + [b"last"])
+
+    def test_sealBatch(self):
+        """
+        L{StoreService.sealBatch} encodes the pending ops into a log record
+        once there are C{SEAL_OPS} of them, and not before; the flush
+        writes the record as it is, and INFO counts its exact size until
+        then.
+        """
+        store, svc = self.start()
+        ops = [(b"SET", b"k%d" % (i,), b"v") for i in range(svc.SEAL_OPS)]
+        for op in ops[:-1]:
+            store.set(op[1], op[2])
+        svc.sealBatch()
+        self.assertEqual(len(svc._pending), svc.SEAL_OPS - 1)
+        store.set(ops[-1][1], ops[-1][2])
+        svc.sealBatch()
+        self.assertEqual(svc._pending, [])
+        record = persistence.encodeFrames(ops)
+        info = svc.info()
+        self.assertEqual(info["aof_pending_ops"], svc.SEAL_OPS)
+        self.assertEqual(info["aof_pending_bytes"], len(record))
+        self.clock.advance(1)
+        self.assertEqual(self.fs.writes, 1)
+        self.assertEqual(svc.info()["aof_pending_bytes"], 0)
+        [path] = self.logPaths()
+        with open(path, "rb") as f:
+            self.assertTrue(f.read().endswith(record))
 
     def test_noFsync(self):
         """
@@ -556,6 +587,31 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(store2.get(b"k1"), b"v1")
         self.assertEqual(store2.get(b"k3"), b"v3")
         self.assertEqual(svc2.tornBytes, 0)
+
+    def test_failedFlushKeepsRecordsInOrder(self):
+        """
+        The records of a failed flush go back ahead of those sealed since,
+        and the retry writes all of them in order.
+        """
+        store, svc = self.start()
+        svc.SEAL_OPS = 2
+        for i in range(5):
+            store.set(b"k%d" % (i,), b"v")
+            svc.sealBatch()
+        self.fs.failWrites = True
+        self.clock.advance(1)
+        self.flushLoggedErrors(OSError)
+        self.assertEqual(svc.info()["aof_pending_ops"], 5)
+        self.fs.failWrites = False
+        store.set(b"k5", b"v")
+        self.clock.advance(1)
+        self.assertIsNone(svc.failure)
+        self.assertEqual(svc.info()["aof_pending_ops"], 0)
+        [path] = self.logPaths()
+        with open(path, "rb") as f:
+            ops = persistence.scanLog(f.read()).ops
+        self.assertEqual([op[1] for op in ops],
+                         [b"k%d" % (i,) for i in range(6)])
 
     def test_alwaysNeverAcknowledgesBeforeDisk(self):
         """

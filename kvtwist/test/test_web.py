@@ -47,6 +47,9 @@ class FakeService:
     def whenDurable(self):
         return None
 
+    def sealBatch(self):
+        pass
+
     def info(self):
         return {"aof_fsync": "interval", "aof_current_size": 2048,
                 "aof_flushes": 3, "aof_last_flush_duration_ms": 4,
