@@ -702,14 +702,16 @@ def kvtwistServer(python: str, label: str) -> Server:
                   _interpreterVersion(python))
 
 
-def referenceServer(python: str, label: str) -> Server:
+def referenceServer(python: str, label: str, raw: bool = False) -> Server:
     """
-    The calibration server (L{kvtwist.benchref}) run by C{python}.
+    A calibration server (L{kvtwist.benchref}) run by C{python}: the line
+    one, or the raw-mode one if C{raw}.
     """
     def argv(port, directory):
-        return [python, "-m", "kvtwist.benchref", str(port)]
-    return Server("reference " + label, "reference", argv,
-                  _interpreterVersion(python))
+        return [python, "-m", "kvtwist.benchref"] + (
+            ["--raw"] if raw else []) + [str(port)]
+    return Server("%s reference %s" % ("raw" if raw else "line", label),
+                  "reference", argv, _interpreterVersion(python))
 
 
 def _output(argv: List[str]) -> str:
@@ -1473,9 +1475,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(py-spy pauses the server to sample it: the "
                         "ratios of a profiled run are lower)")
     p.add_argument("--no-reference", dest="reference", action="store_false",
-                   help="skip the calibration server (kvtwist.benchref: a "
-                        "minimal Twisted SET/GET server) in the throughput "
-                        "rounds")
+                   help="skip the calibration servers (kvtwist.benchref: "
+                        "minimal Twisted SET/GET servers, line by line and "
+                        "in raw mode) in the throughput rounds")
     p.add_argument("--json", metavar="FILE",
                    help="also write every result to FILE as JSON")
     return p
@@ -1535,8 +1537,9 @@ def _run(args, log) -> int:
     if args.reference:
         # Only for the throughput rounds: what a minimal Twisted server
         # reaches on this machine, beside the same redis-server.
-        references = [referenceServer(s.argv(0, "")[0], s.name.split(" ", 1)[1])
-                      for s in servers]
+        references = [referenceServer(s.argv(0, "")[0],
+                                      s.name.split(" ", 1)[1], raw)
+                      for s in servers for raw in (False, True)]
     machine = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
