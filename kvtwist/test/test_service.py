@@ -21,7 +21,7 @@ from kvtwist.commands import Context, execute
 from kvtwist.persistence import FileSystem
 from kvtwist.replies import Error
 from kvtwist.service import (
-    InlineForker, ProcessForker, RecoveryError, StoreService)
+    InlineForker, ProcessForker, RecoveryError, StoreService, _joined)
 from kvtwist.store import Store
 
 START = 1700000000.0
@@ -541,6 +541,24 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         store4, svc4 = self.start()
         self.assertIsNone(store4.get(b"k"))
         self.assertEqual(store4.ttlMs(b"s"), 5000)
+
+
+class JoinedTests(SynchronousTestCase):
+    """
+    L{_joined} groups log records into writes.
+    """
+
+    def test_groups(self):
+        """
+        Records are joined in order until a group reaches the limit; no
+        record is split, and the rest make a last, shorter group.
+        """
+        self.assertEqual(
+            list(_joined([b"aaa", b"bbb", b"c" * 10, b"d", b"e"], 5)),
+            [b"aaabbb", b"c" * 10, b"de"])
+        self.assertEqual(list(_joined([b"aaa", b"bbb", b"c"], 6)),
+                         [b"aaabbb", b"c"])
+        self.assertEqual(list(_joined([], 5)), [])
 
 
 class FailureTests(ServiceTestMixin, SynchronousTestCase):
