@@ -22,8 +22,8 @@ import uuid
 
 import pytest
 
-from tests.harness import (HOST, LineClient, cliCommand, encodeCommand,
-                           freePort, logErrors, parseInfo, waitFor)
+from tests.harness import (HOST, cliCommand, encodeCommand, freePort,
+                           logErrors, parseInfo, waitFor)
 
 redis = pytest.importorskip("redis")
 

@@ -4,10 +4,6 @@ nc) against a real C{twistd -n kvstore}: the threaded Python seed's session
 and replies, exactly, and the block framing of multi-line replies.
 """
 
-import socket
-
-import pytest
-
 
 def test_seedSession(server):
     """
