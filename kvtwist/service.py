@@ -38,7 +38,10 @@ short description, and L{kvtwist.commands.execute} refuses writes with a
 C{MISCONF} error while reads go on.  With C{fsync="always"}, the replies of
 writes waiting for the disk keep waiting (they are never acknowledged
 before their record is on disk) until a retry succeeds; once one does,
-C{failure} is L{None} again and writes are accepted.
+C{failure} is L{None} again and writes are accepted.  Ops that can't be
+encoded (out of memory, say) are handled the same way: they stay pending,
+writes get C{MISCONF}, and every flush tries again; a snapshot is refused
+meanwhile, since those ops belong to the generations it would cover.
 
 Snapshots
 =========
@@ -404,12 +407,16 @@ class StoreService(Service):
         # to this very list: it is cleared in place, never replaced.
         self._pending: List[tuple] = []
         # Sealed ops waiting to be written, in order, encoded as log
-        # records: (generation, records, number of ops).
+        # records: (generation, [records], number of ops).  A flush takes
+        # them all, merging neighbours of one generation, and puts them
+        # back in front if it fails.
         self._chunks: List[tuple] = []
         # How many ops have been sealed (moved from _pending to _chunks)
         # since startup: with len(_pending), the sequence number of the
         # last op journaled.
         self._sealedOps = 0
+        # Why the pending ops can't be encoded, while they can't.
+        self._sealError: Optional[str] = None
         self._gens: Dict[int, _Generation] = {}
         self._current: Optional[_Generation] = None
         self._obsolete: List[_Generation] = []
@@ -745,22 +752,51 @@ class StoreService(Service):
         self._flushCall = None
         self._flush()
 
-    def _seal(self):
+    def _seal(self) -> bool:
+        """
+        Encode the pending ops as log records of the current generation.
+
+        @return: whether they were (or none were pending).  If encoding
+            fails the ops stay pending, and persistence fails as a failing
+            write does (C{MISCONF} for writes, retried every flush) until
+            they can be encoded.
+        """
         pending = self._pending
-        if pending:
-            n = len(pending)
+        if not pending:
+            return True
+        try:
             data = encodeFrames(pending)
-            del pending[:]
-            self._chunks.append((self._current, data, n))
-            self._sealedOps += n
+        except Exception as e:
+            self._sealFailed(e)
+            return False
+        n = len(pending)
+        del pending[:]
+        self._chunks.append((self._current, [data], n))
+        self._sealedOps += n
+        if self._sealError is not None:
+            self._sealError = None
+            self._log.info("The pending writes can be encoded again")
+        return True
+
+    def _sealFailed(self, error: Exception):
+        first = self._sealError is None
+        self._sealError = "can't encode the log: %s" % (_describe(error),)
+        self.failure = self._sealError
+        self.persistenceErrors += 1
+        if first:
+            self._log.failure(
+                "Encoding {count} pending writes for the log failed; "
+                "refusing writes until they can be encoded",
+                Failure(error), count=len(self._pending))
 
     def sealBatch(self):
         """
         Encode the pending ops as log records now if there are at least
         C{SEAL_OPS} of them.  A connection calls this after running what
         it read: the ops' tuples are then garbage while they are young.
+        While they can't be encoded, only the flush loop tries again.
         """
-        if len(self._pending) >= self.SEAL_OPS:
+        if len(self._pending) >= self.SEAL_OPS and self._sealError is None:
             self._seal()
 
     def _seq(self) -> int:
@@ -775,7 +811,8 @@ class StoreService(Service):
         for the ops not encoded yet (from a sample: the exact figure would
         cost a walk over every pending op).
         """
-        size = sum(len(data) for _, data, _ in self._chunks)
+        size = sum(len(data) for _, records, _ in self._chunks
+                   for data in records)
         pending = self._pending
         if pending:
             sample = pending[:64]
@@ -808,16 +845,15 @@ class StoreService(Service):
         if not self._chunks:
             self._markDurable(upto)
             return
-        # [(generation, [records, ...], number of ops)], one entry for
-        # each run of chunks of the same generation.
+        # The chunks, each run of one generation merged into one.
         batch: List[tuple] = []
-        for gen, data, n in self._chunks:
+        for gen, records, n in self._chunks:
             if batch and batch[-1][0] is gen:
-                last = batch[-1]
-                last[1].append(data)
-                batch[-1] = (gen, last[1], last[2] + n)
+                _, merged, count = batch[-1]
+                merged.extend(records)
+                batch[-1] = (gen, merged, count + n)
             else:
-                batch.append((gen, [data], n))
+                batch.append((gen, records, n))
         self._chunks = []
         self._inFlight = True
         d = self._runThread(self._writeBatch, batch,
@@ -866,14 +902,13 @@ class StoreService(Service):
         self.flushCount += 1
         self.flushDurations.append(seconds)
         self.lastFlushTime = self._now()
-        if self.failure is not None:
+        if self.failure is not None and self._sealError is None:
             self._log.info("Writing the log works again; accepting writes")
             self.failure = None
         self._markDurable(upto)
 
     def _flushFailed(self, reason, batch):
-        self._chunks[:0] = [(gen, b"".join(records), n)
-                            for gen, records, n in batch]
+        self._chunks[:0] = batch
         self.flushErrors += 1
         self.persistenceErrors += 1
         first = self.failure is None
@@ -920,12 +955,17 @@ class StoreService(Service):
 
     # -- snapshots ---------------------------------------------------------
 
-    def _rotate(self) -> int:
+    def _rotate(self) -> Optional[int]:
         """
         Begin a new log generation for every later write; return its
         number, the first generation a snapshot taken now excludes.
+
+        @return: L{None} instead if the pending ops can't be encoded: they
+            belong to the generations the snapshot would cover, and would
+            otherwise be replayed on top of it.
         """
-        self._seal()
+        if not self._seal():
+            return None
         gen = self._current.gen + 1
         self._current = _Generation(
             gen, os.path.join(self.dataDir, persistence.logName(gen)))
@@ -962,6 +1002,10 @@ class StoreService(Service):
         self._log.error("{what} failed: {error}; the previous snapshot and "
                         "the logs are intact", what=what, error=error)
 
+    def _cantSnapshot(self, what: str) -> Error:
+        self._snapshotFailed(what, self._sealError)
+        return Error("ERR %s refused: %s" % (what, self._sealError))
+
     def save(self):
         """
         C{SAVE}: write a snapshot now, on the reactor thread (it blocks, as
@@ -975,6 +1019,8 @@ class StoreService(Service):
             return Error("ERR the store service is not running")
         started = time.perf_counter()
         nextGen = self._rotate()
+        if nextGen is None:
+            return self._cantSnapshot("SAVE")
         savedAt = int(self._now() * 1000)
         covered = self._coveredBy(nextGen)
         try:
@@ -1006,6 +1052,8 @@ class StoreService(Service):
         if self._current is None:
             return Error("ERR the store service is not running")
         nextGen = self._rotate()
+        if nextGen is None:
+            return self._cantSnapshot("BGSAVE")
         savedAt = int(self._now() * 1000)
         state = self.store.dumpState()
         fs = self._fs

@@ -433,6 +433,20 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         with open(path, "rb") as f:
             self.assertTrue(f.read().endswith(record))
 
+    def test_recordsJoinedIntoOneWrite(self):
+        """
+        The records a flush carries go to the log in one write when they
+        fit in C{WRITE_BYTES}.
+        """
+        store, svc = self.start()
+        svc.SEAL_OPS = 2
+        for i in range(6):
+            store.set(b"k%d" % (i,), b"v")
+            svc.sealBatch()
+        self.assertEqual(len(svc._chunks), 3)
+        self.clock.advance(1)
+        self.assertEqual(self.fs.writes, 1)
+
     def test_noFsync(self):
         """
         In C{no} mode the loop writes but never fsyncs.
@@ -608,20 +622,25 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
 
     def test_failedFlushKeepsRecordsInOrder(self):
         """
-        The records of a failed flush go back ahead of those sealed since,
-        and the retry writes all of them in order.
+        The records of a failed flush go back ahead of those sealed while
+        it was in flight, and the retry writes all of them in order.
         """
         store, svc = self.start()
         svc.SEAL_OPS = 2
-        for i in range(5):
-            store.set(b"k%d" % (i,), b"v")
+        self.runner.auto = False
+        for key in (b"k0", b"k1", b"k2"):
+            store.set(key, b"v")
+            svc.sealBatch()
+        self.clock.advance(1)  # a flush of k0 to k2 starts
+        for key in (b"k3", b"k4"):
+            store.set(key, b"v")
             svc.sealBatch()
         self.fs.failWrites = True
-        self.clock.advance(1)
+        self.runner.runAll()
         self.flushLoggedErrors(OSError)
         self.assertEqual(svc.info()["aof_pending_ops"], 5)
         self.fs.failWrites = False
-        store.set(b"k5", b"v")
+        self.runner.auto = True
         self.clock.advance(1)
         self.assertIsNone(svc.failure)
         self.assertEqual(svc.info()["aof_pending_ops"], 0)
@@ -629,7 +648,49 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         with open(path, "rb") as f:
             ops = persistence.scanLog(f.read()).ops
         self.assertEqual([op[1] for op in ops],
-                         [b"k%d" % (i,) for i in range(6)])
+                         [b"k%d" % (i,) for i in range(5)])
+
+    def test_unencodableOpsRefuseWrites(self):
+        """
+        Ops that can't be encoded stay pending and make persistence fail
+        as a failing write does: writes get C{MISCONF}, snapshots are
+        refused, and a flush of earlier records doesn't end it; once they
+        can be encoded, the next flush writes them and writes are accepted
+        again.
+        """
+        from kvtwist import service
+        store, svc = self.start()
+        svc.SEAL_OPS = 1
+        ctx = Context(store, None, svc)
+        self.assertEqual(execute(ctx, b"SET", [b"k1", b"v1"]), "OK")
+        svc.sealBatch()
+
+        def cantEncode(ops):
+            raise MemoryError("no memory")
+
+        self.patch(service, "encodeFrames", cantEncode)
+        self.assertEqual(execute(ctx, b"SET", [b"k2", b"v2"]), "OK")
+        svc.sealBatch()
+        self.assertEqual(len(self.flushLoggedErrors(MemoryError)), 1)
+        self.assertEqual(svc.failure, "can't encode the log: no memory")
+        reply = execute(ctx, b"SET", [b"k3", b"v3"])
+        self.assertTrue(reply.startswith("MISCONF"), reply)
+        self.assertEqual(svc.save(), "ERR SAVE refused: can't encode the "
+                                     "log: no memory")
+        self.assertIsInstance(svc.bgsave(), Error)
+        self.clock.advance(1)  # writes k1's record, can't encode k2's op
+        self.assertEqual(self.fs.writes, 1)
+        self.assertEqual(svc.failure, "can't encode the log: no memory")
+        self.assertEqual(svc.info()["aof_pending_ops"], 1)
+
+        self.patch(service, "encodeFrames", persistence.encodeFrames)
+        self.clock.advance(1)
+        self.assertIsNone(svc.failure)
+        self.assertEqual(execute(ctx, b"SET", [b"k3", b"v3"]), "OK")
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual([store2.get(k) for k in (b"k1", b"k2", b"k3")],
+                         [b"v1", b"v2", b"v3"])
 
     def test_alwaysNeverAcknowledgesBeforeDisk(self):
         """
@@ -650,6 +711,27 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.clock.advance(1)
         self.assertEqual(self.successResultOf(reply), "OK")
         self.assertIsNone(svc.failure)
+
+    def test_alwaysSealedInFlightWaitsForItsFlush(self):
+        """
+        In C{always} mode, a write sealed while a flush is in flight is
+        acknowledged by the flush that follows it at once, not by the one
+        in flight.
+        """
+        store, svc = self.start(fsync="always")
+        svc.SEAL_OPS = 1
+        self.runner.auto = False
+        ctx = Context(store, None, svc)
+        first = execute(ctx, b"SET", [b"a", b"1"])
+        self.clock.advance(0)  # the flush of a starts
+        second = execute(ctx, b"SET", [b"b", b"2"])
+        svc.sealBatch()
+        self.runner.runAll()
+        self.assertEqual(self.successResultOf(first), "OK")
+        self.assertNoResult(second)
+        self.clock.advance(0)  # b's flush, right after
+        self.runner.runAll()
+        self.assertEqual(self.successResultOf(second), "OK")
 
     def test_stopServiceBoundedWhenFlushKeepsFailing(self):
         """
