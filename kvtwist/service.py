@@ -16,8 +16,8 @@ Once a client's read has left at least C{SEAL_OPS} ops pending, the
 connection has them encoded at once, on the reactor thread, into a log
 record (L{StoreService.sealBatch}): the tuples then die young instead of
 living until the next flush, which on PyPy means its garbage collector
-doesn't copy each of them out of the nursery (pipelined C{SET} is 13%
-faster), and on CPython that no thread takes the GIL for the encoding.  A
+doesn't copy each of them out of the nursery (pipelined C{SET} is about
+15% faster), and on CPython that no thread takes the GIL for the encoding.  A
 L{LoopingCall} every C{flushInterval} seconds encodes whatever else is
 pending and hands the records to a thread that writes them to the live
 log generation and, unless C{fsync="no"}, fsyncs it.  Only one flush is
