@@ -3,19 +3,31 @@
 PyPy's nursery, sized for a server before the server starts.
 
 PyPy makes new objects in its I{nursery} and sizes it from the CPU cache
-size C{/proc/cpuinfo} reports.  Virtual machines often report the host's
-whole cache: on this project's machines, 480 MB, so PyPy takes a 240 MB
-nursery.  Every new object then lands in memory no cache holds, and the
-process keeps 240 MB it doesn't need.  With a 32 MB nursery kvtwist
-answered unpipelined clients 10-15% faster here, pipelined ones as fast or
-faster, and its empty process took 140 MB instead of 356 MB.
+size C{/proc/cpuinfo} reports, and virtual machines report it wrong both
+ways.
+
+  - Some report the host's whole cache: on one of this project's
+    machines, 480 MB, so PyPy took a 240 MB nursery.  Every new object
+    then landed in memory no cache holds, and the process kept 240 MB it
+    didn't need.  With a 32 MB nursery kvtwist answered unpipelined
+    clients 10-15% faster there, pipelined ones as fast or faster, and
+    its empty process took 140 MB instead of 356 MB.
+
+  - Others report only a core's L2 cache: on another, 512 KB, so PyPy
+    took 1 MB.  A minor collection then runs every megabyte of new
+    objects, over a thousand times a second under a pipelined load, and
+    each one walks every part of the store's dict written since the one
+    before (PyPy marks the parts of a big array that a write touches):
+    with 100,000 keys, minor collections took about 1.1 microseconds per
+    pipelined C{SET} (0.6 with 32 MB), and the C{SET}s cost 15-25% more
+    server CPU than with 32 MB (C{GET}s 5-10% more).
 
 PyPy reads the size only when it starts (C{PYPY_GC_NURSERY}), so when that
-variable is unset and PyPy chose more than L{LARGEST}, C{twistd kvstore}
-runs its own command line again, in the same process (C{exec}), with
-C{PYPY_GC_NURSERY} set to L{CHOSEN}, before it writes its pid file, opens
-its log or daemonizes.  Setting the variable yourself, to any size, keeps
-it.
+variable is unset and PyPy chose a size outside L{SMALLEST} to L{LARGEST},
+C{twistd kvstore} runs its own command line again, in the same process
+(C{exec}), with C{PYPY_GC_NURSERY} set to L{CHOSEN}, before it writes its
+pid file, opens its log or daemonizes.  Setting the variable yourself, to
+any size, keeps it.
 """
 
 import os
@@ -33,7 +45,9 @@ MARKER = "KVTWIST_PYPY_NURSERY_WAS"
 #: The nursery kvtwist asks for.
 CHOSEN = "32MB"
 
-#: Nurseries larger than this are taken for a misreported cache.
+#: Nurseries smaller or larger than these are taken for a misreported
+#: cache.
+SMALLEST = 16 * 1024 * 1024
 LARGEST = 64 * 1024 * 1024
 
 _UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
@@ -76,7 +90,8 @@ def restartArgs(env: Dict[str, str], size: Optional[int],
     @param size: the nursery in bytes (L{nurserySize}).
     @param cmdline: C{/proc/self/cmdline}'s contents, if readable.
     """
-    if ENV in env or size is None or size <= LARGEST or not cmdline:
+    if ENV in env or size is None or SMALLEST <= size <= LARGEST or \
+            not cmdline:
         return None
     args = cmdline.split(b"\0")
     if args[-1] == b"":
@@ -96,12 +111,12 @@ def _cmdline() -> Optional[bytes]:
         return None
 
 
-def restartIfOversized(log, execve=os.execve, modules=sys.modules):
+def restartIfMissized(log, execve=os.execve, modules=sys.modules):
     """
-    On PyPy, with no C{PYPY_GC_NURSERY} set and an oversized nursery, run
-    this process's command line again with a nursery of L{CHOSEN}; else
-    return.  Only while the process is starting: once a reactor runs it
-    is left alone.
+    On PyPy, with no C{PYPY_GC_NURSERY} set and a nursery outside
+    L{SMALLEST} to L{LARGEST}, run this process's command line again with
+    a nursery of L{CHOSEN}; else return.  Only while the process is
+    starting: once a reactor runs it is left alone.
 
     @param log: a L{twisted.logger.Logger}, told if that fails (the
         process then goes on as it is).
@@ -112,7 +127,7 @@ def restartIfOversized(log, execve=os.execve, modules=sys.modules):
     if getattr(reactor, "running", False):
         return
     size = nurserySize()
-    if size is None or size <= LARGEST:
+    if size is None:
         return
     args = restartArgs(os.environ, size, _cmdline())
     if args is None or not sys.executable:
@@ -132,7 +147,7 @@ def restartIfOversized(log, execve=os.execve, modules=sys.modules):
 
 def logRestart(log, env=os.environ):
     """
-    In a process L{restartIfOversized} ran again, say so on C{log} (a
+    In a process L{restartIfMissized} ran again, say so on C{log} (a
     L{twisted.logger.Logger}), once, and take C{PYPY_GC_NURSERY} back out
     of the environment the user gave.
     """

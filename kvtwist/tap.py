@@ -297,7 +297,7 @@ def _prepareProcess(options):
     """
     from kvtwist import nursery
     from kvtwist.reactor import installIfNone
-    nursery.restartIfOversized(_log)
+    nursery.restartIfMissized(_log)
     nursery.logRestart(_log)
     if not options.get("stock-reactor"):
         installIfNone()

@@ -1,6 +1,6 @@
 """
 End-to-end tests of PyPy's nursery under C{twistd kvstore}: never left
-oversized, and C{PYPY_GC_NURSERY} set by the user is kept (see
+oversized or undersized, and C{PYPY_GC_NURSERY} set by the user is kept (see
 L{kvtwist.nursery}).  PyPy only: CPython has no nursery to report.
 """
 
@@ -18,20 +18,20 @@ pytestmark = pytest.mark.skipif(
     reason="PyPy's nursery")
 
 
-def test_neverOversized(makeServer):
+def test_nurseryInRange(makeServer):
     """
     Without C{PYPY_GC_NURSERY} the server runs with PyPy's own nursery
-    when it is no larger than L{nursery.LARGEST}, else with
+    when it is from L{nursery.SMALLEST} to L{nursery.LARGEST}, else with
     L{nursery.CHOSEN}, and logs that choice; the server works either way.
     """
     server = makeServer(start=False)
     server.env = {nursery.ENV: None, nursery.MARKER: None}
     server.start()
     size = int(server.info()["gc_nursery_bytes"])
-    assert size <= nursery.LARGEST
+    assert nursery.SMALLEST <= size <= nursery.LARGEST
     own = nursery.nurserySize()
-    if own is not None and own > nursery.LARGEST and \
-            nursery.ENV not in os.environ:
+    if own is not None and not nursery.SMALLEST <= own <= nursery.LARGEST \
+            and nursery.ENV not in os.environ:
         assert size == nursery.parseSize(nursery.CHOSEN)
         assert "kvtwist asked for PYPY_GC_NURSERY=%s and runs with %d MB" % (
             nursery.CHOSEN, size // (1024 * 1024)) in server.logSinceStart()
@@ -82,7 +82,8 @@ def test_daemonized(tmp_path):
         info = client.info()
         client.close()
         assert info["process_id"] == pid
-        assert int(info["gc_nursery_bytes"]) <= nursery.LARGEST
+        assert nursery.SMALLEST <= int(info["gc_nursery_bytes"]) <= \
+            nursery.LARGEST
     finally:
         os.kill(pid, signal.SIGTERM)
     waitFor(lambda: not pidfile.exists(), what="the server to exit")

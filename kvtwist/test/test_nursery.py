@@ -56,16 +56,29 @@ class RestartArgsTests(SynchronousTestCase):
             [b"/venv/bin/pypy3", b"/venv/bin/twistd", b"-n", b"kvstore",
              b"--port", b" 3490"])
 
+    def test_undersized(self):
+        """
+        An undersized nursery (a VM reporting only a core's L2 cache) is
+        run again just the same.
+        """
+        for size in (1 * MB, nursery.SMALLEST - 1):
+            self.assertEqual(
+                nursery.restartArgs({}, size, CMDLINE),
+                [b"/venv/bin/pypy3", b"/venv/bin/twistd", b"-n",
+                 b"kvstore", b"--port", b" 3490"], size)
+
     def test_goOn(self):
         """
         No restart when the variable is set (to anything), the nursery is
-        no larger than L{nursery.LARGEST} or unknown (not PyPy), or the
-        command line can't be read.
+        from L{nursery.SMALLEST} to L{nursery.LARGEST} or unknown (not
+        PyPy), or the command line can't be read.
         """
         cases = [
             ({nursery.ENV: "300MB"}, 240 * MB, CMDLINE),
+            ({nursery.ENV: "1MB"}, 1 * MB, CMDLINE),
             ({}, nursery.LARGEST, CMDLINE),
-            ({}, 4 * MB, CMDLINE),
+            ({}, nursery.SMALLEST, CMDLINE),
+            ({}, 32 * MB, CMDLINE),
             ({}, None, CMDLINE),
             ({}, 240 * MB, None),
             ({}, 240 * MB, b""),
@@ -77,7 +90,7 @@ class RestartArgsTests(SynchronousTestCase):
 
 class RestartTests(SynchronousTestCase):
     """
-    L{nursery.restartIfOversized} and L{nursery.logRestart}.
+    L{nursery.restartIfMissized} and L{nursery.logRestart}.
     """
 
     def setUp(self):
@@ -105,7 +118,7 @@ class RestartTests(SynchronousTestCase):
         arguments, the chosen size and the size PyPy had picked.
         """
         self.patch(nursery, "nurserySize", lambda: 240 * MB)
-        nursery.restartIfOversized(Logger(), self.execve, modules={})
+        nursery.restartIfMissized(Logger(), self.execve, modules={})
         [(path, args, env)] = self.calls
         self.assertEqual(path, sys.executable)
         self.assertEqual(args, [b"/venv/bin/pypy3", b"/venv/bin/twistd",
@@ -114,13 +127,23 @@ class RestartTests(SynchronousTestCase):
         self.assertEqual(env[nursery.MARKER], str(240 * MB))
         self.assertNotIn(nursery.ENV, os.environ)
 
+    def test_restartsUndersized(self):
+        """
+        An undersized nursery is run again with the chosen size too.
+        """
+        self.patch(nursery, "nurserySize", lambda: 1 * MB)
+        nursery.restartIfMissized(Logger(), self.execve, modules={})
+        [(path, args, env)] = self.calls
+        self.assertEqual(env[nursery.ENV], nursery.CHOSEN)
+        self.assertEqual(env[nursery.MARKER], str(1 * MB))
+
     def test_noRestart(self):
         """
         A fitting nursery, or none, runs nothing.
         """
-        for size in (None, 16 * MB):
+        for size in (None, 16 * MB, 48 * MB):
             self.patch(nursery, "nurserySize", lambda: size)
-            nursery.restartIfOversized(Logger(), self.execve, modules={})
+            nursery.restartIfMissized(Logger(), self.execve, modules={})
         self.assertEqual(self.calls, [])
 
     def test_failedRestartGoesOn(self):
@@ -129,8 +152,8 @@ class RestartTests(SynchronousTestCase):
         """
         self.patch(nursery, "nurserySize", lambda: 240 * MB)
         with capturedLogs() as events:
-            nursery.restartIfOversized(Logger(), self.failingExecve,
-                                       modules={})
+            nursery.restartIfMissized(Logger(), self.failingExecve,
+                                      modules={})
         [event] = events
         self.assertEqual(event["log_level"], LogLevel.warn)
         self.assertEqual(event["size"], 240)
@@ -146,12 +169,12 @@ class RestartTests(SynchronousTestCase):
 
         class Reactor:
             running = True
-        nursery.restartIfOversized(
+        nursery.restartIfMissized(
             Logger(), self.execve,
             modules={"twisted.internet.reactor": Reactor()})
         self.assertEqual(self.calls, [])
         Reactor.running = False
-        nursery.restartIfOversized(
+        nursery.restartIfMissized(
             Logger(), self.execve,
             modules={"twisted.internet.reactor": Reactor()})
         self.assertEqual(len(self.calls), 1)
