@@ -13,6 +13,9 @@ servers that answer RESP C{SET} and C{GET}, with a dict and nothing else
 Issue 6 quotes what such servers reach beside redis-server; running them in
 the same benchmark shows what this machine allows a Python server, so
 kvtwist's ratios can be read against them.  Not part of the server.
+On PyPy they size the garbage collector's nursery as C{twistd kvstore}
+does (L{kvtwist.nursery}): kvtwist and they are compared with the same
+collector settings.
 
     python -m kvtwist.benchref [--raw] PORT
 """
@@ -146,8 +149,13 @@ class RawReferenceProtocol(ReferenceProtocol):
 def main(argv=None):
     """
     Serve on 127.0.0.1 at the port given; C{--raw} for
-    L{RawReferenceProtocol}.
+    L{RawReferenceProtocol}.  On PyPy this may first run the process
+    again with another nursery (L{kvtwist.nursery.restartIfMissized}).
     """
+    from twisted.logger import Logger
+
+    from kvtwist import nursery
+    nursery.restartIfMissized(Logger())
     from twisted.internet import reactor
     argv = sys.argv[1:] if argv is None else argv
     protocol = ReferenceProtocol
