@@ -692,6 +692,44 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual([store2.get(k) for k in (b"k1", b"k2", b"k3")],
                          [b"v1", b"v2", b"v3"])
 
+    def test_encodingFailureOutlivesWriteFailure(self):
+        """
+        While pending ops can't be encoded, a failing write's message
+        replaces that failure only as long as the write fails: once
+        writing works again, the encoding failure is what is reported,
+        until it too goes.
+        """
+        from kvtwist import service
+        store, svc = self.start()
+        svc.SEAL_OPS = 1
+        ctx = Context(store, None, svc)
+        self.assertEqual(execute(ctx, b"SET", [b"k1", b"v1"]), "OK")
+        svc.sealBatch()
+
+        def cantEncode(ops):
+            raise MemoryError("no memory")
+
+        self.patch(service, "encodeFrames", cantEncode)
+        self.assertEqual(execute(ctx, b"SET", [b"k2", b"v2"]), "OK")
+        svc.sealBatch()
+        self.fs.failWrites = True
+        self.clock.advance(1)  # k1's record fails to be written
+        self.assertEqual(svc.failure, "No space left on device")
+        self.fs.failWrites = False
+        self.clock.advance(1)  # k1's record is written; k2 still can't be
+        self.assertEqual(svc.failure, "can't encode the log: no memory")
+        reply = execute(ctx, b"SET", [b"k3", b"v3"])
+        self.assertTrue(reply.startswith("MISCONF"), reply)
+        self.flushLoggedErrors(MemoryError, OSError)
+
+        self.patch(service, "encodeFrames", persistence.encodeFrames)
+        self.clock.advance(1)
+        self.assertIsNone(svc.failure)
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual([store2.get(k) for k in (b"k1", b"k2")],
+                         [b"v1", b"v2"])
+
     def test_alwaysNeverAcknowledgesBeforeDisk(self):
         """
         In C{always} mode, a write whose fsync fails is not acknowledged;
