@@ -10,6 +10,7 @@ import json
 from urllib.parse import unquote_to_bytes
 
 from prometheus_client import REGISTRY, generate_latest
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
@@ -26,7 +27,7 @@ from kvtwist.test.test_protocol import connect
 from kvtwist.web import WebSite, makeRoot, makeWebService
 from kvtwist.web import data as webdata
 from kvtwist.web.sampler import Sampler, SamplerService
-from kvtwist.web.session import COOKIE
+from kvtwist.web.session import COOKIE, LoginThrottle, LoginThrottled
 
 
 class FakeService:
@@ -63,10 +64,11 @@ class WebRequest(DummyRequest):
     """
 
     def __init__(self, method, path, args=None, headers=None, cookies=None,
-                 body=b""):
+                 body=b"", host="127.0.0.1"):
         rawPath, _, _ = path.partition("?")
         segments = [unquote_to_bytes(s) for s in rawPath[1:].split("/")]
         DummyRequest.__init__(self, segments)
+        self.client = IPv4Address("TCP", host, 40000)
         self.method = method
         self.uri = path.encode("utf-8")
         self.path = rawPath.encode("utf-8")
@@ -120,18 +122,21 @@ class WebRequest(DummyRequest):
 
 class Browser:
     """
-    Sends L{WebRequest}s through a resource tree, keeping cookies.
+    Sends L{WebRequest}s through a resource tree, keeping cookies, from
+    client host C{host}.
     """
 
-    def __init__(self, root):
+    def __init__(self, root, host="127.0.0.1"):
         self.root = root
+        self.host = host
         self.cookies = {}
 
     def request(self, method, path, args=None, headers=None, body=b""):
         """
         Render one request to the end and return it.
         """
-        request = WebRequest(method, path, args, headers, self.cookies, body)
+        request = WebRequest(method, path, args, headers, self.cookies, body,
+                             self.host)
         resource = getChildForRequest(self.root, request)
         try:
             result = resource.render(request)
@@ -950,6 +955,50 @@ class LoginTests(SynchronousTestCase):
         browser.postJSON("/api/logout", {})
         self.assertEqual(browser.get("/api/status").status, 401)
 
+    def test_guessingSlowedDown(self):
+        """
+        After L{LoginThrottle.FREE} wrong passwords in a row from one host,
+        its logins are refused unchecked (429, C{Retry-After}), even with
+        the right password, until the lock's time is up; other hosts are
+        not affected.
+        """
+        factory, clock, _, browser = makeServer(password=b"s3cret")
+        for _ in range(LoginThrottle.FREE + 1):
+            self.assertEqual(self.login(browser, b"guess").status, 403)
+        self.assertEqual(factory.stats.authFailures, LoginThrottle.FREE + 1)
+        request = self.login(browser, b"s3cret")
+        self.assertEqual(request.status, 429)
+        self.assertEqual(request.responseHeaders.getRawHeaders(
+            b"retry-after"), [b"1"])
+        self.assertIn(b"Too many wrong passwords", request.body)
+        self.assertEqual(browser.get("/api/status").status, 401)
+        other = Browser(browser.root, host="10.1.2.3")
+        self.assertEqual(self.login(other, b"s3cret").status, 303)
+        clock.advance(1)
+        self.assertEqual(self.login(browser, b"s3cret").status, 303)
+        self.assertEqual(browser.get("/api/status").status, 200)
+
+    def test_apiGuessingSlowedDown(self):
+        """
+        C{/api/login} counts against the same host: 429 with
+        C{Retry-After} and a JSON error while it is locked out; attempts
+        refused unchecked don't lengthen the lock.
+        """
+        factory, clock, _, browser = makeServer(password=b"s3cret")
+        for _ in range(LoginThrottle.FREE + 1):
+            self.assertEqual(browser.postJSON(
+                "/api/login", {"password": "nope"}).status, 403)
+        for password in ("nope", "s3cret"):
+            request = browser.postJSON("/api/login", {"password": password})
+            self.assertEqual(request.status, 429)
+            self.assertEqual(request.responseHeaders.getRawHeaders(
+                b"retry-after"), [b"1"])
+            self.assertIn("too many wrong passwords",
+                          request.json()["error"])
+        clock.advance(1)
+        self.assertTrue(browser.postJSON("/api/login", {"password": "s3cret"})
+                        .json()["authenticated"])
+
     def test_sessionExpires(self):
         """
         A session unused for its lifetime ends.
@@ -972,6 +1021,97 @@ class LoginTests(SynchronousTestCase):
         request = scrape(b"s3cret")
         self.assertEqual(request.status, 200)
         self.assertIn(b"kvtwist_keys", request.body)
+
+    def test_basicAuthGuessingSlowedDown(self):
+        """
+        Wrong Basic passwords count like wrong logins: a host locked out
+        is refused even with the right one until its time is up.
+        """
+        factory, clock, _, browser = makeServer(password=b"s3cret")
+
+        def scrape(password):
+            auth = b"Basic " + base64.b64encode(b"prometheus:" + password)
+            return browser.get("/metrics", headers={b"authorization": auth})
+        for _ in range(LoginThrottle.FREE + 1):
+            self.assertEqual(scrape(b"wrong").status, 401)
+        self.assertEqual(scrape(b"s3cret").status, 401)
+        clock.advance(1)
+        self.assertEqual(scrape(b"s3cret").status, 200)
+
+
+class LoginThrottleTests(SynchronousTestCase):
+    """
+    L{LoginThrottle}: wrong passwords counted per host.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.clock.advance(1000)
+        self.throttle = LoginThrottle(self.clock, maxHosts=3)
+
+    def retryAfter(self, host):
+        """
+        The seconds C{host} must wait, or L{None} if it may try now.
+        """
+        try:
+            self.throttle.check(host)
+        except LoginThrottled as e:
+            return e.retryAfter
+        return None
+
+    def test_freeThenDoubling(self):
+        """
+        The first L{LoginThrottle.FREE} wrong passwords cost nothing; then
+        each locks the host out twice as long as the one before, up to
+        L{LoginThrottle.LONGEST}; the lock ends when its time is up.
+        """
+        for _ in range(LoginThrottle.FREE):
+            self.throttle.failed("10.0.0.1")
+            self.assertIsNone(self.retryAfter("10.0.0.1"))
+        waits = []
+        for _ in range(11):
+            self.throttle.failed("10.0.0.1")
+            waits.append(self.retryAfter("10.0.0.1"))
+        self.assertEqual(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300])
+        self.clock.advance(299.5)
+        self.assertEqual(self.retryAfter("10.0.0.1"), 1)
+        self.clock.advance(0.5)
+        self.assertIsNone(self.retryAfter("10.0.0.1"))
+        self.assertIsNone(self.retryAfter("10.0.0.2"))
+
+    def test_rightPasswordStartsAgain(self):
+        """
+        A right password clears the host's count.
+        """
+        for _ in range(LoginThrottle.FREE):
+            self.throttle.failed("10.0.0.1")
+        self.throttle.succeeded("10.0.0.1")
+        for _ in range(LoginThrottle.FREE):
+            self.throttle.failed("10.0.0.1")
+        self.assertIsNone(self.retryAfter("10.0.0.1"))
+
+    def test_forgotten(self):
+        """
+        After L{LoginThrottle.FORGET} seconds without a wrong password a
+        host starts again from nothing.
+        """
+        for _ in range(LoginThrottle.FREE + 3):
+            self.throttle.failed("10.0.0.1")
+        self.clock.advance(LoginThrottle.FORGET)
+        self.assertIsNone(self.retryAfter("10.0.0.1"))
+        for _ in range(LoginThrottle.FREE):
+            self.throttle.failed("10.0.0.1")
+        self.assertIsNone(self.retryAfter("10.0.0.1"))
+
+    def test_boundedHosts(self):
+        """
+        At most C{maxHosts} hosts are remembered; the least recent goes.
+        """
+        for host in ("a", "b", "c", "d"):
+            for _ in range(LoginThrottle.FREE + 1):
+                self.throttle.failed(host)
+        self.assertIsNone(self.retryAfter("a"))
+        self.assertEqual([self.retryAfter(h) for h in "bcd"], [1, 1, 1])
 
 
 class ServiceTests(SynchronousTestCase):

@@ -24,6 +24,7 @@ from twisted.web.resource import Resource
 from kvtwist.web.data import CommandFailed
 from kvtwist.web.respond import (answerLater, fields, jsonBody, jsonError,
                                  parseSeconds)
+from kvtwist.web.session import LoginThrottled
 
 
 class _Leaf(Resource):
@@ -87,7 +88,8 @@ class LoginAPI(_Leaf):
 
     def render_POST(self, request):
         """
-        Log in: a new session cookie and its CSRF token, or 403.
+        Log in: a new session cookie and its CSRF token, or 403; 429 (and
+        C{Retry-After}) while this host is locked out for wrong passwords.
         """
         refused = self.refuseChange(request)
         if refused is not None:
@@ -96,7 +98,12 @@ class LoginAPI(_Leaf):
             password = fields(request).get(b"password", b"")
         except ValueError as e:
             return jsonError(request, 400, str(e))
-        session = self.sessions.login(request, password)
+        try:
+            session = self.sessions.login(request, password)
+        except LoginThrottled as e:
+            request.setHeader(b"retry-after", b"%d" % (e.retryAfter,))
+            return jsonError(request, 429, "too many wrong passwords: try "
+                             "again in %d seconds" % (e.retryAfter,))
         if session is None:
             self.data.factory.stats.authFailures += 1
             return jsonError(request, 403, "wrong password")

@@ -32,7 +32,7 @@ from kvtwist.web.data import CommandFailed, text
 from kvtwist.web.fmt import duration, size, ttl
 from kvtwist.web.metrics import MetricsResource, makeRegistry
 from kvtwist.web.respond import answerLater, parseSeconds, secure
-from kvtwist.web.session import Sessions
+from kvtwist.web.session import LoginThrottled, Sessions
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
@@ -662,9 +662,11 @@ class LoginPage(Page):
     title = "Log in"
     name = "login"
 
-    def content(self, request, session, failed: bool = False):
+    def content(self, request, session, failed: bool = False,
+                retryAfter: Optional[int] = None):
         """
-        The form.
+        The form, after a wrong password if C{failed}, or after one refused
+        unchecked for C{retryAfter} seconds more.
         """
         if not self.sessions.required:
             return [tags.h1("Log in"),
@@ -675,6 +677,9 @@ class LoginPage(Page):
             tags.h1("Log in"),
             tags.p("Wrong password.", class_="error", role="alert")
             if failed else "",
+            tags.p("Too many wrong passwords: try again in %d seconds."
+                   % (retryAfter,), class_="error", role="alert")
+            if retryAfter is not None else "",
             notice(request),
             tags.form(
                 csrfField(session),
@@ -692,13 +697,20 @@ class LoginPage(Page):
     def render_POST(self, request):
         """
         Check the password: on success a new session and a redirect to
-        C{next}; else the form again (403).
+        C{next}; else the form again (403), or, while this host is locked
+        out for wrong passwords, the form without a check (429).
         """
         session = self.sessions.ensure(request)
         if not self.sessions.checkCSRF(request):
             return self.forbidden(request, session)
         password = _arg(request, b"password")
-        fresh = self.sessions.login(request, password)
+        try:
+            fresh = self.sessions.login(request, password)
+        except LoginThrottled as e:
+            request.setHeader(b"retry-after", b"%d" % (e.retryAfter,))
+            return self.respond(request, session, maybeDeferred(
+                self.content, request, session, retryAfter=e.retryAfter),
+                429)
         if fresh is None:
             self.data.factory.stats.authFailures += 1
             return self.respond(request, session, maybeDeferred(

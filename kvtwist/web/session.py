@@ -8,7 +8,7 @@ first page, and every session a CSRF token that each change must carry (a
 C{csrf} form field or an C{X-CSRF-Token} header).  With a server password,
 a session is authenticated only by logging in with it (compared in constant
 time); logging in starts a new session, so that a planted cookie is worth
-nothing.
+nothing.  Guessing is slowed down per client host (L{LoginThrottle}).
 """
 
 import base64
@@ -17,6 +17,8 @@ import hmac
 import os
 from collections import OrderedDict
 from typing import Optional
+
+from twisted.logger import Logger
 
 COOKIE = b"kvtwist_session"
 CSRF_HEADER = b"x-csrf-token"
@@ -47,6 +49,91 @@ def _token() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
 
 
+class LoginThrottled(Exception):
+    """
+    Too many wrong passwords came from this client host lately: it may try
+    again in C{retryAfter} seconds (a whole number, at least 1).
+    """
+
+    def __init__(self, retryAfter: int):
+        Exception.__init__(self, retryAfter)
+        self.retryAfter = retryAfter
+
+
+class LoginThrottle:
+    """
+    Wrong passwords counted per client host, to slow down guessing.
+
+    The first L{FREE} in a row cost nothing; each one after that locks the
+    host out for twice as long as the one before, from 1 second up to
+    L{LONGEST}.  While it is locked out its passwords are not even
+    checked.  A right password, or L{FORGET} seconds without a wrong one,
+    clears its count.  At most C{maxHosts} hosts are remembered, the least
+    recent forgotten first.
+    """
+
+    FREE = 5
+    LONGEST = 300
+    FORGET = 900
+
+    _log = Logger()
+
+    def __init__(self, clock, maxHosts: int = 10000):
+        self._clock = clock
+        self._max = maxHosts
+        # host -> [wrong passwords in a row, locked until, last wrong one]
+        self._hosts: "OrderedDict[str, list]" = OrderedDict()
+
+    def check(self, host: str):
+        """
+        @raise LoginThrottled: if C{host} is locked out now.
+        """
+        entry = self._hosts.get(host)
+        if entry is None:
+            return
+        now = self._clock.seconds()
+        if now - entry[2] >= self.FORGET:
+            del self._hosts[host]
+        elif entry[1] > now:
+            raise LoginThrottled(max(1, int(entry[1] - now + 0.999)))
+
+    def failed(self, host: str):
+        """
+        Count a wrong password from C{host}.
+        """
+        now = self._clock.seconds()
+        entry = self._hosts.pop(host, None)
+        if entry is None or now - entry[2] >= self.FORGET:
+            entry = [0, 0.0, now]
+        entry[0] += 1
+        entry[2] = now
+        over = entry[0] - self.FREE
+        if over > 0:
+            entry[1] = now + min(self.LONGEST, 2 ** min(over - 1, 16))
+            if over == 1:
+                self._log.warn(
+                    "{count} wrong passwords in a row from {host} on the web "
+                    "interface: slowing its logins down", count=entry[0],
+                    host=host)
+        self._hosts[host] = entry
+        while len(self._hosts) > self._max:
+            self._hosts.popitem(last=False)
+
+    def succeeded(self, host: str):
+        """
+        A right password from C{host}: its count starts again.
+        """
+        self._hosts.pop(host, None)
+
+
+def clientHost(request) -> str:
+    """
+    The host a request came from (C{""} if it has none, as on a UNIX
+    socket).
+    """
+    return str(getattr(request.getClientAddress(), "host", "") or "")
+
+
 class Sessions:
     """
     The live sessions of one web interface, kept in memory.
@@ -67,6 +154,7 @@ class Sessions:
         self._lifetime = lifetime
         self._max = maxSessions
         self._sessions: "OrderedDict[str, Session]" = OrderedDict()
+        self.throttle = LoginThrottle(clock)
 
     @property
     def required(self) -> bool:
@@ -140,7 +228,10 @@ class Sessions:
         except (binascii.Error, ValueError):
             return False
         _, _, password = decoded.partition(b":")
-        return self.checkPassword(password)
+        try:
+            return self._guess(request, password)
+        except LoginThrottled:
+            return False
 
     def checkPassword(self, password: bytes) -> bool:
         """
@@ -150,14 +241,30 @@ class Sessions:
             return True
         return hmac.compare_digest(password, self.password)
 
+    def _guess(self, request, password: bytes) -> bool:
+        """
+        L{checkPassword}, counted against the request's host.
+
+        @raise LoginThrottled: if the host is locked out.
+        """
+        host = clientHost(request)
+        self.throttle.check(host)
+        if self.checkPassword(password):
+            self.throttle.succeeded(host)
+            return True
+        self.throttle.failed(host)
+        return False
+
     def login(self, request, password: bytes) -> Optional[Session]:
         """
         Check C{password}; if right, end the request's old session and
         start a new authenticated one (its cookie set on C{request}).
 
         @return: the new session, or L{None} if the password is wrong.
+        @raise LoginThrottled: if too many wrong passwords came from the
+            request's host lately (the password is not checked).
         """
-        if not self.checkPassword(password):
+        if not self._guess(request, password):
             return None
         self.logout(request)
         return self._new(request, authenticated=True)
