@@ -12,9 +12,18 @@ Every server a test made is killed at teardown; when the test failed, the
 tail of each server's log is printed (pytest shows it with the failure).
 """
 
+import signal
+
 import pytest
 
 from tests.harness import KVServer
+
+# A shell starts a background job (`./run-tests &`, `nohup ... &`) with
+# SIGINT ignored, and the servers started here would inherit that: Twisted
+# then leaves Ctrl+C alone, and the tests of what it does fail.  Handled
+# here, as in a terminal, it is back to the default in every server.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
