@@ -10,10 +10,11 @@ import json
 from urllib.parse import unquote_to_bytes
 
 from prometheus_client import REGISTRY, generate_latest
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import getChildForRequest
 from twisted.web.error import UnsupportedMethod
@@ -27,7 +28,8 @@ from kvtwist.test.test_protocol import connect
 from kvtwist.web import WebSite, makeRoot, makeWebService
 from kvtwist.web import data as webdata
 from kvtwist.web.sampler import Sampler, SamplerService
-from kvtwist.web.session import COOKIE, LoginThrottle, LoginThrottled
+from kvtwist.web.session import (COOKIE, LoginThrottle, LoginThrottled,
+                                 clientHost)
 
 
 class FakeService:
@@ -68,7 +70,12 @@ class WebRequest(DummyRequest):
         rawPath, _, _ = path.partition("?")
         segments = [unquote_to_bytes(s) for s in rawPath[1:].split("/")]
         DummyRequest.__init__(self, segments)
-        self.client = IPv4Address("TCP", host, 40000)
+        if host is None:
+            self.client = UNIXAddress(b"/run/kvtwist.sock")
+        elif ":" in host:
+            self.client = IPv6Address("TCP", host, 40000)
+        else:
+            self.client = IPv4Address("TCP", host, 40000)
         self.method = method
         self.uri = path.encode("utf-8")
         self.path = rawPath.encode("utf-8")
@@ -1038,6 +1045,24 @@ class LoginTests(SynchronousTestCase):
         clock.advance(1)
         self.assertEqual(scrape(b"s3cret").status, 200)
 
+    def test_oneCountForEveryWay(self):
+        """
+        Wrong passwords count together whichever way they come (the login
+        form, C{/api/login}, Basic authentication), and an IPv6 client
+        can't escape its count by changing address within its /64.
+        """
+        factory, clock, _, browser = makeServer(password=b"s3cret")
+        first = Browser(browser.root, host="2001:db8::1")
+        second = Browser(browser.root, host="2001:db8::2")
+        auth = b"Basic " + base64.b64encode(b"x:wrong")
+        for _ in range(2):
+            first.get("/metrics", headers={b"authorization": auth})
+        for _ in range(2):
+            second.postJSON("/api/login", {"password": "nope"})
+        self.login(first, b"nope")
+        self.assertEqual(self.login(second, b"nope").status, 403)
+        self.assertEqual(self.login(first, b"s3cret").status, 429)
+
 
 class LoginThrottleTests(SynchronousTestCase):
     """
@@ -1103,6 +1128,42 @@ class LoginThrottleTests(SynchronousTestCase):
             self.throttle.failed("10.0.0.1")
         self.assertIsNone(self.retryAfter("10.0.0.1"))
 
+    def test_wholeSeconds(self):
+        """
+        C{retryAfter} is rounded up to whole seconds: waiting that long is
+        always enough.
+        """
+        for _ in range(LoginThrottle.FREE + 2):
+            self.throttle.failed("10.0.0.1")
+        self.clock.advance(0.9995)
+        self.assertEqual(self.retryAfter("10.0.0.1"), 2)
+        self.clock.advance(1)
+        self.assertEqual(self.retryAfter("10.0.0.1"), 1)
+
+    def test_clockSetBack(self):
+        """
+        A lock never lasts more than L{LoginThrottle.LONGEST} from now,
+        even if the clock goes back.
+        """
+        for _ in range(LoginThrottle.FREE + 1):
+            self.throttle.failed("10.0.0.1")
+        self.clock.advance(-3600)
+        self.assertEqual(self.retryAfter("10.0.0.1"), LoginThrottle.LONGEST)
+        self.clock.advance(LoginThrottle.LONGEST)
+        self.assertIsNone(self.retryAfter("10.0.0.1"))
+
+    def test_firstLockOutLogged(self):
+        """
+        The first lock-out of a run of wrong passwords is logged (a
+        warning naming the host), not every one after it.
+        """
+        with capturedLogs() as events:
+            for _ in range(LoginThrottle.FREE + 3):
+                self.throttle.failed("10.0.0.1")
+        [event] = events
+        self.assertEqual(event["log_level"], LogLevel.warn)
+        self.assertEqual(event["host"], "10.0.0.1")
+
     def test_boundedHosts(self):
         """
         At most C{maxHosts} hosts are remembered; the least recent goes.
@@ -1112,6 +1173,39 @@ class LoginThrottleTests(SynchronousTestCase):
                 self.throttle.failed(host)
         self.assertIsNone(self.retryAfter("a"))
         self.assertEqual([self.retryAfter(h) for h in "bcd"], [1, 1, 1])
+
+
+class ClientHostTests(SynchronousTestCase):
+    """
+    L{clientHost}: what L{LoginThrottle} counts wrong passwords against.
+    """
+
+    def host(self, host):
+        return clientHost(WebRequest(b"GET", "/", host=host))
+
+    def test_ipv4(self):
+        """
+        An IPv4 address, also when mapped into IPv6.
+        """
+        self.assertEqual(self.host("10.1.2.3"), "10.1.2.3")
+        self.assertEqual(self.host("::ffff:10.1.2.3"), "10.1.2.3")
+
+    def test_ipv6Network(self):
+        """
+        IPv6 addresses count by their /64 network: a machine can't get
+        fresh tries by picking another address of its own network.
+        """
+        self.assertEqual(self.host("2001:db8:1:2:3:4:5:6"),
+                         "2001:db8:1:2::/64")
+        self.assertEqual(self.host("2001:db8:1:2:ffff::9"),
+                         "2001:db8:1:2::/64")
+        self.assertEqual(self.host("fe80::1%eth0"), "fe80::/64")
+
+    def test_noHost(self):
+        """
+        A request with no IP address (a UNIX socket) counts as C{""}.
+        """
+        self.assertEqual(self.host(None), "")
 
 
 class ServiceTests(SynchronousTestCase):

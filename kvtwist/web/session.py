@@ -14,6 +14,8 @@ nothing.  Guessing is slowed down per client host (L{LoginThrottle}).
 import base64
 import binascii
 import hmac
+import ipaddress
+import math
 import os
 from collections import OrderedDict
 from typing import Optional
@@ -62,14 +64,16 @@ class LoginThrottled(Exception):
 
 class LoginThrottle:
     """
-    Wrong passwords counted per client host, to slow down guessing.
+    Wrong passwords counted per client host (see L{clientHost}), to slow
+    down guessing.
 
     The first L{FREE} in a row cost nothing; each one after that locks the
     host out for twice as long as the one before, from 1 second up to
     L{LONGEST}.  While it is locked out its passwords are not even
     checked.  A right password, or L{FORGET} seconds without a wrong one,
     clears its count.  At most C{maxHosts} hosts are remembered, the least
-    recent forgotten first.
+    recent forgotten first.  A lock never outlasts L{LONGEST} from now,
+    even if the clock is set back.
     """
 
     FREE = 5
@@ -95,7 +99,8 @@ class LoginThrottle:
         if now - entry[2] >= self.FORGET:
             del self._hosts[host]
         elif entry[1] > now:
-            raise LoginThrottled(max(1, int(entry[1] - now + 0.999)))
+            entry[1] = min(entry[1], now + self.LONGEST)
+            raise LoginThrottled(max(1, math.ceil(entry[1] - now)))
 
     def failed(self, host: str):
         """
@@ -128,10 +133,23 @@ class LoginThrottle:
 
 def clientHost(request) -> str:
     """
-    The host a request came from (C{""} if it has none, as on a UNIX
-    socket).
+    Who a request came from, for L{LoginThrottle}: its IPv4 address (also
+    when mapped into IPv6), the /64 network of its IPv6 address (one
+    machine usually has a whole /64 to pick addresses from), or C{""} if
+    it has none, as on a UNIX socket.
     """
-    return str(getattr(request.getClientAddress(), "host", "") or "")
+    host = getattr(request.getClientAddress(), "host", None)
+    if not host:
+        return ""
+    try:
+        address = ipaddress.ip_address(str(host).split("%", 1)[0])
+    except ValueError:
+        return str(host)
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network((address, 64), strict=False))
+    return str(address)
 
 
 class Sessions:
