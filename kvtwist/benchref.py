@@ -156,6 +156,7 @@ def main(argv=None):
 
     from kvtwist import nursery
     nursery.restartIfMissized(Logger())
+    nursery.logRestart(Logger())
     from twisted.internet import reactor
     argv = sys.argv[1:] if argv is None else argv
     protocol = ReferenceProtocol

@@ -45,8 +45,9 @@ MARKER = "KVTWIST_PYPY_NURSERY_WAS"
 #: The nursery kvtwist asks for.
 CHOSEN = "32MB"
 
-#: Nurseries smaller or larger than these are taken for a misreported
-#: cache.
+#: PyPy's choices outside these are replaced with L{CHOSEN}: larger ones
+#: come from a misreported cache, smaller ones, whatever their cause, make
+#: minor collections too frequent for a big store.
 SMALLEST = 16 * 1024 * 1024
 LARGEST = 64 * 1024 * 1024
 

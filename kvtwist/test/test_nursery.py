@@ -51,10 +51,11 @@ class RestartArgsTests(SynchronousTestCase):
         line again, argument for argument (an argument with a space
         included).
         """
-        self.assertEqual(
-            nursery.restartArgs({}, 240 * MB, CMDLINE),
-            [b"/venv/bin/pypy3", b"/venv/bin/twistd", b"-n", b"kvstore",
-             b"--port", b" 3490"])
+        for size in (240 * MB, nursery.LARGEST + 1):
+            self.assertEqual(
+                nursery.restartArgs({}, size, CMDLINE),
+                [b"/venv/bin/pypy3", b"/venv/bin/twistd", b"-n", b"kvstore",
+                 b"--port", b" 3490"], size)
 
     def test_undersized(self):
         """
