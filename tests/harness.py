@@ -26,6 +26,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
+from kvtwist import nursery
 from kvtwist.bench import freePort, parseInfo
 from kvtwist.dialects.resp import encodeCommand
 
@@ -278,6 +279,10 @@ class KVServer:
             if os.path.exists(self.logPath) else 0
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # The nursery twistd kvstore would run itself again with on PyPy
+        # (see kvtwist.nursery), given at once: that restart costs almost a
+        # second per start.  tests/test_nursery_e2e.py takes it out.
+        env.setdefault(nursery.ENV, nursery.CHOSEN)
         for name, value in self.env.items():
             if value is None:
                 env.pop(name, None)
