@@ -58,6 +58,38 @@ def _eagerWrites(transport) -> bool:
     return type(transport) in kinds and hasattr(transport, "socket")
 
 
+#: Seconds of silence before TCP keepalive probes start, as Redis's
+#: C{tcp-keepalive} default; then a probe every third of that, and the
+#: connection is dropped after 3 unanswered.
+KEEPALIVE = 300
+
+
+def _tuneTCP(transport, keepalive: int = KEEPALIVE):
+    """
+    Set what Redis sets on a client's TCP socket: C{TCP_NODELAY}, so a
+    reply is never held back until the one before is acknowledged
+    (Nagle's algorithm, which can add the peer's delayed ACK, up to 40 ms,
+    to a reply), and keepalive probes after C{keepalive} seconds of
+    silence, so a peer that vanished without closing (a crashed host, a
+    cut network) is noticed and its connection freed.  TLS connections are
+    tuned through their TCP transport; other transports (UNIX sockets,
+    tests) are left as they are.
+    """
+    import socket
+    try:
+        transport.setTcpNoDelay(True)
+        transport.setTcpKeepAlive(True)
+        sock = transport.getHandle()
+        for name, value in (("TCP_KEEPIDLE", keepalive),
+                            ("TCP_KEEPINTVL", max(1, keepalive // 3)),
+                            ("TCP_KEEPCNT", 3)):
+            option = getattr(socket, name, None)
+            if option is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+    except (AttributeError, OSError, NotImplementedError):
+        pass
+
+
 @implementer(IPushProducer)
 class KVProtocol(LineReceiver):
     """
@@ -112,6 +144,7 @@ class KVProtocol(LineReceiver):
             self.transport.loseConnection()
             return
         self.transport.registerProducer(self, True)
+        _tuneTCP(self.transport)
         self._eager = _eagerWrites(self.transport)
         self._maxOutput = factory.config.maxOutputBuffer
         self._maxBulk = factory.config.maxBulk

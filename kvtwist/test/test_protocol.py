@@ -880,3 +880,83 @@ class EndOfTurnSendTests(SynchronousTestCase):
                 break
         reply = b"$1000\r\n" + b"x" * 1000 + b"\r\n"
         self.assertEqual(got, reply * count)
+
+
+class _RecordingSocket:
+    """
+    A socket that records the options set on it.
+    """
+
+    def __init__(self):
+        self.options = {}
+
+    def setsockopt(self, level, option, value):
+        self.options[(level, option)] = value
+
+
+class TCPTransport(StringTransportWithDisconnection):
+    """
+    A string transport with the TCP option calls of L{ITCPTransport},
+    recorded.
+    """
+
+    def __init__(self, *args, **kwargs):
+        StringTransportWithDisconnection.__init__(self, *args, **kwargs)
+        self.noDelay = self.keepAlive = False
+        self.handle = _RecordingSocket()
+
+    def setTcpNoDelay(self, enabled):
+        self.noDelay = enabled
+
+    def setTcpKeepAlive(self, enabled):
+        self.keepAlive = enabled
+
+    def getHandle(self):
+        return self.handle
+
+
+class UNIXLikeTransport(TCPTransport):
+    """
+    A transport whose socket refuses TCP options, as a UNIX socket's does.
+    """
+
+    def setTcpNoDelay(self, enabled):
+        raise OSError(95, "Operation not supported")
+
+
+class TCPTuningTests(SynchronousTestCase):
+    """
+    Client connections get the TCP options Redis sets.
+    """
+
+    def test_noDelayAndKeepAlive(self):
+        """
+        C{TCP_NODELAY} and keepalive probes after
+        L{protocol.KEEPALIVE} seconds, then every third of that, 3 of
+        them, where the platform names those options.
+        """
+        import socket
+        factory, _ = makeFactory()
+        proto, transport = connect(factory, transportType=TCPTransport)
+        self.assertTrue(transport.noDelay)
+        self.assertTrue(transport.keepAlive)
+        expected = {}
+        for name, value in (("TCP_KEEPIDLE", protocol.KEEPALIVE),
+                            ("TCP_KEEPINTVL", protocol.KEEPALIVE // 3),
+                            ("TCP_KEEPCNT", 3)):
+            if hasattr(socket, name):
+                expected[(socket.IPPROTO_TCP, getattr(socket, name))] = value
+        self.assertEqual(transport.handle.options, expected)
+        proto.dataReceived(b"PING\r\n")
+        self.assertEqual(transport.value(), b"+PONG\r\n")
+
+    def test_otherTransportsWork(self):
+        """
+        A transport without TCP options, or whose socket refuses them,
+        serves all the same.
+        """
+        factory, _ = makeFactory()
+        for kind in (StringTransportWithDisconnection, UNIXLikeTransport):
+            proto, transport = connect(factory, transportType=kind)
+            proto.dataReceived(b"PING\r\n")
+            self.assertEqual(transport.value(), b"+PONG\r\n", kind)
