@@ -651,6 +651,96 @@ class ChangeTests(SynchronousTestCase):
             headers={b"x-csrf-token": browser.csrf().encode()})
         self.assertEqual(request.status, 404)
 
+    def test_pushAndPopWithForm(self):
+        """
+        The push action makes or grows a list at either end (RPUSH or
+        LPUSH), the pop action takes from either end; each redirects to
+        the key, and they are counted as those commands.
+        """
+        factory, clock, _, browser = makeServer()
+        request = browser.post("/keys/l", {b"action": b"push",
+                                           b"value": b"b"})
+        self.assertEqual(request.status, 303)
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"location"),
+                         [b"/keys/l?done=pushed"])
+        browser.post("/keys/l", {b"action": b"push", b"value": b"c",
+                                 b"end": b"right"})
+        browser.post("/keys/l", {b"action": b"push", b"value": b"a",
+                                 b"end": b"left"})
+        self.assertEqual(factory.store.lrange(b"l", 0, -1),
+                         [b"a", b"b", b"c"])
+        request = browser.post("/keys/l", {b"action": b"pop",
+                                           b"end": b"left"})
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"location"),
+                         [b"/keys/l?done=popped"])
+        browser.post("/keys/l", {b"action": b"pop", b"end": b"right"})
+        self.assertEqual(factory.store.lrange(b"l", 0, -1), [b"b"])
+        self.assertEqual(
+            [factory.stats.perCommand.get(n)
+             for n in ("RPUSH", "LPUSH", "LPOP", "RPOP")], [2, 1, 1, 1])
+        self.assertIn(b"Popped.", browser.get(
+            "/keys/l", args={b"done": b"popped"}).body)
+
+    def test_listForms(self):
+        """
+        A list's page offers push and pop; a string's doesn't; a missing
+        key's offers to start a list.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.push(b"l", [b"x"])
+        factory.store.set(b"s", b"v")
+        page = browser.get("/keys/l").body
+        for marker in (b'id="push"', b'id="pop-left"', b'id="pop-right"'):
+            self.assertIn(marker, page)
+        self.assertNotIn(b'id="push"', browser.get("/keys/s").body)
+        missing = browser.get("/keys/new")
+        self.assertEqual(missing.status, 404)
+        self.assertIn(b'id="push"', missing.body)
+
+    def test_listMistakes(self):
+        """
+        Pushing to a string is refused (400, WRONGTYPE) and changes
+        nothing; an end that is neither left nor right is a 400.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"s", b"v")
+        request = browser.post("/keys/s", {b"action": b"push",
+                                           b"value": b"x"})
+        self.assertEqual(request.status, 400)
+        self.assertIn(b"WRONGTYPE", request.body)
+        self.assertEqual(factory.store.get(b"s"), b"v")
+        request = browser.post("/keys/l", {b"action": b"push",
+                                           b"value": b"x",
+                                           b"end": b"middle"})
+        self.assertEqual(request.status, 400)
+        self.assertFalse(factory.store.exists(b"l"))
+        request = browser.postJSON("/api/keys/l/pop", {"end": "middle"})
+        self.assertEqual(request.status, 400)
+        self.assertIn("left or right", request.json()["error"])
+
+    def test_listAPI(self):
+        """
+        C{/api/keys/KEY/push} answers the new length, C{/pop} the value
+        taken, or 404 once there is no list.
+        """
+        factory, clock, _, browser = makeServer()
+        self.assertEqual(browser.postJSON("/api/keys/l/push",
+                                          {"value": "b"}).json(),
+                         {"length": 1})
+        self.assertEqual(browser.postJSON("/api/keys/l/push",
+                                          {"value": "a", "end": "left"})
+                         .json(), {"length": 2})
+        self.assertEqual(browser.postJSON("/api/keys/l/push", {}).status,
+                         400)
+        self.assertEqual(browser.postJSON("/api/keys/l/pop",
+                                          {"end": "left"}).json(),
+                         {"value": "a"})
+        self.assertEqual(browser.postJSON("/api/keys/l/pop", {}).json(),
+                         {"value": "b"})
+        self.assertEqual(browser.postJSON("/api/keys/l/pop", {}).status,
+                         404)
+        self.assertFalse(factory.store.exists(b"l"))
+
     def test_misconf(self):
         """
         While persistence fails, a change is refused with 503 and the

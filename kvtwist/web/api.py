@@ -13,6 +13,9 @@ interface"):
     POST   /api/keys/KEY           {"value": ..., "ttl": seconds?}: SET
     DELETE /api/keys/KEY           DEL
     POST   /api/keys/KEY/expire    {"seconds": n}: EXPIRE; no seconds: PERSIST
+    POST   /api/keys/KEY/push      {"value": ..., "end": "right"}: RPUSH
+                                   ("left": LPUSH); {"length": n}
+    POST   /api/keys/KEY/pop       {"end": "right"}: RPOP ("left": LPOP)
 
 KEY is percent-encoded as one path segment.  Every POST and DELETE carries
 the session's CSRF token in an C{X-CSRF-Token} header (or a C{csrf}
@@ -21,7 +24,7 @@ field); a GET never changes anything.
 
 from twisted.web.resource import Resource
 
-from kvtwist.web.data import CommandFailed
+from kvtwist.web.data import CommandFailed, text
 from kvtwist.web.respond import (answerLater, fields, jsonBody, jsonError,
                                  parseSeconds)
 from kvtwist.web.session import LoginThrottled
@@ -189,6 +192,9 @@ class KeysAPI(Resource):
         if rest == [b"expire"]:
             request.postpath = []
             return ExpireAPI(self.data, self.sessions, path)
+        if rest == [b"push"] or rest == [b"pop"]:
+            request.postpath = []
+            return ListAPI(self.data, self.sessions, path, rest[0])
         return JSONError(404, "no such resource")
 
     def render_GET(self, request):
@@ -297,6 +303,46 @@ class ExpireAPI(_Leaf):
             return jsonBody(request, {"ok": True})
         return answerLater(request, self.data.expireKey(self.key, seconds),
                            done, _failed(request))
+
+
+class ListAPI(_Leaf):
+    """
+    C{POST /api/keys/KEY/push} with C{value} and C{end} (C{right}, the
+    default, or C{left}): C{{"length": n}}; C{POST /api/keys/KEY/pop} with
+    C{end}: C{{"value": ...}}, or 404 if there is no list.
+    """
+
+    def __init__(self, data, sessions, key: bytes, action: bytes):
+        _Leaf.__init__(self, data, sessions)
+        self.key = key
+        self.action = action
+
+    def render_POST(self, request):
+        """
+        Push or pop one item.
+        """
+        refused = self.refuseChange(request)
+        if refused is not None:
+            return refused
+        try:
+            given = fields(request)
+            end = given.get(b"end", b"right")
+            if self.action == b"push":
+                if b"value" not in given:
+                    return jsonError(request, 400, "value is required")
+                d = self.data.pushKey(self.key, given[b"value"], end)
+            else:
+                d = self.data.popKey(self.key, end)
+        except ValueError as e:
+            return jsonError(request, 400, str(e))
+
+        def done(reply):
+            if self.action == b"push":
+                return jsonBody(request, {"length": reply})
+            if reply is None:
+                return jsonError(request, 404, "no such key")
+            return jsonBody(request, {"value": text(reply)})
+        return answerLater(request, d, done, _failed(request))
 
 
 class APIResource(Resource):

@@ -313,6 +313,26 @@ class WebData:
         """
         return self.run(b"DEL", key)
 
+    def pushKey(self, key: bytes, value: bytes, end: bytes = b"right"):
+        """
+        C{RPUSH key value} (C{end} C{b"right"}) or C{LPUSH} (C{b"left"}),
+        making the list if there is none: a Deferred firing with its new
+        length.
+
+        @raise ValueError: if C{end} is neither.
+        """
+        return self.run(_listCommands(end)[0], key, value)
+
+    def popKey(self, key: bytes, end: bytes = b"right"):
+        """
+        C{RPOP key} (C{end} C{b"right"}) or C{LPOP} (C{b"left"}): a
+        Deferred firing with the value taken, or L{None} if there was no
+        list.
+
+        @raise ValueError: if C{end} is neither.
+        """
+        return self.run(_listCommands(end)[1], key)
+
     def expireKey(self, key: bytes, seconds: Optional[int]):
         """
         C{EXPIRE key seconds}, or C{PERSIST key} when C{seconds} is
@@ -321,6 +341,20 @@ class WebData:
         if seconds is None:
             return self.run(b"PERSIST", key)
         return self.run(b"EXPIRE", key, b"%d" % (seconds,))
+
+
+def _listCommands(end: bytes):
+    """
+    The push and pop commands of a list's C{end}, C{b"left"} or
+    C{b"right"}.
+
+    @raise ValueError: for any other end.
+    """
+    if end == b"left":
+        return b"LPUSH", b"LPOP"
+    if end == b"right":
+        return b"RPUSH", b"RPOP"
+    raise ValueError("a list's end is left or right, not %r" % (end,))
 
 
 class CommandFailed(Exception):

@@ -41,6 +41,8 @@ _NOTICES = {
     b"expired": "Time to live set.",
     b"persisted": "Time to live removed.",
     b"deleted": "Key deleted.",
+    b"pushed": "Pushed.",
+    b"popped": "Popped.",
     b"loggedout": "Logged out.",
 }
 
@@ -500,7 +502,7 @@ class KeysPage(Page):
 class KeyPage(KeysPage):
     """
     C{/keys/KEY}: a key's type, TTL and value (a list's items), with forms
-    to set, expire and delete it.
+    to set, expire and delete it, and to push to and pop from a list.
     """
 
     isLeaf = True
@@ -525,8 +527,13 @@ class KeyPage(KeysPage):
             request.setResponseCode(404)
             return [back, heading, notice(request),
                     tags.p("There is no such key.", class_="muted"),
-                    tags.section(tags.h2("Create it"), self._setForm(
-                        session, url, ""), class_="panel")]
+                    tags.div(
+                        tags.section(tags.h2("Create it"), self._setForm(
+                            session, url, ""), class_="panel"),
+                        tags.section(tags.h2("Or start a list"),
+                                     self._pushForm(session, url),
+                                     class_="panel"),
+                        class_="columns")]
         if info["type"] == "string":
             shown = tags.pre(info["value"], class_="value", id="value")
             current = info["value"]
@@ -553,10 +560,31 @@ class KeyPage(KeysPage):
                 "them.", class_="warning"))
         setTitle = "Edit value" if info["type"] == "string" else \
             "Replace with a string"
+        listForms = []
+        if info["type"] == "list":
+            listForms = [tags.div(
+                tags.section(tags.h2("Push"), self._pushForm(session, url),
+                             class_="panel"),
+                tags.section(
+                    tags.h2("Pop"),
+                    *[_keyForm(session, url,
+                               tags.input(type="hidden", name="action",
+                                          value="pop"),
+                               tags.input(type="hidden", name="end",
+                                          value=end),
+                               tags.button(label, type="submit",
+                                           class_="secondary",
+                                           id="pop-" + end),
+                               class_="stack")
+                      for end, label in (("left", "Pop the first item"),
+                                         ("right", "Pop the last item"))],
+                    class_="panel"),
+                class_="columns")]
         return [
             back, heading, notice(request), facts,
             tags.section(tags.h2("Value"), shown, *warnings,
                          class_="panel"),
+            *listForms,
             tags.div(
                 tags.section(tags.h2(setTitle),
                              self._setForm(session, url, current),
@@ -590,6 +618,20 @@ class KeyPage(KeysPage):
                 class_="columns"),
         ]
 
+    def _pushForm(self, session, url):
+        return _keyForm(
+            session, url,
+            tags.input(type="hidden", name="action", value="push"),
+            tags.label("Item", tags.textarea(name="value", rows="2",
+                                             id="push-value")),
+            tags.label("At", tags.select(
+                tags.option("the end (RPUSH)", value="right",
+                            selected=""),
+                tags.option("the start (LPUSH)", value="left"),
+                name="end")),
+            tags.button("Push", type="submit", id="push"),
+            class_="stack")
+
     def _setForm(self, session, url, current):
         return _keyForm(
             session, url,
@@ -605,7 +647,9 @@ class KeyPage(KeysPage):
     def render_POST(self, request):
         """
         C{action=set} (C{value}, C{ttl}), C{expire} (C{seconds}),
-        C{persist} or C{delete}; then back to the key (or the browser).
+        C{persist}, C{delete}, C{push} (C{value}, C{end}: C{left} or
+        C{right}) or C{pop} (C{end}); then back to the key (or the
+        browser).
         """
         session = self.sessions.ensure(request)
         if not self.sessions.checkCSRF(request):
@@ -632,12 +676,21 @@ class KeyPage(KeysPage):
             elif action == b"delete":
                 d = self.data.deleteKey(self.key)
                 done = "/keys?done=deleted"
+            elif action == b"push":
+                d = self.data.pushKey(self.key, _arg(request, b"value"),
+                                      _arg(request, b"end", b"right"))
+                done = url + "?done=pushed"
+            elif action == b"pop":
+                d = self.data.popKey(self.key, _arg(request, b"end",
+                                                    b"right"))
+                done = url + "?done=popped"
             else:
                 raise ValueError(action)
         except ValueError:
             return self.respond(request, session, maybeDeferred(
                 lambda: tags.p("That change is not valid: times to live "
-                               "are whole numbers of seconds.",
+                               "are whole numbers of seconds, and a list's "
+                               "ends are left and right.",
                                class_="error", role="alert")), 400)
         d.addCallback(lambda _: done)
         return answerLater(request, d, lambda u: self.seeOther(request, u),
