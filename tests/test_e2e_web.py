@@ -209,6 +209,30 @@ def test_findAndEditKey(webServer, browser):
     assert 590 <= int(server.rawCommand(b"TTL", b"greeting")) <= 600
 
 
+def test_pushAndPopList(webServer, browser):
+    """
+    A missing key's page starts a list; the list's page pushes at either
+    end and pops, and the server's list follows.
+    """
+    server, url = webServer
+    expect = sync_api.expect
+    browser.goto(url + "/keys/jobs")
+    browser.fill("#push-value", "second")
+    browser.click("#push")
+    expect(browser).to_have_url(url + "/keys/jobs?done=pushed")
+    browser.fill("#push-value", "first")
+    browser.select_option("select[name=end]", "left")
+    browser.click("#push")
+    expect(browser.locator("#value li")).to_have_text(["first", "second"])
+    client = server.redis(protocol=2)
+    assert client.lrange("jobs", 0, -1) == [b"first", b"second"]
+    browser.click("#pop-right")
+    expect(browser).to_have_url(url + "/keys/jobs?done=popped")
+    expect(browser.locator("#value li")).to_have_text(["first"])
+    assert client.lrange("jobs", 0, -1) == [b"first"]
+    client.close()
+
+
 def test_markupShownAsText(webServer, browser):
     """
     A value holding a script shows as text on the key page, and runs
