@@ -734,12 +734,29 @@ class ChangeTests(SynchronousTestCase):
                          400)
         self.assertEqual(browser.postJSON("/api/keys/l/pop",
                                           {"end": "left"}).json(),
-                         {"value": "a"})
+                         {"value": "a", "binary": False})
         self.assertEqual(browser.postJSON("/api/keys/l/pop", {}).json(),
-                         {"value": "b"})
+                         {"value": "b", "binary": False})
         self.assertEqual(browser.postJSON("/api/keys/l/pop", {}).status,
                          404)
         self.assertFalse(factory.store.exists(b"l"))
+
+    def test_popBinaryAndEmpty(self):
+        """
+        A value popped through the API says whether it was shown without
+        loss (C{binary}); the form says when there was nothing to pop.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.push(b"l", [b"\xff\xfe", b"ok"])
+        self.assertEqual(browser.postJSON("/api/keys/l/pop", {}).json(),
+                         {"value": "ok", "binary": False})
+        self.assertEqual(browser.postJSON("/api/keys/l/pop", {}).json(),
+                         {"value": "\ufffd\ufffd", "binary": True})
+        request = browser.post("/keys/l", {b"action": b"pop"})
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"location"),
+                         [b"/keys/l?done=empty"])
+        self.assertIn(b"nothing to pop", browser.get(
+            "/keys/l", args={b"done": b"empty"}).body)
 
     def test_misconf(self):
         """
@@ -755,6 +772,23 @@ class ChangeTests(SynchronousTestCase):
         page = browser.post("/keys/k", {b"action": b"set", b"value": b"v"})
         self.assertEqual(page.status, 503)
         self.assertIn(b"MISCONF", page.body)
+
+    def test_listMisconf(self):
+        """
+        While persistence fails, pushes and pops are refused with 503 and
+        the list is unchanged.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.push(b"l", [b"a"])
+        factory.service.failure = "disk full"
+        for action in ("push", "pop"):
+            request = browser.postJSON("/api/keys/l/" + action,
+                                       {"value": "v"})
+            self.assertEqual(request.status, 503, action)
+            page = browser.post("/keys/l", {b"action": action.encode(),
+                                            b"value": b"v"})
+            self.assertEqual(page.status, 503, action)
+        self.assertEqual(factory.store.lrange(b"l", 0, -1), [b"a"])
 
     def test_badInput(self):
         """
@@ -796,6 +830,23 @@ class CSRFTests(SynchronousTestCase):
                                                b"seconds": b"1"},
                                    csrf=False)
             self.assertRefused(request, factory)
+
+    def test_listChangesNeedToken(self):
+        """
+        Pushing and popping, by form or API, without the token (or the
+        header) are refused and leave the list as it was.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.push(b"l", [b"a"])
+        browser.get("/keys/l")
+        for action in (b"push", b"pop"):
+            request = browser.post("/keys/l", {b"action": action,
+                                               b"value": b"x"}, csrf=False)
+            self.assertEqual(request.status, 403)
+            request = browser.postJSON("/api/keys/l/" + action.decode(),
+                                       {"value": "x"}, csrf=False)
+            self.assertEqual(request.status, 403)
+        self.assertEqual(factory.store.lrange(b"l", 0, -1), [b"a"])
 
     def test_wrongToken(self):
         """
@@ -880,17 +931,25 @@ class GetNeverChangesTests(SynchronousTestCase):
         factory.store.push(b"l", [b"1"])
         before = factory.store.dumpState()
         token = browser.csrf().encode()
-        args = {b"action": b"delete", b"value": b"x", b"seconds": b"0",
-                b"key": b"k", b"csrf": token, b"ttl": b"1"}
+        for action in (b"delete", b"push", b"pop"):
+            self.getEverything(browser, token, action)
+        self.assertEqual(factory.store.dumpState(), before)
+        self.assertEqual(factory.stats.commandsProcessed, 0)
+
+    def getEverything(self, browser, token, action):
+        """
+        GET every page and API resource with C{action} and what it takes.
+        """
+        args = {b"action": action, b"value": b"x", b"seconds": b"0",
+                b"key": b"k", b"csrf": token, b"ttl": b"1", b"end": b"left"}
         for path in ("/", "/clients", "/keys", "/keys/k", "/keys/l",
                      "/api/status", "/api/clients", "/api/keys",
                      "/api/keys/k", "/api/keys/k/expire", "/metrics",
+                     "/api/keys/l/push", "/api/keys/l/pop",
                      "/login", "/logout", "/api/logout", "/api/login"):
             request = browser.get(path, args=args,
                                   headers={b"x-csrf-token": token})
             self.assertNotEqual(request.status, 500, path)
-        self.assertEqual(factory.store.dumpState(), before)
-        self.assertEqual(factory.stats.commandsProcessed, 0)
 
     def test_getOnChangeOnlyResources(self):
         """
@@ -898,6 +957,8 @@ class GetNeverChangesTests(SynchronousTestCase):
         """
         factory, clock, _, browser = makeServer()
         self.assertEqual(browser.get("/api/keys/k/expire").status, 405)
+        self.assertEqual(browser.get("/api/keys/k/push").status, 405)
+        self.assertEqual(browser.get("/api/keys/k/pop").status, 405)
         self.assertEqual(browser.get("/api/login").status, 405)
 
 

@@ -15,7 +15,8 @@ interface"):
     POST   /api/keys/KEY/expire    {"seconds": n}: EXPIRE; no seconds: PERSIST
     POST   /api/keys/KEY/push      {"value": ..., "end": "right"}: RPUSH
                                    ("left": LPUSH); {"length": n}
-    POST   /api/keys/KEY/pop       {"end": "right"}: RPOP ("left": LPOP)
+    POST   /api/keys/KEY/pop       {"end": "right"}: RPOP ("left": LPOP);
+                                   {"value": ..., "binary": ...} or 404
 
 KEY is percent-encoded as one path segment.  Every POST and DELETE carries
 the session's CSRF token in an C{X-CSRF-Token} header (or a C{csrf}
@@ -24,7 +25,7 @@ field); a GET never changes anything.
 
 from twisted.web.resource import Resource
 
-from kvtwist.web.data import CommandFailed, text
+from kvtwist.web.data import CommandFailed, isText, text
 from kvtwist.web.respond import (answerLater, fields, jsonBody, jsonError,
                                  parseSeconds)
 from kvtwist.web.session import LoginThrottled
@@ -182,7 +183,8 @@ class KeysAPI(Resource):
 
     def getChild(self, path, request):
         """
-        L{KeyAPI} for the key C{path} (one percent-decoded segment).
+        L{KeyAPI} for the key C{path} (one percent-decoded segment), or
+        its C{expire}, C{push} or C{pop} resource.
         """
         if not path:
             return self
@@ -309,7 +311,8 @@ class ListAPI(_Leaf):
     """
     C{POST /api/keys/KEY/push} with C{value} and C{end} (C{right}, the
     default, or C{left}): C{{"length": n}}; C{POST /api/keys/KEY/pop} with
-    C{end}: C{{"value": ...}}, or 404 if there is no list.
+    C{end}: C{{"value": ..., "binary": ...}} (C{binary}: the value is not
+    UTF-8, and invalid bytes were replaced), or 404 if there is no list.
     """
 
     def __init__(self, data, sessions, key: bytes, action: bytes):
@@ -341,7 +344,8 @@ class ListAPI(_Leaf):
                 return jsonBody(request, {"length": reply})
             if reply is None:
                 return jsonError(request, 404, "no such key")
-            return jsonBody(request, {"value": text(reply)})
+            return jsonBody(request, {"value": text(reply),
+                                      "binary": not isText(reply)})
         return answerLater(request, d, done, _failed(request))
 
 

@@ -354,7 +354,8 @@ def _listCommands(end: bytes):
         return b"LPUSH", b"LPOP"
     if end == b"right":
         return b"RPUSH", b"RPOP"
-    raise ValueError("a list's end is left or right, not %r" % (end,))
+    raise ValueError("a list's end is left or right, not %s"
+                     % (text(end),))
 
 
 class CommandFailed(Exception):

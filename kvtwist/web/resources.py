@@ -43,6 +43,7 @@ _NOTICES = {
     b"deleted": "Key deleted.",
     b"pushed": "Pushed.",
     b"popped": "Popped.",
+    b"empty": "There was nothing to pop.",
     b"loggedout": "Logged out.",
 }
 
@@ -692,7 +693,8 @@ class KeyPage(KeysPage):
                                "are whole numbers of seconds, and a list's "
                                "ends are left and right.",
                                class_="error", role="alert")), 400)
-        d.addCallback(lambda _: done)
+        d.addCallback(lambda reply: url + "?done=empty"
+                      if action == b"pop" and reply is None else done)
         return answerLater(request, d, lambda u: self.seeOther(request, u),
                            self._failed(request, session))
 
