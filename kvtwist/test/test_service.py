@@ -650,13 +650,13 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual([op[1] for op in ops],
                          [b"k%d" % (i,) for i in range(5)])
 
-    def test_unencodableOpsRefuseWrites(self):
+    def startUnencodable(self):
         """
-        Ops that can't be encoded stay pending and make persistence fail
-        as a failing write does: writes get C{MISCONF}, snapshots are
-        refused, and a flush of earlier records doesn't end it; once they
-        can be encoded, the next flush writes them and writes are accepted
-        again.
+        A started service with C{k1}'s op sealed and C{k2}'s pending, and
+        the log's encoding failing from then on (C{persistence.encodeFrames}
+        patched back in ends that).
+
+        @return: C{(store, service, context)}.
         """
         from kvtwist import service
         store, svc = self.start()
@@ -671,6 +671,18 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.patch(service, "encodeFrames", cantEncode)
         self.assertEqual(execute(ctx, b"SET", [b"k2", b"v2"]), "OK")
         svc.sealBatch()
+        return store, svc, ctx
+
+    def test_unencodableOpsRefuseWrites(self):
+        """
+        Ops that can't be encoded stay pending and make persistence fail
+        as a failing write does: writes get C{MISCONF}, snapshots are
+        refused, and a flush of earlier records doesn't end it; once they
+        can be encoded, the next flush writes them and writes are accepted
+        again.
+        """
+        from kvtwist import service
+        store, svc, ctx = self.startUnencodable()
         self.assertEqual(len(self.flushLoggedErrors(MemoryError)), 1)
         self.assertEqual(svc.failure, "can't encode the log: no memory")
         reply = execute(ctx, b"SET", [b"k3", b"v3"])
@@ -700,18 +712,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         until it too goes.
         """
         from kvtwist import service
-        store, svc = self.start()
-        svc.SEAL_OPS = 1
-        ctx = Context(store, None, svc)
-        self.assertEqual(execute(ctx, b"SET", [b"k1", b"v1"]), "OK")
-        svc.sealBatch()
-
-        def cantEncode(ops):
-            raise MemoryError("no memory")
-
-        self.patch(service, "encodeFrames", cantEncode)
-        self.assertEqual(execute(ctx, b"SET", [b"k2", b"v2"]), "OK")
-        svc.sealBatch()
+        store, svc, ctx = self.startUnencodable()
         self.fs.failWrites = True
         self.clock.advance(1)  # k1's record fails to be written
         self.assertEqual(svc.failure, "No space left on device")
