@@ -10,11 +10,11 @@ class IStore(Interface):
     """
     A key-value store of strings and lists with expiry.
 
-    Any method may return a L{twisted.internet.defer.Deferred} that fires
-    with the documented result: command handlers pass results through
-    L{kvtwist.commands.then}, so a backend that answers asynchronously
-    (a remote or distributed engine) fits without touching the protocol or
-    the dialects.  The in-memory L{kvtwist.store.Store} answers at once.
+    A data structure: every method answers at once, with the documented
+    result, or raises (L{kvtwist.store.WrongType} and friends).  Command
+    handlers use results as plain values.  What may answer later is a
+    whole command, behind L{IBackend}: a backend over another engine
+    runs commands there, not store methods.
     """
 
     journal = Attribute("Callable receiving each mutation op, or None.")

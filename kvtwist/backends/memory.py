@@ -15,9 +15,9 @@ from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
 from kvtwist import replies
-from kvtwist.commands import PLAIN_REPLIES, TABLE, Context, errorReply
+from kvtwist.commands import TABLE, Context, errorReply
 from kvtwist.interfaces import IBackend
-from kvtwist.replies import Error
+from kvtwist.replies import PLAIN, Error
 
 
 def misconf(failure: str) -> Error:
@@ -60,18 +60,18 @@ class MemoryBackend:
         if cmd is None:
             cmd = TABLE.get(name.upper())
             if cmd is None:
-                server = ctx.server
-                if server is not None:
-                    server.stats.unknown += 1
+                factory = ctx.factory
+                if factory is not None:
+                    factory.stats.unknown += 1
                 if not ctx.client.authenticated:
                     return replies.NOAUTH
                 return replies.unknownCommand(name, args)
         client = ctx.client
         client.commands += 1
-        server = ctx.server
-        if server is not None:
+        factory = ctx.factory
+        if factory is not None:
             # Counted here, inline: this runs for every command.
-            stats = server.stats
+            stats = factory.stats
             stats.commandsProcessed += 1
             per = stats.perCommand
             per[cmd.name] = per.get(cmd.name, 0) + 1
@@ -88,7 +88,7 @@ class MemoryBackend:
             reply = cmd.handler(ctx, args)
         except Exception as e:
             return errorReply(cmd, e)
-        if reply.__class__ not in PLAIN_REPLIES and \
+        if reply.__class__ not in PLAIN and \
                 isinstance(reply, Deferred):
             reply.addErrback(lambda f: errorReply(cmd, f.value))
         if cmd.write and service is not None:
