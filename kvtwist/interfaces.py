@@ -103,3 +103,39 @@ class IStore(Interface):
 
     def apply(op):
         """Replay one journaled op."""
+
+
+class IBackend(Interface):
+    """
+    Where requests become effects: runs whole commands.
+
+    Dialects turn requests into C{(name, args)}; whoever runs commands (a
+    connection, the web interface) calls L{execute} and never a handler or
+    the store.  The default backend (L{kvtwist.backends.memory}) runs the
+    command table over the in-process store and its journal; another one
+    (a front end over Redis Cluster, say) can run every command without
+    the protocol or the dialects knowing.
+    """
+
+    def execute(ctx, name, args):
+        """
+        Run one command.
+
+        @param ctx: the calling client's L{kvtwist.commands.Context}.
+        @param name: the command name as sent (L{bytes}, any case).
+        @param args: the arguments (L{list} of L{bytes}), without the name.
+        @return: a neutral reply (L{kvtwist.replies}), or a
+            L{twisted.internet.defer.Deferred} that fires with one.  It
+            never raises and the Deferred never fails: every problem is an
+            error reply.  Callers keep replies in request order whatever
+            fires first.
+        """
+
+    def endTurn():
+        """
+        The caller has run the requests it had for now (a connection calls
+        this once after running the requests of one read).  A backend may
+        finish batched work here (the memory backend seals the journal's
+        pending ops into a log record); nothing may depend on it being
+        called for a reply to come.
+        """

@@ -5,8 +5,8 @@ The command table: one entry per command, shared by every dialect.
 A handler is called as C{handler(ctx, args)} with a L{Context} and the
 arguments (L{bytes}, without the command name) and returns a neutral reply
 (L{kvtwist.replies}) or a Deferred of one.  Dialects parse their requests
-into C{(name, args)} and call L{execute}; they never call a handler
-directly.
+into C{(name, args)} and a backend (L{kvtwist.interfaces.IBackend})
+runs them; nothing else calls a handler directly.
 """
 
 from typing import Callable, Dict, List, Optional
@@ -133,12 +133,6 @@ class Context:
         self.client = client if client is not None else ClientState()
 
 
-def _misconf(service) -> Error:
-    return Error("MISCONF Errors writing to the append-only log: %s. "
-                 "Writes are refused until the data directory is "
-                 "writable again; reads go on." % (service.failure,))
-
-
 #: Reply types that are never Deferreds: checked before C{isinstance},
 #: which goes through the (slow) abstract-class machinery for Deferred.
 PLAIN_REPLIES = frozenset([bytes, int, type(None), list, dict, bool, float,
@@ -152,7 +146,11 @@ _ERRORS = {
 }
 
 
-def _errorReply(cmd: Command, exc: BaseException) -> Error:
+def errorReply(cmd: Command, exc: BaseException) -> Error:
+    """
+    The reply to C{cmd} raising C{exc}: Redis's error for the store's
+    exceptions (C{WRONGTYPE} and friends), else a logged internal error.
+    """
     known = _ERRORS.get(type(exc))
     if known is not None:
         return known
@@ -163,51 +161,14 @@ def _errorReply(cmd: Command, exc: BaseException) -> Error:
 
 def execute(ctx: Context, name: bytes, args: List[bytes]):
     """
-    Run one command and return its neutral reply (or a Deferred of it).
+    Run one command on C{ctx}'s store and service, through a
+    L{kvtwist.backends.memory.MemoryBackend} made for the call.
 
-    Unknown commands, wrong arity, missing authentication and failing
-    persistence give Redis's error replies; store exceptions become
-    C{WRONGTYPE} and friends.  Nothing a client sends raises.
+    Kept for tests of bare commands: servers run commands through their
+    factory's backend (C{factory.backend.execute}).
     """
-    cmd = TABLE.get(name)
-    if cmd is None:
-        cmd = TABLE.get(name.upper())
-        if cmd is None:
-            server = ctx.server
-            if server is not None:
-                server.stats.unknown += 1
-            if not ctx.client.authenticated:
-                return replies.NOAUTH
-            return replies.unknownCommand(name, args)
-    client = ctx.client
-    client.commands += 1
-    server = ctx.server
-    if server is not None:
-        # Counted here, inline: this runs for every command.
-        stats = server.stats
-        stats.commandsProcessed += 1
-        per = stats.perCommand
-        per[cmd.name] = per.get(cmd.name, 0) + 1
-    if not client.authenticated and not cmd.noauth:
-        return replies.NOAUTH
-    arity = cmd.arity
-    n = len(args) + 1
-    if (n != arity) if arity > 0 else (n < -arity):
-        return replies.wrongArity(cmd.name)
-    service = ctx.service
-    if cmd.write and service is not None and service.failure is not None:
-        return _misconf(service)
-    try:
-        reply = cmd.handler(ctx, args)
-    except Exception as e:
-        return _errorReply(cmd, e)
-    if reply.__class__ not in PLAIN_REPLIES and isinstance(reply, Deferred):
-        reply.addErrback(lambda f: _errorReply(cmd, f.value))
-    if cmd.write and service is not None:
-        durable = service.whenDurable()
-        if durable is not None:
-            return durable.addCallback(lambda _: reply)
-    return reply
+    from kvtwist.backends.memory import MemoryBackend
+    return MemoryBackend(ctx.store, ctx.service).execute(ctx, name, args)
 
 
 def intArg(value: bytes) -> int:
