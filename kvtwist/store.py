@@ -16,7 +16,6 @@ produced.
 """
 
 import heapq
-import re
 from itertools import islice, repeat
 import time
 from collections import deque
@@ -24,6 +23,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from zope.interface import implementer
 
+from kvtwist.glob import compileGlob
 from kvtwist.interfaces import IStore
 
 
@@ -101,46 +101,6 @@ def parseInt(value: bytes) -> int:
     if n > _INT64_MAX or n < _INT64_MIN:
         raise NotAnInteger(value)
     return n
-
-
-def globToRegex(pattern: bytes):
-    """
-    Compile a Redis glob pattern (C{*}, C{?}, C{[...]}, backslash escapes)
-    into a compiled bytes regular expression.
-    """
-    if pattern == b"*":
-        return None
-    out = []
-    i = 0
-    n = len(pattern)
-    while i < n:
-        c = pattern[i:i + 1]
-        if c == b"*":
-            out.append(b".*")
-        elif c == b"?":
-            out.append(b".")
-        elif c == b"\\" and i + 1 < n:
-            i += 1
-            out.append(re.escape(pattern[i:i + 1]))
-        elif c == b"[":
-            j = pattern.find(b"]", i + 1)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1:j]
-                neg = body.startswith(b"^")
-                if neg:
-                    body = body[1:]
-                body = body.replace(b"\\", b"\\\\")
-                out.append(b"[" + (b"^" if neg else b"") + body + b"]")
-                i = j
-        else:
-            out.append(re.escape(c))
-        i += 1
-    try:
-        return re.compile(b"".join(out) + b"\\Z", re.DOTALL)
-    except re.error:
-        return re.compile(re.escape(pattern) + b"\\Z")
 
 
 def _drain(d: dict):
@@ -339,10 +299,10 @@ class Store:
         Every live key matching the glob C{pattern}: a list, or a Deferred
         of one on a big store with C{runInThread}.  Costs O(store).
         """
-        rx = globToRegex(pattern)
+        glob = compileGlob(pattern)
         return self._offload(lambda keys, values, live: [
             key for key, value in zip(keys, values)
-            if live(key, value) and (rx is None or rx.match(key))],
+            if live(key, value) and (glob is None or glob.match(key))],
             values=self._tombs > 0)
 
     def contents(self):
@@ -393,7 +353,7 @@ class Store:
         leave tombstones, so positions don't move.  When the store is
         compacted or flushed, older cursors start over from the beginning.
         """
-        rx = globToRegex(pattern)
+        glob = compileGlob(pattern)
         now = self._now()
         exp = self._expires
         data = self._data
@@ -412,7 +372,7 @@ class Store:
             if data.get(key) is TOMBSTONE or (
                     exp and key in exp and exp[key] <= now):
                 continue
-            if rx is None or rx.match(key):
+            if glob is None or glob.match(key):
                 out.append(key)
         if end >= total:
             return 0, out

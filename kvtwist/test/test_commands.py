@@ -206,6 +206,22 @@ class CommandTests(SynchronousTestCase):
         self.assertEqual(self.call("PING", "hi"), b"hi")
         self.assertEqual(self.call("ECHO", "x"), b"x")
 
+    def test_configGetGlobs(self):
+        """
+        CONFIG GET matches Redis's glob patterns without case: C{[^x]}
+        negates a class; C{[!x]} is a class of C{!} and C{x}, as in Redis
+        (not a negation as in shell globs).
+        """
+        from kvtwist.server import Config, KVFactory
+        from twisted.internet.task import Clock
+        self.ctx.factory = KVFactory(self.store, config=Config(maxClients=7),
+                                     clock=Clock())
+        self.assertEqual(self.call("CONFIG", "GET", "MAXCLIENTS"),
+                         {b"maxclients": b"7"})
+        self.assertEqual(self.call("CONFIG", "GET", "[^x]axclient?"),
+                         {b"maxclients": b"7"})
+        self.assertEqual(self.call("CONFIG", "GET", "[!x]axclients"), {})
+
     def test_noPersistence(self):
         """
         SAVE without a store service is a clear error.

@@ -6,7 +6,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist.interfaces import IStore
 from kvtwist.store import (
-    NotAnInteger, NoSuchKey, OutOfRange, Store, WrongType, globToRegex,
+    NotAnInteger, NoSuchKey, OutOfRange, Store, WrongType,
     parseInt)
 from zope.interface.verify import verifyObject
 
@@ -213,16 +213,21 @@ class KeyTests(SynchronousTestCase):
 
     def test_globs(self):
         """
-        Redis glob patterns: C{*}, C{?}, classes and escapes.
+        KEYS and SCAN match Redis glob patterns (L{kvtwist.glob}), even
+        pathological ones at once: C{a*a*...*b} with 12 stars on a 40-byte
+        key took a backtracking matcher hours.  C{*} lists every key, the
+        empty one too.
         """
-        self.assertIsNone(globToRegex(b"*"))
-        self.assertTrue(globToRegex(b"user:*").match(b"user:12"))
-        self.assertFalse(globToRegex(b"user:*").match(b"users"))
-        self.assertTrue(globToRegex(b"h?llo").match(b"hallo"))
-        self.assertTrue(globToRegex(b"h[ae]llo").match(b"hello"))
-        self.assertFalse(globToRegex(b"h[^e]llo").match(b"hello"))
-        self.assertTrue(globToRegex(b"a\\*").match(b"a*"))
-        self.assertFalse(globToRegex(b"a\\*").match(b"ab"))
+        store, _, _ = makeStore()
+        for key in [b"user:12", b"users", b"hallo", b"a*", b"a" * 40, b""]:
+            store.set(key, b"v")
+        self.assertEqual(sorted(store.keys(b"user:*")), [b"user:12"])
+        self.assertEqual(sorted(store.keys(b"h[^e]llo")), [b"hallo"])
+        self.assertEqual(store.keys(b"a\\*"), [b"a*"])
+        self.assertEqual(store.keys(b"a*" * 12 + b"b"), [])
+        self.assertEqual(store.scan(0, b"a*" * 12 + b"b", 100), (0, []))
+        self.assertEqual(store.scan(0, b"a*" * 12, 100), (0, [b"a" * 40]))
+        self.assertEqual(len(store.keys(b"*")), 6)
 
     def test_scanVisitsEverything(self):
         """
