@@ -120,16 +120,14 @@ class Store:
 
     @ivar journal: called with each mutation op, or L{None}.
     @ivar expiredCount: how many keys have expired since start.
-    @ivar runInThread: C{runInThread(f) -> Deferred}, or L{None}: with one,
-        L{keys} and L{contents} on a store of more than L{OFFLOAD_KEYS}
-        keys take a snapshot (C-speed copies of the key and value lists)
-        and do their O(store) work on it off the calling thread, returning
-        a Deferred.
+    @ivar runInThread: C{runInThread(f, *args)}, or L{None}: with one,
+        L{flush} on a store of more than L{OFFLOAD_KEYS} keys frees the old
+        contents through it, off the calling thread.
     """
 
     journal: Optional[Callable[[tuple], None]] = None
 
-    #: Store size from which L{keys} and L{contents} use C{runInThread}.
+    #: Store size from which L{flush} frees through C{runInThread}.
     OFFLOAD_KEYS = 20000
 
     def __init__(self, clock: Optional[Callable[[], float]] = None,
@@ -294,34 +292,50 @@ class Store:
         if self.runInThread is not None and len(old) > self.OFFLOAD_KEYS:
             self.runInThread(_drain, old)
 
-    def keys(self, pattern: bytes = b"*"):
+    def keys(self, pattern: bytes = b"*") -> List[bytes]:
         """
-        Every live key matching the glob C{pattern}: a list, or a Deferred
-        of one on a big store with C{runInThread}.  Costs O(store).
+        Every live key matching the glob C{pattern}.  Costs O(store): see
+        L{keysTask} to do it elsewhere.
+        """
+        return self.keysTask(pattern)()
+
+    def keysTask(self, pattern: bytes = b"*") -> Callable[[], List[bytes]]:
+        """
+        L{keys} as a task: a snapshot of the keys, taken now (two list
+        copies in C), and a function listing those of them that match,
+        which may run on another thread while the store changes.
         """
         glob = compileGlob(pattern)
-        return self._offload(lambda keys, values, live: [
+        return self._task(lambda keys, values, live: [
             key for key, value in zip(keys, values)
             if live(key, value) and (glob is None or glob.match(key))],
             values=self._tombs > 0)
 
-    def contents(self):
+    def contents(self) -> Dict[bytes, object]:
         """
         Every live key and its value, as a new dict (a list value copied
-        to a list): the dict, or a Deferred of it on a big store with
-        C{runInThread}.  Costs O(store).
+        to a list).  Costs O(store): see L{contentsTask} to do it
+        elsewhere.
+        """
+        return self.contentsTask()()
+
+    def contentsTask(self) -> Callable[[], Dict[bytes, object]]:
+        """
+        L{contents} as a task: a snapshot of the keys and values, taken
+        now, and a function copying them into the dict, which may run on
+        another thread while the store changes.
         """
         def copy(keys, values, live):
             return {key: (value if type(value) is bytes else list(value))
                     for key, value in zip(keys, values) if live(key, value)}
-        return self._offload(copy)
+        return self._task(copy)
 
-    def _offload(self, work, values: bool = True):
+    def _task(self, work, values: bool = True) -> Callable[[], object]:
         """
-        Call C{work(keys, values, live)} on a snapshot of the store, here
-        or through C{runInThread}: C{keys} and C{values} are iterables in
-        the same order, C{live(key, value)} says whether a pair is live (not
-        a tombstone, not expired) as of now.
+        A function calling C{work(keys, values, live)} on a snapshot of
+        the store taken now: C{keys} and C{values} are iterables in the
+        same order, C{live(key, value)} says whether a pair is live (not a
+        tombstone, not expired) as of now.
 
         Taking the snapshot is two list copies in C (one without
         C{values}, when every value is C{None} to C{work}); list values are
@@ -337,9 +351,7 @@ class Store:
             return value is not TOMBSTONE and not (
                 exp and key in exp and exp[key] <= now)
 
-        if self.runInThread is not None and len(keys) > self.OFFLOAD_KEYS:
-            return self.runInThread(work, keys, values, live)
-        return work(keys, values, live)
+        return lambda: work(keys, values, live)
 
     def scan(self, cursor: int, pattern: bytes = b"*", count: int = 10
              ) -> Tuple[int, List[bytes]]:

@@ -6,6 +6,7 @@ error texts, independent of any dialect.
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist import commands
+from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import Context, execute
 from kvtwist.replies import OK, Error, Status, Verbatim
 from kvtwist.store import Store
@@ -25,20 +26,35 @@ class Clock:
 
 class CommandTests(SynchronousTestCase):
     """
-    Commands run through L{execute}.
+    Commands run through a backend: Redis's semantics and error texts.
+    Subclasses run them through other backends (L{makeBackend}, L{reply}).
     """
 
     def setUp(self):
         self.clock = Clock()
         self.store = Store(self.clock)
         self.ctx = Context(self.store)
+        self.backend = self.makeBackend(self.store)
+
+    def makeBackend(self, store):
+        """
+        The backend the commands run through: the memory backend.
+        """
+        return MemoryBackend(store)
+
+    def reply(self, result):
+        """
+        The reply of a command, given what the backend returned.
+        """
+        return result
 
     def call(self, *words):
         """
-        Run a command given as strings.
+        Run a command given as strings; its reply.
         """
         words = [w.encode() if isinstance(w, str) else w for w in words]
-        return execute(self.ctx, words[0], words[1:])
+        return self.reply(self.backend.execute(self.ctx, words[0],
+                                               words[1:]))
 
     def test_errors(self):
         """
