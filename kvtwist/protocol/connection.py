@@ -23,7 +23,7 @@ from kvtwist.protocol.framing import (
     Framer, LineTooLong, PREAUTH, ProtocolError, RESP_STARTS)
 from kvtwist.protocol.replyqueue import ReplyQueue
 from kvtwist.protocol.writer import TurnWriter
-from kvtwist.replies import Error, Status
+from kvtwist.replies import PLAIN, Error, Status
 
 TOO_BIG_INLINE = Error("ERR Protocol error: too big inline request")
 
@@ -109,7 +109,8 @@ class KVProtocol(LineReceiver):
         self.replies = ReplyQueue(self._send, factory.runInThread,
                                   resp.render, self._heavyDone,
                                   self._repliesSent)
-        self._endTurn = _endTurn(factory)
+        self._backend = factory.backend
+        self._endTurn = factory.backend.endTurn
 
     def connectionLost(self, reason):
         """
@@ -338,9 +339,9 @@ class KVProtocol(LineReceiver):
         state.dialect = "resp"
         authenticated = state.authenticated
         ctx = self.ctx
-        execute = commands.execute
+        execute = self._backend.execute
         render = resp.render
-        plain = commands.PLAIN_REPLIES
+        plain = PLAIN
         held = self.writer.held
         waiting = self.replies.waiting
         statusLines = resp.STATUS_LINES
@@ -408,10 +409,10 @@ class KVProtocol(LineReceiver):
             self._emit(data)
             return len(data)
         state.lastCommand = request.name
-        reply = commands.execute(self.ctx, request.name, request.args)
+        reply = self._backend.execute(self.ctx, request.name, request.args)
         # Not plain (a Deferred), or large: isinstance(reply, Deferred)
         # costs more than the rest of this method.
-        if reply.__class__ not in commands.PLAIN_REPLIES or \
+        if reply.__class__ not in PLAIN or \
                 replyqueue.isLarge(reply):
             heavy = self._emitLater(request.name, reply,
                                     lambda r: dialect.render(request, r))
@@ -516,21 +517,3 @@ class KVProtocol(LineReceiver):
                 transport.unregisterProducer()
             transport.loseConnection()
 
-
-def _endTurn(factory):
-    """
-    What a connection calls after running the requests of a read: the
-    backend's C{endTurn} (the memory backend seals the journal's batch).
-    """
-    backend = getattr(factory, "backend", None)
-    if backend is not None:
-        return backend.endTurn
-    service = factory.service
-    seal = getattr(service, "sealBatch", None)
-    return seal if seal is not None else _nothing
-
-
-def _nothing() -> None:
-    """
-    The end of a turn where there is no backend to tell.
-    """
