@@ -8,7 +8,6 @@ import ipaddress
 import itertools
 from typing import Dict, Optional
 
-from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
@@ -349,21 +348,3 @@ class KVFactory(ServerFactory):
             elif timeout and now - proto.state.lastActive >= timeout:
                 proto.abort("idle for %gs (--timeout)" % (timeout,))
 
-
-class ClientsService(Service):
-    """
-    Closes a factory's clients gracefully when stopped: the step of a
-    shutdown between "stop listening" and "flush the store", so that no
-    write is acknowledged after the last flush.
-    """
-
-    def __init__(self, factory: KVFactory, timeout: float = 5.0):
-        self.factory = factory
-        self.timeout = timeout
-
-    def stopService(self) -> Deferred:
-        """
-        Close every client; fire once they are all gone.
-        """
-        Service.stopService(self)
-        return self.factory.disconnectAll(self.timeout)
