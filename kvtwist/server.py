@@ -32,7 +32,7 @@ class Config:
                  password: Optional[bytes] = None, unterminatedMs: int = 0,
                  dataDir: str = ".", fsync: str = "interval",
                  flushInterval: float = 1.0,
-                 stallTimeout: float = 60.0):
+                 stallTimeout: float = 60.0, backend: str = "memory"):
         self.port = port
         self.maxClients = maxClients
         self.maxOutputBuffer = maxOutputBuffer
@@ -45,6 +45,7 @@ class Config:
         self.fsync = fsync
         self.flushInterval = flushInterval
         self.stallTimeout = stallTimeout
+        self.backend = backend
 
     def portNumber(self) -> int:
         """
@@ -60,9 +61,11 @@ class Config:
     def view(self) -> Dict[str, object]:
         """
         The read-only view C{CONFIG GET} shows, with Redis's names where one
-        exists.  The password is never shown.
+        exists.  The password is never shown.  A front end over a cluster
+        (C{--backend redis-cluster://...}) keeps no data: it shows no
+        persistence settings.
         """
-        return {
+        view = {
             "port": self.portNumber(),
             "bind": "*",
             "maxclients": self.maxClients,
@@ -80,7 +83,14 @@ class Config:
             "save": "",
             "databases": 1,
             "unterminated-ms": self.unterminatedMs,
+            "backend": self.backend,
         }
+        if self.backend != "memory":
+            for name in ("dir", "appendfsync", "flush-interval"):
+                del view[name]
+            # (Still answered: redis-benchmark asks for both.)
+            view["appendonly"] = "no"
+        return view
 
 
 class Stats:
