@@ -518,6 +518,30 @@ class LimitTests(SynchronousTestCase):
         self.assertFalse(idleTransport.connected)
         self.assertTrue(busyTransport.connected)
 
+    def test_bytesAreActivity(self):
+        """
+        With --timeout, any bytes received keep a client open, in every
+        dialect: a RESP request uploaded slowly, a text line or a JSON
+        line typed a byte at a time, for longer than the timeout.
+        """
+        factory, clock = makeFactory(timeout=3)
+        factory.startFactory()
+        self.addCleanup(factory.stopFactory)
+        uploads = [
+            encodeCommand("SET", "big", "x" * 200),
+            b"SET slow typed\r\n",
+            b'{"type": "GET", "key": "k"}\n',
+        ]
+        for upload in uploads:
+            proto, transport = connect(factory)
+            for i in range(len(upload)):
+                clock.advance(1)
+                proto.dataReceived(upload[i:i + 1])
+                self.assertTrue(transport.connected, (upload, i))
+            self.assertNotEqual(transport.value(), b"")
+            clock.advance(3)
+            self.assertFalse(transport.connected)
+
     def test_noTimeoutByDefault(self):
         """
         Without --timeout, idle clients stay forever.
