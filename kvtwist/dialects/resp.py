@@ -114,13 +114,15 @@ def parseCount(buf: bytes, pos: int,
     return count, end + 2
 
 
-def parseBulks(buf: bytes, pos: int, count: int, maxBulk: int,
-               args: List[bytes]) -> Tuple[int, int]:
+def parseBulksPython(buf: bytes, pos: int, count: int, maxBulk: int,
+                     args: List[bytes]) -> Tuple[int, int]:
     """
     Parse up to C{count} bulk strings (the arguments of a multibulk
     request) from C{buf[pos]} on, appending them to C{args}; stop at the
     first that is not whole.  A request that spans many reads is parsed
     this way a read at a time, each byte once.
+
+    L{parseBulks} is the same, in C where C{kvtwist._resp} is built.
 
     @return: C{(pos, need)}: the position after the last bulk parsed, and
         0 if C{count} were parsed; else what the next one needs: the total
@@ -313,8 +315,32 @@ def _cModule():
     return _resp
 
 
+def _chooseParseBulks(cModule):
+    """
+    The C{parseBulks} to use: C{cModule}'s (C{kvtwist._resp}, L{None} if
+    it is not built) for ordinary arguments, leaving anything unusual to
+    L{parseBulksPython}; else L{parseBulksPython}.
+    """
+    if cModule is None:
+        return parseBulksPython
+    parseOrdinary = cModule.parseBulks
+
+    def parseBulks(buf: bytes, pos: int, count: int, maxBulk: int,
+                   args: List[bytes]) -> Tuple[int, int]:
+        before = len(args)
+        pos, need = parseOrdinary(buf, pos, count, maxBulk, args)
+        if need == -2:
+            return parseBulksPython(buf, pos, count - (len(args) - before),
+                                    maxBulk, args)
+        return pos, need
+
+    parseBulks.__doc__ = parseBulksPython.__doc__
+    return parseBulks
+
+
 parseMany = _chooseParseMany(__import__("platform").python_implementation(),
                              _cModule())
+parseBulks = _chooseParseBulks(_cModule())
 
 
 def encodeCommand(*args) -> bytes:

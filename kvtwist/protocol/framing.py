@@ -19,13 +19,17 @@ however it is cut into reads:
       for a bulk string);
     - a multibulk request that spans many reads is parsed a read at a time:
       its arguments so far are kept with their count, and parsing goes on
-      from the first argument not yet whole.
+      from the first argument not yet whole;
+    - a bulk string bigger than L{BIG_BULK} that doesn't come whole is
+      received into one buffer of its final size
+      (L{kvtwist.protocol.bulk}), never joined.
 """
 
 from typing import List, Optional, Tuple, Union
 
 from kvtwist.dialects import resp
 from kvtwist.dialects.resp import ProtocolError
+from kvtwist.protocol.bulk import BulkBuffer
 
 __all__ = ["Framer", "Limits", "LineTooLong", "PREAUTH", "ProtocolError",
            "RESP_STARTS", "MAX_INLINE"]
@@ -55,6 +59,11 @@ class Limits:
 
 #: The longest line once authenticated (Redis's inline limit is 64 KiB).
 MAX_INLINE = 64 * 1024
+
+#: A bulk string that needs more than this many bytes beyond what has
+#: arrived is received into a L{BulkBuffer} (Redis's threshold for its own
+#: big-argument path is 32 KiB).
+BIG_BULK = 32 * 1024
 
 #: Until a client has authenticated, far smaller requests are accepted (as
 #: Redis does): a stranger can't make the server buffer much.
@@ -137,6 +146,10 @@ class Framer:
         # are still to come.
         self._args: Optional[List[bytes]] = None
         self._left = 0
+        # A big bulk string of that request being received, or received
+        # and waiting for its CR LF.
+        self._bulk = None
+        self._bulkValue: Optional[bytes] = None
 
     # -- input ---------------------------------------------------------------
 
@@ -148,6 +161,8 @@ class Framer:
             unfinished request still lacks bytes it needs (the read is kept
             aside, not parsed).
         """
+        if self._bulk is not None:
+            return self._feedBulk(data)
         pending = self._pending
         if not pending:
             if self._pos >= len(self._buf):
@@ -170,6 +185,20 @@ class Framer:
         self._pending = []
         self._have = self._need = 0
         self._needLF = False
+        return True
+
+    def _feedBulk(self, data: bytes) -> bool:
+        """
+        A read while a big bulk string is being received: into its buffer.
+        """
+        bulk = self._bulk
+        taken = bulk.write(data)
+        if bulk.remaining:
+            return False
+        self._bulk = None
+        self._bulkValue = bulk.value()
+        self._buf = data
+        self._pos = taken
         return True
 
     def consumed(self, end: int) -> None:
@@ -207,6 +236,8 @@ class Framer:
         self._needLF = self._lineWaits = False
         self._args = None
         self._left = 0
+        self._bulk = None
+        self._bulkValue = None
 
     def partialLine(self) -> bool:
         """
@@ -268,8 +299,21 @@ class Framer:
         argument not parsed yet.
         """
         args = self._args
+        buf = self._buf
+        if self._bulkValue is not None:
+            # A big bulk string was received; its CR LF comes next.
+            pos = self._pos
+            if len(buf) - pos < 2:
+                self._need = 2
+                return None
+            if buf[pos] != 13 or buf[pos + 1] != 10:  # b"\r\n"
+                raise ProtocolError("ERR Protocol error: invalid bulk format")
+            args.append(self._bulkValue)
+            self._bulkValue = None
+            self._left -= 1
+            self._pos = pos + 2
         before = len(args)
-        pos, need = resp.parseBulks(self._buf, self._pos, self._left,
+        pos, need = resp.parseBulks(buf, self._pos, self._left,
                                     self.limits.bulk, args)
         if not need:
             self._args = None
@@ -281,9 +325,23 @@ class Framer:
         self._pos = pos
         if need < 0:
             self._waitForLine(32)
+        elif need - (len(buf) - pos) > BIG_BULK:
+            self._receiveBulk(buf, pos)
         else:
             self._need = need
         return None
+
+    def _receiveBulk(self, buf: bytes, pos: int) -> None:
+        """
+        Receive the big bulk string whose header is at C{buf[pos]} into a
+        buffer of its size; what has come of it goes in now.
+        """
+        end = buf.find(b"\r\n", pos)
+        bulk = BulkBuffer(int(buf[pos + 1:end]))
+        bulk.write(buf, end + 2)
+        self._bulk = bulk
+        self._buf = b""
+        self._pos = 0
 
     def _line(self) -> Optional[bytes]:
         buf = self._buf

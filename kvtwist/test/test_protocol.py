@@ -294,6 +294,35 @@ class RespProtocolTests(ConnectedMixin, SynchronousTestCase):
         self.assertEqual(transport.value(),
                          b"-ERR Protocol error: invalid bulk length\r\n")
 
+    def test_longRequestParsedOnce(self):
+        """
+        An MSET of 20,000 arguments arriving in 100-byte reads is parsed a
+        read at a time: the RESP parsers are given each byte a bounded
+        number of times (the request was joined and parsed again from its
+        first argument on every read: quadratic), and it runs once whole.
+        """
+        seen = [0]
+        for name in ("parseMany", "parseCount", "parseBulks",
+                     "parseCommand"):
+            original = getattr(resp, name, None)
+            if original is None:
+                continue
+
+            def counting(buf, pos, *args, _original=original):
+                seen[0] += len(buf) - pos
+                return _original(buf, pos, *args)
+
+            self.patch(resp, name, counting)
+        args = [b"MSET"]
+        for i in range(10000):
+            args += [b"key:%d" % (i,), b"value:%d" % (i,)]
+        wire = encodeCommand(*args)
+        for i in range(0, len(wire), 100):
+            self.assertEqual(self.send(wire[i:i + 100]),
+                             b"+OK\r\n" if i + 100 >= len(wire) else b"")
+        self.assertEqual(self.factory.store.get(b"key:9999"), b"value:9999")
+        self.assertLess(seen[0], 3 * len(wire))
+
     def test_resp3AfterHello(self):
         """
         After HELLO 3 nulls and maps use RESP3 types.
