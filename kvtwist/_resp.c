@@ -329,6 +329,17 @@ BulkBuffer_value(BulkBuffer *self, PyObject *unused)
     return value;
 }
 
+PyDoc_STRVAR(BulkBuffer_close_doc,
+"close()\n\n"
+"Drop the value being received: its memory goes now.");
+
+static PyObject *
+BulkBuffer_close(BulkBuffer *self, PyObject *unused)
+{
+    Py_CLEAR(self->value);
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 BulkBuffer_remaining(BulkBuffer *self, void *closure)
 {
@@ -340,6 +351,8 @@ static PyMethodDef BulkBuffer_methods[] = {
      BulkBuffer_write_doc},
     {"value", (PyCFunction)BulkBuffer_value, METH_NOARGS,
      BulkBuffer_value_doc},
+    {"close", (PyCFunction)BulkBuffer_close, METH_NOARGS,
+     BulkBuffer_close_doc},
     {NULL, NULL, 0, NULL}
 };
 

@@ -9,54 +9,71 @@ was received.  Dropping the buffer (the client went away) frees it all.
 
 L{BulkBuffer} is the C one of C{kvtwist._resp} where it is built: it fills
 the very L{bytes} object the value becomes, so the value is never copied
-once received.  Elsewhere (PyPy), L{BulkBufferPython} fills a
-C{bytearray}, copied once into L{bytes} when full.
+once received.  Elsewhere (PyPy) L{BulkBufferPython} fills a memory map,
+copied once into L{bytes} when full: Python code can't make a L{bytes}
+object any other way, so for that moment the value is in memory twice.
 """
 
-from typing import Union
+import mmap
 
 
 class BulkBufferPython:
     """
-    A bulk string of C{size} bytes received into a C{bytearray}.
+    A bulk string of C{size} bytes received into an anonymous memory map:
+    its pages take memory only as they are written, and are given back to
+    the system as soon as the value is taken or the buffer dropped
+    (L{close}), not at some later garbage collection.
 
     @ivar remaining: how many bytes it still needs.
     """
 
-    __slots__ = ("_data", "_view", "_filled", "remaining")
+    __slots__ = ("_map", "_filled", "remaining")
 
     def __init__(self, size: int):
-        self._data = bytearray(size)
-        self._view = memoryview(self._data)
+        self._map = mmap.mmap(-1, size) if size else None
         self._filled = 0
         self.remaining = size
 
-    def write(self, data: Union[bytes, memoryview], start: int = 0) -> int:
+    def __del__(self):
+        self.close()
+
+    def write(self, data: bytes, start: int = 0) -> int:
         """
         Copy C{data[start:]} in, as much as there is room for.
 
         @return: how many bytes it took.
         """
         taken = min(len(data) - start, self.remaining)
-        if taken > 0:
-            filled = self._filled
-            self._view[filled:filled + taken] = \
-                memoryview(data)[start:start + taken]
-            self._filled = filled + taken
-            self.remaining -= taken
-        return max(taken, 0)
+        if taken <= 0:
+            return 0
+        filled = self._filled
+        if start or taken < len(data):
+            data = data[start:start + taken]
+        self._map[filled:filled + taken] = data
+        self._filled = filled + taken
+        self.remaining -= taken
+        return taken
 
     def value(self) -> bytes:
         """
-        The value, once full; the buffer forgets it.
+        The value, once full; the buffer forgets it (and its memory goes).
 
         @raise ValueError: if it is not full.
         """
-        if self.remaining or self._data is None:
+        if self.remaining or self._filled < 0:
             raise ValueError("the buffer is not full")
-        self._view.release()
-        data, self._data = self._data, None
-        return bytes(data)
+        value = self._map[:] if self._map is not None else b""
+        self.close()
+        return value
+
+    def close(self) -> None:
+        """
+        Give the memory back; the value can't be taken any more.
+        """
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+        self._filled = -1
 
 
 def _choose():
@@ -68,5 +85,5 @@ def _choose():
 
 
 #: The buffer of this interpreter: C{BulkBuffer(size)} with C{write(data,
-#: start=0) -> taken}, C{remaining} and C{value()}.
+#: start=0) -> taken}, C{remaining}, C{value()} and C{close()}.
 BulkBuffer = _choose()

@@ -236,7 +236,9 @@ class Framer:
         self._needLF = self._lineWaits = False
         self._args = None
         self._left = 0
-        self._bulk = None
+        if self._bulk is not None:
+            self._bulk.close()
+            self._bulk = None
         self._bulkValue = None
 
     def partialLine(self) -> bool:

@@ -358,6 +358,17 @@ class BulkBufferTests(SynchronousTestCase):
             self.assertEqual((type(value), value), (bytes, b"abcdefg"), kind)
             self.assertRaises(ValueError, buf.value)
 
+    def test_close(self):
+        """
+        After C{close} its value is gone.
+        """
+        for kind in self.kinds():
+            buf = kind(3)
+            buf.write(b"abc")
+            buf.close()
+            self.assertRaises(ValueError, buf.value)
+            buf.close()
+
     def test_empty(self):
         """
         A buffer of size 0 is full at once.
