@@ -163,6 +163,86 @@ def parseBulksPython(buf: bytes, pos: int, count: int, maxBulk: int,
     return pos, 0
 
 
+#: What C's C{isspace} is true of: blanks skipped between words.
+_SPACE = frozenset(b" \t\n\v\f\r")
+#: What ends a word that is not quoted (not \\v or \\f: as Redis).
+_WORD_END = frozenset(b" \t\n\r\0")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8,
+            ord("a"): 7}
+
+
+def splitInline(line: bytes) -> Optional[List[bytes]]:
+    """
+    Split an inline command (a line, on a RESP connection, that is not a
+    multibulk request) into words as Redis does (its C{sdssplitargs}):
+    words are separated by blanks; a word in double quotes may hold
+    C{\\xHH}, C{\\n}, C{\\r}, C{\\t}, C{\\b}, C{\\a} and C{\\<any
+    byte>} escapes, one in single quotes only C{\\'}; a closing quote must
+    be followed by a blank or the end; a NUL byte ends the line.
+
+    @return: the words (none for a blank line), or L{None} for unbalanced
+        quotes.
+    """
+    nul = line.find(b"\0")
+    if nul >= 0:
+        line = line[:nul]
+    if b'"' not in line and b"'" not in line and b"\v" not in line and \
+            b"\f" not in line:
+        # The common case: split() splits at the same blanks.
+        return line.split()
+    words = []
+    n = len(line)
+    i = 0
+    while True:
+        while i < n and line[i] in _SPACE:
+            i += 1
+        if i >= n:
+            return words
+        word = bytearray()
+        quote = 0
+        while True:
+            c = line[i] if i < n else 0
+            if quote == 34:  # inside "double quotes"
+                if c == 92 and i + 3 < n and line[i + 1] == 120 and \
+                        line[i + 2] in _HEX and line[i + 3] in _HEX:
+                    word.append(int(line[i + 2:i + 4], 16))
+                    i += 3
+                elif c == 92 and i + 1 < n:
+                    i += 1
+                    word.append(_ESCAPES.get(line[i], line[i]))
+                elif c == 34:
+                    if i + 1 < n and line[i + 1] not in _SPACE:
+                        return None
+                    i += 1
+                    break
+                elif i >= n:
+                    return None
+                else:
+                    word.append(c)
+            elif quote == 39:  # inside 'single quotes'
+                if c == 92 and i + 1 < n and line[i + 1] == 39:
+                    i += 1
+                    word.append(39)
+                elif c == 39:
+                    if i + 1 < n and line[i + 1] not in _SPACE:
+                        return None
+                    i += 1
+                    break
+                elif i >= n:
+                    return None
+                else:
+                    word.append(c)
+            elif i >= n or c in _WORD_END:
+                break
+            elif c == 34 or c == 39:
+                quote = c
+            else:
+                word.append(c)
+            i += 1
+        words.append(bytes(word))
+
+
 #: Bulk headers by length (C{b"$3"}), for the lengths requests use most.
 _BULK_HEADERS = {}
 

@@ -7,7 +7,8 @@ writing (backpressure).
 Every connection speaks all dialects on the one port.  It starts as a text
 connection (L{LineReceiver}'s line mode): each line goes to the line
 dialect L{kvtwist.dialects.detect} picks.  The first request starting with
-C{*} makes it a RESP connection (raw mode) for good.
+C{*} makes it a RESP connection (raw mode) for good: its lines are then
+Redis's inline commands, answered in RESP.
 """
 
 from twisted.internet.defer import Deferred
@@ -25,7 +26,7 @@ from kvtwist.protocol.replyqueue import ReplyQueue
 from kvtwist.protocol.writer import TurnWriter
 from kvtwist.replies import PLAIN, Error, Status
 
-TOO_BIG_INLINE = Error("ERR Protocol error: too big inline request")
+TOO_BIG_INLINE = Error(framing.TOO_BIG_INLINE)
 
 
 @implementer(IPushProducer)

@@ -4,8 +4,10 @@ The framer: bytes in, requests out.
 
 A connection starts as a I{text} connection: its input is lines, each
 handed to the line dialect it starts with (text, colon, JSON lines).  The
-first request that starts with C{*} makes it a I{RESP} connection: from
-then on its input is RESP multibulk requests.
+first request that starts with C{*} makes it a I{RESP} connection for good,
+as a Redis client expects: from then on its input is RESP multibulk
+requests and, between them, inline commands (lines split into words as
+Redis splits them, L{resp.splitInline}), all answered in RESP.
 
 The size caps on what a client may make the server buffer are all here, in
 L{Limits}: far smaller ones before the client has authenticated
@@ -59,6 +61,9 @@ class Limits:
 
 #: The longest line once authenticated (Redis's inline limit is 64 KiB).
 MAX_INLINE = 64 * 1024
+
+#: Redis's error for a line over the limit.
+TOO_BIG_INLINE = "ERR Protocol error: too big inline request"
 
 #: A bulk string that needs more than this many bytes beyond what has
 #: arrived is received into a L{BulkBuffer} (Redis's threshold for its own
@@ -273,6 +278,8 @@ class Framer:
         while self._pos < len(buf):
             pos = self._pos
             if buf[pos] != 42:  # b"*"
+                if self.resp:
+                    return self._inline()
                 return self._line()
             if not self.resp:
                 return RESP_STARTS
@@ -365,6 +372,34 @@ class Framer:
         if line[-1:] == b"\r":
             return line[:-1]
         return line
+
+    def _inline(self) -> Optional[Batch]:
+        """
+        Inline commands on a RESP connection: lines split into words as
+        Redis splits them (L{resp.splitInline}); blank ones are skipped.
+        """
+        buf = self._buf
+        inline = self.limits.inline
+        while True:
+            pos = self._pos
+            eol = buf.find(b"\n", pos)
+            if eol < 0:
+                if len(buf) - pos > inline:
+                    raise ProtocolError(TOO_BIG_INLINE)
+                self._waitForLine(inline)
+                return None
+            if eol - pos > inline:
+                raise ProtocolError(TOO_BIG_INLINE)
+            end = eol - 1 if eol > pos and buf[eol - 1] == 13 else eol
+            words = resp.splitInline(buf[pos:end])
+            if words is None:
+                raise ProtocolError(
+                    "ERR Protocol error: unbalanced quotes in request")
+            if words:
+                return [(words, eol + 1)]
+            self._pos = eol + 1
+            if self._pos >= len(buf) or buf[self._pos] == 42:
+                return self.next()
 
     def _waitForLine(self, within: int) -> None:
         self._needLF = True

@@ -120,6 +120,28 @@ class RespTests(SynchronousTestCase):
                           [b"GET", b"b"]])
         self.assertTrue(framer.resp)
 
+    def test_inlineStaysResp(self):
+        """
+        On a RESP connection a line is an inline command: split into words
+        as Redis splits them, in a batch of its own; blank lines are
+        skipped; broken quotes and long lines are protocol errors.
+        """
+        framer = Framer(authenticated(inline=20))
+        framer.startResp()
+        framer.feed(b'SET k "a b"\r\n\r\n \n' + encodeCommand("GET", "k") +
+                    b"PING\n")
+        self.assertEqual(drain(framer), [[b"SET", b"k", b"a b"],
+                                         [b"GET", b"k"], [b"PING"]])
+        for wire, error in [
+                (b'SET k "v\r\n', "unbalanced quotes in request"),
+                (b"x" * 21, "too big inline request"),
+                (b"x" * 21 + b"\n", "too big inline request")]:
+            framer = Framer(authenticated(inline=20))
+            framer.startResp()
+            framer.feed(wire)
+            e = self.assertRaises(ProtocolError, drain, framer)
+            self.assertEqual(str(e), "ERR Protocol error: " + error)
+
     def test_consumedPart(self):
         """
         Requests of a batch after the one L{Framer.consumed} names come

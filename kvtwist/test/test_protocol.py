@@ -248,7 +248,7 @@ class RespProtocolTests(ConnectedMixin, SynchronousTestCase):
                 expected = transport.value()
             self.assertEqual(transport.value(), expected, cut)
         self.assertEqual(expected,
-                         b"+OK\r\n$2\r\nv\x00\r\nKey 'k' not found.\r\n:1\r\n")
+                         b"+OK\r\n$2\r\nv\x00\r\n$-1\r\n:1\r\n")
 
     def test_repliesAsRendered(self):
         """
@@ -353,6 +353,82 @@ class RespProtocolTests(ConnectedMixin, SynchronousTestCase):
         self.assertIsNone(self.factory.store.get(b"x"))
 
 
+class InlineOnRespTests(ConnectedMixin, SynchronousTestCase):
+    """
+    A RESP connection stays RESP: once a client has sent a RESP request,
+    its lines are inline commands, split as Redis splits them and answered
+    in RESP.
+    """
+
+    def setUp(self):
+        ConnectedMixin.setUp(self)
+        self.assertEqual(self.send(encodeCommand("PING")), b"+PONG\r\n")
+
+    def test_answeredInResp(self):
+        """
+        C{PING}, C{SET k v} and C{GET k} as lines get RESP replies, not the
+        text dialect's; blank lines are ignored; RESP requests go on
+        around them.
+        """
+        self.assertEqual(
+            self.send(b"PING\r\nSET k v\r\n\r\n  \nGET k\n" +
+                      encodeCommand("GET", "k") + b"GET nope\r\n"),
+            b"+PONG\r\n+OK\r\n$1\r\nv\r\n$1\r\nv\r\n$-1\r\n")
+        self.assertEqual(self.send(b"REMOVE k\r\n"),
+                         b"-ERR unknown command 'REMOVE', with args "
+                         b"beginning with: 'k'\r\n")
+        self.assertEqual(self.proto.state.dialect, "resp")
+
+    def test_quotes(self):
+        """
+        Quotes and escapes are Redis's: double quotes with C{\\xHH} and
+        C{\\n} escapes, single quotes taken literally.
+        """
+        self.assertEqual(
+            self.send(b'SET k "a b\\x41\\n" \r\nGET k\r\n'
+                      b"ECHO 'it\\'s \\n'\r\n"),
+            b"+OK\r\n$5\r\na bA\n\r\n$7\r\nit's \\n\r\n")
+
+    def test_resp3(self):
+        """
+        After C{HELLO 3}, inline commands get RESP3 replies.
+        """
+        self.send(b"HELLO 3\r\n")
+        self.assertEqual(self.send(b"GET nope\r\n"), b"_\r\n")
+
+    def test_unbalancedQuotes(self):
+        """
+        Unbalanced quotes get Redis's protocol error, starting with C{-},
+        and the connection closes.
+        """
+        self.assertEqual(self.send(b'SET k "v\r\nPING\r\n'),
+                         b"-ERR Protocol error: unbalanced quotes in "
+                         b"request\r\n")
+        self.assertFalse(self.transport.connected)
+
+    def test_tooBig(self):
+        """
+        A line over the limit, ended or not, gets Redis's protocol error
+        and the connection closes.
+        """
+        for line in [b"x" * (65 * 1024), b"x" * (65 * 1024) + b"\r\n"]:
+            self.setUp()
+            self.assertEqual(self.send(line),
+                             b"-ERR Protocol error: too big inline "
+                             b"request\r\n")
+            self.assertFalse(self.transport.connected)
+
+    def test_textConnectionUnchanged(self):
+        """
+        A connection that never sent a RESP request keeps the text
+        dialect's replies.
+        """
+        proto, transport = connect(self.factory, port=2)
+        proto.dataReceived(b"SET t v\r\nGET t\r\n")
+        self.assertEqual(transport.value(),
+                         b"Added key 't' with value 'v'\r\nv\r\n")
+
+
 class TrackingTests(SynchronousTestCase):
     """
     The factory's client tracking and limits.
@@ -430,7 +506,7 @@ class AuthTests(SynchronousTestCase):
         self.assertEqual(transport.value(),
                          b"-WRONGPASS invalid username-password pair or "
                          b"user is disabled.\r\n")
-        transport.clear()
+        proto, transport = connect(factory, port=2)
         proto.dataReceived(b"AUTH s3cret\nSET a 1\n")
         self.assertEqual(transport.value(),
                          b"OK\r\nAdded key 'a' with value '1'\r\n")

@@ -301,6 +301,53 @@ class ParseBulksTests(SynchronousTestCase):
         self.assertEqual(run(resp.parseBulks), run(resp.parseBulksPython))
 
 
+class SplitInlineTests(SynchronousTestCase):
+    """
+    L{resp.splitInline} splits lines as Redis splits inline commands.
+    """
+
+    def test_asRedis(self):
+        """
+        What Redis 7.0's inline protocol made of each line (checked by
+        sending them to C{redis-server} as C{ECHO} arguments).
+        """
+        cases = [
+            (b"ECHO a", [b"ECHO", b"a"]),
+            (b"  ECHO   a  ", [b"ECHO", b"a"]),
+            (b'ECHO "a b"', [b"ECHO", b"a b"]),
+            (b'ECHO "a\\x41\\n"', [b"ECHO", b"aA\n"]),
+            (b'ECHO "\\b\\a\\t\\q\\""', [b"ECHO", b'\x08\x07\tq"']),
+            (b'ECHO "\\x4g"', [b"ECHO", b"x4g"]),
+            (b"ECHO 'it\\'s'", [b"ECHO", b"it's"]),
+            (b"ECHO 'a\\nb'", [b"ECHO", b"a\\nb"]),
+            (b"ECHO 'a\"b'", [b"ECHO", b'a"b']),
+            (b'ECHO a"b"', [b"ECHO", b"ab"]),
+            (b'ECHO "" \'\'', [b"ECHO", b"", b""]),
+            (b"ECHO a\x0bb", [b"ECHO", b"a\x0bb"]),
+            (b"\x0bECHO a\tb", [b"ECHO", b"a", b"b"]),
+            (b'ECHO "\xff"', [b"ECHO", b"\xff"]),
+            (b"ECHO \\x41", [b"ECHO", b"\\x41"]),
+            (b"", []),
+            (b" \t ", []),
+        ]
+        for line, words in cases:
+            self.assertEqual(resp.splitInline(line), words, line)
+
+    def test_unbalanced(self):
+        """
+        An unclosed quote, or a closing quote followed by more than a
+        blank, is an error (L{None}).
+        """
+        for line in [b'ECHO "ab', b'ECHO "a"b', b"ECHO 'x'y", b'ECHO "\\']:
+            self.assertIsNone(resp.splitInline(line), line)
+
+    def test_nul(self):
+        """
+        A NUL byte ends the line (Redis's splitter reads a C string).
+        """
+        self.assertEqual(resp.splitInline(b"ECHO a\x00b c"), [b"ECHO", b"a"])
+
+
 class RenderTests(SynchronousTestCase):
     """
     L{render} in RESP2 and RESP3.
