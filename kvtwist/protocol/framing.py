@@ -27,11 +27,13 @@ however it is cut into reads:
       (L{kvtwist.protocol.bulk}), never joined.
 """
 
-from typing import List, Optional, Tuple, Union
+from collections import deque
+from typing import Deque, List, Optional, Tuple, Union
 
 from kvtwist.dialects import resp
 from kvtwist.dialects.resp import ProtocolError
 from kvtwist.protocol.bulk import BulkBuffer
+from kvtwist.protocol.telnet import TelnetEvent, TelnetFilter
 
 __all__ = ["Framer", "Limits", "LineTooLong", "PREAUTH", "ProtocolError",
            "RESP_STARTS", "MAX_INLINE"]
@@ -109,6 +111,13 @@ class _RespStarts:
 #: RESP one: the connection switches to RESP (L{Framer.startResp}).
 RESP_STARTS = _RespStarts()
 
+class TelnetReply(bytes):
+    """
+    What L{Framer.next} returns for a Telnet command that wants an answer
+    (L{kvtwist.protocol.telnet}): the bytes to send, in request order.
+    """
+
+
 #: A batch of whole RESP requests: C{[(args, end), ...]}, C{end} being the
 #: input position after each (see L{Framer.consumed}).
 Batch = List[Tuple[List[bytes], int]]
@@ -155,6 +164,11 @@ class Framer:
         # and waiting for its CR LF.
         self._bulk = None
         self._bulkValue: Optional[bytes] = None
+        # A text connection's Telnet commands, and the events and data
+        # L{next} has not reached yet.
+        self._telnet = TelnetFilter()
+        self._telnetEvents: Deque[Union[bytes, TelnetEvent]] = deque()
+        self.feed = self._feedText
 
     # -- input ---------------------------------------------------------------
 
@@ -162,12 +176,21 @@ class Framer:
         """
         Add a read to the input.
 
+        Which method does it depends on the input's state, and is set as
+        this instance's C{feed} when the state changes (a call saved per
+        read): L{_feedText} on a text connection, L{_feedBulk} while a big
+        bulk string comes, else L{_append}.
+
         @return: whether L{next} may find something new: C{False} while an
             unfinished request still lacks bytes it needs (the read is kept
             aside, not parsed).
         """
-        if self._bulk is not None:
-            return self._feedBulk(data)
+        return self._append(data)
+
+    def _append(self, data: bytes) -> bool:
+        """
+        L{feed}: the read goes after the input there is.
+        """
         pending = self._pending
         if not pending:
             if self._pos >= len(self._buf):
@@ -192,15 +215,43 @@ class Framer:
         self._needLF = False
         return True
 
+    def _feedText(self, data: bytes) -> bool:
+        """
+        L{feed} on a text connection: Telnet commands are taken out
+        (L{TelnetFilter}); their events wait in L{_telnetEvents} for
+        L{next} to reach their place.
+        """
+        events = self._telnetEvents
+        if not events and b"\xff" not in data and not self._telnet.busy():
+            return self._append(data)
+        if events:
+            last = events[-1]
+            atLineStart = last.__class__ is bytes and last[-1:] == b"\n"
+        else:
+            typed = self._pending[-1] if self._pending else \
+                self._buf[self._pos:]
+            atLineStart = typed[-1:] in (b"", b"\n")
+        filtered, stop = self._telnet.feed(data, atLineStart)
+        events.extend(filtered)
+        if stop is not None:
+            # A RESP request: it and the rest go in as they came.
+            events.append(data[stop:] if stop else data)
+        # The data before the first event goes in now; the rest once
+        # L{next} has reached it.
+        while events and events[0].__class__ is bytes:
+            self._append(events.popleft())
+        return True
+
     def _feedBulk(self, data: bytes) -> bool:
         """
-        A read while a big bulk string is being received: into its buffer.
+        L{feed} while a big bulk string is being received: into its buffer.
         """
         bulk = self._bulk
         taken = bulk.write(data)
         if bulk.remaining:
             return False
         self._bulk = None
+        self.feed = self._append
         self._bulkValue = bulk.value()
         self._buf = data
         self._pos = taken
@@ -226,25 +277,30 @@ class Framer:
         C{clearLineBuffer}).
         """
         data = self._buf[self._pos:] + b"".join(self._pending)
-        self.discard()
+        self._dropInput()
         return data
 
     def discard(self) -> None:
         """
-        Drop all input, and any request parsed in part (the connection is
-        closing).
+        Drop all input, any request parsed in part, and the Telnet commands
+        not reached yet (the connection is closing).
         """
-        self._buf = b""
-        self._pos = 0
-        self._pending = []
-        self._have = self._need = 0
-        self._needLF = self._lineWaits = False
+        self._dropInput()
         self._args = None
         self._left = 0
         if self._bulk is not None:
             self._bulk.close()
             self._bulk = None
+            self.feed = self._append
         self._bulkValue = None
+        self._telnetEvents.clear()
+
+    def _dropInput(self) -> None:
+        self._buf = b""
+        self._pos = 0
+        self._pending = []
+        self._have = self._need = 0
+        self._needLF = self._lineWaits = False
 
     def partialLine(self) -> bool:
         """
@@ -257,11 +313,53 @@ class Framer:
 
     def startResp(self) -> None:
         """
-        This is a RESP connection from now on.
+        This is a RESP connection from now on: nothing is taken for a
+        Telnet command any more.
         """
         self.resp = True
+        self._telnet = None
+        self.feed = self._append
+        events = self._telnetEvents
+        while events:
+            item = events.popleft()
+            if item.__class__ is bytes:
+                self._append(item)
 
-    def next(self) -> Union[Batch, bytes, _RespStarts, None]:
+    def next(self) -> Union[Batch, bytes, _RespStarts, TelnetReply, None]:
+        """
+        The next request(s) in the input (see the class), or L{None} until
+        more input comes.
+
+        @raise ProtocolError: the client broke RESP's framing or a limit.
+        @raise LineTooLong: a line ran past the limit.
+        """
+        item = self._next()
+        events = self._telnetEvents
+        while item is None and events:
+            # Every line before the Telnet command has been taken: its
+            # turn, then the data after it.
+            event = events.popleft()
+            if event.erase:
+                self._erase(event.erase)
+            while events and events[0].__class__ is bytes:
+                self._append(events.popleft())
+            if event.reply:
+                return TelnetReply(event.reply)
+            item = self._next()
+        return item
+
+    def _erase(self, count: int) -> None:
+        """
+        Drop the last C{count} bytes of the line being typed (all of it if
+        C{count} is L{TelnetEvent.ALL}): what is left of the input once
+        every whole line was taken.
+        """
+        typed = self._buf[self._pos:] + b"".join(self._pending)
+        self._dropInput()
+        if count != TelnetEvent.ALL and len(typed) > count:
+            self._append(typed[:-count])
+
+    def _next(self) -> Union[Batch, bytes, _RespStarts, None]:
         """
         The next request(s) in the input (see the class), or L{None} until
         more input comes.
@@ -349,6 +447,7 @@ class Framer:
         bulk = BulkBuffer(int(buf[pos + 1:end]))
         bulk.write(buf, end + 2)
         self._bulk = bulk
+        self.feed = self._feedBulk
         self._buf = b""
         self._pos = 0
 

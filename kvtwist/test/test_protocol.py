@@ -429,6 +429,65 @@ class InlineOnRespTests(ConnectedMixin, SynchronousTestCase):
                          b"Added key 't' with value 'v'\r\nv\r\n")
 
 
+class TelnetTests(ConnectedMixin, SynchronousTestCase):
+    """
+    A person on telnet: the Telnet commands it sends with what is typed.
+    """
+
+    def test_ctrlC(self):
+        """
+        Ctrl+C in telnet's line mode (IAC IP and IAC DO TIMING-MARK, in a
+        packet of their own) is answered with the timing mark, so telnet
+        shows output again, and nothing else; the next command runs as
+        typed (it became part of it, and the session hung).
+        """
+        self.send(b"SET k v\r\n")
+        self.assertEqual(self.send(b"\xff\xf4\xff\xfd\x06"), b"\xff\xfb\x06")
+        self.assertEqual(self.send(b"GET k\r\n"), b"v\r\n")
+        self.assertEqual(self.proto.state.lastCommand, b"GET")
+
+    def test_ctrlCCancelsTheLine(self):
+        """
+        In character mode telnet sends what is typed as it is typed:
+        Ctrl+C cancels the line typed so far, as in a shell.
+        """
+        self.send(b"SET k v\r\n")
+        for byte in b"DEL k":
+            self.send(bytes([byte]))
+        self.assertEqual(self.send(b"\xff\xf4\xff\xfd\x06"), b"\xff\xfb\x06")
+        self.assertEqual(self.send(b"GET k\r\n"), b"v\r\n")
+
+    def test_negotiationRefused(self):
+        """
+        Options telnet offers or asks for are refused, and the line around
+        them runs.
+        """
+        self.assertEqual(self.send(b"\xff\xfb\x18\xff\xfd\x03PING\r\n"),
+                         b"\xff\xfe\x18\xff\xfc\x03+PONG\r\n")
+
+    def test_timingMarkAfterEarlierReplies(self):
+        """
+        The timing mark is answered after the replies to the lines before
+        it.
+        """
+        self.assertEqual(self.send(b"PING\r\n\xff\xfd\x06PING\r\n"),
+                         b"+PONG\r\n\xff\xfb\x06+PONG\r\n")
+
+    def test_respUntouched(self):
+        """
+        On a RESP connection (from its first request on) a 255 byte is
+        data.
+        """
+        value = b"\xff\xf4\xff\xfd\x06"
+        self.assertEqual(self.send(encodeCommand("SET", "k", value)),
+                         b"+OK\r\n")
+        self.assertEqual(self.factory.store.get(b"k"), value)
+        proto, transport = connect(self.factory, port=2)
+        proto.dataReceived(b"PING\r\n" + encodeCommand("GET", "k"))
+        self.assertEqual(transport.value(), b"+PONG\r\n$5\r\n%s\r\n"
+                         % (value,))
+
+
 class TrackingTests(SynchronousTestCase):
     """
     The factory's client tracking and limits.
