@@ -452,13 +452,15 @@ class Store:
     def ttlMs(self, key: bytes) -> int:
         """
         Milliseconds left to live; -1 with no expiry; -2 if missing.
+        Counted in whole milliseconds, as Redis does (in floating point, an
+        expiry near the end of the 64-bit range would be rounded).
         """
         if self._lookup(key) is None:
             return -2
         when = self._expires.get(key)
         if when is None:
             return -1
-        return max(0, int(when - self._now()))
+        return max(0, int(when) - int(self._now()))
 
     def expiresAt(self, key: bytes) -> Optional[int]:
         """

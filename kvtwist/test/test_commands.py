@@ -171,6 +171,41 @@ class CommandTests(SynchronousTestCase):
         self.clock.now += 1000
         self.assertEqual(self.call("EXISTS", "k"), 0)
 
+    def test_expiryRanges(self):
+        """
+        An expiry time that doesn't fit a signed 64-bit count of
+        milliseconds (after adding now, for relative ones) is refused with
+        Redis's error naming the command, and changes nothing: SET's EX,
+        PX and EXAT, SETEX, EXPIRE, PEXPIRE, EXPIREAT.  EXPIRE takes
+        negative times (the key goes) down to the least that fits.
+        """
+        def invalid(name):
+            return "ERR invalid expire time in '%s' command" % (name,)
+
+        self.assertEqual(self.call("SET", "k", "old"), OK)
+        for words, name in [
+                (["SET", "k", "v", "EX", "9223372036854775807"], "set"),
+                (["SET", "k", "v", "EX", "9223372036854775"], "set"),
+                (["SET", "k", "v", "PX", "9223372036854775807"], "set"),
+                (["SET", "k", "v", "EXAT", "9223372036854776"], "set"),
+                (["SET", "k", "v", "PX", "-5"], "set"),
+                (["SETEX", "k", "9223372036854775", "v"], "setex"),
+                (["EXPIRE", "k", "9223370399119966"], "expire"),
+                (["EXPIRE", "k", "-9223372036854776"], "expire"),
+                (["PEXPIRE", "k", "9223372036854770000"], "pexpire"),
+                (["EXPIREAT", "k", "9223372036854776"], "expireat")]:
+            self.assertEqual(self.call(*words), invalid(name), words)
+        self.assertEqual(self.call("GET", "k"), b"old")
+        self.assertEqual(self.call("TTL", "k"), -1)
+        self.assertEqual(self.call("SET", "k", "v", "PXAT",
+                                   "9223372036854775807"), OK)
+        self.assertEqual(self.call("PTTL", "k"),
+                         9223372036854775807 - int(self.clock.now))
+        self.assertEqual(self.call("PEXPIREAT", "k", "9223372036854775807"),
+                         1)
+        self.assertEqual(self.call("EXPIRE", "k", "-9223372036854775"), 1)
+        self.assertEqual(self.call("EXISTS", "k"), 0)
+
     def test_lists(self):
         """
         LPUSH, RPUSH, LPOP, RPOP (with count), LRANGE, LLEN, LINDEX, LSET,
