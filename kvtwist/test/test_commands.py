@@ -8,7 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from kvtwist import commands
 from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import Context, execute
-from kvtwist.replies import OK, Error, Status, Verbatim
+from kvtwist.replies import NULL_ARRAY, OK, Error, Status, Verbatim
 from kvtwist.store import Store
 
 
@@ -228,6 +228,19 @@ class CommandTests(SynchronousTestCase):
         self.call("RPUSH", "r", "x", "y", "x")
         self.assertEqual(self.call("LREM", "r", "0", "x"), 2)
         self.assertEqual(self.call("LRANGE", "r", "0", "-1"), [b"y"])
+
+    def test_popCountNullArray(self):
+        """
+        LPOP and RPOP with a count answer a null array for a missing key
+        (RESP2 tells it from a null), an empty array for a count of 0.
+        """
+        self.assertIs(self.call("LPOP", "nope", "1"), NULL_ARRAY)
+        self.assertIs(self.call("LPOP", "nope", "0"), NULL_ARRAY)
+        self.assertIs(self.call("RPOP", "nope", "2"), NULL_ARRAY)
+        self.assertIsNone(self.call("LPOP", "nope"))
+        self.call("RPUSH", "l", "a")
+        self.assertEqual(self.call("LPOP", "l", "0"), [])
+        self.assertEqual(self.call("RPOP", "l", "5"), [b"a"])
 
     def test_hello(self):
         """
