@@ -130,7 +130,7 @@ class KVFactory(ServerFactory):
         @param runInThread: see the instance variable.
         @param backend: see the instance variable; by default a
             L{kvtwist.backends.memory.MemoryBackend} over C{store} and
-            C{service}.
+            C{service}, doing O(store) work through C{runInThread}.
         """
         self.runInThread = runInThread
         if clock is None:
@@ -139,7 +139,7 @@ class KVFactory(ServerFactory):
         self.service = service
         if backend is None:
             from kvtwist.backends.memory import MemoryBackend
-            backend = MemoryBackend(store, service)
+            backend = MemoryBackend(store, service, runInThread)
         self.backend = backend
         self.config = config or Config()
         self.clock = clock

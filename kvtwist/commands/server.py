@@ -5,11 +5,11 @@ CONFIG, COMMAND, TIME, DBSIZE, FLUSHDB, FLUSHALL, SAVE, BGSAVE, LASTSAVE;
 and kvtwist's FLUSH.
 """
 
-import fnmatch
 import time
 
 from kvtwist.commands.connection import REDIS_COMPAT_VERSION, field
 from kvtwist.commands.registry import TABLE, group
+from kvtwist.glob import Glob
 from kvtwist.replies import OK, SYNTAX, Error, Status, Verbatim
 from kvtwist.stats import IStatsSnapshot, memoryFigures, takeSnapshot
 
@@ -117,9 +117,9 @@ def config(ctx, args):
         view = ctx.factory.config.view() if ctx.factory else {}
         out = {}
         for pattern in args[1:]:
-            pat = pattern.decode("utf-8", "replace").lower()
+            glob = Glob(pattern, nocase=True)
             for name, value in view.items():
-                if fnmatch.fnmatchcase(name, pat):
+                if glob.match(name.encode()):
                     out[name.encode()] = str(value).encode()
         return out
     if sub in (b"SET", b"RESETSTAT", b"REWRITE"):
