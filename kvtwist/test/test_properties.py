@@ -53,3 +53,36 @@ class StandInTests(SynchronousTestCase):
         else:
             self.assertIsNone(properties.MISSING)
             self.assertIs(properties.given, hypothesis.given)
+
+
+class OnlyHereTests(SynchronousTestCase):
+    """
+    The test modules take hypothesis from L{kvtwist.test.properties}.
+    """
+
+    def test_noDirectImport(self):
+        """
+        No test module but L{kvtwist.test.properties} (and its tests)
+        imports hypothesis itself: it would fail to import without the
+        test extra.
+        """
+        import ast
+        import os
+        folder = os.path.dirname(os.path.abspath(properties.__file__))
+        found = []
+        for name in sorted(os.listdir(folder)):
+            if not name.endswith(".py") or name in (
+                    "properties.py", "test_properties.py"):
+                continue
+            with open(os.path.join(folder, name)) as f:
+                tree = ast.parse(f.read(), name)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    modules = [node.module or ""]
+                else:
+                    continue
+                if any(m.split(".")[0] == "hypothesis" for m in modules):
+                    found.append(name)
+        self.assertEqual(found, [])
