@@ -6,7 +6,7 @@ of binary-safe bulk strings) and reply rendering in RESP2 and RESP3.
 
 from typing import List, Optional, Tuple
 
-from kvtwist.replies import Error, Status, Verbatim
+from kvtwist.replies import Error, NullArray, Status, Verbatim
 
 name = "resp"
 
@@ -495,6 +495,8 @@ def render(reply, protover: int = 2) -> bytes:
         if protover == 3:
             return b"," + text + b"\r\n"
         return b"$%d\r\n%s\r\n" % (len(text), text)
+    if t is NullArray:
+        return b"_\r\n" if protover == 3 else b"*-1\r\n"
     if t is Verbatim:
         if protover == 3:
             body = b"txt:" + reply
