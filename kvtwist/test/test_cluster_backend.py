@@ -354,6 +354,31 @@ class FanOutTests(BackendTestCase):
         self.assertTrue(only.startswith("# Backend"))
         self.assertNotIn("Keyspace", only)
 
+    def test_snapshot(self):
+        """
+        The stats snapshot (which /metrics and the web status page render)
+        has the Backend figures and the keyspace as last asked; /metrics
+        shows the state and the numbers.
+        """
+        from kvtwist.stats import takeSnapshot
+        from kvtwist.web.metrics import render
+        snap = takeSnapshot(self.factory)
+        self.assertEqual(snap.backend.kind, "redis-cluster")
+        self.assertIsNone(snap.backend.keyspace)
+        self.assertIsNone(snap.backend.persistence)
+        self.backend.refreshKeyspace()
+        self.settle()
+        snap = takeSnapshot(self.factory)
+        self.assertEqual(snap.backend.keyspace.keys, len(self.keys))
+        families = {f.name: f for f in render(snap)}
+        self.assertEqual(families["kvtwist_keys"].samples[0].value,
+                         len(self.keys))
+        states = {s.labels["state"]: s.value
+                  for s in families["kvtwist_backend_state"].samples}
+        self.assertEqual(states, {"ok": 1, "degraded": 0, "down": 0})
+        self.assertEqual(
+            families["kvtwist_backend_primaries"].samples[0].value, 3)
+
 
 class SessionTests(BackendTestCase):
     """

@@ -39,6 +39,7 @@ from kvtwist.backends.cluster.specs import CommandSpec, parseCommandReply
 from kvtwist.commands import TABLE, Context, errorReply
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import OK, Error
+from kvtwist.stats import BackendFigures, IBackendStats
 
 CROSSSLOT = Error("CROSSSLOT Keys in request don't hash to the same slot")
 
@@ -140,7 +141,7 @@ class Entry:
         self.write = spec.write
 
 
-@implementer(IBackend)
+@implementer(IBackend, IBackendStats)
 class ClusterBackend:
     """
     Runs commands on a Redis Cluster (see the module's docstring).
@@ -153,6 +154,8 @@ class ClusterBackend:
         clients in a transaction, a watch or a blocking command.
     @ivar kind: what INFO calls it.
     @ivar url: the C{--backend} it was made from.
+    @ivar keyspace: the primaries' keyspace when last asked
+        (L{kvtwist.stats.KeyspaceFigures}), or L{None}.
     """
 
     _log = Logger()
@@ -170,6 +173,8 @@ class ClusterBackend:
         self._specsWaiters: List[Deferred] = []
         self._specsLoading = False
         self.session = Sessions(self)
+        self.keyspace = None
+        self._keyspaceAnswered = None
         self._special: Dict[bytes, Callable] = {
             b"INFO": self._info,
             b"KEYS": lambda ctx, name, args, e: self.fanout.keys(
@@ -461,8 +466,42 @@ class ClusterBackend:
             [b"EVAL", LREPLACE_SCRIPT, b"1"] + args, keySlot(args[0]), True)
 
     def _info(self, ctx, name, args, entry):
-        from kvtwist.backends.cluster.info import info
-        return info(self, ctx, args)
+        """
+        INFO: the stats snapshot, its keyspace asked of the primaries now
+        (unless the cluster is down).
+        """
+        from kvtwist.commands.server import formatInfo, renderInfo
+        from kvtwist.stats import takeSnapshot
+
+        def render(_=None):
+            snap = takeSnapshot(ctx.factory, self.backendFigures())
+            return formatInfo(renderInfo(snap), args)
+        if self.router.state() == "down":
+            return render()
+        return self.refreshKeyspace().addCallback(render)
+
+    def refreshKeyspace(self) -> Deferred:
+        """
+        Ask the primaries for their keyspace (L{keyspace}).
+        """
+        from kvtwist.backends.cluster.info import primariesKeyspace
+
+        def got(result):
+            figures, answered, asked = result
+            if figures is not None:
+                self.keyspace = figures
+            self._keyspaceAnswered = (answered, asked)
+        return primariesKeyspace(self.router).addCallback(got)
+
+    def backendFigures(self) -> BackendFigures:
+        """
+        The backend's part of the stats snapshot
+        (L{kvtwist.stats.IBackendStats}): its kind, the keyspace when last
+        asked, no persistence of its own, and the C{# Backend} section.
+        """
+        from kvtwist.backends.cluster.info import backendFields
+        return BackendFigures(self.kind, self.keyspace, None,
+                              backendFields(self, self._keyspaceAnswered))
 
     # -- state ------------------------------------------------------------------
 

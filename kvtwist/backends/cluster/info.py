@@ -1,127 +1,96 @@
 # -*- test-case-name: kvtwist.test.test_cluster_backend -*-
 """
-C{INFO} through the redis-cluster backend: the front end's own sections
-(server, clients, memory, stats), a C{# Backend} section, and the keyspace
-summed over the primaries (their C{INFO keyspace}).
+The cluster front end's figures for the stats snapshot (L{kvtwist.stats}):
+the front end's own counters are the server's; the backend's part is the
+C{# Backend} section (L{ClusterBackend.figures}) and the keyspace summed
+over the primaries (their C{INFO keyspace} and C{INFO stats}).
+
+C{INFO} asks the primaries for their keyspace as it runs; C{/metrics} and
+the web status page, which render a snapshot at once, show the keyspace
+of the last time it was asked (INFO, or every L{KEYSPACE_INTERVAL}
+seconds).
 """
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from twisted.internet.defer import inlineCallbacks, returnValue
 
 from kvtwist.backends.cluster.fanout import gather
-from kvtwist.replies import Error, Verbatim
+from kvtwist.replies import Error
+from kvtwist.stats import KeyspaceFigures
 
-Sections = List[Tuple[str, List[Tuple[str, object]]]]
+#: Seconds between two reads of the primaries' keyspace for the snapshot.
+KEYSPACE_INTERVAL = 10.0
 
 
-def parseKeyspace(text: bytes) -> Dict[str, Dict[str, int]]:
+def parseInfoFields(text: bytes) -> Dict[str, str]:
     """
-    The C{dbN:keys=..,expires=..,avg_ttl=..} lines of an C{INFO keyspace}
-    reply, as C{{"db0": {"keys": N, ...}}}.
+    The C{name:value} lines of an C{INFO} reply.
     """
     out = {}
     for line in bytes(text).decode("utf-8", "replace").splitlines():
         name, colon, value = line.strip().partition(":")
-        if not colon or not name.startswith("db"):
-            continue
-        fields = {}
-        for pair in value.split(","):
-            k, eq, v = pair.partition("=")
-            if eq and v.lstrip("-").isdigit():
-                fields[k] = int(v)
-        out[name] = fields
+        if colon and not name.startswith("#"):
+            out[name] = value
     return out
 
 
-def sumKeyspaces(keyspaces: List[Dict[str, Dict[str, int]]]
-                 ) -> Tuple[int, int, int]:
+def parseDb(value: str) -> Dict[str, int]:
     """
-    C{(keys, expires, avg_ttl)} of db0 over the primaries (the average TTL
-    weighted by each primary's keys with an expiry).
+    C{keys=3,expires=1,avg_ttl=0} as a dict.
     """
-    keys = expires = weighted = 0
-    for keyspace in keyspaces:
-        db = keyspace.get("db0", {})
+    fields = {}
+    for pair in value.split(","):
+        k, eq, v = pair.partition("=")
+        if eq and v.lstrip("-").isdigit():
+            fields[k] = int(v)
+    return fields
+
+
+def sumKeyspaces(infos: List[Dict[str, str]]) -> KeyspaceFigures:
+    """
+    The keyspace of the primaries together: their db0 keys and keys with
+    an expiry, and the keys they expired since they started.
+    """
+    keys = expiring = expired = 0
+    for info in infos:
+        db = parseDb(info.get("db0", ""))
         keys += db.get("keys", 0)
-        n = db.get("expires", 0)
-        expires += n
-        weighted += n * db.get("avg_ttl", 0)
-    return keys, expires, (weighted // expires) if expires else 0
+        expiring += db.get("expires", 0)
+        try:
+            expired += int(info.get("expired_keys", 0))
+        except ValueError:
+            pass
+    return KeyspaceFigures(keys, expiring, expired)
 
 
 @inlineCallbacks
-def keyspace(backend):
+def primariesKeyspace(router):
     """
-    The keyspace over the reachable primaries: a Deferred firing with
-    C{(keys, expires, avg_ttl, answered, asked)}.
+    Ask the reachable primaries for their keyspace.
+
+    @return: a Deferred firing with C{(KeyspaceFigures or None, answered,
+        primaries)}: L{None} if none answered.
     """
-    router = backend.router
-    primaries = [n for n in router.primaries() if n.reachable]
-    replies = yield gather([router.sendToNode(n.address,
-                                              [b"INFO", b"keyspace"])
-                            for n in primaries])
-    good = [parseKeyspace(r) for r in replies
+    primaries = router.primaries()
+    asked = [n for n in primaries if n.reachable]
+    replies = yield gather([
+        router.sendToNode(n.address, [b"INFO", b"keyspace", b"stats"])
+        for n in asked])
+    good = [parseInfoFields(r) for r in replies
             if isinstance(r, bytes) and r.__class__ is not Error]
-    keys, expires, ttl = sumKeyspaces(good)
-    returnValue((keys, expires, ttl, len(good), len(router.primaries())))
+    figures: Optional[KeyspaceFigures] = sumKeyspaces(good) if good \
+        else None
+    returnValue((figures, len(good), len(primaries)))
 
 
-class _NoData:
+def backendFields(backend, answered: Optional[Tuple[int, int]] = None):
     """
-    What the front end's own INFO sections see of its data: none (it
-    keeps no keys; none expire here).
+    The C{# Backend} section: L{ClusterBackend.figures}, and how many
+    primaries told their keyspace if not all did.
     """
-
-    expiredCount = 0
-
-    def size(self) -> int:
-        return 0
-
-    def expiringCount(self) -> int:
-        return 0
-
-
-def _field(value) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, float):
-        return "%.6f" % (value,)
-    return str(value)
-
-
-@inlineCallbacks
-def info(backend, ctx, args: List[bytes]):
-    """
-    The C{INFO} reply: the memory backend's sections that describe the
-    front end, then C{# Backend}, then C{# Keyspace} over the primaries.
-    """
-    from kvtwist.commands import Context
-    from kvtwist.commands.server import infoSections
-    local = Context(_NoData(), ctx.factory, None, ctx.client)
-    wanted = {a.decode("utf-8", "replace").lower() for a in args}
-    everything = not wanted or bool(
-        wanted & {"all", "everything", "default"})
-    sections: Sections = [
-        (title, fields) for title, fields in infoSections(local)
-        if title not in ("Keyspace", "Persistence")]
-    sections.append(("Backend", list(backend.figures().items())))
-    if everything or "keyspace" in wanted:
-        keys, expires, ttl, answered, asked = yield keyspace(backend)
-        fields = [("keys", keys),
-                  ("db0", "keys=%d,expires=%d,avg_ttl=%d"
-                   % (keys, expires, ttl))]
-        if answered < asked:
-            fields.append(("primaries_answered", "%d of %d"
-                           % (answered, asked)))
-        sections.append(("Keyspace", fields))
-    lines = []
-    for title, fields in sections:
-        if not everything and title.lower() not in wanted:
-            continue
-        if lines:
-            lines.append("")
-        lines.append("# " + title)
-        for name, value in fields:
-            lines.append("%s:%s" % (name, _field(value)))
-    returnValue(Verbatim(("\r\n".join(lines) + "\r\n").encode("utf-8")))
+    fields = list(backend.figures().items())
+    if answered is not None and answered[0] < answered[1]:
+        fields.append(("backend_keyspace_primaries", "%d of %d"
+                       % answered))
+    return tuple(fields)

@@ -9,10 +9,12 @@ options.
 from typing import Callable, Optional
 
 from twisted.application import service
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from kvtwist.backends.cluster.backend import ClusterBackend
 from kvtwist.backends.cluster.config import ClusterURL
+from kvtwist.backends.cluster.info import KEYSPACE_INTERVAL
 from kvtwist.backends.cluster.router import Router
 
 
@@ -53,6 +55,7 @@ class ClusterService(service.Service):
 
     def __init__(self, backend: ClusterBackend):
         self.backend = backend
+        self._keyspace = None
 
     def startService(self) -> None:
         """
@@ -66,12 +69,22 @@ class ClusterService(service.Service):
                                                   for s in router.seeds))
         router.whenTable().addCallback(
             lambda _: None if router.stopped else self.backend.loadSpecs())
+        self._keyspace = LoopingCall(self._refreshKeyspace)
+        self._keyspace.clock = router.clock
+        self._keyspace.start(KEYSPACE_INTERVAL, now=False)
+
+    def _refreshKeyspace(self):
+        if self.backend.router.table is not None:
+            self.backend.refreshKeyspace().addErrback(
+                lambda f: self._log.failure("reading the keyspace", f))
 
     def stopService(self):
         """
         End every node connection.
         """
         service.Service.stopService(self)
+        if self._keyspace is not None and self._keyspace.running:
+            self._keyspace.stop()
         self.backend.router.stop()
 
 
