@@ -258,7 +258,7 @@ class KVService(OrderedMultiService):
     flushed everything exits with status 0, as Redis does, rather than
     twistd's default of re-raising the signal.
 
-    @ivar storeService: the L{kvtwist.service.StoreService}.
+    @ivar storeService: the L{kvtwist.persist.StoreService}.
     """
 
     storeService = None
@@ -324,7 +324,7 @@ def makeService(options) -> service.MultiService:
     """
     from kvtwist import idlegc
     from kvtwist.server import ClientsService, Config, KVFactory
-    from kvtwist.service import StoreService, threadPoolRunner
+    from kvtwist.persist import StoreService, threadPoolRunner
     from kvtwist.store import Store
 
     try:
@@ -337,7 +337,7 @@ def makeService(options) -> service.MultiService:
     store = Store(runInThread=runInThread)
     storeService = StoreService(
         store, options["data-dir"], fsync=options["fsync"],
-        flushInterval=options["flush-interval"], runInThread=runInThread)
+        flushInterval=options["flush-interval"])
     storeService.setServiceParent(top)
     top.storeService = storeService
     config = Config(

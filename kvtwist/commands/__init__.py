@@ -120,7 +120,7 @@ class Context:
     @ivar store: the L{kvtwist.interfaces.IStore}.
     @ivar server: the server (L{kvtwist.server.KVFactory}), or L{None} in
         tests of bare commands.
-    @ivar service: the L{kvtwist.service.StoreService}, or L{None}.
+    @ivar service: the L{kvtwist.persist.StoreService}, or L{None}.
     @ivar client: this connection's L{ClientState}.
     """
 

@@ -1,5 +1,6 @@
 """
-Tests for L{kvtwist.persistence}: the log record and snapshot formats.
+Tests for L{kvtwist.persist.format} and L{kvtwist.persist.files}: the log
+record and snapshot formats, the file names and the file layer.
 """
 
 import os
@@ -8,10 +9,11 @@ from collections import deque
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from kvtwist import persistence
-from kvtwist.persistence import (
-    CorruptLog, CorruptSnapshot, FileSystem, decodeFrame, decodeSnapshot,
-    encodeFrame, encodeFrames, encodeRecord, scanLog)
+from kvtwist.persist import files, format, snapshots
+from kvtwist.persist.files import FileSystem
+from kvtwist.persist.format import (
+    CorruptLog, CorruptSnapshot, decodeFrame, decodeSnapshot, encodeFrame,
+    encodeFrames, encodeRecord, scanLog)
 
 
 #: Every kind of op a record must carry: binary data, empty strings, many
@@ -52,10 +54,10 @@ class RecordTests(SynchronousTestCase):
         ops.
         """
         ops = SAMPLE_OPS
-        plain = persistence.encodePlain(ops)
+        plain = format.encodePlain(ops)
         self.assertEqual(plain[:1], b"K")
         self.assertEqual(decodeFrame(plain), ops)
-        self.assertEqual(decodeFrame(persistence._encodePickle(ops)), ops)
+        self.assertEqual(decodeFrame(format._encodePickle(ops)), ops)
 
     def test_plainLayout(self):
         """
@@ -64,7 +66,7 @@ class RecordTests(SynchronousTestCase):
         """
         for op in [(b"SET", b"k", b"vv"), (b"SET", b"", b""), (b"DEL", b"k"),
                    (b"RPUSH", b"l", b"a", b"bc")]:
-            encoded = persistence.encodePlain([op, op])
+            encoded = format.encodePlain([op, op])
             self.assertIs(type(encoded), bytes)
             self.assertEqual(
                 encoded,
@@ -75,7 +77,7 @@ class RecordTests(SynchronousTestCase):
         """
         A plain payload cut short or with lengths past its end is refused.
         """
-        plain = persistence.encodePlain([(b"SET", b"key", b"value")])
+        plain = format.encodePlain([(b"SET", b"key", b"value")])
         for bad in (plain[:-1], plain[:3], b"K" + struct.pack("<I", 0),
                     b"K" + struct.pack("<II", 1, 99) + b"x"):
             self.assertRaises(ValueError, decodeFrame, bad)
@@ -188,12 +190,12 @@ class NameTests(SynchronousTestCase):
         L{logName} and L{parseLogName} are inverses; other names are not
         logs.
         """
-        self.assertEqual(persistence.logName(7), "kvtwist-00000007.aof")
-        self.assertEqual(persistence.parseLogName("kvtwist-00000007.aof"), 7)
-        self.assertEqual(persistence.parseLogName("kvtwist-123456789.aof"),
+        self.assertEqual(files.logName(7), "kvtwist-00000007.aof")
+        self.assertEqual(files.parseLogName("kvtwist-00000007.aof"), 7)
+        self.assertEqual(files.parseLogName("kvtwist-123456789.aof"),
                          123456789)
-        self.assertIsNone(persistence.parseLogName("kvtwist-7.aof.tmp"))
-        self.assertIsNone(persistence.parseLogName("other.aof"))
+        self.assertIsNone(files.parseLogName("kvtwist-7.aof.tmp"))
+        self.assertIsNone(files.parseLogName("other.aof"))
 
     def test_listDataDir(self):
         """
@@ -206,7 +208,7 @@ class NameTests(SynchronousTestCase):
                      "kvtwist.snapshot", "kvtwist.snapshot.tmp", "README"]:
             with open(os.path.join(d, name), "wb"):
                 pass
-        listing = persistence.listDataDir(d)
+        listing = files.listDataDir(d)
         self.assertEqual(listing.snapshot, os.path.join(d, "kvtwist.snapshot"))
         self.assertEqual([g for g, _ in listing.logs], [2, 10])
         self.assertEqual(listing.temps,
@@ -225,9 +227,9 @@ class SnapshotTests(SynchronousTestCase):
                       {b"s": 1234567890123})
 
     def _write(self) -> bytes:
-        size = persistence.writeSnapshot(FileSystem(), self.dir, self.state,
-                                         5, 1700000000000)
-        persistence.installSnapshot(FileSystem(), self.dir, [])
+        size = snapshots.writeSnapshot(FileSystem(), self.dir, self.state,
+                                       5, 1700000000000)
+        snapshots.installSnapshot(FileSystem(), self.dir, [])
         with open(os.path.join(self.dir, "kvtwist.snapshot"), "rb") as f:
             content = f.read()
         self.assertEqual(size, len(content))
@@ -243,19 +245,17 @@ class SnapshotTests(SynchronousTestCase):
         self.assertEqual(snap.data[b"s"], b"v")
         self.assertEqual(list(snap.data[b"l"]), [b"a", b"b"])
         self.assertEqual(snap.expires, {b"s": 1234567890123})
-        self.assertEqual(persistence.readSnapshotInfo(
-            os.path.join(self.dir, "kvtwist.snapshot")), (5, 1700000000000))
 
     def test_installDeletesCoveredLogs(self):
         """
         L{installSnapshot} renames the temporary file into place and removes
         the logs it is given.
         """
-        log = os.path.join(self.dir, persistence.logName(4))
+        log = os.path.join(self.dir, files.logName(4))
         with open(log, "wb") as f:
             f.write(b"x")
-        persistence.writeSnapshot(FileSystem(), self.dir, self.state, 5, 0)
-        persistence.installSnapshot(FileSystem(), self.dir, [log])
+        snapshots.writeSnapshot(FileSystem(), self.dir, self.state, 5, 0)
+        snapshots.installSnapshot(FileSystem(), self.dir, [log])
         self.assertEqual(sorted(os.listdir(self.dir)), ["kvtwist.snapshot"])
 
     def test_damage(self):

@@ -1,34 +1,12 @@
-# -*- test-case-name: kvtwist.test.test_persistence -*-
+# -*- test-case-name: kvtwist.test.test_persist_format -*-
 """
-The files kvtwist keeps on disk, and how to read and write them.
+The bytes of kvtwist's files: log records and snapshots.
 
-Nothing here knows about the reactor: these are plain functions and a thin
-file layer, used by L{kvtwist.service.StoreService} on the reactor thread,
-in its flush thread and in the forked snapshot child.
-
-The data directory
-==================
-
-The data directory (C{--data-dir}) holds::
-
-    kvtwist.snapshot        the last snapshot (may be absent)
-    kvtwist-00000007.aof    append-only log, generation 7
-    kvtwist-00000008.aof    ... generation 8 (the live one)
-    *.tmp                   a snapshot being written; removed at startup
-
-Every write is journaled as one record in the live log generation.  A
-snapshot holds the whole store as of the end of some generation C{G} and
-records C{G + 1}, the first generation it does I{not} include.  When a
-snapshot starts (C{SAVE}, C{BGSAVE} or automatic compaction) the server
-first opens generation C{G + 1} for every later write, then serialises the
-store; once the snapshot is safely renamed into place, the generations it
-covers are deleted.
-
-Recovery at startup: remove leftover C{*.tmp} files; load the snapshot (if
-any); delete the generations it covers; replay every remaining generation
-in order; then begin a fresh generation (never append after a tail that a
-crash may have torn).  To start fresh, stop the server and delete the
-C{kvtwist.snapshot} and C{kvtwist-*.aof} files (or the whole directory).
+Plain functions with no I/O: the journal encodes records with them on the
+reactor thread, recovery decodes them, and the snapshot child encodes the
+store.  Where the files live and how they are written is
+L{kvtwist.persist.files}; the layout of the data directory is described in
+L{kvtwist.persist}.
 
 Log records
 ===========
@@ -42,9 +20,8 @@ A log file is a sequence of records::
              where that encodes three times faster); either reads both
 
 An op is a tuple of byte strings naming one store mutation (see
-L{kvtwist.store.Store.apply}), e.g. C{(b"SET", key, value)}.  Each flush
-writes its ops as records of at most L{FRAME_OPS} ops: the hot path only
-appends the op tuple to a list, and the flush thread encodes the batch.
+L{kvtwist.store.Store.apply}), e.g. C{(b"SET", key, value)}.  Ops are
+encoded at most L{FRAME_OPS} to a record.
 
 A record that is cut short, or whose CRC fails, at the end of the last log
 that holds data is a I{torn tail}: a crash interrupted that flush, whose
@@ -71,23 +48,15 @@ snapshot is a pickle: the data directory must be as trusted as the server
 itself (as Redis's RDB file is).
 """
 
-import errno
-import os
 import pickle
 import platform
-import re
 import struct
 import zlib
-from typing import List, NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional
 
-SNAPSHOT_NAME = "kvtwist.snapshot"
-SNAPSHOT_TMP_NAME = "kvtwist.snapshot.tmp"
-TMP_SUFFIX = ".tmp"
 SNAPSHOT_MAGIC = b"KVTWSNAP"
 SNAPSHOT_VERSION = 1
 PICKLE_PROTOCOL = 4
-
-_LOG_RE = re.compile(r"\Akvtwist-(\d+)\.aof\Z")
 
 _RECORD_HEADER = struct.Struct("<II")
 _U32 = struct.Struct("<I")
@@ -125,8 +94,6 @@ class CorruptSnapshot(PersistenceError):
     The snapshot file fails a check.
     """
 
-
-# -- log records -----------------------------------------------------------
 
 #: The most ops one log record (frame) holds.
 FRAME_OPS = 1000
@@ -324,60 +291,6 @@ def scanLog(data: bytes, path: str = "<log>", allowTorn: bool = True
     return LogScan(ops, pos, 0, None)
 
 
-# -- file names ------------------------------------------------------------
-
-def logName(gen: int) -> str:
-    """
-    The file name of log generation C{gen}.
-    """
-    return "kvtwist-%08d.aof" % (gen,)
-
-
-def parseLogName(name: str) -> Optional[int]:
-    """
-    The generation a log file name holds, or L{None} if it is not one.
-    """
-    m = _LOG_RE.match(name)
-    return int(m.group(1)) if m else None
-
-
-class DirListing(NamedTuple):
-    """
-    What a data directory holds.
-
-    @ivar snapshot: the snapshot's path, or L{None}.
-    @ivar logs: C{(generation, path)} for every log, in order.
-    @ivar temps: leftover temporary files.
-    """
-
-    snapshot: Optional[str]
-    logs: List[Tuple[int, str]]
-    temps: List[str]
-
-
-def listDataDir(dataDir: str) -> DirListing:
-    """
-    List the kvtwist files in C{dataDir}.
-    """
-    snapshot = None
-    logs = []
-    temps = []
-    for name in sorted(os.listdir(dataDir)):
-        path = os.path.join(dataDir, name)
-        if name == SNAPSHOT_NAME:
-            snapshot = path
-        elif name.endswith(TMP_SUFFIX) and name.startswith("kvtwist"):
-            temps.append(path)
-        else:
-            gen = parseLogName(name)
-            if gen is not None:
-                logs.append((gen, path))
-    logs.sort()
-    return DirListing(snapshot, logs, temps)
-
-
-# -- snapshots -------------------------------------------------------------
-
 def snapshotHeader(nextGen: int, savedAtMs: int, payloadLength: int) -> bytes:
     """
     The bytes of a snapshot before its payload.
@@ -391,6 +304,13 @@ def encodeSnapshotPayload(state) -> bytes:
     Serialise C{state} (as L{kvtwist.store.Store.dumpState} returns it).
     """
     return pickle.dumps(state, PICKLE_PROTOCOL)
+
+
+def snapshotTrailer(header: bytes, payload: bytes) -> bytes:
+    """
+    The bytes that end a snapshot: the CRC of its header and payload.
+    """
+    return _U32.pack(_crc32(payload, _crc32(header)))
 
 
 class Snapshot(NamedTuple):
@@ -440,151 +360,3 @@ def decodeSnapshot(content: bytes, path: str = "<snapshot>") -> Snapshot:
     if not isinstance(data, dict) or not isinstance(expires, dict):
         raise CorruptSnapshot("%s payload has the wrong shape" % (path,))
     return Snapshot(nextGen, savedAt, data, expires)
-
-
-def readSnapshotInfo(path: str) -> Tuple[int, int]:
-    """
-    C{(nextGen, savedAtMs)} from a snapshot's header, without checking or
-    decoding the payload.
-    """
-    with open(path, "rb") as f:
-        head = f.read(len(SNAPSHOT_MAGIC) + _SNAP_HEADER.size)
-    if not head.startswith(SNAPSHOT_MAGIC) or len(head) < (
-            len(SNAPSHOT_MAGIC) + _SNAP_HEADER.size):
-        raise CorruptSnapshot("%s is not a kvtwist snapshot" % (path,))
-    _, nextGen, savedAt, _ = _SNAP_HEADER.unpack_from(head,
-                                                      len(SNAPSHOT_MAGIC))
-    return nextGen, savedAt
-
-
-# -- the file layer --------------------------------------------------------
-
-class FileSystem:
-    """
-    The few file operations persistence needs, on the real file system.
-    Tests substitute a subclass that fails on demand.
-    """
-
-    def openLog(self, path: str) -> int:
-        """
-        Open (creating if needed) a log file for writing; return its fd.
-        """
-        return os.open(path, os.O_WRONLY | os.O_CREAT | getattr(
-            os, "O_CLOEXEC", 0), 0o644)
-
-    def writeAt(self, fd: int, data: bytes, offset: int):
-        """
-        Write all of C{data} at C{offset}.  Writing at a known offset (not
-        appending) means a retry after a partial failure overwrites the
-        partial bytes instead of leaving them in the middle of the log.
-        """
-        view = memoryview(data)
-        while view:
-            n = os.pwrite(fd, view, offset)
-            if n <= 0:
-                raise OSError(errno.EIO, "short write")
-            view = view[n:]
-            offset += n
-
-    def fsync(self, fd: int):
-        """
-        Flush C{fd}'s data to stable storage.
-        """
-        os.fsync(fd)
-
-    def fsyncDir(self, path: str):
-        """
-        Make the directory C{path}'s entries (creations, renames, unlinks)
-        durable.
-        """
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def close(self, fd: int):
-        """
-        Close C{fd}.
-        """
-        os.close(fd)
-
-    def truncate(self, path: str, length: int):
-        """
-        Cut the file at C{path} to C{length} bytes, durably.
-        """
-        fd = os.open(path, os.O_WRONLY)
-        try:
-            os.ftruncate(fd, length)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def readFile(self, path: str) -> bytes:
-        """
-        The whole content of C{path}.
-        """
-        with open(path, "rb") as f:
-            return f.read()
-
-    def rename(self, src: str, dst: str):
-        """
-        Atomically replace C{dst} by C{src}.
-        """
-        os.replace(src, dst)
-
-    def remove(self, path: str):
-        """
-        Delete C{path}; a missing file is not an error.
-        """
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-
-    def writeNew(self, path: str, chunks: List[bytes]):
-        """
-        Create (or replace) C{path} with C{chunks}, then fsync it.
-        """
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(
-            os, "O_CLOEXEC", 0), 0o644)
-        try:
-            offset = 0
-            for chunk in chunks:
-                self.writeAt(fd, chunk, offset)
-                offset += len(chunk)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def writeSnapshot(fs: FileSystem, dataDir: str, state, nextGen: int,
-                  savedAtMs: int, tmpName: str = SNAPSHOT_TMP_NAME) -> int:
-    """
-    Write a snapshot of C{state} to a temporary file in C{dataDir} and fsync
-    it; do not install it.  Return its size in bytes.
-
-    Run this where blocking is fine: a forked child, or C{SAVE}.
-    """
-    payload = encodeSnapshotPayload(state)
-    header = snapshotHeader(nextGen, savedAtMs, len(payload))
-    crc = _crc32(payload, _crc32(header))
-    trailer = _U32.pack(crc)
-    fs.writeNew(os.path.join(dataDir, tmpName), [header, payload, trailer])
-    return len(header) + len(payload) + len(trailer)
-
-
-def installSnapshot(fs: FileSystem, dataDir: str, obsoleteLogs: List[str],
-                    tmpName: str = SNAPSHOT_TMP_NAME):
-    """
-    Rename a written temporary snapshot into place, fsync the directory,
-    then delete the log files it covers.
-    """
-    fs.rename(os.path.join(dataDir, tmpName),
-              os.path.join(dataDir, SNAPSHOT_NAME))
-    fs.fsyncDir(dataDir)
-    for path in obsoleteLogs:
-        fs.remove(path)
-    if obsoleteLogs:
-        fs.fsyncDir(dataDir)
-

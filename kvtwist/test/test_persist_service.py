@@ -1,5 +1,5 @@
 """
-Tests for L{kvtwist.service.StoreService}: recovery, flushing, fsync modes,
+Tests for L{kvtwist.persist.StoreService}: recovery, flushing, fsync modes,
 failures, shutdown and snapshots.
 
 No sockets and no real time: a L{Clock} drives the loops, thread work runs
@@ -16,12 +16,14 @@ from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from kvtwist import persistence
 from kvtwist.commands import Context, execute
-from kvtwist.persistence import FileSystem
+from kvtwist.persist import files, format, journal, snapshots
+from kvtwist.persist.files import FileSystem
+from kvtwist.persist.fork import InlineForker, ProcessForker
+from kvtwist.persist.recovery import RecoveryError
+from kvtwist.persist.service import StoreService
+from kvtwist.persist.writer import joined as _joined
 from kvtwist.replies import Error
-from kvtwist.service import (
-    InlineForker, ProcessForker, RecoveryError, StoreService, _joined)
 from kvtwist.store import Store
 
 START = 1700000000.0
@@ -191,7 +193,7 @@ class ServiceTestMixin:
         """
         The log files in the data directory, in generation order.
         """
-        return [p for _, p in persistence.listDataDir(self.dir).logs]
+        return [p for _, p in files.listDataDir(self.dir).logs]
 
 
 class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
@@ -236,7 +238,7 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         path = self.logPaths()[-1]
         good = os.path.getsize(path)
         with open(path, "ab") as f:
-            f.write(persistence.encodeRecord((b"SET", b"c", b"3"))[:-3])
+            f.write(format.encodeRecord((b"SET", b"c", b"3"))[:-3])
 
         with capturedEvents() as events:
             store2, svc2 = self.start()
@@ -264,7 +266,7 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.save(), "OK")
         store.set(b"b", b"2")
         self.stop(svc)
-        tmp = os.path.join(self.dir, persistence.SNAPSHOT_TMP_NAME)
+        tmp = os.path.join(self.dir, files.SNAPSHOT_TMP_NAME)
         with open(tmp, "wb") as f:
             f.write(b"KVTWSNAP half a snapshot")
 
@@ -318,7 +320,7 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         store.set(b"a", b"1")
         self.assertEqual(svc.save(), "OK")
         self.stop(svc)
-        path = os.path.join(self.dir, persistence.SNAPSHOT_NAME)
+        path = os.path.join(self.dir, files.SNAPSHOT_NAME)
         with open(path, "r+b") as f:
             f.seek(40)
             f.write(b"\x00\x01\x02")
@@ -388,8 +390,8 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         order; the next flush goes on after them.
         """
         store, svc = self.start()
-        svc.SEAL_OPS = 3
-        svc.WRITE_BYTES = 1
+        svc.journal.SEAL_OPS = 3
+        svc.writer.WRITE_BYTES = 1
         for i in range(10):
             store.set(b"k%d" % (i,), b"v")
             svc.sealBatch()
@@ -401,7 +403,7 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         self.clock.advance(1)
         [path] = self.logPaths()
         with open(path, "rb") as f:
-            ops = persistence.scanLog(f.read()).ops
+            ops = format.scanLog(f.read()).ops
         self.assertEqual(
             [op[1] for op in ops],
             [b"k%d" % (i,) for i in range(10)] + [b"last"])
@@ -414,17 +416,17 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         then.
         """
         store, svc = self.start()
-        ops = [(b"SET", b"k%d" % (i,), b"v") for i in range(svc.SEAL_OPS)]
+        ops = [(b"SET", b"k%d" % (i,), b"v") for i in range(svc.journal.SEAL_OPS)]
         for op in ops[:-1]:
             store.set(op[1], op[2])
         svc.sealBatch()
-        self.assertEqual(len(svc._pending), svc.SEAL_OPS - 1)
+        self.assertEqual(len(svc.journal.pending), svc.journal.SEAL_OPS - 1)
         store.set(ops[-1][1], ops[-1][2])
         svc.sealBatch()
-        self.assertEqual(svc._pending, [])
-        record = persistence.encodeFrames(ops)
+        self.assertEqual(svc.journal.pending, [])
+        record = format.encodeFrames(ops)
         info = svc.info()
-        self.assertEqual(info["aof_pending_ops"], svc.SEAL_OPS)
+        self.assertEqual(info["aof_pending_ops"], svc.journal.SEAL_OPS)
         self.assertEqual(info["aof_pending_bytes"], len(record))
         self.clock.advance(1)
         self.assertEqual(self.fs.writes, 1)
@@ -439,11 +441,11 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         fit in C{WRITE_BYTES}.
         """
         store, svc = self.start()
-        svc.SEAL_OPS = 2
+        svc.journal.SEAL_OPS = 2
         for i in range(6):
             store.set(b"k%d" % (i,), b"v")
             svc.sealBatch()
-        self.assertEqual(len(svc._chunks), 3)
+        self.assertEqual(len(svc.journal.sealed), 3)
         self.clock.advance(1)
         self.assertEqual(self.fs.writes, 1)
 
@@ -626,7 +628,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         it was in flight, and the retry writes all of them in order.
         """
         store, svc = self.start()
-        svc.SEAL_OPS = 2
+        svc.journal.SEAL_OPS = 2
         self.runner.auto = False
         for key in (b"k0", b"k1", b"k2"):
             store.set(key, b"v")
@@ -646,21 +648,20 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.info()["aof_pending_ops"], 0)
         [path] = self.logPaths()
         with open(path, "rb") as f:
-            ops = persistence.scanLog(f.read()).ops
+            ops = format.scanLog(f.read()).ops
         self.assertEqual([op[1] for op in ops],
                          [b"k%d" % (i,) for i in range(5)])
 
     def startUnencodable(self):
         """
         A started service with C{k1}'s op sealed and C{k2}'s pending, and
-        the log's encoding failing from then on (C{persistence.encodeFrames}
+        the log's encoding failing from then on (C{format.encodeFrames}
         patched back in ends that).
 
         @return: C{(store, service, context)}.
         """
-        from kvtwist import service
         store, svc = self.start()
-        svc.SEAL_OPS = 1
+        svc.journal.SEAL_OPS = 1
         ctx = Context(store, None, svc)
         self.assertEqual(execute(ctx, b"SET", [b"k1", b"v1"]), "OK")
         svc.sealBatch()
@@ -668,7 +669,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         def cantEncode(ops):
             raise MemoryError("no memory")
 
-        self.patch(service, "encodeFrames", cantEncode)
+        self.patch(journal, "encodeFrames", cantEncode)
         self.assertEqual(execute(ctx, b"SET", [b"k2", b"v2"]), "OK")
         svc.sealBatch()
         return store, svc, ctx
@@ -681,7 +682,6 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         can be encoded, the next flush writes them and writes are accepted
         again.
         """
-        from kvtwist import service
         store, svc, ctx = self.startUnencodable()
         self.assertEqual(len(self.flushLoggedErrors(MemoryError)), 1)
         self.assertEqual(svc.failure, "can't encode the log: no memory")
@@ -695,7 +695,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.failure, "can't encode the log: no memory")
         self.assertEqual(svc.info()["aof_pending_ops"], 1)
 
-        self.patch(service, "encodeFrames", persistence.encodeFrames)
+        self.patch(journal, "encodeFrames", format.encodeFrames)
         self.clock.advance(1)
         self.assertIsNone(svc.failure)
         self.assertEqual(execute(ctx, b"SET", [b"k3", b"v3"]), "OK")
@@ -711,7 +711,6 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         writing works again, the encoding failure is what is reported,
         until it too goes.
         """
-        from kvtwist import service
         store, svc, ctx = self.startUnencodable()
         self.fs.failWrites = True
         self.clock.advance(1)  # k1's record fails to be written
@@ -723,7 +722,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.assertTrue(reply.startswith("MISCONF"), reply)
         self.flushLoggedErrors(MemoryError, OSError)
 
-        self.patch(service, "encodeFrames", persistence.encodeFrames)
+        self.patch(journal, "encodeFrames", format.encodeFrames)
         self.clock.advance(1)
         self.assertIsNone(svc.failure)
         self.stop(svc)
@@ -758,7 +757,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         in flight.
         """
         store, svc = self.start(fsync="always")
-        svc.SEAL_OPS = 1
+        svc.journal.SEAL_OPS = 1
         self.runner.auto = False
         ctx = Context(store, None, svc)
         first = execute(ctx, b"SET", [b"a", b"1"])
@@ -858,7 +857,7 @@ class ShutdownTests(ServiceTestMixin, SynchronousTestCase):
         self.forker.finished = True
         self.clock.advance(0.05)
         self.successResultOf(d)
-        self.assertIn(persistence.SNAPSHOT_NAME, self.files())
+        self.assertIn(files.SNAPSHOT_NAME, self.files())
 
     def test_stopKillsStuckSnapshotChild(self):
         """
@@ -871,7 +870,7 @@ class ShutdownTests(ServiceTestMixin, SynchronousTestCase):
         self.clock.advance(10)
         self.successResultOf(d)
         self.assertEqual(len(self.forker.killed), 1)
-        self.assertNotIn(persistence.SNAPSHOT_NAME, self.files())
+        self.assertNotIn(files.SNAPSHOT_NAME, self.files())
 
 
 class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
@@ -891,7 +890,7 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.save(), "OK")
         self.assertEqual(svc.lastSave, int(START + 101))
         names = self.files()
-        self.assertIn(persistence.SNAPSHOT_NAME, names)
+        self.assertIn(files.SNAPSHOT_NAME, names)
         self.assertEqual(len(self.logPaths()), 0)
         self.assertEqual(svc.info()["rdb_changes_since_last_save"], 0)
         store.set(b"k2", b"v2")
@@ -924,12 +923,12 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(info["rdb_bgsave_in_progress"], 0)
         self.assertEqual(info["rdb_last_bgsave_status"], "ok")
         self.assertEqual(info["rdb_saves"], 1)
-        self.assertIn(persistence.SNAPSHOT_NAME, self.files())
+        self.assertIn(files.SNAPSHOT_NAME, self.files())
         for path in before:
             self.assertFalse(os.path.exists(path))
         self.assertEqual(svc.lastSave, int(START + 1))
-        snap = persistence.decodeSnapshot(self.fs.readFile(
-            os.path.join(self.dir, persistence.SNAPSHOT_NAME)))
+        snap = format.decodeSnapshot(self.fs.readFile(
+            os.path.join(self.dir, files.SNAPSHOT_NAME)))
         self.assertEqual(snap.data, {b"a": b"1"})
         self.clock.advance(1)
         self.stop(svc)
@@ -945,7 +944,7 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         store, svc = self.start()
         store.set(b"a", b"1")
         self.assertEqual(svc.save(), "OK")
-        path = os.path.join(self.dir, persistence.SNAPSHOT_NAME)
+        path = os.path.join(self.dir, files.SNAPSHOT_NAME)
         with open(path, "rb") as f:
             previous = f.read()
         store.set(b"b", b"2")
@@ -958,7 +957,7 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         self.flushLoggedErrors(OSError)
         with open(path, "rb") as f:
             self.assertEqual(f.read(), previous)
-        self.assertNotIn(persistence.SNAPSHOT_TMP_NAME, self.files())
+        self.assertNotIn(files.SNAPSHOT_TMP_NAME, self.files())
         reply = svc.save()
         self.assertTrue(reply.startswith("ERR snapshot failed"), reply)
         with open(path, "rb") as f:
@@ -1049,11 +1048,11 @@ class ProcessForkerTests(SynchronousTestCase):
         os.makedirs(d)
         forker = ProcessForker()
         state = ({b"k": b"v"}, {})
-        pid = forker.start(lambda: persistence.writeSnapshot(
+        pid = forker.start(lambda: snapshots.writeSnapshot(
             FileSystem(), d, state, 3, 0))
         self.assertTrue(self._wait(forker, pid))
-        with open(os.path.join(d, persistence.SNAPSHOT_TMP_NAME), "rb") as f:
-            snap = persistence.decodeSnapshot(f.read())
+        with open(os.path.join(d, files.SNAPSHOT_TMP_NAME), "rb") as f:
+            snap = format.decodeSnapshot(f.read())
         self.assertEqual(snap.data, {b"k": b"v"})
 
         def fail():

@@ -1,0 +1,169 @@
+# -*- test-case-name: kvtwist.test.test_persist_format -*-
+"""
+The files of a data directory: their names, what a directory holds, and
+the few file operations persistence needs (L{FileSystem}, which tests
+replace by one that fails on demand).
+"""
+
+import errno
+import os
+import re
+from typing import List, NamedTuple, Optional, Tuple
+
+SNAPSHOT_NAME = "kvtwist.snapshot"
+SNAPSHOT_TMP_NAME = "kvtwist.snapshot.tmp"
+TMP_SUFFIX = ".tmp"
+
+_LOG_RE = re.compile(r"\Akvtwist-(\d+)\.aof\Z")
+
+
+
+def logName(gen: int) -> str:
+    """
+    The file name of log generation C{gen}.
+    """
+    return "kvtwist-%08d.aof" % (gen,)
+
+
+def parseLogName(name: str) -> Optional[int]:
+    """
+    The generation a log file name holds, or L{None} if it is not one.
+    """
+    m = _LOG_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+class DirListing(NamedTuple):
+    """
+    What a data directory holds.
+
+    @ivar snapshot: the snapshot's path, or L{None}.
+    @ivar logs: C{(generation, path)} for every log, in order.
+    @ivar temps: leftover temporary files.
+    """
+
+    snapshot: Optional[str]
+    logs: List[Tuple[int, str]]
+    temps: List[str]
+
+
+def listDataDir(dataDir: str) -> DirListing:
+    """
+    List the kvtwist files in C{dataDir}.
+    """
+    snapshot = None
+    logs = []
+    temps = []
+    for name in sorted(os.listdir(dataDir)):
+        path = os.path.join(dataDir, name)
+        if name == SNAPSHOT_NAME:
+            snapshot = path
+        elif name.endswith(TMP_SUFFIX) and name.startswith("kvtwist"):
+            temps.append(path)
+        else:
+            gen = parseLogName(name)
+            if gen is not None:
+                logs.append((gen, path))
+    logs.sort()
+    return DirListing(snapshot, logs, temps)
+
+
+
+class FileSystem:
+    """
+    The few file operations persistence needs, on the real file system.
+    Tests substitute a subclass that fails on demand.
+    """
+
+    def openLog(self, path: str) -> int:
+        """
+        Open (creating if needed) a log file for writing; return its fd.
+        """
+        return os.open(path, os.O_WRONLY | os.O_CREAT | getattr(
+            os, "O_CLOEXEC", 0), 0o644)
+
+    def writeAt(self, fd: int, data: bytes, offset: int):
+        """
+        Write all of C{data} at C{offset}.  Writing at a known offset (not
+        appending) means a retry after a partial failure overwrites the
+        partial bytes instead of leaving them in the middle of the log.
+        """
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(fd, view, offset)
+            if n <= 0:
+                raise OSError(errno.EIO, "short write")
+            view = view[n:]
+            offset += n
+
+    def fsync(self, fd: int):
+        """
+        Flush C{fd}'s data to stable storage.
+        """
+        os.fsync(fd)
+
+    def fsyncDir(self, path: str):
+        """
+        Make the directory C{path}'s entries (creations, renames, unlinks)
+        durable.
+        """
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def close(self, fd: int):
+        """
+        Close C{fd}.
+        """
+        os.close(fd)
+
+    def truncate(self, path: str, length: int):
+        """
+        Cut the file at C{path} to C{length} bytes, durably.
+        """
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, length)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def readFile(self, path: str) -> bytes:
+        """
+        The whole content of C{path}.
+        """
+        with open(path, "rb") as f:
+            return f.read()
+
+    def rename(self, src: str, dst: str):
+        """
+        Atomically replace C{dst} by C{src}.
+        """
+        os.replace(src, dst)
+
+    def remove(self, path: str):
+        """
+        Delete C{path}; a missing file is not an error.
+        """
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+    def writeNew(self, path: str, chunks: List[bytes]):
+        """
+        Create (or replace) C{path} with C{chunks}, then fsync it.
+        """
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(
+            os, "O_CLOEXEC", 0), 0o644)
+        try:
+            offset = 0
+            for chunk in chunks:
+                self.writeAt(fd, chunk, offset)
+                offset += len(chunk)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
