@@ -324,7 +324,7 @@ def makeService(options) -> service.MultiService:
     """
     from kvtwist import idlegc
     from kvtwist.server import ClientsService, Config, KVFactory
-    from kvtwist.persist import StoreService, threadPoolRunner
+    from kvtwist.persist import DataDirInUse, StoreService, threadPoolRunner
     from kvtwist.store import Store
 
     try:
@@ -338,6 +338,12 @@ def makeService(options) -> service.MultiService:
     storeService = StoreService(
         store, options["data-dir"], fsync=options["fsync"],
         flushInterval=options["flush-interval"])
+    try:
+        # Refused here, before twistd daemonizes, the message reaches the
+        # terminal; the store service takes the lock itself as it starts.
+        storeService.lock.check()
+    except (DataDirInUse, OSError) as e:
+        raise SystemExit("twistd kvstore: %s" % (e,))
     storeService.setServiceParent(top)
     top.storeService = storeService
     config = Config(

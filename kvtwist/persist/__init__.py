@@ -40,9 +40,10 @@ crash may have torn).  To start fresh, stop the server and delete the
 C{kvtwist.snapshot} and C{kvtwist-*.aof} files (or the whole directory).
 """
 
+from kvtwist.persist.lock import DataDirInUse
 from kvtwist.persist.recovery import RecoveryError
 from kvtwist.persist.service import FSYNC_MODES, StoreService
 from kvtwist.persist.threads import threadPoolRunner
 
-__all__ = ["FSYNC_MODES", "RecoveryError", "StoreService",
+__all__ = ["DataDirInUse", "FSYNC_MODES", "RecoveryError", "StoreService",
            "threadPoolRunner"]

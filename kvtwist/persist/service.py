@@ -32,6 +32,7 @@ from twisted.python.failure import Failure
 from kvtwist.persist.files import FileSystem, logName
 from kvtwist.persist.fork import InlineForker, ProcessForker
 from kvtwist.persist.journal import Journal, describe
+from kvtwist.persist.lock import DataDirInUse, DataDirLock
 from kvtwist.persist.recovery import RecoveryError, recover, tidy
 from kvtwist.persist.snapshots import DEFAULT_COMPACT_MIN_BYTES, Snapshotter
 from kvtwist.persist.threads import DedicatedThread
@@ -88,6 +89,7 @@ class StoreService(MultiService):
     @ivar journal: the L{Journal}.
     @ivar writer: the L{LogWriter}.
     @ivar snapshots: the L{Snapshotter}.
+    @ivar lock: the data directory's L{DataDirLock}, held while running.
     @ivar recoveredKeys: keys in the store after recovery.
     @ivar recoveryTime: seconds recovery took.
     @ivar tornBytes: bytes dropped from a torn log tail at recovery.
@@ -148,6 +150,7 @@ class StoreService(MultiService):
         self._stopTimeout = stopTimeout
         self._stopRetries = stopRetries
 
+        self.lock = DataDirLock(self.dataDir)
         self.failure: Optional[str] = None
         self.recoveredKeys = 0
         self.recoveryTime = 0.0
@@ -230,14 +233,23 @@ class StoreService(MultiService):
 
     def startService(self):
         """
-        Recover the store from disk (synchronously), start journaling, the
-        flush loop and the expiry sweep.
+        Take the data directory's lock, recover the store from disk
+        (synchronously), start journaling, the flush loop and the expiry
+        sweep.
 
+        @raise DataDirInUse: if another server holds the directory.
         @raise RecoveryError: if the files can't be recovered.
         """
         try:
+            self.lock.acquire()
+        except DataDirInUse as e:
+            self._log.critical("Refusing to start: {message}",
+                               message=str(e))
+            raise
+        try:
             self._recover()
         except RecoveryError as e:
+            self.lock.release()
             # One clear error, without the chain of exceptions behind it.
             self._log.critical("Can't recover the store: {message}",
                                message=str(e))
@@ -342,6 +354,7 @@ class StoreService(MultiService):
             self.writer.close()
             if self._ownThread is not None:
                 self._ownThread.stop()
+            self.lock.release()
             # Connections may outlive the listeners for a moment: refuse
             # their writes (MISCONF) rather than accept what won't be
             # written.
