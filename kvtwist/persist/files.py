@@ -10,8 +10,9 @@ import os
 import re
 from typing import List, NamedTuple, Optional, Tuple
 
+from kvtwist.persist import format
+
 SNAPSHOT_NAME = "kvtwist.snapshot"
-SNAPSHOT_TMP_NAME = "kvtwist.snapshot.tmp"
 TMP_SUFFIX = ".tmp"
 
 _LOG_RE = re.compile(r"\Akvtwist-(\d+)\.aof\Z")
@@ -23,6 +24,17 @@ def logName(gen: int) -> str:
     The file name of log generation C{gen}.
     """
     return "kvtwist-%08d.aof" % (gen,)
+
+
+def snapshotTempName(nextGen: int) -> str:
+    """
+    A temporary file name for a snapshot covering the generations before
+    C{nextGen}, unique to this snapshot: no other snapshot, of this server
+    or of another one (a child left behind by a server killed with
+    C{kill -9}), ever writes to it.
+    """
+    return "kvtwist.snapshot.%d-%s%s" % (nextGen, os.urandom(6).hex(),
+                                         TMP_SUFFIX)
 
 
 def parseLogName(name: str) -> Optional[int]:
@@ -151,6 +163,19 @@ class FileSystem:
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+    def checkSnapshot(self, path: str, nextGen: int) -> int:
+        """
+        Read the snapshot at C{path} back and check it (see
+        L{format.checkSnapshotStream}).
+
+        @return: its size.
+        @raise format.CorruptSnapshot: if a check fails.
+        """
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            format.checkSnapshotStream(f.read, size, path, nextGen)
+        return size
 
     def writeNew(self, path: str, chunks: List[bytes]):
         """

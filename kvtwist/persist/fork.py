@@ -6,31 +6,84 @@ Running snapshot work in the background: in a forked child process
 
 Both give the same interface: C{start(work) -> handle}, C{poll(handle)}
 (L{None} while running, then whether it succeeded) and C{kill(handle)}.
+
+A child must never outlive its server: a server killed with C{kill -9}
+during a C{BGSAVE}, restarted at once, must not find the old child still
+writing in its data directory.  On Linux the child asks the kernel to kill
+it when its parent dies (C{prctl(PR_SET_PDEATHSIG)}), and checks that its
+parent is still the process that forked it (it may have died before that
+request took effect).
 """
 
 import os
 import signal
+import sys
 from typing import Callable, Dict, Optional
 
 from twisted.logger import Logger
 
 
+#: prctl's option: the signal to get when the parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _loadPrctl() -> Optional[Callable[..., int]]:
+    """
+    libc's C{prctl} through C{ctypes}, on Linux; L{None} elsewhere or if it
+    can't be loaded.  Loaded in the parent: a child of a process with
+    threads must not load libraries.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
+                          ctypes.c_ulong, ctypes.c_ulong]
+        prctl.restype = ctypes.c_int
+        return prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+class ParentGone(Exception):
+    """
+    The process that forked this child is gone: its work is abandoned.
+    """
+
+
+def dieWithParent(parent: int, prctl: Optional[Callable[..., int]]):
+    """
+    In a child: have the kernel kill this process when its parent dies
+    (where C{prctl} is given), then check the parent is still C{parent}.
+
+    @raise ParentGone: if it is not.
+    """
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        raise ParentGone("parent %d is gone" % (parent,))
+
+
 class ProcessForker:
     """
-    Runs snapshot work in a forked child process.
+    Runs snapshot work in a forked child process that dies with its parent.
     """
 
     def start(self, work: Callable[[], object]) -> int:
         """
-        Fork; the child closes every inherited descriptor but the standard
-        ones, lowers its priority, runs C{work} and exits 0, or 1 if it
-        raised.  Return the
-        child's pid.
+        Fork; the child arranges to die with this process, closes every
+        inherited descriptor but the standard ones, lowers its priority,
+        runs C{work} and exits 0, or 1 if it raised or this process is gone
+        by the time it is done.  Return the child's pid.
         """
+        parent = os.getpid()
+        prctl = self._prctl
         pid = os.fork()
         if pid == 0:  # pragma: no cover (in the child)
             code = 1
             try:
+                dieWithParent(parent, prctl)
                 try:
                     import resource
                     limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
@@ -47,6 +100,8 @@ class ProcessForker:
                 except OSError:
                     pass
                 work()
+                if os.getppid() != parent:
+                    raise ParentGone("parent %d is gone" % (parent,))
                 code = 0
             except BaseException:
                 try:
@@ -71,6 +126,7 @@ class ProcessForker:
 
     def __init__(self):
         self._gcPaused = set()
+        self._prctl = _loadPrctl()
 
     def _childGone(self, pid: int):
         if pid in self._gcPaused:

@@ -52,7 +52,7 @@ import pickle
 import platform
 import struct
 import zlib
-from typing import List, NamedTuple, Optional
+from typing import Callable, List, NamedTuple, Optional
 
 SNAPSHOT_MAGIC = b"KVTWSNAP"
 SNAPSHOT_VERSION = 1
@@ -327,6 +327,46 @@ class Snapshot(NamedTuple):
     savedAtMs: int
     data: dict
     expires: dict
+
+
+def checkSnapshotStream(read: Callable[[int], bytes], size: int, path: str,
+                        nextGen: int, chunk: int = 1 << 20):
+    """
+    Check a whole snapshot file read through C{read(n)} a chunk at a time
+    (memory stays small, and in a thread the GIL is let go between
+    chunks): its header, that it covers the generations before
+    C{nextGen}, its length (C{size}) and its CRC.  The payload is not
+    decoded.
+
+    @raise CorruptSnapshot: naming C{path}, if any check fails.
+    """
+    fixed = len(SNAPSHOT_MAGIC) + _SNAP_HEADER.size
+    header = read(fixed)
+    if len(header) < fixed or not header.startswith(SNAPSHOT_MAGIC):
+        raise CorruptSnapshot("%s is not a kvtwist snapshot (bad magic or "
+                              "too short)" % (path,))
+    version, gen, _, length = _SNAP_HEADER.unpack_from(
+        header, len(SNAPSHOT_MAGIC))
+    if version != SNAPSHOT_VERSION or gen != nextGen:
+        raise CorruptSnapshot("%s is not the snapshot expected (version %d, "
+                              "generation %d; expected %d, %d)"
+                              % (path, version, gen, SNAPSHOT_VERSION,
+                                 nextGen))
+    if fixed + length + 4 != size:
+        raise CorruptSnapshot("%s is truncated or has trailing garbage "
+                              "(%d bytes, expected %d)"
+                              % (path, size, fixed + length + 4))
+    crc = _crc32(header)
+    left = length
+    while left:
+        data = read(min(chunk, left))
+        if not data:
+            raise CorruptSnapshot("%s is truncated" % (path,))
+        crc = _crc32(data, crc)
+        left -= len(data)
+    trailer = read(4)
+    if len(trailer) != 4 or _U32.unpack(trailer)[0] != crc:
+        raise CorruptSnapshot("%s fails its CRC check" % (path,))
 
 
 def decodeSnapshot(content: bytes, path: str = "<snapshot>") -> Snapshot:

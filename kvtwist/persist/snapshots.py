@@ -5,8 +5,9 @@ Snapshots: C{SAVE}, C{BGSAVE} and compaction.
 A snapshot holds the whole store as of the end of some log generation
 C{G}.  It begins by starting generation C{G + 1} for every later write
 (L{kvtwist.persist.writer.LogWriter.rotate}); then the store is
-serialised to a temporary file, which is fsynced and renamed into place;
-only then are the generations it covers deleted.  An interrupted snapshot
+serialised to a temporary file of a name no other snapshot uses, which is
+fsynced, read back and checked, and renamed into place; only then are the
+generations it covers deleted.  An interrupted snapshot
 never touches the previous one: it only ever writes a temporary file.
 
 C{SAVE} writes on the reactor thread (it blocks, as Redis's C{SAVE}
@@ -26,7 +27,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
 from kvtwist.persist import format
-from kvtwist.persist.files import SNAPSHOT_NAME, SNAPSHOT_TMP_NAME, FileSystem
+from kvtwist.persist.files import SNAPSHOT_NAME, FileSystem, snapshotTempName
 from kvtwist.persist.journal import Journal, describe
 from kvtwist.persist.writer import LogWriter
 from kvtwist.replies import OK, Error, Status
@@ -39,10 +40,10 @@ BGSAVE_IN_PROGRESS = Error("ERR Background save already in progress")
 
 
 def writeSnapshot(fs: FileSystem, dataDir: str, state, nextGen: int,
-                  savedAtMs: int, tmpName: str = SNAPSHOT_TMP_NAME) -> int:
+                  savedAtMs: int, tmpName: str) -> int:
     """
-    Write a snapshot of C{state} to a temporary file in C{dataDir} and fsync
-    it; do not install it.  Return its size in bytes.
+    Write a snapshot of C{state} to the temporary file C{tmpName} in
+    C{dataDir} and fsync it; do not install it.  Return its size in bytes.
 
     Run this where blocking is fine: a forked child, or C{SAVE}.
     """
@@ -53,19 +54,26 @@ def writeSnapshot(fs: FileSystem, dataDir: str, state, nextGen: int,
     return len(header) + len(payload) + len(trailer)
 
 
-def installSnapshot(fs: FileSystem, dataDir: str, obsoleteLogs: List[str],
-                    tmpName: str = SNAPSHOT_TMP_NAME):
+def installSnapshot(fs: FileSystem, dataDir: str, tmpName: str,
+                    nextGen: int, obsoleteLogs: List[str]) -> int:
     """
-    Rename a written temporary snapshot into place, fsync the directory,
-    then delete the log files it covers.
+    Check the written temporary snapshot C{tmpName} (read back whole: its
+    header names C{nextGen}, its length and CRC are right), rename it into
+    place, fsync the directory, then delete the log files it covers.  A
+    snapshot that fails a check is not installed, and no log is deleted.
+
+    @return: the snapshot's size.
+    @raise format.CorruptSnapshot: if it fails a check.
     """
-    fs.rename(os.path.join(dataDir, tmpName),
-              os.path.join(dataDir, SNAPSHOT_NAME))
+    path = os.path.join(dataDir, tmpName)
+    size = fs.checkSnapshot(path, nextGen)
+    fs.rename(path, os.path.join(dataDir, SNAPSHOT_NAME))
     fs.fsyncDir(dataDir)
-    for path in obsoleteLogs:
-        fs.remove(path)
+    for log in obsoleteLogs:
+        fs.remove(log)
     if obsoleteLogs:
         fs.fsyncDir(dataDir)
+    return size
 
 
 class _Child:
@@ -73,10 +81,11 @@ class _Child:
     A snapshot being written in the background.
     """
 
-    def __init__(self, handle, nextGen: int, savedAtMs: int, seq: int,
-                 started: float):
+    def __init__(self, handle, nextGen: int, tmpName: str, savedAtMs: int,
+                 seq: int, started: float):
         self.handle = handle
         self.nextGen = nextGen
+        self.tmpName = tmpName
         self.savedAtMs = savedAtMs
         self.seq = seq
         self.started = started
@@ -172,14 +181,15 @@ class Snapshotter:
         self.snapshotDurations.append(seconds)
         self.lastBgsaveStatus = "ok"
 
-    def _failed(self, what: str, error: str):
+    def _failed(self, what: str, error: str, tmpName: Optional[str] = None):
         self.snapshotErrors += 1
         self.lastBgsaveStatus = "err"
         self._lastBgsaveFailure = self._now()
-        try:
-            self._fs.remove(os.path.join(self.dataDir, SNAPSHOT_TMP_NAME))
-        except OSError:
-            pass
+        if tmpName is not None:
+            try:
+                self._fs.remove(os.path.join(self.dataDir, tmpName))
+            except OSError:
+                pass
         self._log.error("{what} failed: {error}; the previous snapshot and "
                         "the logs are intact", what=what, error=error)
 
@@ -203,12 +213,14 @@ class Snapshotter:
             return self._refused("SAVE")
         savedAt = int(self._now() * 1000)
         covered = self._writer.coveredBy(nextGen)
+        tmpName = snapshotTempName(nextGen)
         try:
-            size = writeSnapshot(self._fs, self.dataDir,
-                                 self.store.dumpState(), nextGen, savedAt)
-            installSnapshot(self._fs, self.dataDir, [g.path for g in covered])
+            writeSnapshot(self._fs, self.dataDir, self.store.dumpState(),
+                          nextGen, savedAt, tmpName)
+            size = installSnapshot(self._fs, self.dataDir, tmpName, nextGen,
+                                   [g.path for g in covered])
         except Exception as e:
-            self._failed("SAVE", describe(e))
+            self._failed("SAVE", describe(e), tmpName)
             return Error("ERR snapshot failed: %s" % (describe(e),))
         seconds = time.perf_counter() - started
         self._installed(nextGen, savedAt, self._journal.seq(), size, seconds)
@@ -233,21 +245,23 @@ class Snapshotter:
         state = self.store.dumpState()
         fs = self._fs
         dataDir = self.dataDir
+        tmpName = snapshotTempName(nextGen)
 
         def work():
-            writeSnapshot(fs, dataDir, state, nextGen, savedAt)
+            writeSnapshot(fs, dataDir, state, nextGen, savedAt, tmpName)
 
         started = self._now()
         forkStarted = time.perf_counter()
         try:
             handle = self._forker.start(work)
         except Exception as e:
-            self._failed("BGSAVE", "can't fork: %s" % (describe(e),))
+            self._failed("BGSAVE", "can't fork: %s" % (describe(e),),
+                         tmpName)
             return Error("ERR Background save failed to start: %s"
                          % (describe(e),))
         self.lastForkDuration = time.perf_counter() - forkStarted
-        self._child = _Child(handle, nextGen, savedAt, self._journal.seq(),
-                             started)
+        self._child = _Child(handle, nextGen, tmpName, savedAt,
+                             self._journal.seq(), started)
         self._log.info("Background saving started (child {handle}, "
                        "logs before generation {gen}; fork took {ms:.1f} "
                        "ms)", handle=handle, gen=nextGen,
@@ -271,19 +285,13 @@ class Snapshotter:
                                                     self._pollChild)
             return
         if not ok:
-            self._failed("BGSAVE", "the child process failed")
+            self._failed("BGSAVE", "the child process failed", child.tmpName)
             self._childDone()
             return
         child.installing = True
         covered = [g.path for g in self._writer.coveredBy(child.nextGen)]
-        fs = self._fs
-        dataDir = self.dataDir
-
-        def install():
-            installSnapshot(fs, dataDir, covered)
-            return os.path.getsize(os.path.join(dataDir, SNAPSHOT_NAME))
-
-        d = self._runInThread(install)
+        d = self._runInThread(installSnapshot, self._fs, self.dataDir,
+                              child.tmpName, child.nextGen, covered)
 
         def installed(size):
             seconds = self._now() - child.started
@@ -294,7 +302,8 @@ class Snapshotter:
                            seconds=seconds)
 
         def failed(reason):
-            self._failed("BGSAVE install", describe(reason.value))
+            self._failed("BGSAVE install", describe(reason.value),
+                         child.tmpName)
 
         d.addCallbacks(installed, failed)
         d.addBoth(lambda _: self._childDone())
@@ -333,7 +342,7 @@ class Snapshotter:
             self._forker.kill(child.handle)
         except Exception:
             self._log.failure("killing the snapshot child failed")
-        self._failed("BGSAVE", "killed at shutdown")
+        self._failed("BGSAVE", "killed at shutdown", child.tmpName)
         self._childDone()
 
     def maybeCompact(self):

@@ -228,8 +228,8 @@ class SnapshotTests(SynchronousTestCase):
 
     def _write(self) -> bytes:
         size = snapshots.writeSnapshot(FileSystem(), self.dir, self.state,
-                                       5, 1700000000000)
-        snapshots.installSnapshot(FileSystem(), self.dir, [])
+                                       5, 1700000000000, "s.tmp")
+        snapshots.installSnapshot(FileSystem(), self.dir, "s.tmp", 5, [])
         with open(os.path.join(self.dir, "kvtwist.snapshot"), "rb") as f:
             content = f.read()
         self.assertEqual(size, len(content))
@@ -254,8 +254,9 @@ class SnapshotTests(SynchronousTestCase):
         log = os.path.join(self.dir, files.logName(4))
         with open(log, "wb") as f:
             f.write(b"x")
-        snapshots.writeSnapshot(FileSystem(), self.dir, self.state, 5, 0)
-        snapshots.installSnapshot(FileSystem(), self.dir, [log])
+        snapshots.writeSnapshot(FileSystem(), self.dir, self.state, 5, 0,
+                                "s.tmp")
+        snapshots.installSnapshot(FileSystem(), self.dir, "s.tmp", 5, [log])
         self.assertEqual(sorted(os.listdir(self.dir)), ["kvtwist.snapshot"])
 
     def test_damage(self):

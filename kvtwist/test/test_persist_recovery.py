@@ -39,8 +39,9 @@ class DataDir:
         before C{nextGen}.
         """
         snapshots.writeSnapshot(FileSystem(), self.path, (data, {}),
-                                nextGen, savedAtMs)
-        snapshots.installSnapshot(FileSystem(), self.path, [])
+                                nextGen, savedAtMs, "s.tmp")
+        snapshots.installSnapshot(FileSystem(), self.path, "s.tmp", nextGen,
+                                  [])
         return os.path.join(self.path, files.SNAPSHOT_NAME)
 
     def listing(self) -> dict:

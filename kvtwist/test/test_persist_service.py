@@ -266,7 +266,7 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.save(), "OK")
         store.set(b"b", b"2")
         self.stop(svc)
-        tmp = os.path.join(self.dir, files.SNAPSHOT_TMP_NAME)
+        tmp = os.path.join(self.dir, "kvtwist.snapshot.tmp")
         with open(tmp, "wb") as f:
             f.write(b"KVTWSNAP half a snapshot")
 
@@ -957,7 +957,8 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         self.flushLoggedErrors(OSError)
         with open(path, "rb") as f:
             self.assertEqual(f.read(), previous)
-        self.assertNotIn(files.SNAPSHOT_TMP_NAME, self.files())
+        self.assertEqual([n for n in self.files() if n.endswith(".tmp")],
+                         [])
         reply = svc.save()
         self.assertTrue(reply.startswith("ERR snapshot failed"), reply)
         with open(path, "rb") as f:
@@ -1049,9 +1050,9 @@ class ProcessForkerTests(SynchronousTestCase):
         forker = ProcessForker()
         state = ({b"k": b"v"}, {})
         pid = forker.start(lambda: snapshots.writeSnapshot(
-            FileSystem(), d, state, 3, 0))
+            FileSystem(), d, state, 3, 0, "snap.tmp"))
         self.assertTrue(self._wait(forker, pid))
-        with open(os.path.join(d, files.SNAPSHOT_TMP_NAME), "rb") as f:
+        with open(os.path.join(d, "snap.tmp"), "rb") as f:
             snap = format.decodeSnapshot(f.read())
         self.assertEqual(snap.data, {b"k": b"v"})
 
