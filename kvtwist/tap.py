@@ -126,6 +126,10 @@ class Options(usage.Options):
         ["stock-reactor", None,
          "Run on the reactor twistd picks as it is, not on kvtwist's epoll "
          "reactor with its cheaper event dispatch (kvtwist.reactor)."],
+        ["load-damaged", None,
+         "Start even if data files are damaged or missing: load what can "
+         "be read, move the old files to DATA_DIR/damaged-* (see "
+         "docs/operations.md)."],
     ]
 
     def __init__(self):
@@ -337,7 +341,8 @@ def makeService(options) -> service.MultiService:
     store = Store(runInThread=runInThread)
     storeService = StoreService(
         store, options["data-dir"], fsync=options["fsync"],
-        flushInterval=options["flush-interval"])
+        flushInterval=options["flush-interval"],
+        loadDamaged=bool(options["load-damaged"]))
     try:
         # Refused here, before twistd daemonizes, the message reaches the
         # terminal; the store service takes the lock itself as it starts.

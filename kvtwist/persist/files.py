@@ -13,6 +13,7 @@ from typing import List, NamedTuple, Optional, Tuple
 from kvtwist.persist import format
 
 SNAPSHOT_NAME = "kvtwist.snapshot"
+MANIFEST_NAME = "kvtwist.manifest"
 TMP_SUFFIX = ".tmp"
 
 _LOG_RE = re.compile(r"\Akvtwist-(\d+)\.aof\Z")
@@ -52,24 +53,61 @@ class DirListing(NamedTuple):
     @ivar snapshot: the snapshot's path, or L{None}.
     @ivar logs: C{(generation, path)} for every log, in order.
     @ivar temps: leftover temporary files.
+    @ivar manifest: the manifest's path, or L{None}.
     """
 
     snapshot: Optional[str]
     logs: List[Tuple[int, str]]
     temps: List[str]
+    manifest: Optional[str] = None
+
+
+def writeManifest(fs: "FileSystem", dataDir: str, manifest: format.Manifest):
+    """
+    Replace the manifest of C{dataDir}, atomically and durably.
+    """
+    fs.replaceFile(dataDir, MANIFEST_NAME, format.encodeManifest(manifest))
+
+
+def moveAside(dataDir: str, paths: List[str], now: float) -> str:
+    """
+    Move C{paths} into a new directory C{damaged-YYYYmmdd-HHMMSS} of
+    C{dataDir} (nothing is deleted), durably.
+
+    @return: the new directory's path.
+    """
+    import time
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    target = os.path.join(dataDir, "damaged-" + stamp)
+    n = 1
+    while os.path.exists(target):
+        n += 1
+        target = os.path.join(dataDir, "damaged-%s-%d" % (stamp, n))
+    os.mkdir(target)
+    for path in paths:
+        os.rename(path, os.path.join(target, os.path.basename(path)))
+    for d in (target, dataDir):
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return target
 
 
 def listDataDir(dataDir: str) -> DirListing:
     """
     List the kvtwist files in C{dataDir}.
     """
-    snapshot = None
+    snapshot = manifest = None
     logs = []
     temps = []
     for name in sorted(os.listdir(dataDir)):
         path = os.path.join(dataDir, name)
         if name == SNAPSHOT_NAME:
             snapshot = path
+        elif name == MANIFEST_NAME:
+            manifest = path
         elif name.endswith(TMP_SUFFIX) and name.startswith("kvtwist"):
             temps.append(path)
         else:
@@ -77,7 +115,7 @@ def listDataDir(dataDir: str) -> DirListing:
             if gen is not None:
                 logs.append((gen, path))
     logs.sort()
-    return DirListing(snapshot, logs, temps)
+    return DirListing(snapshot, logs, temps, manifest)
 
 
 
@@ -89,10 +127,49 @@ class FileSystem:
 
     def openLog(self, path: str) -> int:
         """
-        Open (creating if needed) a log file for writing; return its fd.
+        Open an existing log file for writing; return its fd.
         """
-        return os.open(path, os.O_WRONLY | os.O_CREAT | getattr(
+        return os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+
+    def createLog(self, dataDir: str, gen: int,
+                  manifest: "format.Manifest") -> int:
+        """
+        Create log generation C{gen} in C{dataDir} holding its header, and
+        record it in the manifest: the file is written and fsynced under a
+        temporary name, the manifest replaced, then the file renamed into
+        place and the directory fsynced.  No crash leaves a log file
+        without its header, nor a manifest naming a generation of which
+        neither the file nor its temporary file exists.
+
+        @return: a descriptor open for writing after the header.
+        """
+        path = os.path.join(dataDir, logName(gen))
+        tmp = path + TMP_SUFFIX
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(
             os, "O_CLOEXEC", 0), 0o644)
+        try:
+            self.writeAt(fd, format.logHeader(gen), 0)
+            self.fsync(fd)
+            self.fsyncDir(dataDir)
+            writeManifest(self, dataDir, manifest)
+            self.rename(tmp, path)
+            self.fsyncDir(dataDir)
+        except BaseException:
+            os.close(fd)
+            self.remove(tmp)
+            raise
+        return fd
+
+    def replaceFile(self, dataDir: str, name: str, content: bytes):
+        """
+        Replace C{name} in C{dataDir} by C{content} atomically and durably
+        (write a temporary file, fsync, rename, fsync the directory).
+        """
+        path = os.path.join(dataDir, name)
+        tmp = path + TMP_SUFFIX
+        self.writeNew(tmp, [content])
+        self.rename(tmp, path)
+        self.fsyncDir(dataDir)
 
     def writeAt(self, fd: int, data: bytes, offset: int):
         """

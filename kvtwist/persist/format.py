@@ -8,27 +8,50 @@ store.  Where the files live and how they are written is
 L{kvtwist.persist.files}; the layout of the data directory is described in
 L{kvtwist.persist}.
 
-Log records
-===========
+Log files (format 2)
+====================
 
-A log file is a sequence of records::
+A log file starts with a header, then holds a sequence of records::
 
-    u32 length of the payload (little-endian)
-    u32 crc32 of the payload
-    payload: a pickle (protocol 4) of a list of ops (CPython), or b"K"
-             then, per op, u32 count, u32 length per part, the parts (PyPy,
-             where that encodes three times faster); either reads both
+    header   8 bytes magic b"KVTWLOG\\0", u32 format version (2),
+             u64 the generation it holds, u32 crc32 of those 20 bytes
+    record   u32 length of the payload (little-endian)
+             u32 crc32 of the payload
+             u32 crc32 of the 8 bytes before (the length is protected)
+             payload: a pickle (protocol 4) of a list of ops (CPython), or
+             b"K" then, per op, u32 count, u32 length per part, the parts
+             (PyPy, where that encodes three times faster); either reads
+             both
 
 An op is a tuple of byte strings naming one store mutation (see
 L{kvtwist.store.Store.apply}), e.g. C{(b"SET", key, value)}.  Ops are
 encoded at most L{FRAME_OPS} to a record.
 
-A record that is cut short, or whose CRC fails, at the end of the last log
-that holds data is a I{torn tail}: a crash interrupted that flush, whose
-writes were therefore never acknowledged as durable.  It is dropped (the
-file is truncated) with a logged warning.  Damage anywhere else is
-corruption: recovery refuses to start and names the file and offset,
-rather than silently losing the writes after it.
+Only a record running past the end of the I{last} log file (or a header
+cut short there, or nothing but zero bytes to its end) is a I{torn tail}:
+a crash interrupted that flush, whose writes were therefore never
+acknowledged as durable.  It is dropped with a logged warning.  Damage
+anywhere else, a flipped bit in a length included, is corruption:
+recovery refuses to start and names the file and offset.
+
+Format 1 (kvtwist before the file header) had records of C{u32 length,
+u32 CRC, payload} and no file header.  Such files are still read, with
+format 1's weaker rule for a torn tail (L{scanLegacyLog}), and the first
+start converts the directory (a snapshot replaces them).
+
+The manifest
+============
+
+::
+
+    8 bytes  magic b"KVTWMANI"
+    u32      version (1)
+    u64      the first generation the snapshot does not cover (1: none)
+    u64      the last generation created
+    u32      crc32 of everything before it
+
+It says which files the directory must hold, so that a missing snapshot
+or log generation (even the newest) is noticed.
 
 The snapshot
 ============
@@ -36,7 +59,7 @@ The snapshot
 ::
 
     8 bytes  magic b"KVTWSNAP"
-    u32      format version (1)
+    u32      format version (2; 1 is read too)
     u64      next log generation (the first one NOT in the snapshot)
     u64      time the snapshot was taken, ms since the epoch
     u64      payload length
@@ -55,7 +78,10 @@ import zlib
 from typing import Callable, List, NamedTuple, Optional
 
 SNAPSHOT_MAGIC = b"KVTWSNAP"
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+#: Snapshot versions this kvtwist reads (1 and 2 differ only in what the
+#: directory around them holds: 2 comes with a manifest).
+SNAPSHOT_VERSIONS = (1, 2)
 PICKLE_PROTOCOL = 4
 
 _RECORD_HEADER = struct.Struct("<II")
@@ -65,6 +91,22 @@ _MAX_RECORD = 0xFFFFFFFF
 
 _crc32 = zlib.crc32
 _packHeader = _RECORD_HEADER.pack
+_packU32 = _U32.pack
+
+#: The header every log file of format 2 starts with: magic, version,
+#: the generation it holds, and the CRC of those.
+LOG_MAGIC = b"KVTWLOG\x00"
+LOG_VERSION = 2
+_LOG_HEADER = struct.Struct("<8sIQ")
+LOG_HEADER_SIZE = _LOG_HEADER.size + 4
+#: A record's header in format 2: length, payload CRC, header CRC.
+RECORD_HEADER_SIZE = 12
+
+#: The manifest: magic, version, the first generation the snapshot does
+#: not cover (1: no snapshot), the last generation created, CRC.
+MANIFEST_MAGIC = b"KVTWMANI"
+MANIFEST_VERSION = 1
+_MANIFEST = struct.Struct("<8sIQQ")
 
 
 class PersistenceError(Exception):
@@ -177,15 +219,17 @@ encodePayload = (encodePlain if platform.python_implementation() == "PyPy"
 
 def encodeFrame(ops: List[tuple]) -> bytes:
     """
-    One log record holding C{ops} (tuples of L{bytes}): header, CRC and the
-    payload (a pickle, protocol 4, of the list on CPython; the plain format
-    of L{encodePlain} on PyPy).
+    One log record holding C{ops} (tuples of L{bytes}): header (length,
+    payload CRC, the CRC of those two) and the payload (a pickle, protocol
+    4, of the list on CPython; the plain format of L{encodePlain} on
+    PyPy).
     """
     payload = encodePayload(ops)
     if len(payload) > _MAX_RECORD and len(ops) > 1:
         half = len(ops) // 2
         return encodeFrame(ops[:half]) + encodeFrame(ops[half:])
-    return _packHeader(len(payload), _crc32(payload)) + payload
+    head = _packHeader(len(payload), _crc32(payload))
+    return head + _packU32(_crc32(head)) + payload
 
 
 def encodeFrames(ops: List[tuple], frameOps: int = FRAME_OPS) -> bytes:
@@ -242,14 +286,117 @@ class LogScan(NamedTuple):
     tornReason: Optional[str]
 
 
-def scanLog(data: bytes, path: str = "<log>", allowTorn: bool = True
-            ) -> LogScan:
+def logHeader(gen: int) -> bytes:
     """
-    Parse the contents of one log file.
+    The header of log file C{gen} (format 2).
+    """
+    head = _LOG_HEADER.pack(LOG_MAGIC, LOG_VERSION, gen)
+    return head + _packU32(_crc32(head))
+
+
+def isLegacyLog(data: bytes) -> bool:
+    """
+    Whether C{data} is a log file of format 1 (records only, no header),
+    as kvtwist wrote before format 2: anything not starting with
+    L{LOG_MAGIC} and not empty.
+    """
+    return bool(data) and not data.startswith(LOG_MAGIC[:len(data)])
+
+
+def checkLogHeader(data: bytes, path: str, gen: int):
+    """
+    Check that C{data} starts with a good header naming generation C{gen}.
+
+    @raise CorruptLog: at offset 0 if not.
+    """
+    if not data:
+        raise CorruptLog(path, 0, "the file is empty (its header is "
+                                  "missing)")
+    if len(data) < LOG_HEADER_SIZE:
+        raise CorruptLog(path, 0, "the file header is cut short")
+    magic, version, found = _LOG_HEADER.unpack_from(data)
+    (crc,) = _U32.unpack_from(data, _LOG_HEADER.size)
+    if magic != LOG_MAGIC or crc != _crc32(data[:_LOG_HEADER.size]):
+        raise CorruptLog(path, 0, "the file header is damaged")
+    if version != LOG_VERSION:
+        raise CorruptLog(path, 0, "log format version %d; this kvtwist "
+                                  "reads %d" % (version, LOG_VERSION))
+    if found != gen:
+        raise CorruptLog(path, 0, "the file holds generation %d, not %d "
+                                  "(renamed or reordered files?)"
+                                  % (found, gen))
+
+
+def scanLog(data: bytes, path: str = "<log>", allowTorn: bool = True,
+            start: int = LOG_HEADER_SIZE) -> LogScan:
+    """
+    Parse the records of one log file (format 2), from offset C{start}
+    (after the file header, which L{checkLogHeader} checks).
+
+    Only the last file can have a torn tail, and only in one of these ways:
+    fewer bytes left than a record header; a record whose header is good
+    (its CRC protects its length) but runs past the end of the file; or
+    nothing but zero bytes from a record's start to the end.  If
+    C{allowTorn}, that record and everything after it are reported in
+    C{tornBytes}.
+
+    @raise CorruptLog: for any other damage (a record header or payload
+        failing its CRC with data after it, a payload that doesn't
+        decode), or any damage when not C{allowTorn}: naming the file and
+        the record's offset.
+    """
+    view = memoryview(data)
+    size = len(data)
+    pos = start
+    ops = []
+    unpack = _RECORD_HEADER.unpack_from
+    unpackU32 = _U32.unpack_from
+    while pos < size:
+        torn = False
+        if size - pos < RECORD_HEADER_SIZE:
+            reason = "short record header"
+            torn = True
+        else:
+            length, crc = unpack(view, pos)
+            (headCrc,) = unpackU32(view, pos + 8)
+            end = pos + RECORD_HEADER_SIZE + length
+            if _crc32(view[pos:pos + 8]) != headCrc:
+                reason = "bad record header checksum"
+            elif length < 1:
+                reason = "bad record length %d" % (length,)
+            elif end > size:
+                reason = "record runs past the end of the file (%d of %d " \
+                         "bytes)" % (size - pos - RECORD_HEADER_SIZE, length)
+                torn = True
+            else:
+                payload = view[pos + RECORD_HEADER_SIZE:end]
+                if _crc32(payload) != crc:
+                    reason = "CRC mismatch"
+                else:
+                    try:
+                        ops.extend(decodeFrame(payload))
+                    except ValueError as e:
+                        raise CorruptLog(path, pos, str(e))
+                    pos = end
+                    continue
+        if not torn and not data[pos:].strip(b"\x00"):
+            torn = True
+        if torn and allowTorn:
+            return LogScan(ops, pos, size - pos, reason)
+        raise CorruptLog(path, pos, reason)
+    return LogScan(ops, pos, 0, None)
+
+
+def scanLegacyLog(data: bytes, path: str = "<log>", allowTorn: bool = True
+                  ) -> LogScan:
+    """
+    Parse a log file of format 1 (what kvtwist wrote before format 2: no
+    file header, no record header checksum): records of C{u32 length,
+    u32 CRC, payload}.
 
     A bad record whose declared end reaches the end of the data, or that is
-    followed only by zero bytes, is a torn tail: if C{allowTorn}, it and
-    everything after it are reported in C{tornBytes}.
+    followed only by zero bytes, is taken for a torn tail (format 1 can't
+    tell a flipped length bit from a torn write: format 2 can).
 
     @raise CorruptLog: for any other damage, or any damage when not
         C{allowTorn}.
@@ -267,9 +414,8 @@ def scanLog(data: bytes, path: str = "<log>", allowTorn: bool = True
         else:
             length, crc = unpack(view, pos)
             end = pos + 8 + length
-            if length < 1 or length > _MAX_RECORD:
+            if length < 1:
                 reason = "bad record length %d" % (length,)
-                end = size if length > _MAX_RECORD else end
             elif end > size:
                 reason = "record cut short (%d of %d bytes)" % (
                     size - pos - 8, length)
@@ -290,6 +436,57 @@ def scanLog(data: bytes, path: str = "<log>", allowTorn: bool = True
         raise CorruptLog(path, pos, reason)
     return LogScan(ops, pos, 0, None)
 
+
+# -- the manifest -----------------------------------------------------------
+
+class Manifest(NamedTuple):
+    """
+    What the data directory must hold, as last recorded.
+
+    @ivar base: the first generation the snapshot does not cover (1 when
+        there is no snapshot).
+    @ivar last: the last generation created.
+    """
+
+    base: int
+    last: int
+
+
+class CorruptManifest(PersistenceError):
+    """
+    The manifest fails a check.
+    """
+
+
+def encodeManifest(manifest: Manifest) -> bytes:
+    """
+    The bytes of the manifest file.
+    """
+    body = _MANIFEST.pack(MANIFEST_MAGIC, MANIFEST_VERSION, manifest.base,
+                          manifest.last)
+    return body + _packU32(_crc32(body))
+
+
+def decodeManifest(content: bytes, path: str = "<manifest>") -> Manifest:
+    """
+    Check and decode the manifest file.
+
+    @raise CorruptManifest: naming C{path}, if a check fails.
+    """
+    if len(content) != _MANIFEST.size + 4:
+        raise CorruptManifest("%s is damaged (%d bytes, expected %d)"
+                              % (path, len(content), _MANIFEST.size + 4))
+    magic, version, base, last = _MANIFEST.unpack_from(content)
+    (crc,) = _U32.unpack_from(content, _MANIFEST.size)
+    if magic != MANIFEST_MAGIC or crc != _crc32(content[:_MANIFEST.size]):
+        raise CorruptManifest("%s is damaged (bad magic or CRC)" % (path,))
+    if version != MANIFEST_VERSION:
+        raise CorruptManifest("%s has version %d; this kvtwist reads %d"
+                              % (path, version, MANIFEST_VERSION))
+    return Manifest(base, last)
+
+
+# -- snapshots --------------------------------------------------------------
 
 def snapshotHeader(nextGen: int, savedAtMs: int, payloadLength: int) -> bytes:
     """
@@ -321,12 +518,14 @@ class Snapshot(NamedTuple):
     @ivar savedAtMs: when it was taken.
     @ivar data: the keys and values.
     @ivar expires: the expiry times.
+    @ivar version: its format version.
     """
 
     nextGen: int
     savedAtMs: int
     data: dict
     expires: dict
+    version: int = SNAPSHOT_VERSION
 
 
 def checkSnapshotStream(read: Callable[[int], bytes], size: int, path: str,
@@ -381,10 +580,11 @@ def decodeSnapshot(content: bytes, path: str = "<snapshot>") -> Snapshot:
                               "too short)" % (path,))
     version, nextGen, savedAt, length = _SNAP_HEADER.unpack_from(
         content, len(SNAPSHOT_MAGIC))
-    if version != SNAPSHOT_VERSION:
+    if version not in SNAPSHOT_VERSIONS:
         raise CorruptSnapshot("%s has snapshot format version %d; this "
-                              "kvtwist reads version %d"
-                              % (path, version, SNAPSHOT_VERSION))
+                              "kvtwist reads versions %s"
+                              % (path, version, ", ".join(
+                                  str(v) for v in SNAPSHOT_VERSIONS)))
     if fixed + length + 4 != len(content):
         raise CorruptSnapshot("%s is truncated or has trailing garbage "
                               "(%d bytes, expected %d)"
@@ -399,4 +599,4 @@ def decodeSnapshot(content: bytes, path: str = "<snapshot>") -> Snapshot:
         raise CorruptSnapshot("%s payload can't be decoded: %s" % (path, e))
     if not isinstance(data, dict) or not isinstance(expires, dict):
         raise CorruptSnapshot("%s payload has the wrong shape" % (path,))
-    return Snapshot(nextGen, savedAt, data, expires)
+    return Snapshot(nextGen, savedAt, data, expires, version)

@@ -124,7 +124,9 @@ class Journal:
             return False
         n = len(pending)
         del pending[:]
-        self.sealed.append((self.generation, [data], n))
+        gen = self.generation
+        gen.used = True
+        self.sealed.append((gen, [data], n))
         self.sealedOps += n
         if self.sealError is not None:
             self.sealError = None

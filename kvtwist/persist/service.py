@@ -29,14 +29,15 @@ from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from kvtwist.persist.files import FileSystem, logName
+from kvtwist.persist.files import FileSystem
 from kvtwist.persist.fork import InlineForker, ProcessForker
-from kvtwist.persist.journal import Journal, describe
+from kvtwist.persist.journal import Journal
 from kvtwist.persist.lock import DataDirInUse, DataDirLock
-from kvtwist.persist.recovery import RecoveryError, recover, tidy
+from kvtwist.persist.recovery import RecoveryError, recover
 from kvtwist.persist.snapshots import DEFAULT_COMPACT_MIN_BYTES, Snapshotter
+from kvtwist.persist.startup import openChain
 from kvtwist.persist.threads import DedicatedThread
-from kvtwist.persist.writer import Generation, LogWriter
+from kvtwist.persist.writer import LogWriter
 from kvtwist.replies import Error
 
 FSYNC_MODES = ("always", "interval", "no")
@@ -108,7 +109,7 @@ class StoreService(MultiService):
                  sweepInterval: float = 0.1, sweepLimit: int = 1000,
                  compactMinBytes: int = DEFAULT_COMPACT_MIN_BYTES,
                  stopTimeout: float = 10.0, stopRetries: int = 3,
-                 childPollInterval: float = 0.05):
+                 childPollInterval: float = 0.05, loadDamaged: bool = False):
         """
         @param store: the L{kvtwist.store.Store}.
         @param dataDir: the directory of the files.
@@ -128,6 +129,9 @@ class StoreService(MultiService):
         @param stopTimeout: the most seconds L{stopService} may take.
         @param stopRetries: how often L{stopService} retries a failing flush.
         @param childPollInterval: seconds between checks of a snapshot child.
+        @param loadDamaged: start even if the files are damaged or missing
+            (C{--load-damaged}): load what can be read, and move the old
+            files aside (see L{kvtwist.persist.startup}).
         """
         MultiService.__init__(self)
         if fsync not in FSYNC_MODES:
@@ -145,6 +149,7 @@ class StoreService(MultiService):
         self.dataDir = os.path.abspath(dataDir)
         self.fsyncMode = fsync
         self.flushInterval = flushInterval
+        self.loadDamaged = loadDamaged
         self._clock = clock
         self._fs = fs if fs is not None else FileSystem()
         self._stopTimeout = stopTimeout
@@ -266,29 +271,24 @@ class StoreService(MultiService):
         started = time.perf_counter()
         store = self.store
         store.journal = None
-        found = recover(store, self.dataDir, self._fs)
-        tidy(self._fs, found, self._log)
+        found = recover(store, self.dataDir, self._fs,
+                        salvage=self.loadDamaged)
+        for problem in found.problems:
+            self._log.critical("Loading despite damage (--load-damaged): "
+                               "{problem}", problem=problem)
+        now = self._clock.seconds()
+        chain = openChain(self._fs, self.dataDir, store, found,
+                          int(now * 1000), self._log)
         snaps = self.snapshots
-        if found.savedAtMs is not None:
+        if chain.snapshotSize is not None:
+            snaps.snapshotSize = chain.snapshotSize
+            snaps.lastSave = int(now)
+        elif found.savedAtMs is not None:
             snaps.snapshotSize = found.snapshotSize
             snaps.lastSave = int(found.savedAtMs // 1000)
         else:
-            snaps.lastSave = int(self._clock.seconds())
-        live = []
-        for gen, path, size in found.live:
-            g = Generation(gen, path, size)
-            g.dirSynced = True
-            live.append(g)
-        gen = max(found.nextGen, found.lastGen + 1)
-        current = Generation(gen, os.path.join(self.dataDir, logName(gen)))
-        try:
-            current.fd = self._fs.openLog(current.path)
-            self._fs.fsyncDir(self.dataDir)
-        except OSError as e:
-            raise RecoveryError("can't create %s: %s"
-                                % (current.path, describe(e)))
-        current.dirSynced = True
-        self.writer.begin(live, current)
+            snaps.lastSave = int(now)
+        self.writer.begin(chain.live, chain.current, chain.base)
         self.tornBytes = found.tornBytes
         self.recoveredKeys = store.size()
         self.recoveryTime = time.perf_counter() - started
@@ -298,7 +298,7 @@ class StoreService(MultiService):
             "writing log generation {gen}",
             keys=self.recoveredKeys, seconds=self.recoveryTime,
             dataDir=self.dataDir, snapshot="yes" if found.snapshot else "none",
-            records=found.replayed, gen=gen)
+            records=found.replayed, gen=chain.current.gen)
 
     def _tick(self):
         try:

@@ -55,12 +55,14 @@ def writeSnapshot(fs: FileSystem, dataDir: str, state, nextGen: int,
 
 
 def installSnapshot(fs: FileSystem, dataDir: str, tmpName: str,
-                    nextGen: int, obsoleteLogs: List[str]) -> int:
+                    nextGen: int, obsoleteLogs: List[str],
+                    recorded: Optional[Callable[[int], None]] = None) -> int:
     """
     Check the written temporary snapshot C{tmpName} (read back whole: its
     header names C{nextGen}, its length and CRC are right), rename it into
-    place, fsync the directory, then delete the log files it covers.  A
-    snapshot that fails a check is not installed, and no log is deleted.
+    place, fsync the directory, call C{recorded(nextGen)} (which updates
+    the manifest), then delete the log files it covers.  A snapshot that
+    fails a check is not installed, and no log is deleted.
 
     @return: the snapshot's size.
     @raise format.CorruptSnapshot: if it fails a check.
@@ -69,6 +71,8 @@ def installSnapshot(fs: FileSystem, dataDir: str, tmpName: str,
     size = fs.checkSnapshot(path, nextGen)
     fs.rename(path, os.path.join(dataDir, SNAPSHOT_NAME))
     fs.fsyncDir(dataDir)
+    if recorded is not None:
+        recorded(nextGen)
     for log in obsoleteLogs:
         fs.remove(log)
     if obsoleteLogs:
@@ -151,6 +155,7 @@ class Snapshotter:
         self.lastBgsaveStatus = "ok"
         self.lastForkDuration = 0.0
         self._child: Optional[_Child] = None
+        self._saving = False
         self._childCall = None
         self._lastBgsaveFailure: Optional[float] = None
 
@@ -163,6 +168,13 @@ class Snapshotter:
         Whether a background snapshot is running.
         """
         return self._child is not None
+
+    @property
+    def saving(self) -> bool:
+        """
+        Whether a C{SAVE} is being installed.
+        """
+        return self._saving
 
     def childSeconds(self) -> int:
         """
@@ -198,36 +210,52 @@ class Snapshotter:
         self._failed(what, error)
         return Error("ERR %s refused: %s" % (what, error))
 
-    def save(self):
+    def save(self) -> Deferred:
         """
         C{SAVE}: write a snapshot now, on the reactor thread (it blocks, as
-        Redis's C{SAVE} does), then delete the logs it covers.
+        Redis's C{SAVE} does); then, on the log writer's thread, check and
+        install it and delete the logs it covers.
 
-        @return: C{OK}, or an L{Error} reply.
+        @return: a Deferred firing with C{OK}, or with an L{Error} reply.
         """
-        if self._child is not None:
-            return BGSAVE_IN_PROGRESS
+        if self._child is not None or self._saving:
+            return succeed(BGSAVE_IN_PROGRESS)
         started = time.perf_counter()
         nextGen = self._writer.rotate()
         if nextGen is None:
-            return self._refused("SAVE")
+            return succeed(self._refused("SAVE"))
         savedAt = int(self._now() * 1000)
-        covered = self._writer.coveredBy(nextGen)
+        covered = [g.path for g in self._writer.coveredBy(nextGen)]
         tmpName = snapshotTempName(nextGen)
+        seq = self._journal.seq()
         try:
             writeSnapshot(self._fs, self.dataDir, self.store.dumpState(),
                           nextGen, savedAt, tmpName)
-            size = installSnapshot(self._fs, self.dataDir, tmpName, nextGen,
-                                   [g.path for g in covered])
         except Exception as e:
             self._failed("SAVE", describe(e), tmpName)
-            return Error("ERR snapshot failed: %s" % (describe(e),))
-        seconds = time.perf_counter() - started
-        self._installed(nextGen, savedAt, self._journal.seq(), size, seconds)
-        self._log.info("DB saved on disk ({keys} keys, {size} bytes, "
-                       "{ms:.1f} ms)", keys=self.store.size(), size=size,
-                       ms=seconds * 1000)
-        return OK
+            return succeed(Error("ERR snapshot failed: %s" % (describe(e),)))
+        self._saving = True
+        d = self._runInThread(installSnapshot, self._fs, self.dataDir,
+                              tmpName, nextGen, covered,
+                              self._writer.recordSnapshot)
+
+        def installed(size):
+            seconds = time.perf_counter() - started
+            self._installed(nextGen, savedAt, seq, size, seconds)
+            self._log.info("DB saved on disk ({keys} keys, {size} bytes, "
+                           "{ms:.1f} ms)", keys=self.store.size(), size=size,
+                           ms=seconds * 1000)
+            return OK
+
+        def failed(reason):
+            self._failed("SAVE", describe(reason.value), tmpName)
+            return Error("ERR snapshot failed: %s" % (describe(reason.value),))
+
+        def done(result):
+            self._saving = False
+            return result
+
+        return d.addCallbacks(installed, failed).addBoth(done)
 
     def bgsave(self):
         """
@@ -236,7 +264,7 @@ class Snapshotter:
 
         @return: C{Background saving started}, or an L{Error} reply.
         """
-        if self._child is not None:
+        if self._child is not None or self._saving:
             return BGSAVE_IN_PROGRESS
         nextGen = self._writer.rotate()
         if nextGen is None:
@@ -291,7 +319,8 @@ class Snapshotter:
         child.installing = True
         covered = [g.path for g in self._writer.coveredBy(child.nextGen)]
         d = self._runInThread(installSnapshot, self._fs, self.dataDir,
-                              child.tmpName, child.nextGen, covered)
+                              child.tmpName, child.nextGen, covered,
+                              self._writer.recordSnapshot)
 
         def installed(size):
             seconds = self._now() - child.started
@@ -351,7 +380,7 @@ class Snapshotter:
         C{compactMinBytes} and the last snapshot, unless one runs or one
         failed less than a minute ago.
         """
-        if self._child is not None:
+        if self._child is not None or self._saving:
             return
         size = self._writer.liveBytes()
         if size < self.compactMinBytes or size <= self.snapshotSize:

@@ -25,7 +25,8 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
-from kvtwist.persist.files import FileSystem, logName
+from kvtwist.persist import format
+from kvtwist.persist.files import FileSystem, logName, writeManifest
 from kvtwist.persist.journal import Journal, describe
 
 
@@ -35,22 +36,24 @@ class Generation:
 
     @ivar gen: its number.
     @ivar path: its path.
-    @ivar fd: its open file descriptor, or L{None} until first written.
+    @ivar fd: its open file descriptor, or L{None} until first written
+        (the file is created then, with its header).
     @ivar offset: how many bytes of it are written (and, unless
-        C{fsync="no"}, fsynced).
-    @ivar dirSynced: whether its directory entry is known durable.
+        C{fsync="no"}, fsynced), its header included.
+    @ivar used: whether any record was sealed into it.
     @ivar obsolete: whether a durable snapshot covers it (so it need not,
         and must not, be written).
     """
 
-    __slots__ = ("gen", "path", "fd", "offset", "dirSynced", "obsolete")
+    __slots__ = ("gen", "path", "fd", "offset", "used", "obsolete")
 
-    def __init__(self, gen: int, path: str, offset: int = 0):
+    def __init__(self, gen: int, path: str,
+                 offset: int = format.LOG_HEADER_SIZE):
         self.gen = gen
         self.path = path
         self.fd: Optional[int] = None
         self.offset = offset
-        self.dirSynced = False
+        self.used = offset > format.LOG_HEADER_SIZE
         self.obsolete = False
 
 
@@ -81,6 +84,10 @@ class LogWriter:
     @ivar generations: the live generations by number (those no snapshot
         covers yet), the current one included.
     @ivar current: the generation new records go to.
+    @ivar base: the first generation the snapshot does not cover (1: no
+        snapshot), as the manifest says.  Changed on the writer's thread
+        only (by installing a snapshot), as is C{lastCreated}.
+    @ivar lastCreated: the last generation whose file was created.
     @ivar writeError: why the last flush failed, or L{None} if it worked.
     @ivar inFlight: whether a flush is running.
     @ivar stopping: set at shutdown: no more flushes are scheduled by
@@ -125,6 +132,8 @@ class LogWriter:
         self._changed = changed
         self.generations: Dict[int, Generation] = {}
         self.current: Optional[Generation] = None
+        self.base = 1
+        self.lastCreated = 0
         self._obsolete: List[Generation] = []
         self.writeError: Optional[str] = None
         self.inFlight = False
@@ -139,16 +148,21 @@ class LogWriter:
 
     # -- generations -------------------------------------------------------
 
-    def begin(self, live: Iterable[Generation], current: Generation):
+    def begin(self, live: Iterable[Generation], current: Generation,
+              base: int):
         """
         Start writing after recovery: C{live} are the generations found on
-        disk, C{current} the new one that takes every write.
+        disk, C{current} the one that takes every write (its file exists,
+        and C{current.fd} is open on it), C{base} the first generation the
+        snapshot does not cover.
         """
         for gen in live:
             self.generations[gen.gen] = gen
         self.generations[current.gen] = current
         self.current = current
         self.journal.generation = current
+        self.base = base
+        self.lastCreated = current.gen
 
     def rotate(self) -> Optional[int]:
         """
@@ -161,12 +175,25 @@ class LogWriter:
         """
         if not self.journal.seal():
             return None
+        if not self.current.used:
+            # Nothing in it yet: the snapshot can cover up to it, and the
+            # generation numbers stay without a gap.
+            return self.current.gen
         gen = self.current.gen + 1
         self.current = Generation(gen, os.path.join(self.dataDir,
                                                     logName(gen)))
         self.generations[gen] = self.current
         self.journal.generation = self.current
         return gen
+
+    def recordSnapshot(self, nextGen: int):
+        """
+        On the writer's thread, once a snapshot covering the generations
+        before C{nextGen} is in place: say so in the manifest.
+        """
+        self.base = nextGen
+        writeManifest(self._fs, self.dataDir,
+                      format.Manifest(nextGen, self.lastCreated))
 
     def coveredBy(self, nextGen: int) -> List[Generation]:
         """
@@ -250,19 +277,25 @@ class LogWriter:
         started = time.perf_counter()
         fs = self._fs
         offsets = {}
+        previous = None
         for gen, records, _ in batch:
             if gen.obsolete:
                 continue
             if gen.fd is None:
-                gen.fd = fs.openLog(gen.path)
-            if not gen.dirSynced:
-                fs.fsyncDir(self.dataDir)
-                gen.dirSynced = True
+                if previous is not None and doFsync:
+                    # A later generation's records never reach the disk
+                    # before an earlier one's: recovery only allows a torn
+                    # tail in the last log.
+                    fs.fsync(previous.fd)
+                gen.fd = fs.createLog(self.dataDir, gen.gen, format.Manifest(
+                    self.base, gen.gen))
+                self.lastCreated = gen.gen
             offset = offsets.get(gen, gen.offset)
             for data in joined(records, self.WRITE_BYTES):
                 fs.writeAt(gen.fd, data, offset)
                 offset += len(data)
             offsets[gen] = offset
+            previous = gen
         if doFsync:
             for gen in offsets:
                 fs.fsync(gen.fd)

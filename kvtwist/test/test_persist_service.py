@@ -83,6 +83,8 @@ class FaultyFS(FileSystem):
     The real file layer, counting fsyncs, failing when told.
 
     @ivar failWrites: log writes write half their data, then fail (ENOSPC).
+    @ivar writes: the writes of log records (not headers, nor manifests).
+    @ivar fsyncs: the fsyncs of log records.
     @ivar failFsync: fsyncs fail (EIO).
     @ivar failSnapshot: snapshot files are written halfway, then fail.
     """
@@ -98,7 +100,9 @@ class FaultyFS(FileSystem):
         if self.failWrites:
             FileSystem.writeAt(self, fd, data[:len(data) // 2], offset)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        self.writes += 1
+        if offset >= format.LOG_HEADER_SIZE:
+            # Only writes of records count, not headers nor the manifest.
+            self.writes += 1
         FileSystem.writeAt(self, fd, data, offset)
 
     def fsync(self, fd):
@@ -106,6 +110,14 @@ class FaultyFS(FileSystem):
             raise OSError(errno.EIO, os.strerror(errno.EIO))
         self.fsyncs += 1
         FileSystem.fsync(self, fd)
+
+    def createLog(self, dataDir, gen, manifest):
+        fsyncs = self.fsyncs
+        try:
+            return FileSystem.createLog(self, dataDir, gen, manifest)
+        finally:
+            # Only fsyncs of records count.
+            self.fsyncs = fsyncs
 
     def writeNew(self, path, chunks):
         if self.failSnapshot:
@@ -211,9 +223,11 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         store.set(b"gone", b"x")
         store.push(b"l", [b"x", b"y"])
         store.delete(b"gone")
-        self.assertEqual(os.path.getsize(self.logPaths()[-1]), 0)
+        self.assertEqual(os.path.getsize(self.logPaths()[-1]),
+                         format.LOG_HEADER_SIZE)
         self.clock.advance(1)
-        self.assertGreater(os.path.getsize(self.logPaths()[-1]), 0)
+        self.assertGreater(os.path.getsize(self.logPaths()[-1]),
+                           format.LOG_HEADER_SIZE)
         self.assertEqual(svc.info()["aof_pending_bytes"], 0)
         gen = svc.info()["aof_current_generation"]
         self.stop(svc)
@@ -263,7 +277,7 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         """
         store, svc = self.start()
         store.set(b"a", b"1")
-        self.assertEqual(svc.save(), "OK")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
         store.set(b"b", b"2")
         self.stop(svc)
         tmp = os.path.join(self.dir, "kvtwist.snapshot.tmp")
@@ -286,14 +300,17 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
             self.clock.advance(1)
         self.stop(svc)
         path = self.logPaths()[-1]
+        where = format.LOG_HEADER_SIZE + 14
         with open(path, "r+b") as f:
-            f.seek(12)
+            f.seek(where)
             byte = f.read(1)
-            f.seek(12)
+            f.seek(where)
             f.write(bytes([byte[0] ^ 0xFF]))
+        before = os.path.getsize(path)
         e = self.assertRaises(RecoveryError, self.start)
         self.assertIn(path, str(e))
-        self.assertIn("at byte 0", str(e))
+        self.assertIn("at byte %d" % (format.LOG_HEADER_SIZE,), str(e))
+        self.assertEqual(os.path.getsize(path), before)
 
     def test_tornTailOnlyInLastLog(self):
         """
@@ -318,7 +335,7 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         """
         store, svc = self.start()
         store.set(b"a", b"1")
-        self.assertEqual(svc.save(), "OK")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
         self.stop(svc)
         path = os.path.join(self.dir, files.SNAPSHOT_NAME)
         with open(path, "r+b") as f:
@@ -338,7 +355,7 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         old = self.logPaths()[-1]
         with open(old, "rb") as f:
             content = f.read()
-        self.assertEqual(svc.save(), "OK")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
         store.set(b"a", b"2")
         self.stop(svc)
         with open(old, "wb") as f:
@@ -547,7 +564,7 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         self.stop(svc)
         store2, svc2 = self.start()
         self.assertEqual(store2.ttlMs(b"k"), 10000)
-        self.assertEqual(svc2.save(), "OK")
+        self.assertEqual(self.successResultOf(svc2.save()), "OK")
         self.stop(svc2)
         store3, svc3 = self.start()
         self.assertEqual(store3.ttlMs(b"k"), 10000)
@@ -687,7 +704,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.failure, "can't encode the log: no memory")
         reply = execute(ctx, b"SET", [b"k3", b"v3"])
         self.assertTrue(reply.startswith("MISCONF"), reply)
-        self.assertEqual(svc.save(), "ERR SAVE refused: can't encode the "
+        self.assertEqual(self.successResultOf(svc.save()), "ERR SAVE refused: can't encode the "
                                      "log: no memory")
         self.assertIsInstance(svc.bgsave(), Error)
         self.clock.advance(1)  # writes k1's record, can't encode k2's op
@@ -873,6 +890,107 @@ class ShutdownTests(ServiceTestMixin, SynchronousTestCase):
         self.assertNotIn(files.SNAPSHOT_NAME, self.files())
 
 
+class StartupTests(ServiceTestMixin, SynchronousTestCase):
+    """
+    The chain of files kept up as the server runs, and what a start does
+    to a directory of format 1 or, with C{--load-damaged}, to a damaged
+    one.
+    """
+
+    def manifest(self):
+        """
+        The manifest's content.
+        """
+        return format.decodeManifest(self.fs.readFile(
+            os.path.join(self.dir, files.MANIFEST_NAME)))
+
+    def test_manifestFollowsTheChain(self):
+        """
+        The manifest names each new generation once its file exists, and
+        the snapshot's generation once it is installed; a restart finds
+        the chain whole.
+        """
+        store, svc = self.start()
+        self.assertEqual(self.manifest(), format.Manifest(1, 1))
+        store.set(b"a", b"1")
+        self.clock.advance(1)
+        self.assertEqual(svc.bgsave(), "Background saving started")
+        self.clock.advance(0.05)
+        self.assertEqual(self.manifest(), format.Manifest(2, 1))
+        store.set(b"b", b"2")
+        self.clock.advance(1)
+        self.assertEqual(self.manifest(), format.Manifest(2, 2))
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual((store2.get(b"a"), store2.get(b"b")), (b"1", b"2"))
+
+    def test_snapshotOfUnusedGenerationLeavesNoGap(self):
+        """
+        Two snapshots with no write between them don't skip a generation:
+        the later writes' log is the one right after the snapshot.
+        """
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
+        store.set(b"b", b"2")
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual((store2.get(b"a"), store2.get(b"b")), (b"1", b"2"))
+
+    def test_formatOneConverted(self):
+        """
+        A directory of log format 1 is read, then converted: a snapshot
+        replaces its logs, and later starts read format 2 only.
+        """
+        from kvtwist.test.test_persist_format import legacyRecord
+        with open(os.path.join(self.dir, "kvtwist-00000004.aof"), "wb") as f:
+            f.write(legacyRecord((b"SET", b"a", b"1"))
+                    + legacyRecord((b"SET", b"b", b"2")))
+        store, svc = self.start()
+        self.assertEqual(store.get(b"b"), b"2")
+        self.assertNotIn("kvtwist-00000004.aof", self.files())
+        self.assertIn("kvtwist.snapshot", self.files())
+        self.assertEqual(self.manifest(), format.Manifest(5, 5))
+        store.set(b"c", b"3")
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual(sorted(store2.keys()), [b"a", b"b", b"c"])
+
+    def test_loadDamaged(self):
+        """
+        A missing generation refuses to start; with C{loadDamaged} the
+        server starts with what could be read, having moved every old file
+        into a C{damaged-*} directory (nothing deleted) and begun a new
+        chain, which later starts find whole.
+        """
+        store, svc = self.start()
+        for gen, key in enumerate([b"a", b"b", b"c"]):
+            store.set(key, b"1")
+            self.assertEqual(svc.bgsave(), "Background saving started")
+            self.clock.advance(0.05)
+            store.set(key + b"2", b"1")
+            self.clock.advance(1)
+        self.stop(svc)
+        logs = self.logPaths()
+        os.remove(os.path.join(self.dir, files.SNAPSHOT_NAME))
+        self.assertRaises(RecoveryError, self.start)
+        with capturedEvents() as events:
+            store2, svc2 = self.start(loadDamaged=True)
+        self.assertIn("damaged-", formatted(events))
+        self.assertEqual(store2.get(b"c2"), b"1")
+        [aside] = [n for n in self.files() if n.startswith("damaged-")]
+        self.assertEqual(
+            sorted(os.listdir(os.path.join(self.dir, aside))),
+            sorted([files.MANIFEST_NAME] + [os.path.basename(p)
+                                            for p in logs]))
+        store2.set(b"d", b"1")
+        self.stop(svc2)
+        store3, svc3 = self.start()
+        self.assertEqual(store3.get(b"c2"), b"1")
+        self.assertEqual(store3.get(b"d"), b"1")
+
+
 class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
     """
     SAVE, BGSAVE and compaction.
@@ -887,7 +1005,7 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         store.set(b"k", b"v")
         self.clock.advance(1)
         self.clock.advance(100)
-        self.assertEqual(svc.save(), "OK")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
         self.assertEqual(svc.lastSave, int(START + 101))
         names = self.files()
         self.assertIn(files.SNAPSHOT_NAME, names)
@@ -915,7 +1033,7 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.info()["rdb_bgsave_in_progress"], 1)
         self.assertEqual(svc.bgsave(),
                          "ERR Background save already in progress")
-        self.assertEqual(svc.save(),
+        self.assertEqual(self.successResultOf(svc.save()),
                          "ERR Background save already in progress")
         store.set(b"b", b"2")
         self.clock.advance(0.05)
@@ -943,7 +1061,7 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         """
         store, svc = self.start()
         store.set(b"a", b"1")
-        self.assertEqual(svc.save(), "OK")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
         path = os.path.join(self.dir, files.SNAPSHOT_NAME)
         with open(path, "rb") as f:
             previous = f.read()
@@ -959,7 +1077,7 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
             self.assertEqual(f.read(), previous)
         self.assertEqual([n for n in self.files() if n.endswith(".tmp")],
                          [])
-        reply = svc.save()
+        reply = self.successResultOf(svc.save())
         self.assertTrue(reply.startswith("ERR snapshot failed"), reply)
         with open(path, "rb") as f:
             self.assertEqual(f.read(), previous)
@@ -985,7 +1103,8 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.info()["rdb_bgsave_in_progress"], 1)
         self.clock.advance(0.05)
         self.assertEqual(svc.snapshotCount, 1)
-        self.assertEqual(svc.info()["aof_current_size"], 0)
+        self.assertEqual(svc.info()["aof_current_size"],
+                         format.LOG_HEADER_SIZE)
 
     def test_info(self):
         """
