@@ -10,11 +10,11 @@ class IStore(Interface):
     """
     A key-value store of strings and lists with expiry.
 
-    Any method may return a L{twisted.internet.defer.Deferred} that fires
-    with the documented result: command handlers pass results through
-    L{kvtwist.commands.then}, so a backend that answers asynchronously
-    (a remote or distributed engine) fits without touching the protocol or
-    the dialects.  The in-memory L{kvtwist.store.Store} answers at once.
+    A data structure: every method answers at once, with the documented
+    result, or raises (L{kvtwist.store.WrongType} and friends).  Command
+    handlers use results as plain values.  What may answer later is a
+    whole command, behind L{IBackend}: a backend over another engine
+    runs commands there, not store methods.
     """
 
     journal = Attribute("Callable receiving each mutation op, or None.")
@@ -103,3 +103,39 @@ class IStore(Interface):
 
     def apply(op):
         """Replay one journaled op."""
+
+
+class IBackend(Interface):
+    """
+    Where requests become effects: runs whole commands.
+
+    Dialects turn requests into C{(name, args)}; whoever runs commands (a
+    connection, the web interface) calls L{execute} and never a handler or
+    the store.  The default backend (L{kvtwist.backends.memory}) runs the
+    command table over the in-process store and its journal; another one
+    (a front end over Redis Cluster, say) can run every command without
+    the protocol or the dialects knowing.
+    """
+
+    def execute(ctx, name, args):
+        """
+        Run one command.
+
+        @param ctx: the calling client's L{kvtwist.commands.Context}.
+        @param name: the command name as sent (L{bytes}, any case).
+        @param args: the arguments (L{list} of L{bytes}), without the name.
+        @return: a neutral reply (L{kvtwist.replies}), or a
+            L{twisted.internet.defer.Deferred} that fires with one.  It
+            never raises and the Deferred never fails: every problem is an
+            error reply.  Callers keep replies in request order whatever
+            fires first.
+        """
+
+    def endTurn():
+        """
+        The caller has run the requests it had for now (a connection calls
+        this once after running the requests of one read).  A backend may
+        finish batched work here (the memory backend seals the journal's
+        pending ops into a log record); nothing may depend on it being
+        called for a reply to come.
+        """

@@ -305,9 +305,7 @@ class KVProtocol(LineReceiver):
             self._out = None
             if out:
                 self._write(b"".join(out))
-            service = self.ctx.service
-            if service is not None:
-                service.sealBatch()
+            factory.backend.endTurn()
         if self._readPaused and not self._writePaused:
             # The output budget ran out before the transport paused us:
             # look again on the next turn rather than waiting for a resume
@@ -346,6 +344,7 @@ class KVProtocol(LineReceiver):
             self._out = None
             if out:
                 self._write(b"".join(out))
+            self.factory.backend.endTurn()
 
     def lineReceived(self, line: bytes):
         """
@@ -376,7 +375,7 @@ class KVProtocol(LineReceiver):
         state.dialect = "resp"
         authenticated = state.authenticated
         ctx = self.ctx
-        execute = commands.execute
+        execute = self.factory.backend.execute
         render = resp.render
         plain = commands.PLAIN_REPLIES
         out = self._out
@@ -435,7 +434,8 @@ class KVProtocol(LineReceiver):
             self._emit(data)
             return len(data)
         state.lastCommand = request.name
-        reply = commands.execute(self.ctx, request.name, request.args)
+        reply = self.factory.backend.execute(self.ctx, request.name,
+                                             request.args)
         # Not plain (a Deferred), or large: isinstance(reply, Deferred)
         # costs more than the rest of this method.
         if reply.__class__ not in commands.PLAIN_REPLIES or _isLarge(reply):

@@ -49,6 +49,12 @@ class Verbatim(bytes):
     """
 
 
+#: The types of the replies above (every reply but a Deferred): checked
+#: with C{reply.__class__ in PLAIN} before C{isinstance(reply, Deferred)},
+#: which goes through the (slow) abstract-class machinery.
+PLAIN = frozenset([bytes, int, type(None), list, dict, bool, float,
+                   Status, Error, Verbatim])
+
 OK = Status("OK")
 PONG = Status("PONG")
 QUEUED = Status("QUEUED")

@@ -134,6 +134,8 @@ class KVFactory(ServerFactory):
     @ivar stats: the L{Stats}.
     @ivar runInThread: C{runInThread(f, *args) -> Deferred}, used to render
         large replies off the reactor thread; L{None} renders them inline.
+    @ivar backend: the L{kvtwist.interfaces.IBackend} that runs every
+        client's commands.
     """
 
     protocol = KVProtocol
@@ -141,16 +143,23 @@ class KVFactory(ServerFactory):
     _log = Logger()
 
     def __init__(self, store, service=None, config: Optional[Config] = None,
-                 clock=None, runInThread=None):
+                 clock=None, runInThread=None, backend=None):
         """
         @param clock: an L{IReactorTime}; the global reactor if not given.
         @param runInThread: see the instance variable.
+        @param backend: see the instance variable; by default a
+            L{kvtwist.backends.memory.MemoryBackend} over C{store} and
+            C{service}.
         """
         self.runInThread = runInThread
         if clock is None:
             from twisted.internet import reactor as clock
         self.store = store
         self.service = service
+        if backend is None:
+            from kvtwist.backends.memory import MemoryBackend
+            backend = MemoryBackend(store, service)
+        self.backend = backend
         self.config = config or Config()
         self.clock = clock
         self.stats = Stats(self.now())

@@ -1,7 +1,7 @@
 """
 Fixtures for the end-to-end tests: real C{twistd -n kvstore} processes on
-free loopback ports, each with its own data directory, log and pid file in
-the test's C{tmp_path} (see L{tests.harness}).
+loopback ports the kernel picks (port 0), each with its own data directory,
+log and pid file in the test's C{tmp_path} (see L{tests.harness}).
 
     - C{server}: a started server with the default options.
     - C{makeServer}: a factory, C{makeServer(["--fsync", "always"])}, for

@@ -1,6 +1,11 @@
 """
 The end-to-end harness: run the real C{twistd -n kvstore} as a subprocess on
-a free loopback port, and talk to it with plain blocking sockets.
+a loopback port, and talk to it with plain blocking sockets.
+
+Servers listen on port 0: the kernel picks a free port and the harness
+reads it back from the server's log line C{Server listening on
+127.0.0.1:PORT}, so that test runs beside each other (or beside anything
+else on the machine) never race for a port.
 
 L{KVServer} is usable from any test module::
 
@@ -17,6 +22,7 @@ socket timeouts or C{Popen.wait} timeouts, which also notice a server that
 died.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -24,10 +30,9 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from kvtwist import nursery
-from kvtwist.bench import freePort, parseInfo
 from kvtwist.dialects.resp import encodeCommand
 
 #: How long a server may take to start listening or to exit, in seconds.
@@ -37,6 +42,46 @@ STOP_TIMEOUT = 15.0
 IO_TIMEOUT = 10.0
 
 HOST = "127.0.0.1"
+
+#: A listener's log line: its label ("Server", "Web interface"), host and
+#: port.
+LISTENING = re.compile(r"(\w[\w ]*) listening on ([^\s]+):(\d+)")
+
+
+def listeningAddresses(log: str, label: str = "Server"
+                       ) -> List[Tuple[str, int]]:
+    """
+    The C{(host, port)} of every C{label} listener the log text says is
+    listening, in the order they started (C{--port} first, then each
+    C{--listen}).
+    """
+    return [(m.group(2), int(m.group(3))) for m in LISTENING.finditer(log)
+            if m.group(1).endswith(label)]
+
+
+@contextlib.contextmanager
+def closedPort(host: str = HOST) -> Iterator[int]:
+    """
+    A port on C{host} where nothing listens, and nothing will while the
+    context lasts: it is bound (port 0: the kernel's choice) but not
+    listening, so connecting to it is refused.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        yield s.getsockname()[1]
+
+
+def parseInfo(text: str) -> Dict[str, str]:
+    """
+    The C{field:value} lines of an C{INFO} reply (section titles and blank
+    lines skipped).
+    """
+    fields = {}
+    for line in text.splitlines():
+        name, colon, value = line.strip().partition(":")
+        if colon and not name.startswith("#"):
+            fields[name] = value
+    return fields
 
 
 class ServerError(Exception):
@@ -220,10 +265,12 @@ class LineClient:
 
 class KVServer:
     """
-    One real C{twistd -n kvstore} process, on a free port of 127.0.0.1, with
-    its data directory, log file and pid file in C{workdir}.
+    One real C{twistd -n kvstore} process, on a port of 127.0.0.1 the
+    kernel picks at each start, with its data directory, log file and pid
+    file in C{workdir}.
 
-    @ivar port: the TCP port (kept across restarts).
+    @ivar port: the TCP port of the current (or last) start: each start
+        gets a new one; L{None} before the first.
     @ivar dataDir: the C{--data-dir}.
     @ivar logPath: the twistd log file (appended to across restarts).
     @ivar process: the current L{subprocess.Popen}, or L{None}.
@@ -233,12 +280,12 @@ class KVServer:
         unset them).
     """
 
-    def __init__(self, workdir, dataDir=None, port: Optional[int] = None):
+    def __init__(self, workdir, dataDir=None):
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.dataDir = str(dataDir) if dataDir is not None else \
             os.path.join(self.workdir, "data")
-        self.port = port if port is not None else freePort()
+        self.port: Optional[int] = None
         self.logPath = os.path.join(self.workdir, "twistd.log")
         self.pidPath = os.path.join(self.workdir, "twistd.pid")
         self.stderrPath = os.path.join(self.workdir, "twistd.stderr")
@@ -258,15 +305,16 @@ class KVServer:
             "-n", "--logfile", self.logPath, "--pidfile", self.pidPath,
         ] + self.twistdArgs + [
             "kvstore",
-            "--port", "tcp:%d:interface=%s" % (self.port, HOST),
+            "--port", "tcp:0:interface=%s" % (HOST,),
             "--data-dir", self.dataDir,
         ] + list(extraArgs)
 
     def start(self, extraArgs: Sequence[str] = (),
               timeout: float = START_TIMEOUT) -> "KVServer":
         """
-        Start twistd and wait until it logs that it listens on our port
-        (logged once the port is bound, so connections are accepted).
+        Start twistd and wait until it logs the port it listens on
+        (logged once the port is bound, so connections are accepted): that
+        is L{port} from now on.
 
         @raise ServerError: if it exits or does not listen within
             C{timeout} seconds.
@@ -298,11 +346,14 @@ class KVServer:
     def waitListening(self, timeout: float = START_TIMEOUT):
         """
         Wait until the server logged C{Server listening on 127.0.0.1:PORT}
-        since its last start.
+        since its last start, and set L{port}.
         """
-        marker = "Server listening on %s:%d" % (HOST, self.port)
         deadline = time.monotonic() + timeout
-        while marker not in self.logSinceStart():
+        while True:
+            found = self.listening()
+            if found:
+                self.port = found[0][1]
+                return
             try:
                 code = self.process.wait(timeout=0.05)
             except subprocess.TimeoutExpired:
@@ -312,9 +363,8 @@ class KVServer:
                                   "\n%s" % (code, self.diagnostics()))
             if time.monotonic() > deadline:
                 self.kill9()
-                raise ServerError("twistd did not listen on port %d within "
-                                  "%.0fs:\n%s" % (self.port, timeout,
-                                                  self.diagnostics()))
+                raise ServerError("twistd did not listen within %.0fs:\n%s"
+                                  % (timeout, self.diagnostics()))
 
     def stop(self, sig: int = signal.SIGTERM,
              timeout: float = STOP_TIMEOUT) -> int:
@@ -349,9 +399,9 @@ class KVServer:
     def restart(self, extraArgs: Optional[Sequence[str]] = None,
                 sig: int = signal.SIGTERM) -> "KVServer":
         """
-        Stop (if running) with C{sig} and start again on the same port and
-        data directory, with the same extra options unless new ones are
-        given.
+        Stop (if running) with C{sig} and start again on the same data
+        directory (on a new port), with the same extra options unless new
+        ones are given.
         """
         if self.running:
             self.stop(sig)
@@ -380,6 +430,14 @@ class KVServer:
             self.process.wait(timeout=STOP_TIMEOUT)
 
     # -- logs ---------------------------------------------------------------
+
+    def listening(self, label: str = "Server") -> List[Tuple[str, int]]:
+        """
+        The C{(host, port)} of each C{label} listener logged since the last
+        start, in the order they started: C{--port} first, then each
+        C{--listen} (L{listeningAddresses}).
+        """
+        return listeningAddresses(self.logSinceStart(), label)
 
     @property
     def log(self) -> str:

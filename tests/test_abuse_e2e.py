@@ -22,8 +22,8 @@ import uuid
 
 import pytest
 
-from tests.harness import (HOST, cliCommand, encodeCommand, freePort,
-                           logErrors, parseInfo, waitFor)
+from tests.harness import (HOST, cliCommand, encodeCommand, logErrors,
+                           parseInfo, waitFor)
 
 redis = pytest.importorskip("redis")
 
@@ -344,11 +344,10 @@ def test_tls(makeServer, certificate):
     ports.
     """
     key, cert = certificate
-    tlsPort = freePort()
-    server = makeServer(["--listen", "ssl:%d:privateKey=%s:certKey=%s:"
-                         "interface=%s" % (tlsPort, key, cert, HOST)])
-    waitFor(lambda: "Server listening on %s:%d" % (HOST, tlsPort)
-            in server.log, what="the TLS listener")
+    server = makeServer(["--listen", "ssl:0:privateKey=%s:certKey=%s:"
+                         "interface=%s" % (key, cert, HOST)])
+    (_, tlsPort), = waitFor(lambda: server.listening()[1:],
+                            what="the TLS listener")
     r = redis.Redis(host=HOST, port=tlsPort, ssl=True, ssl_cert_reqs=None,
                     socket_timeout=10, protocol=2)
     assert r.set("tls", "secure") is True
@@ -508,12 +507,11 @@ def test_protectedMode(makeServer, namespace, mode):
     """
     extra = {"protected": [], "no-protected-mode": ["--no-protected-mode"],
              "password": ["--requirepass", PASSWORD]}[mode]
-    port = freePort()
-    server = makeServer(extra + ["--listen", "tcp:%d:interface=%s"
-                                 % (port, namespace.hostAddress)])
-    waitFor(lambda: "Server listening on %s:%d"
-            % (namespace.hostAddress, port) in server.log,
-            what="the listener on the veth address")
+    server = makeServer(extra + ["--listen", "tcp:0:interface=%s"
+                                 % (namespace.hostAddress,)])
+    (_, port), = waitFor(lambda: [
+        a for a in server.listening() if a[0] == namespace.hostAddress],
+        what="the listener on the veth address")
     got = namespace.talk(port, b"PING\r\nAUTH \"%s\"\r\nPING\r\n"
                          % (PASSWORD.encode(),))
     if mode == "protected":

@@ -19,7 +19,7 @@ import time
 import pytest
 import pytest_twisted
 
-from tests.harness import HOST, IO_TIMEOUT, cliCommand, freePort
+from tests.harness import HOST, IO_TIMEOUT, cliCommand, closedPort
 
 PROMPT = "Enter command (or 'quit' to exit): "
 
@@ -85,10 +85,10 @@ def test_connectionFailure(tmp_path):
     With nothing listening, the CLI says it could not connect, naming the
     address and the reason, and exits non-zero.
     """
-    port = freePort()
-    result = subprocess.run(
-        cliCommand() + ["--host", HOST, "--port", str(port), "PING"],
-        capture_output=True, timeout=30, cwd=str(tmp_path))
+    with closedPort() as port:
+        result = subprocess.run(
+            cliCommand() + ["--host", HOST, "--port", str(port), "PING"],
+            capture_output=True, timeout=30, cwd=str(tmp_path))
     assert result.returncode == 2
     assert result.stdout == b""
     assert result.stderr.decode().strip() == \
@@ -426,7 +426,7 @@ def test_twistedClientConnectFailure(tmp_path):
 
     from kvtwist.client import CouldNotConnect, connect
 
-    port = freePort()
-    with pytest.raises(CouldNotConnect) as e:
-        yield connect(reactor, HOST, port)
+    with closedPort() as port:
+        with pytest.raises(CouldNotConnect) as e:
+            yield connect(reactor, HOST, port)
     assert "%s:%d" % (HOST, port) in str(e.value)

@@ -73,11 +73,12 @@ class Writer(threading.Thread):
         self.errors: List[str] = []
         self.connected = threading.Event()
 
-    def newRound(self) -> "Writer":
+    def newRound(self, port: int) -> "Writer":
         """
-        A fresh thread for the next round that carries on the numbering.
+        A fresh thread for the next round, writing to C{port} (the
+        restarted server's), that carries on the numbering.
         """
-        nxt = Writer(self.port, self.ident_, self.stop)
+        nxt = Writer(port, self.ident_, self.stop)
         nxt.seq = self.seq
         return nxt
 
@@ -215,7 +216,7 @@ def runRounds(server, rounds, window: float):
     reports = []
     for sig, seconds in rounds:
         stop.clear()
-        writers = [w.newRound() for w in writers]
+        writers = [w.newRound(server.port) for w in writers]
         for w in writers:
             w.start()
         for w in writers:

@@ -60,23 +60,24 @@ def test_daemonized(tmp_path):
     import signal
     import subprocess
 
-    from tests.harness import HOST, freePort, twistdCommand, waitFor
-    port = freePort()
+    from tests.harness import HOST, listeningAddresses, twistdCommand, \
+        waitFor
     pidfile = tmp_path / "twistd.pid"
     logfile = tmp_path / "twistd.log"
     env = {k: v for k, v in os.environ.items()
            if k not in (nursery.ENV, nursery.MARKER)}
     subprocess.run(twistdCommand() + [
         "--pidfile", str(pidfile), "--logfile", str(logfile), "kvstore",
-        "--port", "tcp:%d:interface=%s" % (port, HOST),
+        "--port", "tcp:0:interface=%s" % (HOST,),
         "--data-dir", str(tmp_path / "data")],
         env=env, check=True, timeout=60, stdin=subprocess.DEVNULL)
     waitFor(lambda: pidfile.exists() and pidfile.read_text().strip(),
             what="the pid file")
     pid = int(pidfile.read_text())
     try:
-        waitFor(lambda: "Server listening" in logfile.read_text(),
-                what="the server to listen")
+        (_, port), = waitFor(
+            lambda: listeningAddresses(logfile.read_text()),
+            what="the server to listen")
         client = redis.Redis(host=HOST, port=port, protocol=2,
                              socket_timeout=10)
         info = client.info()

@@ -1,44 +1,47 @@
 # -*- test-case-name: kvtwist.test.test_commands -*-
 """
-Commands on keys of any type: DEL, EXISTS, KEYS, SCAN, TYPE, RENAME,
-expiry, FLUSH, DBSIZE, PRINT.
+Commands on keys of any type (Redis's C{generic} group): DEL, EXISTS,
+KEYS, SCAN, TYPE, RENAME, expiry; and kvtwist's PRINT.
 """
 
-from kvtwist import replies
-from kvtwist.commands import command, intArg, then
+from kvtwist.commands.registry import group, intArg
 from kvtwist.replies import OK, SYNTAX, Error, Status
 
+command = group("generic")
 
-@command("DEL", -2, "write", "Delete keys; how many existed.", (1, -1, 1))
+
+@command("DEL", -2, "write", "Delete keys; how many existed.", (1, -1, 1),
+         syntax="DEL key [key ...]")
 def del_(ctx, args):
-    store = ctx.store
+    delete = ctx.store.delete
     removed = 0
     for key in args:
-        if store.delete(key):
+        if delete(key):
             removed += 1
     return removed
 
 
-
-
-@command("UNLINK", -2, "write", "Delete keys; how many existed.", (1, -1, 1))
+@command("UNLINK", -2, "write fast", "Delete keys; how many existed.",
+         (1, -1, 1), syntax="UNLINK key [key ...]")
 def unlink(ctx, args):
     return del_(ctx, args)
 
 
-@command("EXISTS", -2, "readonly", "How many of the keys exist.", (1, -1, 1))
+@command("EXISTS", -2, "readonly fast", "How many of the keys exist.",
+         (1, -1, 1), syntax="EXISTS key [key ...]")
 def exists(ctx, args):
-    store = ctx.store
-    return sum(1 for key in args if store.exists(key))
+    exists = ctx.store.exists
+    return sum(1 for key in args if exists(key))
 
 
 @command("KEYS", 2, "readonly", "Every key matching a pattern; O(store).",
-         (0, 0, 0))
+         (0, 0, 0), syntax="KEYS pattern", heavy=True)
 def keys(ctx, args):
     return ctx.store.keys(args[0])
 
 
-@command("SCAN", -2, "readonly", "Iterate keys incrementally.", (0, 0, 0))
+@command("SCAN", -2, "readonly", "Iterate over the keys incrementally.",
+         (0, 0, 0), syntax="SCAN cursor [MATCH pattern] [COUNT count]")
 def scan(ctx, args):
     try:
         cursor = int(args[0])
@@ -64,22 +67,21 @@ def scan(ctx, args):
         else:
             return SYNTAX
         rest = rest[2:]
-    return then(ctx.store.scan(cursor, pattern, count),
-                lambda r: [b"%d" % r[0], r[1]])
+    following, found = ctx.store.scan(cursor, pattern, count)
+    return [b"%d" % following, found]
 
 
-@command("TYPE", 2, "readonly", "The type of a key.")
+@command("TYPE", 2, "readonly fast", "The type of the value in a key.",
+         syntax="TYPE key")
 def type_(ctx, args):
-    return then(ctx.store.typeOf(args[0]), Status)
+    return Status(ctx.store.typeOf(args[0]))
 
 
-@command("RENAME", 3, "write", "Rename a key.", (1, 2, 1))
+@command("RENAME", 3, "write", "Rename a key.", (1, 2, 1),
+         syntax="RENAME key newkey")
 def rename(ctx, args):
-    return then(ctx.store.rename(args[0], args[1]), lambda _: OK)
-
-
-def _expire(ctx, key, whenMs):
-    return then(ctx.store.expireAt(key, whenMs), int)
+    ctx.store.rename(args[0], args[1])
+    return OK
 
 
 def _parseExpiry(ctx, args, scale):
@@ -89,85 +91,59 @@ def _parseExpiry(ctx, args, scale):
     return key, ctx.store.now() + amount * scale
 
 
-@command("EXPIRE", -3, "write", "Expire a key in seconds.")
+@command("EXPIRE", -3, "write fast", "Expire a key in a number of seconds.",
+         syntax="EXPIRE key seconds")
 def expire(ctx, args):
     key, when = _parseExpiry(ctx, args, 1000)
     if key is None:
         return when
-    return _expire(ctx, key, when)
+    return int(ctx.store.expireAt(key, when))
 
 
-@command("PEXPIRE", -3, "write", "Expire a key in milliseconds.")
+@command("PEXPIRE", -3, "write fast",
+         "Expire a key in a number of milliseconds.",
+         syntax="PEXPIRE key milliseconds")
 def pexpire(ctx, args):
     key, when = _parseExpiry(ctx, args, 1)
     if key is None:
         return when
-    return _expire(ctx, key, when)
+    return int(ctx.store.expireAt(key, when))
 
 
-@command("EXPIREAT", -3, "write", "Expire a key at a Unix time.")
+@command("EXPIREAT", -3, "write fast", "Expire a key at a Unix time.",
+         syntax="EXPIREAT key unix-time-seconds")
 def expireat(ctx, args):
-    return _expire(ctx, args[0], intArg(args[1]) * 1000)
+    return int(ctx.store.expireAt(args[0], intArg(args[1]) * 1000))
 
 
-@command("PEXPIREAT", -3, "write", "Expire a key at a Unix time in ms.")
+@command("PEXPIREAT", -3, "write fast",
+         "Expire a key at a Unix time in milliseconds.",
+         syntax="PEXPIREAT key unix-time-milliseconds")
 def pexpireat(ctx, args):
-    return _expire(ctx, args[0], intArg(args[1]))
+    return int(ctx.store.expireAt(args[0], intArg(args[1])))
 
 
-@command("TTL", 2, "readonly", "Seconds to live.")
+@command("TTL", 2, "readonly fast", "The seconds a key has left to live.",
+         syntax="TTL key")
 def ttl(ctx, args):
-    def seconds(ms):
-        return ms if ms < 0 else (ms + 500) // 1000
-    return then(ctx.store.ttlMs(args[0]), seconds)
+    ms = ctx.store.ttlMs(args[0])
+    return ms if ms < 0 else (ms + 500) // 1000
 
 
-@command("PTTL", 2, "readonly", "Milliseconds to live.")
+@command("PTTL", 2, "readonly fast",
+         "The milliseconds a key has left to live.", syntax="PTTL key")
 def pttl(ctx, args):
     return ctx.store.ttlMs(args[0])
 
 
-@command("PERSIST", 2, "write", "Remove a key's expiry.")
+@command("PERSIST", 2, "write fast", "Remove the expiry of a key.",
+         syntax="PERSIST key")
 def persist(ctx, args):
-    return then(ctx.store.persist(args[0]), int)
-
-
-@command("FLUSHDB", -1, "write", "Remove every key.", (0, 0, 0))
-def flushdb(ctx, args):
-    if args and (len(args) > 1 or args[0].upper() not in (b"SYNC", b"ASYNC")):
-        return SYNTAX
-    return then(ctx.store.flush(), lambda _: OK)
-
-
-@command("FLUSHALL", -1, "write", "Remove every key.", (0, 0, 0))
-def flushall(ctx, args):
-    return flushdb(ctx, args)
-
-
-@command("FLUSH", 1, "write", "Remove every key (the gevent seeds' name).",
-         (0, 0, 0))
-def flush(ctx, args):
-    return flushdb(ctx, args)
-
-
-@command("DBSIZE", 1, "readonly", "The number of keys.", (0, 0, 0))
-def dbsize(ctx, args):
-    return ctx.store.size()
+    return int(ctx.store.persist(args[0]))
 
 
 @command("PRINT", 1, "readonly",
-         "Every key and value (lists as arrays); O(store).", (0, 0, 0))
+         "Every key and its value (lists as arrays); O(store) (kvtwist).",
+         (0, 0, 0), syntax="PRINT", heavy=True)
 def print_(ctx, args):
     return ctx.store.contents()
-
-
-@command("SELECT", 2, "readonly", "Select database 0 (the only one).",
-         (0, 0, 0))
-def select(ctx, args):
-    try:
-        db = int(args[0])
-    except ValueError:
-        return replies.NOT_INTEGER
-    if db != 0:
-        return Error("ERR DB index is out of range")
-    return OK

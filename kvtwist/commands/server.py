@@ -1,131 +1,31 @@
 # -*- test-case-name: kvtwist.test.test_commands -*-
 """
-Connection and server commands: PING, ECHO, QUIT, AUTH, HELLO, INFO,
-CLIENT, CONFIG, COMMAND, TIME, SAVE, BGSAVE, LASTSAVE.
+Commands about the server as a whole (Redis's C{server} group): INFO,
+CONFIG, COMMAND, TIME, DBSIZE, FLUSHDB, FLUSHALL, SAVE, BGSAVE, LASTSAVE;
+and kvtwist's FLUSH.
 """
 
 import fnmatch
-import hmac
+import os
+import platform
 import time
 
-from kvtwist import __version__, replies
-from kvtwist.commands import TABLE, command
+from kvtwist import __version__
+from kvtwist.commands.connection import REDIS_COMPAT_VERSION, field
+from kvtwist.commands.registry import TABLE, group
 from kvtwist.nursery import nurserySize
-from kvtwist.replies import OK, PONG, SYNTAX, Error, Status, Verbatim
+from kvtwist.replies import OK, SYNTAX, Error, Status, Verbatim
 
-#: The Redis version kvtwist answers as, for clients that check it.
-REDIS_COMPAT_VERSION = "7.4.0"
-
-
-@command("PING", -1, "readonly", "PONG, or the message.", (0, 0, 0))
-def ping(ctx, args):
-    if len(args) > 1:
-        return replies.wrongArity("ping")
-    return args[0] if args else PONG
+command = group("server")
 
 
-@command("ECHO", 2, "readonly", "The message.", (0, 0, 0))
-def echo(ctx, args):
-    return args[0]
-
-
-@command("QUIT", -1, "noauth readonly", "Close the connection.", (0, 0, 0))
-def quit(ctx, args):
-    ctx.client.closeAfterReply = True
-    return OK
-
-
-@command("EXIT", -1, "noauth readonly", "Close the connection.", (0, 0, 0))
-def exit_(ctx, args):
-    return quit(ctx, args)
-
-
-def _checkPassword(ctx, user, password):
-    server = ctx.server
-    secret = getattr(server, "password", None) if server else None
-    if secret is None:
-        return Error(
-            "ERR AUTH <password> called without any password configured "
-            "for the default user. Are you sure your configuration is "
-            "correct?")
-    okUser = hmac.compare_digest(user, b"default")
-    okPass = hmac.compare_digest(password, secret)
-    if okUser and okPass:
-        ctx.client.authenticated = True
-        return OK
-    server.stats.authFailures += 1
-    return replies.WRONGPASS
-
-
-@command("AUTH", -2, "noauth readonly", "AUTH [user] password", (0, 0, 0))
-def auth(ctx, args):
-    if len(args) == 1:
-        return _checkPassword(ctx, b"default", args[0])
-    if len(args) == 2:
-        return _checkPassword(ctx, args[0], args[1])
-    return SYNTAX
-
-
-@command("HELLO", -1, "noauth readonly",
-         "HELLO [2|3] [AUTH user pass] [SETNAME name]", (0, 0, 0))
-def hello(ctx, args):
-    client = ctx.client
-    proto = client.protover
-    if args:
-        try:
-            proto = int(args[0])
-        except ValueError:
-            return Error("ERR Protocol version is not an integer or out of "
-                         "range")
-        if proto not in (2, 3):
-            return Error("NOPROTO unsupported protocol version")
-    rest = args[1:]
-    name = None
-    while rest:
-        opt = rest[0].upper()
-        if opt == b"AUTH" and len(rest) >= 3:
-            result = _checkPassword(ctx, rest[1], rest[2])
-            if result is not OK:
-                return result
-            rest = rest[3:]
-        elif opt == b"SETNAME" and len(rest) >= 2:
-            name = rest[1]
-            rest = rest[2:]
-        else:
-            return Error("ERR Syntax error in HELLO option '%s'"
-                         % (rest[0].decode("utf-8", "replace"),))
-    if not client.authenticated:
-        return replies.NOAUTH
-    client.protover = proto
-    if name is not None:
-        client.name = name
-    return {
-        b"server": b"redis",
-        b"version": REDIS_COMPAT_VERSION.encode(),
-        b"kvtwist_version": __version__.encode(),
-        b"proto": proto,
-        b"id": client.id,
-        b"mode": b"standalone",
-        b"role": b"master",
-        b"modules": [],
-    }
-
-
-def _field(value) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, float):
-        return "%.6f" % (value,)
-    return str(value)
-
-
-def _reactorName(server) -> str:
+def _reactorName(factory) -> str:
     """
-    The class of the reactor C{server} runs on (its clock, in production).
+    The class of the reactor C{factory} runs on (its clock, in production).
     """
-    if server is None:
+    if factory is None:
         return "none"
-    kind = type(server.clock)
+    kind = type(factory.clock)
     return "%s.%s" % (kind.__module__, kind.__qualname__)
 
 
@@ -133,29 +33,29 @@ def infoSections(ctx):
     """
     The sections of C{INFO}: a list of C{(title, [(field, value)])}.
     """
-    server = ctx.server
+    factory = ctx.factory
     service = ctx.service
     store = ctx.store
     now = time.time()
     sections = []
-    started = server.stats.startTime if server else now
+    started = factory.stats.startTime if factory else now
     sections.append(("Server", [
         ("redis_version", REDIS_COMPAT_VERSION),
         ("kvtwist_version", __version__),
         ("redis_mode", "standalone"),
-        ("process_id", __import__("os").getpid()),
-        ("tcp_port", server.config.portNumber() if server else 0),
+        ("process_id", os.getpid()),
+        ("tcp_port", factory.config.portNumber() if factory else 0),
         ("uptime_in_seconds", int(now - started)),
         ("uptime_in_days", int((now - started) // 86400)),
-        ("implementation", __import__("platform").python_implementation()),
-        ("reactor", _reactorName(server)),
+        ("implementation", platform.python_implementation()),
+        ("reactor", _reactorName(factory)),
     ]))
-    if server is not None:
-        stats = server.stats
+    if factory is not None:
+        stats = factory.stats
         sections.append(("Clients", [
-            ("connected_clients", server.countActive()),
-            ("dropped_clients", server.countDropped()),
-            ("maxclients", server.config.maxClients),
+            ("connected_clients", factory.countActive()),
+            ("dropped_clients", factory.countDropped()),
+            ("maxclients", factory.config.maxClients),
             ("rejected_connections", stats.rejected),
             ("blocked_clients", 0),
         ]))
@@ -163,13 +63,13 @@ def infoSections(ctx):
     nursery = nurserySize()
     if nursery is not None:
         memory.append(("gc_nursery_bytes", nursery))
-    if server is not None:
-        memory.append(("idle_memory_releases", server.stats.idleReleases))
+    if factory is not None:
+        memory.append(("idle_memory_releases", factory.stats.idleReleases))
     sections.append(("Memory", memory))
     if service is not None:
         sections.append(("Persistence", list(service.info().items())))
-    if server is not None:
-        stats = server.stats
+    if factory is not None:
+        stats = factory.stats
         sections.append(("Stats", [
             ("total_connections_received", stats.connectionsReceived),
             ("total_commands_processed", stats.commandsProcessed),
@@ -198,8 +98,8 @@ def _rss() -> int:
         return 0
 
 
-@command("INFO", -1, "readonly", "Server information: INFO [section].",
-         (0, 0, 0))
+@command("INFO", -1, "loading stale", "Information about the server.",
+         (0, 0, 0), syntax="INFO [section [section ...]]")
 def info(ctx, args):
     wanted = {a.decode("utf-8", "replace").lower() for a in args}
     everything = not wanted or wanted & {"all", "everything", "default"}
@@ -211,57 +111,16 @@ def info(ctx, args):
             lines.append("")
         lines.append("# " + title)
         for name, value in fields:
-            lines.append("%s:%s" % (name, _field(value)))
+            lines.append("%s:%s" % (name, field(value)))
     return Verbatim(("\r\n".join(lines) + "\r\n").encode("utf-8"))
 
 
-def clientLine(state, now: float) -> str:
-    """
-    One line of C{CLIENT LIST} for a L{kvtwist.commands.ClientState}.
-    """
-    return ("id=%d addr=%s name=%s age=%d idle=%d cmd=%s dialect=%s "
-            "resp=%d cmds=%d" % (
-                state.id, state.addr, _field(state.name),
-                int(now - state.created), int(now - state.lastActive),
-                _field(state.lastCommand).lower() or "NULL",
-                state.dialect, state.protover, state.commands))
-
-
-@command("CLIENT", -2, "readonly",
-         "CLIENT ID|GETNAME|SETNAME|LIST|INFO|SETINFO", (0, 0, 0))
-def client(ctx, args):
-    sub = args[0].upper()
-    state = ctx.client
-    if sub == b"ID" and len(args) == 1:
-        return state.id
-    if sub == b"GETNAME" and len(args) == 1:
-        return state.name or None
-    if sub == b"SETNAME" and len(args) == 2:
-        if b" " in args[1] or b"\n" in args[1]:
-            return Error("ERR Client names cannot contain spaces, newlines "
-                         "or special characters.")
-        state.name = args[1]
-        return OK
-    if sub == b"SETINFO" and len(args) == 3:
-        return OK
-    if sub == b"INFO" and len(args) == 1:
-        return Verbatim((clientLine(state, time.time()) + "\n").encode())
-    if sub == b"LIST":
-        now = time.time()
-        states = ctx.server.clientStates() if ctx.server else [state]
-        return Verbatim("".join(clientLine(s, now) + "\n"
-                                for s in states).encode())
-    return Error("ERR unknown subcommand or wrong number of arguments for "
-                 "'%s'. Try CLIENT HELP." % (args[0].decode("utf-8",
-                                                             "replace"),))
-
-
-@command("CONFIG", -2, "readonly", "CONFIG GET pattern (read-only view).",
-         (0, 0, 0))
+@command("CONFIG", -2, "", "The server's settings (read-only).", (0, 0, 0),
+         syntax="CONFIG GET parameter [parameter ...]")
 def config(ctx, args):
     sub = args[0].upper()
     if sub == b"GET" and len(args) >= 2:
-        view = ctx.server.config.view() if ctx.server else {}
+        view = ctx.factory.config.view() if ctx.factory else {}
         out = {}
         for pattern in args[1:]:
             pat = pattern.decode("utf-8", "replace").lower()
@@ -282,8 +141,9 @@ def _commandInfo(cmd):
             cmd.step]
 
 
-@command("COMMAND", -1, "readonly", "COMMAND [COUNT|INFO|DOCS|LIST]",
-         (0, 0, 0))
+@command("COMMAND", -1, "loading stale", "About the commands.", (0, 0, 0),
+         syntax="COMMAND [COUNT | LIST | INFO [command-name ...] | "
+         "DOCS [command-name ...]]")
 def command_(ctx, args):
     if not args:
         return [_commandInfo(c) for c in TABLE.values()]
@@ -299,56 +159,67 @@ def command_(ctx, args):
         names = [n.upper() for n in args[1:]] or list(TABLE)
         return {TABLE[n].name.lower().encode(): {
                     b"summary": TABLE[n].summary.encode(),
-                    b"since": b"1.0.0", b"group": b"generic"}
+                    b"since": b"1.0.0", b"group": TABLE[n].group.encode()}
                 for n in names if n in TABLE}
     return Error("ERR unknown subcommand '%s'. Try COMMAND HELP."
                  % (args[0].decode("utf-8", "replace"),))
 
 
-@command("TIME", 1, "readonly", "The server time.", (0, 0, 0))
+@command("TIME", 1, "loading stale fast", "The server's time.", (0, 0, 0),
+         syntax="TIME")
 def time_(ctx, args):
     now = time.time()
     return [b"%d" % int(now), b"%d" % int((now % 1) * 1000000)]
 
 
-@command("SAVE", 1, "readonly", "Write a snapshot now (blocks).", (0, 0, 0))
+@command("DBSIZE", 1, "readonly fast", "The number of keys.", (0, 0, 0),
+         syntax="DBSIZE")
+def dbsize(ctx, args):
+    return ctx.store.size()
+
+
+@command("FLUSHDB", -1, "write", "Remove every key.", (0, 0, 0),
+         syntax="FLUSHDB [ASYNC | SYNC]")
+def flushdb(ctx, args):
+    if args and (len(args) > 1 or args[0].upper() not in (b"SYNC", b"ASYNC")):
+        return SYNTAX
+    ctx.store.flush()
+    return OK
+
+
+@command("FLUSHALL", -1, "write", "Remove every key of every database.",
+         (0, 0, 0), syntax="FLUSHALL [ASYNC | SYNC]")
+def flushall(ctx, args):
+    return flushdb(ctx, args)
+
+
+@command("FLUSH", 1, "write", "Remove every key (the gevent seeds' name; "
+         "kvtwist).", (0, 0, 0), syntax="FLUSH")
+def flush(ctx, args):
+    return flushdb(ctx, args)
+
+
+@command("SAVE", 1, "admin noscript no_async_loading no_multi",
+         "Write a snapshot now (blocks the server).", (0, 0, 0),
+         syntax="SAVE")
 def save(ctx, args):
     if ctx.service is None:
         return Error("ERR persistence is not configured")
     return ctx.service.save()
 
 
-@command("BGSAVE", -1, "readonly", "Write a snapshot in the background.",
-         (0, 0, 0))
+@command("BGSAVE", -1, "admin noscript no_async_loading",
+         "Write a snapshot in the background.", (0, 0, 0),
+         syntax="BGSAVE")
 def bgsave(ctx, args):
     if ctx.service is None:
         return Error("ERR persistence is not configured")
     return ctx.service.bgsave()
 
 
-@command("LASTSAVE", 1, "readonly", "Unix time of the last snapshot.",
-         (0, 0, 0))
+@command("LASTSAVE", 1, "loading stale fast",
+         "The Unix time of the last snapshot.", (0, 0, 0), syntax="LASTSAVE")
 def lastsave(ctx, args):
     if ctx.service is None:
         return 0
     return int(ctx.service.lastSave)
-
-
-_HELP = [
-    "Commands are case-insensitive; the README lists them all.",
-    "  SET key value        store a value (text: the rest of the line)",
-    "  GET key              show a value",
-    "  REMOVE key           delete a key (also DEL, DELETE)",
-    "  PRINT                every key and value (O(store): prefer SCAN)",
-    "  MSET k1 v1 k2 v2     set several keys",
-    "  MGET k1 k2           several values",
-    "  EXISTS k | KEYS [p] | SCAN c | INCR k | EXPIRE k s | TTL k | FLUSH",
-    "  LPUSH RPUSH LPOP RPOP LRANGE LLEN LINDEX LSET LREM  lists",
-    "  INFO [section] | CLIENT LIST | SAVE | BGSAVE",
-    "  quit                 leave (also EXIT)",
-]
-
-
-@command("HELP", -1, "readonly", "A short list of commands.", (0, 0, 0))
-def help_(ctx, args):
-    return [Status(line) for line in _HELP]

@@ -1,13 +1,15 @@
 # -*- test-case-name: kvtwist.test.test_commands -*-
 """
-Commands on string values.
+Commands on string values (Redis's C{string} group).
 """
 
-from kvtwist.commands import command, intArg, then
+from kvtwist.commands.registry import group, intArg
 from kvtwist.replies import OK, SYNTAX, Error
 
+command = group("string")
 
-@command("GET", 2, "readonly", "The value of a key.")
+
+@command("GET", 2, "readonly fast", "The value of a key.", syntax="GET key")
 def get(ctx, args):
     return ctx.store.get(args[0])
 
@@ -19,8 +21,9 @@ def _invalidExpire(name):
     return Error("ERR invalid expire time in '%s' command" % (name,))
 
 
-@command("SET", -3, "write",
-         "Set a key: SET k v [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] [NX|XX] [GET]")
+@command("SET", -3, "write denyoom", "Set the string value of a key.",
+         syntax="SET key value [NX | XX] [GET] [EX seconds | PX milliseconds"
+         " | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]")
 def set_(ctx, args):
     store = ctx.store
     key, value = args[0], args[1]
@@ -68,7 +71,9 @@ def set_(ctx, args):
     return old if getOld else OK
 
 
-@command("SETNX", 3, "write", "Set a key only if it does not exist.")
+@command("SETNX", 3, "write denyoom fast",
+         "Set the value of a key only if it does not exist.",
+         syntax="SETNX key value")
 def setnx(ctx, args):
     store = ctx.store
     if store.exists(args[0]):
@@ -77,7 +82,9 @@ def setnx(ctx, args):
     return 1
 
 
-@command("SETEX", 4, "write", "Set a key with a TTL in seconds.")
+@command("SETEX", 4, "write denyoom",
+         "Set the value and the time to live (seconds) of a key.",
+         syntax="SETEX key seconds value")
 def setex(ctx, args):
     seconds = intArg(args[1])
     if seconds <= 0:
@@ -86,7 +93,9 @@ def setex(ctx, args):
     return OK
 
 
-@command("GETSET", 3, "write", "Set a key and return its old value.")
+@command("GETSET", 3, "write denyoom fast",
+         "Set the value of a key and return its old value.",
+         syntax="GETSET key value")
 def getset(ctx, args):
     store = ctx.store
     old = store.get(args[0])
@@ -94,7 +103,8 @@ def getset(ctx, args):
     return old
 
 
-@command("GETDEL", 2, "write", "Return a key's value and delete it.")
+@command("GETDEL", 2, "write fast", "Return the value of a key and delete it.",
+         syntax="GETDEL key")
 def getdel(ctx, args):
     store = ctx.store
     old = store.get(args[0])
@@ -103,7 +113,8 @@ def getdel(ctx, args):
     return old
 
 
-@command("MGET", -2, "readonly", "The values of several keys.", (1, -1, 1))
+@command("MGET", -2, "readonly fast", "The values of several keys.",
+         (1, -1, 1), syntax="MGET key [key ...]")
 def mget(ctx, args):
     get = ctx.store.get
     out = []
@@ -115,7 +126,8 @@ def mget(ctx, args):
     return out
 
 
-@command("MSET", -3, "write", "Set several keys.", (1, -1, 2))
+@command("MSET", -3, "write denyoom", "Set several keys.", (1, -1, 2),
+         syntax="MSET key value [key value ...]")
 def mset(ctx, args):
     if len(args) % 2:
         return Error("ERR wrong number of arguments for 'mset' command")
@@ -125,8 +137,9 @@ def mset(ctx, args):
     return OK
 
 
-@command("MSETNX", -3, "write", "Set several keys if none exists.",
-         (1, -1, 2))
+@command("MSETNX", -3, "write denyoom",
+         "Set several keys only if none of them exists.", (1, -1, 2),
+         syntax="MSETNX key value [key value ...]")
 def msetnx(ctx, args):
     if len(args) % 2:
         return Error("ERR wrong number of arguments for 'msetnx' command")
@@ -138,22 +151,28 @@ def msetnx(ctx, args):
     return 1
 
 
-@command("INCR", 2, "write", "Add 1 to an integer.")
+@command("INCR", 2, "write denyoom fast", "Add 1 to the integer in a key.",
+         syntax="INCR key")
 def incr(ctx, args):
     return ctx.store.incrBy(args[0], 1)
 
 
-@command("DECR", 2, "write", "Subtract 1 from an integer.")
+@command("DECR", 2, "write denyoom fast",
+         "Subtract 1 from the integer in a key.", syntax="DECR key")
 def decr(ctx, args):
     return ctx.store.incrBy(args[0], -1)
 
 
-@command("INCRBY", 3, "write", "Add to an integer.")
+@command("INCRBY", 3, "write denyoom fast",
+         "Add a number to the integer in a key.",
+         syntax="INCRBY key increment")
 def incrby(ctx, args):
     return ctx.store.incrBy(args[0], intArg(args[1]))
 
 
-@command("DECRBY", 3, "write", "Subtract from an integer.")
+@command("DECRBY", 3, "write denyoom fast",
+         "Subtract a number from the integer in a key.",
+         syntax="DECRBY key decrement")
 def decrby(ctx, args):
     delta = intArg(args[1])
     if delta == -(2 ** 63):
@@ -161,11 +180,15 @@ def decrby(ctx, args):
     return ctx.store.incrBy(args[0], -delta)
 
 
-@command("APPEND", 3, "write", "Append to a string; the new length.")
+@command("APPEND", 3, "write denyoom fast",
+         "Append to the string in a key; its new length.",
+         syntax="APPEND key value")
 def append(ctx, args):
     return ctx.store.append(args[0], args[1])
 
 
-@command("STRLEN", 2, "readonly", "The length of a string.")
+@command("STRLEN", 2, "readonly fast", "The length of the string in a key.",
+         syntax="STRLEN key")
 def strlen(ctx, args):
-    return then(ctx.store.get(args[0]), lambda v: 0 if v is None else len(v))
+    value = ctx.store.get(args[0])
+    return 0 if value is None else len(value)

@@ -3,11 +3,10 @@ Tests for the command table (L{kvtwist.commands}): Redis semantics and
 error texts, independent of any dialect.
 """
 
-from twisted.internet.defer import Deferred, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist import commands
-from kvtwist.commands import ClientState, Context, execute, then
+from kvtwist.commands import Context, execute
 from kvtwist.replies import OK, Error, Status, Verbatim
 from kvtwist.store import Store
 
@@ -221,38 +220,68 @@ class CommandTests(SynchronousTestCase):
         self.assertTrue(self.ctx.client.closeAfterReply)
 
 
-class AsyncStoreTests(SynchronousTestCase):
+class TableTests(SynchronousTestCase):
     """
-    A store whose methods return Deferreds fits behind the same handlers.
+    The command table and the modules that fill it.
     """
 
-    def test_then(self):
+    def test_groups(self):
         """
-        L{then} applies a function now, or when a Deferred fires.
+        Each command belongs to its Redis command group, by the module its
+        handler is in; C{COMMAND DOCS} says which.
         """
-        self.assertEqual(then(2, lambda x: x + 1), 3)
-        d = Deferred()
-        result = then(d, lambda x: x + 1)
-        d.callback(4)
-        self.assertEqual(self.successResultOf(result), 5)
+        ctx = Context(Store())
+        docs = execute(ctx, b"COMMAND", [b"DOCS", b"GET", b"DEL", b"LPUSH",
+                                          b"PING", b"INFO"])
+        self.assertEqual({name: doc[b"group"] for name, doc in docs.items()},
+                         {b"get": b"string", b"del": b"generic",
+                          b"lpush": b"list", b"ping": b"connection",
+                          b"info": b"server"})
 
-    def test_deferredStore(self):
+    def test_noImportCycle(self):
         """
-        Handlers pass Deferred store results through to the reply.
+        The handler modules and the registry import the registry (or
+        other submodules), never the C{kvtwist.commands} package itself,
+        which imports them.
         """
-        class AsyncStore(Store):
-            def get(self, key):
-                return succeed(Store.get(self, key))
+        import ast
+        import os
+        folder = os.path.dirname(commands.__file__)
+        for name in sorted(os.listdir(folder)):
+            if not name.endswith(".py") or name == "__init__.py":
+                continue
+            with open(os.path.join(folder, name)) as f:
+                tree = ast.parse(f.read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom):
+                    self.assertNotEqual(node.module, "kvtwist.commands",
+                                        name)
+                    if node.module == "kvtwist":
+                        self.assertNotIn(
+                            "commands", [a.name for a in node.names], name)
+                elif isinstance(node, ast.Import):
+                    self.assertNotIn(
+                        "kvtwist.commands", [a.name for a in node.names],
+                        name)
 
-            def ttlMs(self, key):
-                return succeed(Store.ttlMs(self, key))
+    def test_keysOf(self):
+        """
+        L{commands.Command.keysOf} picks the key arguments of a call by
+        the table's key positions.
+        """
+        table = commands.TABLE
+        self.assertEqual(table[b"GET"].keysOf([b"k"]), [b"k"])
+        self.assertEqual(table[b"MSET"].keysOf([b"a", b"1", b"b", b"2"]),
+                         [b"a", b"b"])
+        self.assertEqual(table[b"DEL"].keysOf([b"a", b"b", b"c"]),
+                         [b"a", b"b", b"c"])
+        self.assertEqual(table[b"RENAME"].keysOf([b"a", b"b"]), [b"a", b"b"])
+        self.assertEqual(table[b"KEYS"].keysOf([b"*"]), [])
 
-        store = AsyncStore()
-        store.set(b"k", b"hello")
-        ctx = Context(store, client=ClientState())
-        self.assertEqual(
-            self.successResultOf(execute(ctx, b"GET", [b"k"])), b"hello")
-        self.assertEqual(
-            self.successResultOf(execute(ctx, b"STRLEN", [b"k"])), 5)
-        self.assertEqual(
-            self.successResultOf(execute(ctx, b"TTL", [b"k"])), -1)
+    def test_serverIsTheFactory(self):
+        """
+        L{Context.factory} is also readable under its former name,
+        C{server}.
+        """
+        factory = object()
+        self.assertIs(Context(Store(), factory).server, factory)

@@ -6,8 +6,8 @@ web interface may make, run through the one command table.
 
 Reads go to the store through L{maybeDeferred}, so that a store answering
 with Deferreds (L{kvtwist.interfaces.IStore}) fits; changes go through
-L{kvtwist.commands.execute} so that they are counted, journaled and refused
-while persistence fails, like any client's.
+the factory's backend (L{kvtwist.interfaces.IBackend}) so that they are
+counted, journaled and refused while persistence fails, like any client's.
 """
 
 import os
@@ -17,7 +17,7 @@ from typing import Dict, List, Optional
 from twisted.internet.defer import inlineCallbacks, maybeDeferred, returnValue
 
 from kvtwist import __version__
-from kvtwist.commands import ClientState, Context, execute
+from kvtwist.commands import ClientState, Context
 from kvtwist.replies import Error
 from kvtwist.web.fmt import duration, size
 
@@ -296,8 +296,10 @@ class WebData:
             if isinstance(reply, Error):
                 raise CommandFailed(reply)
             return reply
-        return maybeDeferred(execute, ctx, words[0],
-                             list(words[1:])).addCallback(check)
+        backend = factory.backend
+        d = maybeDeferred(backend.execute, ctx, words[0], list(words[1:]))
+        backend.endTurn()
+        return d.addCallback(check)
 
     def setKey(self, key: bytes, value: bytes, ttl: Optional[int] = None):
         """

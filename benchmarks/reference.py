@@ -1,6 +1,6 @@
-# -*- test-case-name: kvtwist.test.test_bench -*-
+# -*- test-case-name: benchmarks.test.test_reference -*-
 """
-The calibration servers of C{python -m kvtwist.bench}: the smallest Twisted
+The calibration servers of C{python -m benchmarks}: the smallest Twisted
 servers that answer RESP C{SET} and C{GET}, with a dict and nothing else
 (no persistence, no limits, no stats, no other command).
 
@@ -13,11 +13,14 @@ servers that answer RESP C{SET} and C{GET}, with a dict and nothing else
 Issue 6 quotes what such servers reach beside redis-server; running them in
 the same benchmark shows what this machine allows a Python server, so
 kvtwist's ratios can be read against them.  Not part of the server.
-On PyPy they size the garbage collector's nursery as C{twistd kvstore}
-does (L{kvtwist.nursery}): kvtwist and they are compared with the same
-collector settings.
+On PyPy the benchmark runs them with the garbage collector's nursery that
+C{twistd kvstore} ran with (it may choose its own): kvtwist and they are
+compared with the same collector settings.
 
-    python -m kvtwist.benchref [--raw] PORT
+    python -m benchmarks.reference [--raw] PORT
+
+Port 0 takes a free port; the log line C{listening on 127.0.0.1:PORT} says
+which.
 """
 
 import sys
@@ -148,25 +151,25 @@ class RawReferenceProtocol(ReferenceProtocol):
 
 def main(argv=None):
     """
-    Serve on 127.0.0.1 at the port given; C{--raw} for
-    L{RawReferenceProtocol}.  On PyPy this may first run the process
-    again with another nursery (L{kvtwist.nursery.restartIfMissized}).
+    Serve on 127.0.0.1 at the port given (0: any free one), logging the
+    port to standard output; C{--raw} for L{RawReferenceProtocol}.
     """
-    from twisted.logger import Logger
-
-    from kvtwist import nursery
-    nursery.restartIfMissized(Logger())
-    nursery.logRestart(Logger())
     from twisted.internet import reactor
+    from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
+
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
     argv = sys.argv[1:] if argv is None else argv
     protocol = ReferenceProtocol
     if argv[0] == "--raw":
         protocol = RawReferenceProtocol
         argv = argv[1:]
     factory = Factory.forProtocol(protocol)
+    factory.noisy = False
     factory.data = {}
-    reactor.listenTCP(int(argv[0]), factory, backlog=511,
-                      interface="127.0.0.1")
+    port = reactor.listenTCP(int(argv[0]), factory, backlog=511,
+                             interface="127.0.0.1")
+    Logger().info("{name} listening on 127.0.0.1:{port}",
+                  name=protocol.__name__, port=port.getHost().port)
     reactor.run()
 
 

@@ -1,0 +1,210 @@
+# -*- test-case-name: kvtwist.test.test_commands -*-
+"""
+Commands about the client's own connection (Redis's C{connection} group):
+PING, ECHO, QUIT, AUTH, HELLO, CLIENT, SELECT; and kvtwist's EXIT and
+HELP.
+"""
+
+import hmac
+import time
+
+from kvtwist import __version__, replies
+from kvtwist.commands.registry import group
+from kvtwist.replies import OK, PONG, SYNTAX, Error, Status, Verbatim
+
+command = group("connection")
+
+#: The Redis version kvtwist answers as, for clients that check it.
+REDIS_COMPAT_VERSION = "7.4.0"
+
+#: The flags of the commands that may run before authentication.
+_NO_AUTH = "noscript loading stale fast no_auth allow_busy"
+
+
+@command("PING", -1, "fast", "PONG, or the message.", (0, 0, 0),
+         syntax="PING [message]")
+def ping(ctx, args):
+    if len(args) > 1:
+        return replies.wrongArity("ping")
+    return args[0] if args else PONG
+
+
+@command("ECHO", 2, "loading stale fast", "The message.", (0, 0, 0),
+         syntax="ECHO message")
+def echo(ctx, args):
+    return args[0]
+
+
+@command("QUIT", -1, _NO_AUTH, "Close the connection.", (0, 0, 0),
+         syntax="QUIT")
+def quit(ctx, args):
+    ctx.client.closeAfterReply = True
+    return OK
+
+
+@command("EXIT", -1, _NO_AUTH, "Close the connection (kvtwist).", (0, 0, 0),
+         syntax="EXIT")
+def exit_(ctx, args):
+    return quit(ctx, args)
+
+
+def _checkPassword(ctx, user, password):
+    factory = ctx.factory
+    secret = getattr(factory, "password", None) if factory else None
+    if secret is None:
+        return Error(
+            "ERR AUTH <password> called without any password configured "
+            "for the default user. Are you sure your configuration is "
+            "correct?")
+    okUser = hmac.compare_digest(user, b"default")
+    okPass = hmac.compare_digest(password, secret)
+    if okUser and okPass:
+        ctx.client.authenticated = True
+        return OK
+    factory.stats.authFailures += 1
+    return replies.WRONGPASS
+
+
+@command("AUTH", -2, _NO_AUTH, "Authenticate the connection.", (0, 0, 0),
+         syntax="AUTH [username] password")
+def auth(ctx, args):
+    if len(args) == 1:
+        return _checkPassword(ctx, b"default", args[0])
+    if len(args) == 2:
+        return _checkPassword(ctx, args[0], args[1])
+    return SYNTAX
+
+
+@command("HELLO", -1, _NO_AUTH,
+         "Handshake: choose the protocol version, authenticate, name the "
+         "connection.", (0, 0, 0),
+         syntax="HELLO [protover [AUTH username password] "
+         "[SETNAME clientname]]")
+def hello(ctx, args):
+    client = ctx.client
+    proto = client.protover
+    if args:
+        try:
+            proto = int(args[0])
+        except ValueError:
+            return Error("ERR Protocol version is not an integer or out of "
+                         "range")
+        if proto not in (2, 3):
+            return Error("NOPROTO unsupported protocol version")
+    rest = args[1:]
+    name = None
+    while rest:
+        opt = rest[0].upper()
+        if opt == b"AUTH" and len(rest) >= 3:
+            result = _checkPassword(ctx, rest[1], rest[2])
+            if result is not OK:
+                return result
+            rest = rest[3:]
+        elif opt == b"SETNAME" and len(rest) >= 2:
+            name = rest[1]
+            rest = rest[2:]
+        else:
+            return Error("ERR Syntax error in HELLO option '%s'"
+                         % (rest[0].decode("utf-8", "replace"),))
+    if not client.authenticated:
+        return replies.NOAUTH
+    client.protover = proto
+    if name is not None:
+        client.name = name
+    return {
+        b"server": b"redis",
+        b"version": REDIS_COMPAT_VERSION.encode(),
+        b"kvtwist_version": __version__.encode(),
+        b"proto": proto,
+        b"id": client.id,
+        b"mode": b"standalone",
+        b"role": b"master",
+        b"modules": [],
+    }
+
+
+def field(value) -> str:
+    """
+    A value of C{INFO} or C{CLIENT LIST} as text.
+    """
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, float):
+        return "%.6f" % (value,)
+    return str(value)
+
+
+def clientLine(state, now: float) -> str:
+    """
+    One line of C{CLIENT LIST} for a L{kvtwist.commands.ClientState}.
+    """
+    return ("id=%d addr=%s name=%s age=%d idle=%d cmd=%s dialect=%s "
+            "resp=%d cmds=%d" % (
+                state.id, state.addr, field(state.name),
+                int(now - state.created), int(now - state.lastActive),
+                field(state.lastCommand).lower() or "NULL",
+                state.dialect, state.protover, state.commands))
+
+
+@command("CLIENT", -2, "", "About connections.", (0, 0, 0),
+         syntax="CLIENT ID | GETNAME | SETNAME connection-name | "
+         "SETINFO attr value | INFO | LIST")
+def client(ctx, args):
+    sub = args[0].upper()
+    state = ctx.client
+    if sub == b"ID" and len(args) == 1:
+        return state.id
+    if sub == b"GETNAME" and len(args) == 1:
+        return state.name or None
+    if sub == b"SETNAME" and len(args) == 2:
+        if b" " in args[1] or b"\n" in args[1]:
+            return Error("ERR Client names cannot contain spaces, newlines "
+                         "or special characters.")
+        state.name = args[1]
+        return OK
+    if sub == b"SETINFO" and len(args) == 3:
+        return OK
+    if sub == b"INFO" and len(args) == 1:
+        return Verbatim((clientLine(state, time.time()) + "\n").encode())
+    if sub == b"LIST":
+        now = time.time()
+        states = ctx.factory.clientStates() if ctx.factory else [state]
+        return Verbatim("".join(clientLine(s, now) + "\n"
+                                for s in states).encode())
+    return Error("ERR unknown subcommand or wrong number of arguments for "
+                 "'%s'. Try CLIENT HELP." % (args[0].decode("utf-8",
+                                                             "replace"),))
+
+
+@command("SELECT", 2, "loading stale fast",
+         "Select the database (only 0 exists).", (0, 0, 0),
+         syntax="SELECT index")
+def select(ctx, args):
+    try:
+        db = int(args[0])
+    except ValueError:
+        return replies.NOT_INTEGER
+    if db != 0:
+        return Error("ERR DB index is out of range")
+    return OK
+
+
+_HELP = [
+    "Commands are case-insensitive; the README lists them all.",
+    "  SET key value        store a value (text: the rest of the line)",
+    "  GET key              show a value",
+    "  REMOVE key           delete a key (also DEL, DELETE)",
+    "  PRINT                every key and value (O(store): prefer SCAN)",
+    "  MSET k1 v1 k2 v2     set several keys",
+    "  MGET k1 k2           several values",
+    "  EXISTS k | KEYS [p] | SCAN c | INCR k | EXPIRE k s | TTL k | FLUSH",
+    "  LPUSH RPUSH LPOP RPOP LRANGE LLEN LINDEX LSET LREM  lists",
+    "  INFO [section] | CLIENT LIST | SAVE | BGSAVE",
+    "  quit                 leave (also EXIT)",
+]
+
+
+@command("HELP", -1, "loading stale fast", "A short list of commands "
+         "(kvtwist).", (0, 0, 0), syntax="HELP")
+def help_(ctx, args):
+    return [Status(line) for line in _HELP]
