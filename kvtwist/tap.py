@@ -371,4 +371,6 @@ def makeService(options) -> service.MultiService:
         from kvtwist.web import makeWebService
         web = makeWebService(factory, portToEndpoint(options["web"]))
         web.setServiceParent(top)
+    # Last, so stopped first: no exit while the log can't be written.
+    storeService.gate().setServiceParent(top)
     return top

@@ -10,7 +10,7 @@ import os
 import re
 from typing import List, NamedTuple, Optional, Tuple
 
-from kvtwist.persist import format
+from kvtwist.persist import format, snapfile
 
 SNAPSHOT_NAME = "kvtwist.snapshot"
 MANIFEST_NAME = "kvtwist.manifest"
@@ -62,11 +62,11 @@ class DirListing(NamedTuple):
     manifest: Optional[str] = None
 
 
-def writeManifest(fs: "FileSystem", dataDir: str, manifest: format.Manifest):
+def writeManifest(fs: "FileSystem", dataDir: str, manifest: snapfile.Manifest):
     """
     Replace the manifest of C{dataDir}, atomically and durably.
     """
-    fs.replaceFile(dataDir, MANIFEST_NAME, format.encodeManifest(manifest))
+    fs.replaceFile(dataDir, MANIFEST_NAME, snapfile.encodeManifest(manifest))
 
 
 def moveAside(dataDir: str, paths: List[str], now: float) -> str:
@@ -132,7 +132,7 @@ class FileSystem:
         return os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
 
     def createLog(self, dataDir: str, gen: int,
-                  manifest: "format.Manifest") -> int:
+                  manifest: "snapfile.Manifest") -> int:
         """
         Create log generation C{gen} in C{dataDir} holding its header, and
         record it in the manifest: the file is written and fsynced under a
@@ -244,14 +244,14 @@ class FileSystem:
     def checkSnapshot(self, path: str, nextGen: int) -> int:
         """
         Read the snapshot at C{path} back and check it (see
-        L{format.checkSnapshotStream}).
+        L{snapfile.checkSnapshotStream}).
 
         @return: its size.
-        @raise format.CorruptSnapshot: if a check fails.
+        @raise snapfile.CorruptSnapshot: if a check fails.
         """
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            format.checkSnapshotStream(f.read, size, path, nextGen)
+            snapfile.checkSnapshotStream(f.read, size, path, nextGen)
         return size
 
     def writeNew(self, path: str, chunks: List[bytes]):

@@ -29,6 +29,12 @@ from twisted.python.failure import Failure
 from kvtwist.persist.format import encodeFrames
 
 
+class LogWriteFailed(Exception):
+    """
+    Writing the log failed before a write's record was durable.
+    """
+
+
 def describe(exc: BaseException) -> str:
     """
     A short text for an exception: an L{OSError}'s C{strerror}, else its
@@ -57,12 +63,26 @@ class Journal:
     @ivar sealErrors: how many encodings failed since startup.
     @ivar generation: the log generation new records belong to.
     @ivar durableSeq: the sequence number of the last durable op.
+    @ivar unwrittenBytes: the bytes of the records sealed but not written
+        yet (in flight included).
+    @ivar backlogError: why writes are refused while more than
+        L{MAX_UNWRITTEN} bytes are sealed but not written, or L{None}.
     """
 
     #: How many pending ops make L{sealBatch} encode them: fewer would make
     #: small records (a record of one C{SET} costs twice the bytes and
     #: seven times the time of one op in a record of 32).
     SEAL_OPS = 32
+
+    #: Sealed bytes not written that make the writer flush at once rather
+    #: than at the next tick: a failing disk is noticed (and writes
+    #: refused) after at most about this much, not a whole interval's.
+    FLUSH_BYTES = 1 << 20
+
+    #: Sealed bytes not written beyond which writes are refused until the
+    #: writer catches up: the memory held for the log stays bounded, even
+    #: when the disk is much slower than the clients.
+    MAX_UNWRITTEN = 64 << 20
 
     _log = Logger()
 
@@ -83,6 +103,8 @@ class Journal:
         self.sealedOps = 0
         self.sealError: Optional[str] = None
         self.sealErrors = 0
+        self.unwrittenBytes = 0
+        self.backlogError: Optional[str] = None
         self.generation = None
         self.durableSeq = 0
         self._waiters: collections.deque = collections.deque()
@@ -128,11 +150,39 @@ class Journal:
         gen.used = True
         self.sealed.append((gen, [data], n))
         self.sealedOps += n
+        unwritten = self.unwrittenBytes = self.unwrittenBytes + len(data)
         if self.sealError is not None:
             self.sealError = None
             self._log.info("The pending writes can be encoded again")
             self._notify()
+        if unwritten >= self.FLUSH_BYTES:
+            if unwritten > self.MAX_UNWRITTEN:
+                self._backlogged()
+            if self._wake is not None:
+                self._wake()
         return True
+
+    def _backlogged(self):
+        if self.backlogError is None:
+            self._log.warn(
+                "{bytes} bytes of writes are not in the log yet (the disk "
+                "is slower than the clients): refusing writes until they "
+                "are", bytes=self.unwrittenBytes)
+        self.backlogError = ("the disk can't keep up: %d bytes not written "
+                             "yet" % (self.unwrittenBytes,))
+        self._notify()
+
+    def written(self, size: int):
+        """
+        The writer wrote C{size} bytes of sealed records: once the backlog
+        is below L{MAX_UNWRITTEN} again, writes are accepted.
+        """
+        self.unwrittenBytes -= size
+        if self.backlogError is not None and (
+                self.unwrittenBytes <= self.MAX_UNWRITTEN // 2):
+            self.backlogError = None
+            self._log.info("The log has caught up; accepting writes")
+            self._notify()
 
     def _sealFailed(self, error: Exception):
         first = self.sealError is None
@@ -204,8 +254,8 @@ class Journal:
         journaled so far is durable, or L{None} if all are already.
         Without, always L{None}.
 
-        While persistence fails the Deferred keeps waiting: it fires after
-        a retry succeeds.
+        If writing the log fails first, the Deferred fails with
+        L{LogWriteFailed} (see L{failWaiters}).
         """
         if not self.always:
             return None
@@ -215,6 +265,18 @@ class Journal:
         d = Deferred()
         self._waiters.append((seq, d))
         return d
+
+    def failWaiters(self, reason: Exception):
+        """
+        The records of the writes waiting to be durable could not be
+        written: fail their Deferreds with C{reason}, so that every one of
+        those writes is answered (with an error, C{MISCONF}), not left
+        waiting.  Their ops stay in the journal and are retried: an error
+        means "not acknowledged", not "not applied".
+        """
+        waiters, self._waiters = self._waiters, collections.deque()
+        for _, d in waiters:
+            d.errback(reason)
 
     def markDurable(self, upto: int):
         """

@@ -24,7 +24,7 @@ service then sets the old files aside.
 
 from typing import List, NamedTuple, Optional, Tuple
 
-from kvtwist.persist import format
+from kvtwist.persist import format, snapfile
 from kvtwist.persist.files import TMP_SUFFIX, FileSystem, listDataDir, logName
 from kvtwist.persist.format import PersistenceError
 from kvtwist.persist.journal import describe
@@ -145,9 +145,9 @@ def recover(store, dataDir: str, fs: FileSystem,
     manifest = None
     if listing.manifest is not None:
         try:
-            manifest = format.decodeManifest(fs.readFile(listing.manifest),
+            manifest = snapfile.decodeManifest(fs.readFile(listing.manifest),
                                              listing.manifest)
-        except (format.CorruptManifest, OSError) as e:
+        except (snapfile.CorruptManifest, OSError) as e:
             problem(str(e))
 
     nextGen = 1
@@ -157,8 +157,8 @@ def recover(store, dataDir: str, fs: FileSystem,
     if listing.snapshot is not None:
         try:
             content = fs.readFile(listing.snapshot)
-            snap = format.decodeSnapshot(content, listing.snapshot)
-        except format.CorruptSnapshot as e:
+            snap = snapfile.decodeSnapshot(content, listing.snapshot)
+        except snapfile.CorruptSnapshot as e:
             problem(str(e))
         except OSError as e:
             problem("can't read %s: %s" % (listing.snapshot, describe(e)))

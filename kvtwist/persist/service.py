@@ -16,29 +16,29 @@ What other code uses (the persistence entry points):
     - C{info()}: the persistence fields of C{INFO}.
 """
 
-import collections
 import os
 import time
 from typing import Callable, Optional
 
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
-from twisted.internet.defer import (
-    CancelledError, Deferred, inlineCallbacks, succeed)
-from twisted.internet.task import LoopingCall, deferLater
+from twisted.internet.defer import Deferred, inlineCallbacks, succeed
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from kvtwist.persist.figures import PersistenceFigures
 from kvtwist.persist.files import FileSystem
 from kvtwist.persist.fork import InlineForker, ProcessForker
 from kvtwist.persist.journal import Journal
 from kvtwist.persist.lock import DataDirInUse, DataDirLock
 from kvtwist.persist.recovery import RecoveryError, recover
+from kvtwist.persist.shutdown import ExitGuard, ShutdownGate
 from kvtwist.persist.snapshots import DEFAULT_COMPACT_MIN_BYTES, Snapshotter
 from kvtwist.persist.startup import openChain
 from kvtwist.persist.threads import DedicatedThread
 from kvtwist.persist.writer import LogWriter
-from kvtwist.replies import Error
+from kvtwist.replies import OK, Error
 
 FSYNC_MODES = ("always", "interval", "no")
 
@@ -80,7 +80,7 @@ def _globalReactor():
     return reactor
 
 
-class StoreService(MultiService):
+class StoreService(PersistenceFigures, MultiService):
     """
     Owns a L{kvtwist.store.Store}'s files: recovery, the append-only log,
     flushes, snapshots; and (its child) the expiry sweep.
@@ -91,6 +91,7 @@ class StoreService(MultiService):
     @ivar writer: the L{LogWriter}.
     @ivar snapshots: the L{Snapshotter}.
     @ivar lock: the data directory's L{DataDirLock}, held while running.
+    @ivar guard: the L{ExitGuard}: no exit with writes not on disk.
     @ivar recoveredKeys: keys in the store after recovery.
     @ivar recoveryTime: seconds recovery took.
     @ivar tornBytes: bytes dropped from a torn log tail at recovery.
@@ -108,8 +109,9 @@ class StoreService(MultiService):
                  forker=None, fs: Optional[FileSystem] = None,
                  sweepInterval: float = 0.1, sweepLimit: int = 1000,
                  compactMinBytes: int = DEFAULT_COMPACT_MIN_BYTES,
-                 stopTimeout: float = 10.0, stopRetries: int = 3,
-                 childPollInterval: float = 0.05, loadDamaged: bool = False):
+                 stopTimeout: float = 10.0, childPollInterval: float = 0.05,
+                 loadDamaged: bool = False,
+                 installSignal: Optional[Callable] = None):
         """
         @param store: the L{kvtwist.store.Store}.
         @param dataDir: the directory of the files.
@@ -126,12 +128,14 @@ class StoreService(MultiService):
         @param sweepInterval: seconds between active expiry sweeps.
         @param sweepLimit: the most keys one sweep may expire.
         @param compactMinBytes: the live log size that starts compaction.
-        @param stopTimeout: the most seconds L{stopService} may take.
-        @param stopRetries: how often L{stopService} retries a failing flush.
+        @param stopTimeout: the most seconds L{stopService} waits for a
+            background snapshot before killing it.
         @param childPollInterval: seconds between checks of a snapshot child.
         @param loadDamaged: start even if the files are damaged or missing
             (C{--load-damaged}): load what can be read, and move the old
             files aside (see L{kvtwist.persist.startup}).
+        @param installSignal: C{signal.signal} (or a replacement in tests),
+            to catch a second SIGTERM while the server refuses to exit.
         """
         MultiService.__init__(self)
         if fsync not in FSYNC_MODES:
@@ -153,7 +157,7 @@ class StoreService(MultiService):
         self._clock = clock
         self._fs = fs if fs is not None else FileSystem()
         self._stopTimeout = stopTimeout
-        self._stopRetries = stopRetries
+        self._reactor = reactor
 
         self.lock = DataDirLock(self.dataDir)
         self.failure: Optional[str] = None
@@ -176,6 +180,9 @@ class StoreService(MultiService):
             store, self.journal, self.writer, self.dataDir, self._fs,
             forker, clock, runInThread, compactMinBytes=compactMinBytes,
             childPollInterval=childPollInterval)
+        self.guard = ExitGuard(self.journal, self.writer, clock,
+                               flushInterval, installSignal=installSignal,
+                               callFromThread=self._callFromThread)
         ExpirySweeper(store, sweepInterval, sweepLimit,
                       clock).setServiceParent(self)
         # The hot paths, called for every read and every write: bound
@@ -190,7 +197,9 @@ class StoreService(MultiService):
         if self._closed:
             # Stopped: writes stay refused, whatever a late flush says.
             return
-        self.failure = self.writer.writeError or self.journal.sealError
+        journal = self.journal
+        self.failure = (self.writer.writeError or journal.sealError
+                        or journal.backlogError)
 
     # -- the entry points --------------------------------------------------
 
@@ -308,14 +317,79 @@ class StoreService(MultiService):
         except Exception:
             self._log.failure("flush tick failed")
 
+    def writeBeforeExit(self) -> Deferred:
+        """
+        Before the server exits (L{ShutdownGate}, while clients are still
+        served): write the log, however long it takes, unless the writes
+        are given up (see L{ExitGuard}).
+        """
+        if not self._started or self._closed:
+            return succeed(None)
+        return self.guard.untilWritten()
+
+    def gate(self) -> ShutdownGate:
+        """
+        The service to add last to the tree (it stops first): it holds the
+        rest of the shutdown until the log is written.
+        """
+        return ShutdownGate(self)
+
+    @inlineCallbacks
+    def shutdown(self, mode: Optional[str] = None):
+        """
+        C{SHUTDOWN [NOSAVE|SAVE]}: stop the server, as Redis does.  Without
+        C{NOSAVE}, everything journaled is written first (and with C{SAVE}
+        a snapshot taken); if that fails, the server goes on running and
+        the reply is an error.  With C{NOSAVE}, the server exits even if
+        writing fails, logging what is lost (it still tries).
+
+        @param mode: L{None}, C{"save"} or C{"nosave"}.
+        @return: a Deferred firing with C{OK} (the reactor is stopping) or
+            an L{Error} reply.
+        """
+        if not self._started or self._closed:
+            return Error("ERR the store service is not running")
+        if mode == "nosave":
+            self.guard.abandon("SHUTDOWN NOSAVE")
+        else:
+            written = yield self.guard.tryOnce()
+            if not written:
+                self._log.error("SHUTDOWN refused: the log can't be "
+                                "written ({error})", error=self.failure)
+                return Error("ERR Errors trying to SHUTDOWN. Check logs.")
+            if mode == "save":
+                saved = yield self.save()
+                if isinstance(saved, Error):
+                    return Error("ERR Errors trying to SHUTDOWN. Check "
+                                 "logs.")
+        self._log.info("SHUTDOWN{mode}: stopping the server",
+                       mode=" " + mode.upper() if mode else "")
+        self._clock.callLater(0, self._stopReactor)
+        return OK
+
+    def _stopReactor(self):
+        from twisted.internet.error import ReactorNotRunning
+        try:
+            self._getReactor().stop()
+        except ReactorNotRunning:
+            pass
+
+    def _getReactor(self):
+        if self._reactor is None:
+            self._reactor = _globalReactor()
+        return self._reactor
+
+    def _callFromThread(self, f, *args):
+        self._getReactor().callFromThread(f, *args)
+
     def stopService(self) -> Deferred:
         """
-        Stop the loops, flush everything pending (retrying a failing flush
-        a few times), let a background snapshot finish, close the files.
+        Stop the loops, write everything journaled (for as long as it
+        takes, unless given up: see L{ExitGuard}), let a background
+        snapshot finish (killing it after C{stopTimeout} seconds), close
+        the files and let the data directory go.
 
-        @return: a Deferred that fires when done, or after C{stopTimeout}
-            seconds at the latest (then what could not be finished is
-            logged and a snapshot child is killed).
+        @return: a Deferred that fires when done.
         """
         if not self._started or self._stopping:
             if self.running:
@@ -327,30 +401,14 @@ class StoreService(MultiService):
         if self._flushLoop is not None and self._flushLoop.running:
             self._flushLoop.stop()
         self.writer.cancelScheduled()
-
         done = Deferred()
-        work = self._shutdown()
-
-        def giveUp():
-            self._log.critical(
-                "Shutdown took over {timeout}s; giving up: {pending} bytes "
-                "of log not written ({error})",
-                timeout=self._stopTimeout,
-                pending=self.journal.pendingBytes(),
-                error=self.failure or "flush in progress")
-            self.snapshots.killChild()
-            work.cancel()
-
-        timer = self._clock.callLater(self._stopTimeout, giveUp)
 
         def finished(result):
-            if timer.active():
-                timer.cancel()
-            if isinstance(result, Failure) and not result.check(
-                    CancelledError):
+            if isinstance(result, Failure):
                 self._log.failure("shutdown failed", failure=result)
             self.stoppedCleanly = (not isinstance(result, Failure) and
-                                   not self.journal.hasUnwritten())
+                                   not self.journal.hasUnwritten() and
+                                   not self.writer.inFlight)
             self.writer.close()
             if self._ownThread is not None:
                 self._ownThread.stop()
@@ -363,149 +421,20 @@ class StoreService(MultiService):
             self.store.journal = None
             done.callback(None)
 
-        work.addBoth(finished)
+        self._shutdown().addBoth(finished)
         return done
 
     @inlineCallbacks
     def _shutdown(self):
-        writer = self.writer
-        attempts = 0
-        while True:
-            yield writer.whenIdle()
-            writer.flush()
-            yield writer.whenIdle()
-            if not self.journal.hasUnwritten():
-                break
-            if self.failure is None:
-                # Writes arrived during the flush: flush again.
-                continue
-            attempts += 1
-            if attempts > self._stopRetries:
-                self._log.critical(
-                    "Giving up flushing the log at shutdown: {pending} "
-                    "bytes not written ({error})",
-                    pending=self.journal.pendingBytes(), error=self.failure)
-                break
-            self._log.warn("Flush at shutdown failed ({error}); retrying",
-                           error=self.failure)
-            yield deferLater(self._clock, min(self.flushInterval, 1.0),
-                             lambda: None)
-        if self.snapshots.inProgress:
-            self._log.info("Waiting for the background snapshot to finish")
-            yield self.snapshots.whenDone()
-        current = writer.current
-        self._log.info("Store service stopped: log flushed ({size} bytes "
-                       "in generation {gen})", size=current.offset,
-                       gen=current.gen)
-
-    # -- figures -----------------------------------------------------------
-
-    @property
-    def persistenceErrors(self) -> int:
-        """
-        Every persistence error since start: flushes, encodings, snapshots.
-        """
-        return (self.writer.flushErrors + self.journal.sealErrors
-                + self.snapshots.snapshotErrors)
-
-    @property
-    def flushCount(self) -> int:
-        """
-        Flushes that succeeded.
-        """
-        return self.writer.flushCount
-
-    @property
-    def flushErrors(self) -> int:
-        """
-        Flushes that failed.
-        """
-        return self.writer.flushErrors
-
-    @property
-    def flushDurations(self) -> "collections.deque[float]":
-        """
-        The last 128 flush durations, in seconds.
-        """
-        return self.writer.flushDurations
-
-    @property
-    def lastFlushTime(self) -> float:
-        """
-        Unix time of the last successful flush (0: none).
-        """
-        return self.writer.lastFlushTime
-
-    @property
-    def snapshotCount(self) -> int:
-        """
-        Snapshots installed.
-        """
-        return self.snapshots.snapshotCount
-
-    @property
-    def snapshotErrors(self) -> int:
-        """
-        Snapshots that failed.
-        """
-        return self.snapshots.snapshotErrors
-
-    @property
-    def snapshotDurations(self) -> "collections.deque[float]":
-        """
-        The last 128 snapshot durations, in seconds.
-        """
-        return self.snapshots.snapshotDurations
-
-    @property
-    def snapshotSize(self) -> int:
-        """
-        The size of the last snapshot, in bytes.
-        """
-        return self.snapshots.snapshotSize
-
-    def info(self) -> "collections.OrderedDict[str, object]":
-        """
-        The persistence fields of C{INFO}, with Redis's names where Redis
-        has one.
-        """
-        journal = self.journal
-        writer = self.writer
+        yield self.guard.untilWritten()
         snaps = self.snapshots
-        durations = writer.flushDurations
-        saves = snaps.snapshotDurations
-        return collections.OrderedDict([
-            ("loading", 0),
-            ("aof_enabled", 1),
-            ("aof_fsync", self.fsyncMode),
-            ("aof_flush_interval", "%g" % (self.flushInterval,)),
-            ("aof_current_size", writer.liveBytes()),
-            ("aof_current_generation",
-             writer.current.gen if writer.current else 0),
-            ("aof_pending_ops", journal.pendingOps()),
-            ("aof_pending_bytes", journal.pendingBytes()),
-            ("aof_flush_in_progress", int(writer.inFlight)),
-            ("aof_last_flush_time", int(writer.lastFlushTime)),
-            ("aof_last_flush_duration_ms",
-             int(round(durations[-1] * 1000)) if durations else 0),
-            ("aof_flushes", writer.flushCount),
-            ("aof_last_write_status",
-             "ok" if self.failure is None else "err"),
-            ("aof_last_error", self.failure or ""),
-            ("aof_flush_errors", writer.flushErrors),
-            ("rdb_changes_since_last_save", journal.seq() - snaps.seqAtSave),
-            ("rdb_bgsave_in_progress", int(snaps.inProgress)),
-            ("rdb_last_save_time", snaps.lastSave),
-            ("rdb_last_bgsave_status", snaps.lastBgsaveStatus),
-            ("rdb_last_save_duration_ms",
-             int(round(saves[-1] * 1000)) if saves else -1),
-            ("rdb_current_bgsave_time_sec", snaps.childSeconds()),
-            ("rdb_snapshot_size", snaps.snapshotSize),
-            ("latest_fork_usec", int(snaps.lastForkDuration * 1e6)),
-            ("rdb_saves", snaps.snapshotCount),
-            ("rdb_save_errors", snaps.snapshotErrors),
-            ("persistence_errors", self.persistenceErrors),
-            ("loading_recovered_keys", self.recoveredKeys),
-            ("loading_recovery_time_ms", int(round(self.recoveryTime * 1000))),
-            ("loading_torn_bytes", self.tornBytes),
-        ])
+        if snaps.inProgress:
+            self._log.info("Waiting for the background snapshot to finish")
+            timer = self._clock.callLater(self._stopTimeout, snaps.killChild)
+            yield snaps.whenDone()
+            if timer.active():
+                timer.cancel()
+        current = self.writer.current
+        self._log.info("Store service stopped: log written up to {size} "
+                       "bytes of generation {gen}", size=current.offset,
+                       gen=current.gen)

@@ -26,7 +26,7 @@ from typing import Callable, List, Optional
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
-from kvtwist.persist import format
+from kvtwist.persist import snapfile
 from kvtwist.persist.files import SNAPSHOT_NAME, FileSystem, snapshotTempName
 from kvtwist.persist.journal import Journal, describe
 from kvtwist.persist.writer import LogWriter
@@ -47,9 +47,9 @@ def writeSnapshot(fs: FileSystem, dataDir: str, state, nextGen: int,
 
     Run this where blocking is fine: a forked child, or C{SAVE}.
     """
-    payload = format.encodeSnapshotPayload(state)
-    header = format.snapshotHeader(nextGen, savedAtMs, len(payload))
-    trailer = format.snapshotTrailer(header, payload)
+    payload = snapfile.encodeSnapshotPayload(state)
+    header = snapfile.snapshotHeader(nextGen, savedAtMs, len(payload))
+    trailer = snapfile.snapshotTrailer(header, payload)
     fs.writeNew(os.path.join(dataDir, tmpName), [header, payload, trailer])
     return len(header) + len(payload) + len(trailer)
 
@@ -65,7 +65,7 @@ def installSnapshot(fs: FileSystem, dataDir: str, tmpName: str,
     fails a check is not installed, and no log is deleted.
 
     @return: the snapshot's size.
-    @raise format.CorruptSnapshot: if it fails a check.
+    @raise snapfile.CorruptSnapshot: if it fails a check.
     """
     path = os.path.join(dataDir, tmpName)
     size = fs.checkSnapshot(path, nextGen)

@@ -19,7 +19,7 @@ of start begin a new chain instead, with a snapshot of what was loaded:
 import os
 from typing import List, NamedTuple, Optional
 
-from kvtwist.persist import format
+from kvtwist.persist import snapfile
 from kvtwist.persist.files import (
     FileSystem, logName, moveAside, snapshotTempName)
 from kvtwist.persist.journal import describe
@@ -70,7 +70,7 @@ def openChain(fs: FileSystem, dataDir: str, store, found: Recovery,
             gen = found.lastGen + 1
             current = Generation(gen, os.path.join(dataDir, logName(gen)))
             current.fd = fs.createLog(dataDir, gen,
-                                      format.Manifest(found.nextGen, gen))
+                                      snapfile.Manifest(found.nextGen, gen))
     except OSError as e:
         raise RecoveryError("can't write the data directory %s: %s"
                             % (dataDir, describe(e)))
@@ -97,5 +97,5 @@ def _newChain(fs: FileSystem, dataDir: str, store, found: Recovery,
                  "replaces the old logs", dataDir=dataDir)
     size = installSnapshot(fs, dataDir, tmpName, gen, obsolete)
     current = Generation(gen, os.path.join(dataDir, logName(gen)))
-    current.fd = fs.createLog(dataDir, gen, format.Manifest(gen, gen))
+    current.fd = fs.createLog(dataDir, gen, snapfile.Manifest(gen, gen))
     return Chain([], current, gen, size, movedTo)

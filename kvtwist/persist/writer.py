@@ -25,9 +25,9 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
-from kvtwist.persist import format
+from kvtwist.persist import format, snapfile
 from kvtwist.persist.files import FileSystem, logName, writeManifest
-from kvtwist.persist.journal import Journal, describe
+from kvtwist.persist.journal import Journal, LogWriteFailed, describe
 
 
 class Generation:
@@ -193,7 +193,7 @@ class LogWriter:
         """
         self.base = nextGen
         writeManifest(self._fs, self.dataDir,
-                      format.Manifest(nextGen, self.lastCreated))
+                      snapfile.Manifest(nextGen, self.lastCreated))
 
     def coveredBy(self, nextGen: int) -> List[Generation]:
         """
@@ -222,8 +222,9 @@ class LogWriter:
 
     def failing(self) -> bool:
         """
-        Whether writes are refused: the last flush failed, or the pending
-        ops can't be encoded.
+        Whether persistence fails: the last flush failed, or the pending
+        ops can't be encoded (a backlog is not a failure: flushing is its
+        cure).
         """
         return self.writeError is not None or (
             self.journal.sealError is not None)
@@ -261,9 +262,10 @@ class LogWriter:
             self.journal.markDurable(upto)
             return
         self.inFlight = True
+        size = sum(len(data) for _, records, _ in batch for data in records)
         d = self._runInThread(self._write, batch, self._fsync)
         d.addCallbacks(self._written, self._failed,
-                       callbackArgs=(upto,), errbackArgs=(batch,))
+                       callbackArgs=(upto, size), errbackArgs=(batch,))
         d.addErrback(lambda f: self._log.failure("flush bookkeeping failed",
                                                  failure=f))
         d.addBoth(self._finished)
@@ -287,7 +289,7 @@ class LogWriter:
                     # before an earlier one's: recovery only allows a torn
                     # tail in the last log.
                     fs.fsync(previous.fd)
-                gen.fd = fs.createLog(self.dataDir, gen.gen, format.Manifest(
+                gen.fd = fs.createLog(self.dataDir, gen.gen, snapfile.Manifest(
                     self.base, gen.gen))
                 self.lastCreated = gen.gen
             offset = offsets.get(gen, gen.offset)
@@ -301,8 +303,9 @@ class LogWriter:
                 fs.fsync(gen.fd)
         return offsets, time.perf_counter() - started
 
-    def _written(self, result, upto: int):
+    def _written(self, result, upto: int, size: int):
         offsets, seconds = result
+        self.journal.written(size)
         for gen, offset in offsets.items():
             gen.offset = offset
         self.flushCount += 1
@@ -310,7 +313,8 @@ class LogWriter:
         self.lastFlushTime = self._clock.seconds()
         if self.writeError is not None:
             self.writeError = None
-            if self.journal.sealError is None:
+            if self.journal.sealError is None and (
+                    self.journal.backlogError is None):
                 self._log.info("Writing the log works again; accepting "
                                "writes")
             self._notify()
@@ -321,6 +325,7 @@ class LogWriter:
         self.flushErrors += 1
         first = self.writeError is None
         self.writeError = describe(reason.value)
+        self.journal.failWaiters(LogWriteFailed(self.writeError))
         if first:
             self._log.failure(
                 "Writing the append-only log in {dataDir} failed: {error}. "
@@ -347,7 +352,9 @@ class LogWriter:
         for d in waiters:
             if not d.called:
                 d.callback(None)
-        if self.journal.always and self.journal.hasUnwritten():
+        journal = self.journal
+        if journal.always and journal.hasUnwritten() or (
+                journal.unwrittenBytes >= journal.FLUSH_BYTES):
             self.flushSoon()
 
     def whenIdle(self) -> Deferred:

@@ -9,11 +9,11 @@ from collections import deque
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from kvtwist.persist import files, format, snapshots
+from kvtwist.persist import files, format, snapfile, snapshots
 from kvtwist.persist.files import FileSystem
 from kvtwist.persist.format import (
-    CorruptLog, CorruptSnapshot, decodeFrame, decodeSnapshot, encodeFrame,
-    encodeFrames, encodeRecord, scanLog)
+    CorruptLog, decodeFrame, encodeFrame, encodeFrames, encodeRecord, scanLog)
+from kvtwist.persist.snapfile import CorruptSnapshot, decodeSnapshot
 
 
 #: Every kind of op a record must carry: binary data, empty strings, many
@@ -269,20 +269,20 @@ class ManifestTests(SynchronousTestCase):
         """
         A manifest decodes to what was encoded.
         """
-        m = format.Manifest(5, 9)
-        self.assertEqual(format.decodeManifest(format.encodeManifest(m)), m)
+        m = snapfile.Manifest(5, 9)
+        self.assertEqual(snapfile.decodeManifest(snapfile.encodeManifest(m)), m)
 
     def test_damage(self):
         """
         A flipped bit, a truncation or another file is refused, naming the
         file.
         """
-        content = format.encodeManifest(format.Manifest(5, 9))
+        content = snapfile.encodeManifest(snapfile.Manifest(5, 9))
         flipped = bytearray(content)
         flipped[20] ^= 4
         for damaged in (bytes(flipped), content[:-1], b"", b"x" * 32):
-            e = self.assertRaises(format.CorruptManifest,
-                                  format.decodeManifest, damaged, "/d/m")
+            e = self.assertRaises(snapfile.CorruptManifest,
+                                  snapfile.decodeManifest, damaged, "/d/m")
             self.assertIn("/d/m", str(e))
 
 
@@ -416,7 +416,7 @@ class FileSystemTests(SynchronousTestCase):
         d = self.mktemp()
         os.makedirs(d)
         fs = FileSystem()
-        fd = fs.createLog(d, 3, format.Manifest(2, 3))
+        fd = fs.createLog(d, 3, snapfile.Manifest(2, 3))
         try:
             fs.writeAt(fd, encodeRecord((b"SET", b"a", b"1")),
                        format.LOG_HEADER_SIZE)
@@ -427,5 +427,5 @@ class FileSystemTests(SynchronousTestCase):
         data = fs.readFile(os.path.join(d, "kvtwist-00000003.aof"))
         format.checkLogHeader(data, "f", 3)
         self.assertEqual(scanLog(data).ops, [(b"SET", b"a", b"1")])
-        self.assertEqual(format.decodeManifest(fs.readFile(
-            os.path.join(d, "kvtwist.manifest"))), format.Manifest(2, 3))
+        self.assertEqual(snapfile.decodeManifest(fs.readFile(
+            os.path.join(d, "kvtwist.manifest"))), snapfile.Manifest(2, 3))

@@ -8,7 +8,7 @@ import os
 from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
-from kvtwist.persist import files, format, snapshots
+from kvtwist.persist import files, format, snapfile, snapshots
 from kvtwist.persist.files import FileSystem
 from kvtwist.persist.recovery import RecoveryError, recover, tidy
 from kvtwist.store import Store
@@ -40,7 +40,7 @@ class DataDir:
         Write the manifest.
         """
         files.writeManifest(FileSystem(), self.path,
-                            format.Manifest(base, last))
+                            snapfile.Manifest(base, last))
         return os.path.join(self.path, files.MANIFEST_NAME)
 
     def snapshot(self, data: dict, nextGen: int, savedAtMs: int = 0) -> str:

@@ -17,7 +17,7 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist.commands import Context, execute
-from kvtwist.persist import files, format, journal, snapshots
+from kvtwist.persist import files, format, journal, snapfile, snapshots
 from kvtwist.persist.files import FileSystem
 from kvtwist.persist.fork import InlineForker, ProcessForker
 from kvtwist.persist.recovery import RecoveryError
@@ -148,6 +148,40 @@ class SlowForker(InlineForker):
         self.killed.append(handle)
 
 
+class FakeReactor:
+    """
+    What the store service asks of the reactor besides time: stop it, and
+    call from a signal handler.
+
+    @ivar stopped: how many times C{stop} was called.
+    """
+
+    def __init__(self):
+        self.stopped = 0
+
+    def stop(self):
+        self.stopped += 1
+
+    def callFromThread(self, f, *args):
+        f(*args)
+
+
+class FakeSignals:
+    """
+    Stands in for C{signal.signal}: records the handlers installed.
+
+    @ivar handlers: the current handler of each signal number.
+    """
+
+    def __init__(self):
+        self.handlers = {}
+
+    def install(self, signum, handler):
+        previous = self.handlers.get(signum)
+        self.handlers[signum] = handler
+        return previous
+
+
 class ServiceTestMixin:
     """
     Builds services on a temporary data directory with a fake clock.
@@ -161,6 +195,8 @@ class ServiceTestMixin:
         self.runner = Runner()
         self.forker = InlineForker()
         self.fs = FaultyFS()
+        self.reactor = FakeReactor()
+        self.signals = FakeSignals()
         self.services = []
         self.addCleanup(self._stopAll)
 
@@ -181,6 +217,8 @@ class ServiceTestMixin:
         kw.setdefault("runInThread", self.runner)
         kw.setdefault("forker", self.forker)
         kw.setdefault("fs", self.fs)
+        kw.setdefault("reactor", self.reactor)
+        kw.setdefault("installSignal", self.signals.install)
         svc = StoreService(store, self.dir, fsync=fsync, flushInterval=1.0,
                            clock=self.clock, **kw)
         svc.startService()
@@ -749,23 +787,39 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
 
     def test_alwaysNeverAcknowledgesBeforeDisk(self):
         """
-        In C{always} mode, a write whose fsync fails is not acknowledged;
-        its reply waits through the retries and fires once one succeeds.
+        In C{always} mode, writes in flight when the fsync fails are never
+        acknowledged and never left unanswered: each gets C{MISCONF} as
+        soon as the flush fails.  Their data stays in the journal and is
+        written once the disk works again.
         """
+        self.runner.auto = False
         store, svc = self.start(fsync="always")
         ctx = Context(store, None, svc)
         self.fs.failFsync = True
-        reply = execute(ctx, b"SET", [b"k", b"v"])
-        self.clock.advance(0)
-        self.assertNoResult(reply)
+        first = execute(ctx, b"SET", [b"k", b"v"])
+        self.clock.advance(0)  # the flush of k starts
+        second = execute(ctx, b"SET", [b"k2", b"v"])  # waits for the next
+        self.assertNoResult(first)
+        self.assertNoResult(second)
+        self.runner.runAll()
         self.assertEqual(svc.failure, "Input/output error")
         self.flushLoggedErrors(OSError)
-        self.clock.advance(1)
-        self.assertNoResult(reply)
+        for reply in (first, second):
+            reply = self.successResultOf(reply)
+            self.assertTrue(reply.startswith("MISCONF"), reply)
+            self.assertIn("Input/output error", reply)
+        refused = execute(ctx, b"SET", [b"k3", b"v"])
+        self.assertTrue(refused.startswith("MISCONF"), refused)
         self.fs.failFsync = False
+        self.runner.auto = True
         self.clock.advance(1)
-        self.assertEqual(self.successResultOf(reply), "OK")
         self.assertIsNone(svc.failure)
+        last = execute(ctx, b"SET", [b"k4", b"v"])
+        self.clock.advance(0)
+        self.assertEqual(self.successResultOf(last), "OK")
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual(sorted(store2.keys()), [b"k", b"k2", b"k4"])
 
     def test_alwaysSealedInFlightWaitsForItsFlush(self):
         """
@@ -787,39 +841,6 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.clock.advance(0)  # b's flush, right after
         self.runner.runAll()
         self.assertEqual(self.successResultOf(second), "OK")
-
-    def test_stopServiceBoundedWhenFlushKeepsFailing(self):
-        """
-        C{stopService} retries a failing flush a few times, then gives up
-        with a critical log instead of hanging.
-        """
-        store, svc = self.start()
-        store.set(b"k", b"v")
-        self.fs.failWrites = True
-        with capturedEvents() as events:
-            d = svc.stopService()
-            self.assertNoResult(d)
-            self.clock.pump([1] * 5)
-        self.successResultOf(d)
-        self.assertIn("Giving up flushing", formatted(events))
-        self.flushLoggedErrors(OSError)
-
-    def test_stopServiceTimeout(self):
-        """
-        A flush that never returns can't hold shutdown beyond the bound.
-        """
-        self.runner.auto = False
-        store, svc = self.start()
-        store.set(b"k", b"v")
-        self.clock.advance(1)
-        self.assertEqual(len(self.runner.calls), 1)
-        d = svc.stopService()
-        self.clock.advance(9.9)
-        self.assertNoResult(d)
-        with capturedEvents() as events:
-            self.clock.advance(0.1)
-        self.successResultOf(d)
-        self.assertIn("giving up", formatted(events))
 
 
 class ShutdownTests(ServiceTestMixin, SynchronousTestCase):
@@ -901,7 +922,7 @@ class StartupTests(ServiceTestMixin, SynchronousTestCase):
         """
         The manifest's content.
         """
-        return format.decodeManifest(self.fs.readFile(
+        return snapfile.decodeManifest(self.fs.readFile(
             os.path.join(self.dir, files.MANIFEST_NAME)))
 
     def test_manifestFollowsTheChain(self):
@@ -911,15 +932,15 @@ class StartupTests(ServiceTestMixin, SynchronousTestCase):
         the chain whole.
         """
         store, svc = self.start()
-        self.assertEqual(self.manifest(), format.Manifest(1, 1))
+        self.assertEqual(self.manifest(), snapfile.Manifest(1, 1))
         store.set(b"a", b"1")
         self.clock.advance(1)
         self.assertEqual(svc.bgsave(), "Background saving started")
         self.clock.advance(0.05)
-        self.assertEqual(self.manifest(), format.Manifest(2, 1))
+        self.assertEqual(self.manifest(), snapfile.Manifest(2, 1))
         store.set(b"b", b"2")
         self.clock.advance(1)
-        self.assertEqual(self.manifest(), format.Manifest(2, 2))
+        self.assertEqual(self.manifest(), snapfile.Manifest(2, 2))
         self.stop(svc)
         store2, svc2 = self.start()
         self.assertEqual((store2.get(b"a"), store2.get(b"b")), (b"1", b"2"))
@@ -951,7 +972,7 @@ class StartupTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(store.get(b"b"), b"2")
         self.assertNotIn("kvtwist-00000004.aof", self.files())
         self.assertIn("kvtwist.snapshot", self.files())
-        self.assertEqual(self.manifest(), format.Manifest(5, 5))
+        self.assertEqual(self.manifest(), snapfile.Manifest(5, 5))
         store.set(b"c", b"3")
         self.stop(svc)
         store2, svc2 = self.start()
@@ -1045,7 +1066,7 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         for path in before:
             self.assertFalse(os.path.exists(path))
         self.assertEqual(svc.lastSave, int(START + 1))
-        snap = format.decodeSnapshot(self.fs.readFile(
+        snap = snapfile.decodeSnapshot(self.fs.readFile(
             os.path.join(self.dir, files.SNAPSHOT_NAME)))
         self.assertEqual(snap.data, {b"a": b"1"})
         self.clock.advance(1)
@@ -1172,7 +1193,7 @@ class ProcessForkerTests(SynchronousTestCase):
             FileSystem(), d, state, 3, 0, "snap.tmp"))
         self.assertTrue(self._wait(forker, pid))
         with open(os.path.join(d, "snap.tmp"), "rb") as f:
-            snap = format.decodeSnapshot(f.read())
+            snap = snapfile.decodeSnapshot(f.read())
         self.assertEqual(snap.data, {b"k": b"v"})
 
         def fail():
