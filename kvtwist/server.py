@@ -6,7 +6,7 @@ limit and protected mode, and holds the server's configuration and stats.
 
 import ipaddress
 import itertools
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
@@ -15,7 +15,7 @@ from twisted.logger import Logger
 
 from kvtwist.commands import ClientState, Context
 from kvtwist.dialects.resp import DEFAULT_MAX_BULK
-from kvtwist.protocol import KVProtocol
+from kvtwist.protocol import EndOfTurn, KVProtocol
 from kvtwist.replies import Error
 
 
@@ -136,6 +136,8 @@ class KVFactory(ServerFactory):
         large replies off the reactor thread; L{None} renders them inline.
     @ivar backend: the L{kvtwist.interfaces.IBackend} that runs every
         client's commands.
+    @ivar endOfTurn: the L{EndOfTurn} that sends the replies held by the
+        connections at the end of each reactor turn.
     """
 
     protocol = KVProtocol
@@ -167,8 +169,7 @@ class KVFactory(ServerFactory):
         self._ids = itertools.count(1)
         self._reaper = None
         self._whenEmpty = []
-        self._unsent: List[KVProtocol] = []
-        self._sendCall = None
+        self.endOfTurn = EndOfTurn(clock)
 
     @property
     def password(self) -> Optional[bytes]:
@@ -294,25 +295,6 @@ class KVFactory(ServerFactory):
             return result
 
         return done.addBoth(cancel)
-
-    def sendSoon(self, proto: KVProtocol):
-        """
-        C{proto} holds replies: have it send them at the end of this
-        reactor turn (L{KVProtocol.sendUnsent}).
-        """
-        self._unsent.append(proto)
-        if self._sendCall is None:
-            self._sendCall = self.clock.callLater(0, self._sendAll)
-
-    def _sendAll(self):
-        self._sendCall = None
-        protos, self._unsent = self._unsent, []
-        for proto in protos:
-            try:
-                proto.sendUnsent()
-            except Exception:
-                self._log.failure("sending to client {id} failed",
-                                  id=proto.state.id)
 
     def clientStalled(self, proto: KVProtocol):
         """

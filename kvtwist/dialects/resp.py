@@ -84,6 +84,83 @@ def parseCommand(buf: bytes, pos: int, maxBulk: int = DEFAULT_MAX_BULK,
     return args, p
 
 
+def parseCount(buf: bytes, pos: int,
+               maxMultibulk: int = DEFAULT_MAX_MULTIBULK
+               ) -> Tuple[Optional[int], int]:
+    """
+    Parse the header of a multibulk request (C{*<count>} and its line end)
+    at C{buf[pos]}, which is C{*}.
+
+    @return: C{(count, pos)}, C{pos} being where its arguments start
+        (C{count} is 0 for C{*0} and C{*-1}, which Redis ignores); or
+        C{(None, pos)} while the header lacks its line end.
+    @raise ProtocolError: on a malformed count, one over C{maxMultibulk}, or
+        a header that runs on too long.
+    """
+    end = buf.find(b"\r\n", pos)
+    if end < 0:
+        if len(buf) - pos > 65536:
+            raise ProtocolError("ERR Protocol error: too big mbulk count "
+                                "string")
+        return None, pos
+    text = buf[pos + 1:end]
+    if not text.isdigit() or len(text) > 19:
+        if text[:1] == b"-" and text[1:].isdigit():
+            return 0, end + 2
+        raise ProtocolError("ERR Protocol error: invalid multibulk length")
+    count = int(text)
+    if count > maxMultibulk:
+        raise ProtocolError("ERR Protocol error: invalid multibulk length")
+    return count, end + 2
+
+
+def parseBulks(buf: bytes, pos: int, count: int, maxBulk: int,
+               args: List[bytes]) -> Tuple[int, int]:
+    """
+    Parse up to C{count} bulk strings (the arguments of a multibulk
+    request) from C{buf[pos]} on, appending them to C{args}; stop at the
+    first that is not whole.  A request that spans many reads is parsed
+    this way a read at a time, each byte once.
+
+    @return: C{(pos, need)}: the position after the last bulk parsed, and
+        0 if C{count} were parsed; else what the next one needs: the total
+        number of bytes from C{pos} it takes when its header is whole, or
+        -1 while its header lacks its line end.
+    @raise ProtocolError: on malformed framing or a length over
+        C{maxBulk}, checked before anything is buffered.
+    """
+    n = len(buf)
+    find = buf.find
+    append = args.append
+    while count:
+        if pos >= n:
+            return pos, -1
+        if buf[pos] != 36:  # b"$"
+            raise ProtocolError("ERR Protocol error: expected '$', got '%s'"
+                                % (chr(buf[pos]),))
+        end = find(b"\r\n", pos)
+        if end < 0:
+            if n - pos > 32:
+                raise ProtocolError("ERR Protocol error: invalid bulk length")
+            return pos, -1
+        text = buf[pos + 1:end]
+        if not text.isdigit() or len(text) > 19:
+            raise ProtocolError("ERR Protocol error: invalid bulk length")
+        size = int(text)
+        if size > maxBulk:
+            raise ProtocolError("ERR Protocol error: invalid bulk length")
+        start = end + 2
+        stop = start + size
+        if stop + 2 > n:
+            return pos, stop + 2 - pos
+        if buf[stop] != 13 or buf[stop + 1] != 10:  # b"\r\n"
+            raise ProtocolError("ERR Protocol error: invalid bulk format")
+        append(buf[start:stop])
+        pos = stop + 2
+        count -= 1
+    return pos, 0
+
+
 #: Bulk headers by length (C{b"$3"}), for the lengths requests use most.
 _BULK_HEADERS = {}
 

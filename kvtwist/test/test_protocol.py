@@ -11,8 +11,9 @@ from twisted.python.failure import Failure
 from twisted.internet.error import ConnectionDone
 from twisted.trial.unittest import SynchronousTestCase
 
-from kvtwist import protocol
+from kvtwist import transport as kvtransport
 from kvtwist.dialects import resp
+from kvtwist.protocol import replyqueue
 from kvtwist.dialects.resp import encodeCommand
 from kvtwist.server import Config, KVFactory
 from kvtwist.store import Store
@@ -608,7 +609,7 @@ class LargeReplyTests(SynchronousTestCase):
         self.factory.runInThread = self.runner
         self.factory.store.runInThread = self.runner
         self.factory.store.OFFLOAD_KEYS = 10
-        self.patch(protocol, "LARGE_REPLY", 10)
+        self.patch(replyqueue, "LARGE_REPLY", 10)
         for i in range(20):
             self.factory.store.set(b"key%02d" % (i,), b"v")
         self.proto, self.transport = connect(self.factory)
@@ -654,7 +655,7 @@ class LargeReplyTests(SynchronousTestCase):
         value = self.transport.value()
         self.assertTrue(value.endswith(b"\r\n+PONG\r\n"))
         self.assertIn(b"*20\r\n", value)
-        self.assertEqual(self.proto._heavy, 0)
+        self.assertEqual(self.proto.replies.heavy, 0)
 
     def test_pipelineOfHeavyReplies(self):
         """
@@ -711,6 +712,7 @@ class LargeReplyTests(SynchronousTestCase):
             from twisted.internet.defer import fail
             return fail(RuntimeError("boom"))
         self.factory.runInThread = broken
+        self.proto, self.transport = connect(self.factory)
         self.proto.dataReceived(encodeCommand("KEYS", "*") +
                                 encodeCommand("PING"))
         self.settle()
@@ -727,7 +729,7 @@ class LargeReplyTests(SynchronousTestCase):
             def abortConnection(self):
                 self.aborting = True
 
-        self.patch(protocol, "_eagerWrites", lambda transport: True)
+        self.patch(kvtransport, "canSendDirectly", lambda transport: True)
         proto, transport = connect(self.factory, transportType=AbortLater)
         proto.dataReceived(encodeCommand("KEYS", "*"))
         proto.abort("test")
@@ -775,7 +777,7 @@ class EndOfTurnSendTests(SynchronousTestCase):
     """
 
     def setUp(self):
-        self.patch(protocol, "_eagerWrites", lambda transport: True)
+        self.patch(kvtransport, "canSendDirectly", lambda transport: True)
         self.factory, self.clock = makeFactory()
 
     def connect(self):
@@ -932,7 +934,7 @@ class TCPTuningTests(SynchronousTestCase):
     def test_noDelayAndKeepAlive(self):
         """
         C{TCP_NODELAY} and keepalive probes after
-        L{protocol.KEEPALIVE} seconds, then every third of that, 3 of
+        L{kvtransport.KEEPALIVE} seconds, then every third of that, 3 of
         them, where the platform names those options.
         """
         import socket
@@ -941,8 +943,8 @@ class TCPTuningTests(SynchronousTestCase):
         self.assertTrue(transport.noDelay)
         self.assertTrue(transport.keepAlive)
         expected = {}
-        for name, value in (("TCP_KEEPIDLE", protocol.KEEPALIVE),
-                            ("TCP_KEEPINTVL", protocol.KEEPALIVE // 3),
+        for name, value in (("TCP_KEEPIDLE", kvtransport.KEEPALIVE),
+                            ("TCP_KEEPINTVL", kvtransport.KEEPALIVE // 3),
                             ("TCP_KEEPCNT", 3)):
             if hasattr(socket, name):
                 expected[(socket.IPPROTO_TCP, getattr(socket, name))] = value

@@ -1,0 +1,519 @@
+# -*- test-case-name: kvtwist.test.test_protocol -*-
+"""
+The connection: joins a client's framer, its requests' execution, its
+ordered reply queue and its writer, and keeps its reading in step with its
+writing (backpressure).
+
+Every connection speaks all dialects on the one port.  It starts as a text
+connection (L{LineReceiver}'s line mode): each line goes to the line
+dialect L{kvtwist.dialects.detect} picks.  The first request starting with
+C{*} makes it a RESP connection (raw mode) for good.
+"""
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IPushProducer
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from zope.interface import implementer
+
+from kvtwist import commands, dialects, transport as _transport
+from kvtwist.dialects import resp
+from kvtwist.protocol import framing, replyqueue
+from kvtwist.protocol.framing import (
+    Framer, LineTooLong, PREAUTH, ProtocolError, RESP_STARTS)
+from kvtwist.protocol.replyqueue import ReplyQueue
+from kvtwist.protocol.writer import TurnWriter
+from kvtwist.replies import PLAIN, Error, Status
+
+TOO_BIG_INLINE = Error("ERR Protocol error: too big inline request")
+
+
+@implementer(IPushProducer)
+class KVProtocol(LineReceiver):
+    """
+    One client connection.
+
+    Input goes through a L{Framer}; RESP requests run in batches
+    (L{rawDataReceived}), lines one at a time (L{lineReceived}); replies
+    go through a L{ReplyQueue} to a L{TurnWriter}.
+
+    It is a L{LineReceiver} whose line mode is a text connection and whose
+    raw mode a RESP one: L{MAX_LENGTH} is the longest line once
+    authenticated (L{lineLengthExceeded} refuses a longer one),
+    L{delimiter} ends lines, L{setRawMode} makes the connection RESP,
+    L{clearLineBuffer} takes the unfinished line that C{--unterminated-ms}
+    runs.  L{dataReceived} is its own (see there).
+
+    @ivar state: this client's L{kvtwist.commands.ClientState}.
+    @ivar ctx: the L{kvtwist.commands.Context} handlers get.
+    @ivar framer: the L{Framer} of its input.
+    @ivar replies: the L{ReplyQueue} of its replies.
+    @ivar writer: the L{TurnWriter} its replies leave through.
+    @ivar disconnectReason: why the server closed it, if it did.
+    @ivar stalledSince: when it stopped reading its replies (its input was
+        paused), or L{None}.
+    """
+
+    _log = Logger()
+
+    #: The longest text line once authenticated (Redis's inline limit is 64
+    #: KiB); before, L{framing.PREAUTH}'s.
+    MAX_LENGTH = framing.MAX_INLINE
+    delimiter = b"\n"
+
+    factory = None
+    state = None
+    ctx = None
+    framer = None
+    replies = None
+    writer = None
+
+    def __init__(self):
+        self._closing = False
+        self._writePaused = False
+        self._readPaused = False
+        self._reading = False
+        self._budget = 0
+        self._unterminatedCall = None
+        self._limits = None
+        self.disconnectReason = None
+        self.stalledSince = None
+
+    # -- connection ---------------------------------------------------------
+
+    def connectionMade(self):
+        """
+        Register with the factory (which may refuse the client), then set
+        up the input and output stages.
+        """
+        factory = self.factory
+        transport = self.transport
+        self.state, self.ctx, refusal = factory.clientConnected(self)
+        if refusal is not None:
+            self._closing = True
+            transport.write(resp.render(refusal))
+            self.disconnectReason = "refused: " + refusal
+            transport.loseConnection()
+            return
+        transport.registerProducer(self, True)
+        _transport.tuneTCP(transport)
+        config = factory.config
+        self._maxOutput = config.maxOutputBuffer
+        self._limits = framing.authenticated(config.maxBulk,
+                                             inline=self.MAX_LENGTH)
+        self.framer = Framer(self._limits if self.state.authenticated
+                             else PREAUTH)
+        self.writer = TurnWriter(transport, factory.endOfTurn,
+                                 _transport.directSender(transport),
+                                 self._countOutput)
+        self.replies = ReplyQueue(self._send, factory.runInThread,
+                                  resp.render, self._heavyDone,
+                                  self._repliesSent)
+        self._backend = factory.backend
+        self._endTurn = factory.backend.endTurn
+
+    def connectionLost(self, reason):
+        """
+        Forget everything buffered; tell the factory.
+        """
+        self._cancelUnterminated()
+        if self.factory is not None and self.state is not None:
+            self.factory.clientDisconnected(self, reason)
+        if self.framer is not None:
+            self.framer.discard()
+            self.replies.clear()
+            self.writer.discard()
+
+    def _countOutput(self, size: int) -> None:
+        self.factory.stats.netOutput += size
+
+    # -- producer: the transport tells us when its buffer is full/drained --
+
+    def pauseProducing(self):
+        """
+        The transport's write buffer is full: stop running requests.
+        """
+        self._writePaused = True
+
+    def resumeProducing(self):
+        """
+        The transport drained: run what is buffered, read again.
+        """
+        self._writePaused = False
+        if self._readPaused and not self._closing and \
+                not self.replies.heavy:
+            self._readPaused = False
+            self.stalledSince = None
+            self.transport.resumeProducing()
+            self.factory.clientResumed(self)
+            self._run()
+
+    def _resumeIfDrained(self):
+        """
+        Go on reading, unless the replies held so far fill the transport
+        (then it pauses us, and resumes us once drained) or a heavy reply
+        is still on its way (then its arrival calls this again).
+        """
+        if self._closing or self.replies.heavy:
+            return
+        self.writer.flush()
+        if not self._writePaused:
+            self.resumeProducing()
+
+    def stopProducing(self):
+        """
+        The transport is going away.
+        """
+        self._closing = True
+
+    # -- input --------------------------------------------------------------
+
+    def dataReceived(self, data: bytes):
+        """
+        Take a read: it counts as activity, whatever it holds (C{--timeout}
+        closes only clients that send nothing), then run every request it
+        completes.
+
+        This replaces L{LineReceiver.dataReceived}, which would split one
+        line at a time by copying the rest of its buffer (quadratic in the
+        lines of one read, as a pipelining client sends them) and join
+        every read to its buffer (quadratic in the reads of a big request);
+        and it could not hand a read of many RESP requests to the one-pass
+        splitter.  Lines still go to L{lineReceived}, a line too long to
+        L{lineLengthExceeded}, a RESP connection's reads to
+        L{rawDataReceived}.
+        """
+        if self._closing:
+            return
+        factory = self.factory
+        factory.stats.netInput += len(data)
+        self.state.lastActive = factory.now()
+        if self.line_mode:
+            if self.framer.feed(data):
+                self._run()
+            self._checkUnterminated()
+        else:
+            self.rawDataReceived(data)
+
+    def rawDataReceived(self, data: bytes):
+        """
+        A read of a RESP connection: run every request it completes.
+        """
+        if self.framer.feed(data):
+            self._run()
+
+    def _run(self):
+        """
+        Run the requests in the input, in order, until it holds no whole
+        one, the connection closes, or the replies of this read reach the
+        output budget (C{--max-output-buffer}) or fill the transport: then
+        the rest waits unread (backpressure).  The replies leave at the end
+        of the reactor turn; the backend ends its turn (the journal seals
+        the batch of writes).
+        """
+        factory = self.factory
+        framer = self.framer
+        self._reading = True
+        self._budget = self._maxOutput
+        try:
+            while True:
+                if self._closing:
+                    return
+                if self._writePaused or self._budget <= 0:
+                    # Backpressure: leave the rest unread until drained.
+                    self._readPaused = True
+                    if self.stalledSince is None:
+                        self.stalledSince = factory.now()
+                    self.transport.pauseProducing()
+                    factory.clientStalled(self)
+                    break
+                try:
+                    item = framer.next()
+                except ProtocolError as e:
+                    self._protocolError(Error(str(e)))
+                    return
+                except LineTooLong as e:
+                    self.lineLengthExceeded(e.line)
+                    return
+                if item is None:
+                    break
+                if item.__class__ is list:
+                    self._runResp(item)
+                elif item is RESP_STARTS:
+                    self.setRawMode()
+                else:
+                    self.lineReceived(item)
+                if framer.limits is PREAUTH and self.state.authenticated:
+                    # AUTH succeeded: lift the small caps.
+                    framer.limits = self._limits
+        finally:
+            self._reading = False
+            self.writer.release()
+            self._endTurn()
+        if self._readPaused and not self._writePaused:
+            # The output budget ran out before the transport paused us:
+            # look again on the next turn rather than waiting for a resume
+            # that may not come.
+            factory.clock.callLater(0, self._resumeIfDrained)
+
+    def setRawMode(self):
+        """
+        This is a RESP connection from now on: the framer parses RESP.
+        """
+        LineReceiver.setRawMode(self)
+        self.framer.startResp()
+
+    def lineReceived(self, line: bytes):
+        """
+        Run one line in the dialect it starts with.
+        """
+        self._budget -= self._runLine(line)
+
+    def lineLengthExceeded(self, line: bytes):
+        """
+        A line ran past the limit: answer Redis's error and close.
+        """
+        self._protocolError(TOO_BIG_INLINE)
+
+    def _checkUnterminated(self):
+        """
+        (Re)start the wait of C{--unterminated-ms} while a text line waits
+        for its end.
+        """
+        self._cancelUnterminated()
+        delay = self.factory.config.unterminatedMs
+        if delay and not self._closing and self.framer.partialLine():
+            self._unterminatedCall = self.factory.clock.callLater(
+                delay / 1000.0, self._runUnterminated)
+
+    def _cancelUnterminated(self):
+        call = self._unterminatedCall
+        if call is not None:
+            self._unterminatedCall = None
+            if call.active():
+                call.cancel()
+
+    def _runUnterminated(self):
+        """
+        A text line stayed unterminated for C{--unterminated-ms}: run it as
+        if it had ended (for seed clients that never send a line end).
+        """
+        self._unterminatedCall = None
+        if self._closing or not self.framer.partialLine():
+            return
+        line = self.clearLineBuffer().rstrip(b"\r")
+        self._reading = True
+        try:
+            self._runLine(line)
+        finally:
+            self._reading = False
+            self.writer.release()
+            self._endTurn()
+
+    def clearLineBuffer(self) -> bytes:
+        """
+        Take the input not consumed yet out of the framer.
+
+        @return: those bytes.
+        """
+        return self.framer.take()
+
+    def _protocolError(self, error: Error):
+        self._log.info("protocol error from {peer}: {error}",
+                       peer=self.state.addr, error=error)
+        self._emit(resp.render(error))
+        self.disconnectReason = "protocol error"
+        self._closeAfterOutput()
+
+    # -- running requests ----------------------------------------------------
+
+    def _runResp(self, batch):
+        """
+        Run parsed RESP requests, C{[(args, end), ...]}, in order; stop
+        early if the connection closes or pauses, the output budget is
+        spent, or authentication changes (the caps on what may be parsed
+        change with it: the rest is parsed again).  Tell the framer where
+        it stopped.
+        """
+        state = self.state
+        state.dialect = "resp"
+        authenticated = state.authenticated
+        ctx = self.ctx
+        execute = self._backend.execute
+        render = resp.render
+        plain = PLAIN
+        held = self.writer.held
+        waiting = self.replies.waiting
+        statusLines = resp.STATUS_LINES
+        large = replyqueue.LARGE_REPLY
+        budget = self._budget
+        pos = None
+        for args, end in batch:
+            if self._closing or self._writePaused or budget <= 0:
+                break
+            pos = end
+            name = args[0]
+            state.lastCommand = name
+            reply = execute(ctx, name, args[1:])
+            cls = reply.__class__
+            # What render(reply, protover) gives, inlined for the replies
+            # of GET and SET (a call costs as much as the rendering): a
+            # bulk string, or a status line it has rendered before.  Then
+            # plain and not isLarge(reply), also inlined: this runs for
+            # every request of a pipeline.
+            if cls is bytes:
+                data = b"$%d\r\n%s\r\n" % (len(reply), reply)
+            elif cls is Status:
+                data = statusLines.get(reply) or render(reply)
+            elif cls in plain and not ((cls is list or cls is dict) and
+                                       len(reply) > large):
+                data = render(reply, state.protover)
+            else:
+                data = None
+            if data is not None:
+                if waiting:
+                    self.replies.add(data)
+                else:
+                    held.append(data)
+                budget -= len(data)
+            else:
+                # A Deferred, or large: rendered later, maybe elsewhere,
+                # in the protocol version of now.
+                protover = state.protover
+                if self._emitLater(name, reply,
+                                   lambda r: render(r, protover)):
+                    budget = 0
+            if state.closeAfterReply:
+                self._closeAfterOutput()
+            if state.authenticated is not authenticated:
+                break
+        self._budget = budget
+        if pos is not None:
+            self.framer.consumed(pos)
+
+    def _runLine(self, line: bytes) -> int:
+        """
+        Run one line in the dialect it starts with.
+
+        @return: the size of its reply (all of the output budget if it is
+            heavy).
+        """
+        dialect = dialects.detect(line)
+        state = self.state
+        state.dialect = dialect.name
+        request = dialect.parse(line)
+        if request is None:
+            return 0
+        if type(request) is Error:
+            data = dialect.render(None, request)
+            self._emit(data)
+            return len(data)
+        state.lastCommand = request.name
+        reply = self._backend.execute(self.ctx, request.name, request.args)
+        # Not plain (a Deferred), or large: isinstance(reply, Deferred)
+        # costs more than the rest of this method.
+        if reply.__class__ not in PLAIN or \
+                replyqueue.isLarge(reply):
+            heavy = self._emitLater(request.name, reply,
+                                    lambda r: dialect.render(request, r))
+            size = self._maxOutput if heavy else 0
+        else:
+            data = dialect.render(request, reply)
+            if data:
+                self._emit(data)
+            size = len(data)
+        if state.closeAfterReply:
+            self._closeAfterOutput()
+        return size
+
+    # -- output, in request order --------------------------------------------
+
+    def _send(self, data: bytes):
+        """
+        Where the reply queue sends replies whose turn came: to the writer,
+        which lets them go at the end of this read, or now if no read is
+        running.
+        """
+        self.writer.held.append(data)
+        if not self._reading:
+            self.writer.release()
+
+    def _emit(self, data: bytes):
+        self.replies.add(data)
+
+    def _emitLater(self, name: bytes, reply, render) -> bool:
+        """
+        Queue C{reply} (a Deferred, or a large reply); it is I{heavy} if it
+        is large or the Deferred of a command that doesn't write (C{KEYS}
+        or C{PRINT} on a big store, computed in the thread pool), as
+        opposed to a write waiting for its fsync.  Until a heavy reply is
+        rendered this client's next requests wait unread, so a pipeline of
+        them holds one snapshot at a time, not hundreds.
+
+        @return: whether it is heavy (the caller stops reading).
+        """
+        if isinstance(reply, Deferred):
+            cmd = commands.lookup(name)
+            heavy = cmd is None or not cmd.write
+        else:
+            heavy = replyqueue.isLarge(reply)
+        self.replies.later(reply, render, heavy)
+        return heavy
+
+    def _heavyDone(self):
+        """
+        The last heavy reply was rendered: read again if reading waited.
+        """
+        if self._readPaused:
+            self.factory.clock.callLater(0, self._resumeIfDrained)
+
+    def _repliesSent(self):
+        """
+        Every reply that waited has left: finish a close that waited for
+        them.
+        """
+        if self._closing and self.transport is not None:
+            self._finishClose()
+
+    def _closeAfterOutput(self):
+        """
+        Stop reading; close once every reply before this point is sent.
+        """
+        self._closing = True
+        self.framer.discard()
+        if not self.replies.waiting:
+            self._finishClose()
+
+    def finish(self, why: str):
+        """
+        Stop running this client's requests and close the connection once
+        the replies already owed to it are sent (graceful shutdown).  The
+        requests it sent but that have not run yet are dropped unanswered.
+        """
+        if self._closing:
+            return
+        self.disconnectReason = why
+        self._closeAfterOutput()
+
+    def abort(self, why: str):
+        """
+        Drop the connection at once, discarding unsent replies (a client
+        stalled past its bound, or idle past C{--timeout}).
+        """
+        self.disconnectReason = why
+        self._closing = True
+        self.framer.discard()
+        self.writer.discard()
+        self.transport.abortConnection()
+
+    def _finishClose(self):
+        transport = self.transport
+        if transport is not None:
+            self.writer.flush()
+            # A transport that paused its producer (us) for a big reply
+            # resumes the producer, instead of closing, once it drains:
+            # unregister first, so that it closes.
+            if transport.producer is not None:
+                transport.unregisterProducer()
+            transport.loseConnection()
+
