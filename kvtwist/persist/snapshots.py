@@ -21,6 +21,7 @@ last snapshot's size.
 import collections
 import os
 import time
+from functools import partial
 from typing import Callable, List, Optional
 
 from twisted.internet.defer import Deferred, succeed
@@ -56,12 +57,12 @@ def writeSnapshot(fs: FileSystem, dataDir: str, state, nextGen: int,
 
 def installSnapshot(fs: FileSystem, dataDir: str, tmpName: str,
                     nextGen: int, obsoleteLogs: List[str],
-                    recorded: Optional[Callable[[int], None]] = None) -> int:
+                    recorded: Optional[Callable[[], None]] = None) -> int:
     """
     Check the written temporary snapshot C{tmpName} (read back whole: its
     header names C{nextGen}, its length and CRC are right), rename it into
-    place, fsync the directory, call C{recorded(nextGen)} (which updates
-    the manifest), then delete the log files it covers.  A snapshot that
+    place, fsync the directory, call C{recorded()} (which updates the
+    manifest), then delete the log files it covers.  A snapshot that
     fails a check is not installed, and no log is deleted.
 
     @return: the snapshot's size.
@@ -72,7 +73,7 @@ def installSnapshot(fs: FileSystem, dataDir: str, tmpName: str,
     fs.rename(path, os.path.join(dataDir, SNAPSHOT_NAME))
     fs.fsyncDir(dataDir)
     if recorded is not None:
-        recorded(nextGen)
+        recorded()
     for log in obsoleteLogs:
         fs.remove(log)
     if obsoleteLogs:
@@ -225,7 +226,7 @@ class Snapshotter:
         if nextGen is None:
             return succeed(self._refused("SAVE"))
         savedAt = int(self._now() * 1000)
-        covered = [g.path for g in self._writer.coveredBy(nextGen)]
+        covered = self._writer.coveredBy(nextGen)
         tmpName = snapshotTempName(nextGen)
         seq = self._journal.seq()
         try:
@@ -235,9 +236,10 @@ class Snapshotter:
             self._failed("SAVE", describe(e), tmpName)
             return succeed(Error("ERR snapshot failed: %s" % (describe(e),)))
         self._saving = True
-        d = self._runInThread(installSnapshot, self._fs, self.dataDir,
-                              tmpName, nextGen, covered,
-                              self._writer.recordSnapshot)
+        d = self._runInThread(
+            installSnapshot, self._fs, self.dataDir, tmpName, nextGen,
+            [g.path for g in covered],
+            partial(self._writer.recordSnapshot, nextGen, covered))
 
         def installed(size):
             seconds = time.perf_counter() - started
@@ -317,10 +319,11 @@ class Snapshotter:
             self._childDone()
             return
         child.installing = True
-        covered = [g.path for g in self._writer.coveredBy(child.nextGen)]
-        d = self._runInThread(installSnapshot, self._fs, self.dataDir,
-                              child.tmpName, child.nextGen, covered,
-                              self._writer.recordSnapshot)
+        covered = self._writer.coveredBy(child.nextGen)
+        d = self._runInThread(
+            installSnapshot, self._fs, self.dataDir, child.tmpName,
+            child.nextGen, [g.path for g in covered],
+            partial(self._writer.recordSnapshot, child.nextGen, covered))
 
         def installed(size):
             seconds = self._now() - child.started

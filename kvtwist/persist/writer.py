@@ -186,11 +186,17 @@ class LogWriter:
         self.journal.generation = self.current
         return gen
 
-    def recordSnapshot(self, nextGen: int):
+    def recordSnapshot(self, nextGen: int, covered: List[Generation]):
         """
         On the writer's thread, once a snapshot covering the generations
-        before C{nextGen} is in place: say so in the manifest.
+        before C{nextGen} is in place: stop writing the C{covered} ones
+        and close them (here: closing the last descriptor of a deleted
+        file frees its blocks, which may take a while), and say so in the
+        manifest.
         """
+        for gen in covered:
+            gen.obsolete = True
+            self._closeGen(gen)
         self.base = nextGen
         writeManifest(self._fs, self.dataDir,
                       snapfile.Manifest(nextGen, self.lastCreated))
