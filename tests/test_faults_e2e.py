@@ -125,6 +125,9 @@ def template(tmp_path_factory):
             r.close()
             server.restart()
             r = server.redis(protocol=2)
+            # Answered once the store has recovered (and begun its new
+            # generation): twistd listens before that.
+            assert r.ping()
         r.close()
         server.stop()
     finally:

@@ -325,7 +325,7 @@ class StoreService(PersistenceFigures, MultiService):
         """
         if not self._started or self._closed:
             return succeed(None)
-        return self.guard.untilWritten()
+        return self.guard.untilWritten(self.journal.seq())
 
     def gate(self) -> ShutdownGate:
         """

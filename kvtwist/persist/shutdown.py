@@ -105,25 +105,36 @@ class ExitGuard:
         return not self._journal.hasUnwritten()
 
     @inlineCallbacks
-    def untilWritten(self):
+    def untilWritten(self, upto: Optional[int] = None):
         """
         Write everything journaled, retrying a failing write until it
         works (saying why every L{LOG_EVERY} seconds; a second SIGTERM or
         SIGINT gives up) or L{abandon} is called.
 
-        @return: a Deferred firing with L{None} once nothing is left
-            unwritten, or once given up (then what is lost is logged).
+        @param upto: the sequence number of the last op that must be
+            written (clients still write meanwhile: waiting for I{nothing}
+            unwritten might never end); every op journaled if L{None}.
+        @return: a Deferred firing with L{None} once that is written, or
+            once given up (then what is lost is logged).
         """
         writer = self._writer
         journal = self._journal
         lastSaid = None
+
+        def done():
+            if writer.inFlight:
+                return False
+            if upto is None:
+                return not journal.hasUnwritten()
+            return journal.durableSeq >= upto
+
         try:
             while True:
                 yield self._wait(writer.whenIdle())
                 if self.abandoned is None:
                     writer.flush()
                     yield self._wait(writer.whenIdle())
-                if not journal.hasUnwritten() and not writer.inFlight:
+                if done():
                     return
                 if self.abandoned is not None:
                     self._log.critical(

@@ -170,6 +170,29 @@ class RefuseToExitTests(ServiceTestMixin, SynchronousTestCase):
         self.flushLoggedErrors(OSError)
 
 
+    def test_gateWaitsOnlyForEarlierWrites(self):
+        """
+        The gate waits for the writes journaled before it began, not for
+        those clients keep sending meanwhile (a pipeline never pausing
+        would hold it forever); the service's own stop writes those.
+        """
+        self.runner.auto = False
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        gate = svc.gate()
+        gate.startService()
+        d = gate.stopService()
+        self.clock.advance(0)
+        store.set(b"b", b"2")
+        self.runner.runAll()
+        self.successResultOf(d)
+        self.assertEqual(svc.journal.pendingOps(), 1)
+        self.runner.auto = True
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual(store2.get(b"b"), b"2")
+
+
 class ShutdownCommandTests(ServiceTestMixin, SynchronousTestCase):
     """
     C{SHUTDOWN [NOSAVE|SAVE]}, through the command table.
