@@ -17,10 +17,13 @@ Three modes:
     sent as typed; the replies are printed in order (requests are
     pipelined).  A C{quit} line ends the batch.
   - B{interactive}, with no command on a terminal: prints C{Connected to
-    server at HOST:PORT}, then prompts C{Enter command (or 'quit' to
-    exit): } before each command and prints each reply.  C{quit} (or
-    C{exit}, or Ctrl+D) prints C{Exiting client.} and C{Connection
-    closed.}; Ctrl+C does the same and exits 130.
+    server at HOST:PORT} and how to leave, then prompts C{HOST:PORT> }
+    before each command and prints each reply.  Lines are edited with
+    readline (L{kvtwist.terminal}): arrow keys, a history kept across
+    sessions in C{~/.kvtwist_history}, Tab completion of command names
+    (the server's C{COMMAND LIST}).  C{quit} (or C{exit}, or Ctrl+D) prints
+    C{Exiting client.} and C{Connection closed.}; Ctrl+C does the same and
+    exits 130.
 
 Replies are printed as the server sends them: one line, or the lines of a
 block (an empty block prints nothing, or C{(empty)} in interactive mode).
@@ -39,9 +42,10 @@ The password comes from C{--password} or, better (the command line is
 visible to other local users), from the C{KVTWIST_PASSWORD} environment
 variable.  C{--cacert} implies C{--tls}.
 
-Input is read by a daemon thread (L{StdinReader}) so the reactor never
-blocks on it; the prompt is written by the reactor thread once the previous
-reply is printed, so prompts and replies never interleave.
+Input is read by a daemon thread (L{kvtwist.terminal.LineEditor} on a
+terminal, L{StdinReader} otherwise) so the reactor never blocks on it; the
+next prompt is asked for once the previous reply is printed, so prompts and
+replies never interleave.
 """
 
 import argparse
@@ -59,11 +63,15 @@ from twisted.python.failure import Failure
 
 import kvtwist
 from kvtwist import client as kvclient
+from kvtwist import terminal
 from kvtwist.client import (CommandRefused, ConnectionClosed, KVClientError,
                             isErrorReply, isQuitCommand)
+from kvtwist.dialects import text
 
-PROMPT = "Enter command (or 'quit' to exit): "
 PASSWORD_ENV = "KVTWIST_PASSWORD"
+
+#: Printed under the greeting in interactive mode.
+HINT = "Type 'quit' to exit, 'HELP' for the commands (Tab completes them)."
 
 EXIT_OK = 0
 EXIT_ERROR_REPLY = 1
@@ -132,6 +140,14 @@ def _port(value: str) -> int:
     if not 0 < port < 65536:
         raise argparse.ArgumentTypeError("not a port number: %r" % (value,))
     return port
+
+
+def promptFor(where: str) -> str:
+    """
+    The interactive prompt for a server at C{where} (C{HOST:PORT}), as
+    redis-cli shows it: C{localhost:3490> }.
+    """
+    return where + "> "
 
 
 def commandLineFromArgv(words: List[str]) -> bytes:
@@ -237,6 +253,37 @@ def _chomp(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
 
 
+class PromptingReader:
+    """
+    Interactive input without line editing (no C{readline} module, or
+    stdout is not a terminal): writes the prompt, then reads a line from a
+    L{StdinReader}.
+    """
+
+    showsPrompt = True
+
+    def __init__(self, reader: StdinReader, write: Callable[[str], None]):
+        """
+        @param reader: where lines come from.
+        @param write: writes the prompt.
+        """
+        self._reader = reader
+        self._write = write
+
+    def readLine(self, prompt: str = "") -> Deferred:
+        """
+        Write C{prompt}, then read a line (see L{StdinReader.readLine}).
+        """
+        self._write(prompt)
+        return self._reader.readLine()
+
+    def stop(self):
+        """
+        See L{StdinReader.stop}.
+        """
+        self._reader.stop()
+
+
 class CommandLineClient:
     """
     One run of C{kvtwist-cli}: connect, then run one command, a batch or an
@@ -257,7 +304,11 @@ class CommandLineClient:
         @param connect: L{kvtwist.client.connect} or a replacement with
             its signature.
         @param reader: an object whose C{readLine()} returns a Deferred of
-            the next stdin line or L{None}; default a L{StdinReader}.
+            the next stdin line or L{None}; default a L{StdinReader}, or in
+            interactive mode a L{kvtwist.terminal.LineEditor}.  If it has a
+            true C{showsPrompt}, interactive mode calls C{readLine(prompt)}
+            and leaves the prompt to it; if it has C{setCommands}, it is
+            given the server's command names for completion.
         @param interactive: whether stdin is a terminal; default
             C{sys.stdin.isatty()}.
         """
@@ -275,6 +326,8 @@ class CommandLineClient:
         self._expectClose = False
         self._atPrompt = False
         self._interrupted = False
+        self._prompt = ""
+        self._commandsLoaded = False
 
     # -- output ---------------------------------------------------------------
 
@@ -375,6 +428,9 @@ class CommandLineClient:
             d = self._runOne(line)
         elif self._interactive:
             self._say("Connected to server at %s" % (where,))
+            self._say(HINT)
+            self._prompt = promptFor(where)
+            self._loadCommandNames()
             d = self._runInteractive()
         else:
             d = self._runBatch()
@@ -421,6 +477,52 @@ class CommandLineClient:
         if self._reader is None:
             self._reader = StdinReader(self._reactor, _fileno(sys.stdin))
         return self._reader
+
+    def _getEditor(self):
+        """
+        The interactive reader: the one given, else a
+        L{kvtwist.terminal.LineEditor} when stdin and stdout are terminals
+        and there is a C{readline} module, else a L{PromptingReader}.
+        """
+        if self._reader is None:
+            readline = None
+            if _isatty(sys.stdin) and _isatty(sys.stdout):
+                readline = terminal.loadReadline()
+            if readline is not None:
+                self._reader = terminal.LineEditor(
+                    self._reactor, readline,
+                    history=terminal.historyPath(self._environ),
+                    completer=terminal.CommandCompleter(_localCommandNames()),
+                    fd=_fileno(sys.stdin))
+            else:
+                self._reader = PromptingReader(
+                    StdinReader(self._reactor, _fileno(sys.stdin)),
+                    lambda prompt: self._write(self._out, prompt))
+        return self._reader
+
+    def _loadCommandNames(self):
+        """
+        Ask the server for its command names (C{COMMAND LIST}) and give
+        them, with the text protocol's aliases, to a reader that completes
+        them.  A refusal (C{NOAUTH} before C{AUTH}) leaves the names the
+        reader has; they are asked for again after a successful C{AUTH}.
+        """
+        reader = self._getEditor()
+        if self._commandsLoaded or not hasattr(reader, "setCommands"):
+            return
+        self._commandsLoaded = True
+
+        def got(reply):
+            if not isinstance(reply, list) or isErrorReply(reply):
+                self._commandsLoaded = False
+                return
+            reader.setCommands(reply + _TEXT_ONLY_WORDS)
+
+        def failed(failure):
+            self._commandsLoaded = False
+            failure.trap(KVClientError)
+
+        self.client.command("COMMAND", "LIST").addCallbacks(got, failed)
 
     def _closeClient(self, goodbye: bool = False) -> Deferred:
         """
@@ -484,11 +586,14 @@ class CommandLineClient:
 
     @inlineCallbacks
     def _runInteractive(self):
-        reader = self._getReader()
+        reader = self._getEditor()
         while not self.done.called:
-            self._write(self._out, PROMPT)
             self._atPrompt = True
-            line = yield reader.readLine()
+            if getattr(reader, "showsPrompt", False):
+                line = yield reader.readLine(self._prompt)
+            else:
+                self._write(self._out, self._prompt)
+                line = yield reader.readLine()
             self._atPrompt = False
             if self.done.called or self._closing:
                 return
@@ -503,6 +608,12 @@ class CommandLineClient:
             if stripped.lower() in (b"quit", b"exit"):
                 yield self._quit()
                 return
+            if b"\x1b" in line:
+                # A terminal without line editing passes the arrow keys on
+                # as escape sequences (Up is ESC [ A): never send them.
+                self._complain("Error: the line holds a terminal escape "
+                               "sequence (an arrow key?); not sent")
+                continue
             try:
                 d = self.client.sendLine(line)
             except CommandRefused as e:
@@ -512,6 +623,8 @@ class CommandLineClient:
             if self.done.called or self._closing:
                 return
             self._show(reply)
+            if reply == "OK" and stripped[:5].upper() == b"AUTH ":
+                self._loadCommandNames()
 
     @inlineCallbacks
     def _quit(self, code: int = EXIT_OK):
@@ -545,6 +658,20 @@ class CommandLineClient:
         else:
             self._closeClient().addCallback(
                 lambda _: self._end(EXIT_INTERRUPTED))
+
+
+#: Words the text protocol knows beyond the command table.
+_TEXT_ONLY_WORDS = [name.decode("ascii") for name in text.ALIASES]
+
+
+def _localCommandNames() -> List[str]:
+    """
+    This package's own command names: what Tab completes until the server
+    has said which commands it has.
+    """
+    from kvtwist import commands
+    return [name.decode("ascii") for name in commands.TABLE] + \
+        _TEXT_ONLY_WORDS
 
 
 def _isatty(stream) -> bool:

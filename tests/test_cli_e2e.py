@@ -2,14 +2,16 @@
 End-to-end tests of C{kvtwist-cli} against a real C{twistd -n kvstore}: one
 command, batch mode from stdin, a connection failure, and interactive mode
 on a pseudo-terminal (the prompt, quit, Ctrl+D, Ctrl+C and a server that
-goes away).  Also the Twisted client API (L{kvtwist.client.connect}) under
-pytest-twisted.
+goes away) and in tmux (line editing: the history across sessions, the Up
+arrow, Tab completion).  Also the Twisted client API
+(L{kvtwist.client.connect}) under pytest-twisted.
 """
 
 import errno
 import fcntl
 import functools
 import os
+import re
 import select
 import signal
 import subprocess
@@ -20,8 +22,22 @@ import pytest
 import pytest_twisted
 
 from tests.harness import HOST, IO_TIMEOUT, cliCommand, closedPort
+from tests.tmux import TmuxTerminal
 
-PROMPT = "Enter command (or 'quit' to exit): "
+
+def promptOf(server):
+    """
+    The interactive prompt of a CLI connected to C{server}.
+    """
+    return "%s:%d> " % (HOST, server.port)
+
+
+#: What readline writes to move the cursor and switch terminal modes
+#: (CSI sequences, bells), left out of what the pty tests compare; first
+#: a cursor up and a line feed, which cancel out (pyrepl's way to start a
+#: prompt on a fresh line).
+_CONTROL = re.compile(r"\x1b\[1A\r?\n|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[=>]|"
+                      r"\x07|\r")
 
 
 def runCli(server, *args, stdin=b"", port=None, timeout=20):
@@ -174,7 +190,7 @@ class Terminal:
     (C{\\x04}) typed on it work as they do for a person.
     """
 
-    def __init__(self, argv):
+    def __init__(self, argv, env=None):
         self.master, slave = os.openpty()
         attrs = termios.tcgetattr(slave)
         attrs[3] |= termios.ISIG | termios.ICANON
@@ -184,10 +200,22 @@ class Terminal:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
         self.process = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave,
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env,
             start_new_session=True, preexec_fn=becomeControllingTerminal)
         os.close(slave)
-        self.output = ""
+        self._raw = ""
+        self._consumed = 0
+
+    @property
+    def output(self) -> str:
+        """
+        What the terminal showed since the last L{expect}, without the
+        cursor movements and mode switches (see C{_CONTROL}).
+        """
+        return _CONTROL.sub("", self._raw)[self._consumed:]
+
+    def _append(self, data: bytes):
+        self._raw += data.decode("utf-8", "replace")
 
     def type(self, text):
         """
@@ -218,11 +246,11 @@ class Terminal:
             if not data:
                 raise AssertionError("terminal closed before %r; it showed "
                                      "%r" % (text, self.output))
-            self.output += data.decode("utf-8", "replace").replace(
-                "\r\n", "\n")
-        end = self.output.index(text) + len(text)
-        seen, self.output = self.output[:end], self.output[end:]
-        return seen
+            self._append(data)
+        output = self.output
+        end = output.index(text) + len(text)
+        self._consumed += end
+        return output[:end]
 
     def wait(self, timeout=IO_TIMEOUT):
         """
@@ -241,8 +269,7 @@ class Terminal:
                     data = os.read(self.master, 65536)
                 except OSError:
                     data = b""
-                self.output += data.decode("utf-8", "replace").replace(
-                    "\r\n", "\n")
+                self._append(data)
         # What it printed just before exiting may still wait in the pty.
         while select.select([self.master], [], [], 0.2)[0]:
             try:
@@ -251,8 +278,7 @@ class Terminal:
                 break
             if not data:
                 break
-            self.output += data.decode("utf-8", "replace").replace(
-                "\r\n", "\n")
+            self._append(data)
         return self.process.returncode
 
     def close(self):
@@ -266,13 +292,14 @@ class Terminal:
 
 
 @pytest.fixture
-def terminal(server):
+def terminal(server, tmp_path):
     """
     An interactive C{kvtwist-cli} on a pseudo-terminal, connected to
-    C{server}.
+    C{server}, keeping its history in C{tmp_path}.
     """
+    env = dict(os.environ, KVTWIST_HISTFILE=str(tmp_path / "history"))
     term = Terminal(cliCommand() + ["--host", HOST, "--port",
-                                    str(server.port)])
+                                    str(server.port)], env)
     yield term
     term.close()
 
@@ -282,6 +309,7 @@ def test_interactiveSession(server, terminal):
     Interactive mode: it says where it connected, prompts before each
     command, prints each reply, and on quit says goodbye and exits 0.
     """
+    PROMPT = promptOf(server)
     terminal.expect("Connected to server at %s:%d\n" % (HOST, server.port))
     terminal.expect(PROMPT)
     terminal.type("SET greeting hello  world\n")
@@ -303,7 +331,7 @@ def test_interactiveCtrlD(server, terminal):
     """
     Ctrl+D at the prompt leaves like quit.
     """
-    terminal.expect(PROMPT)
+    terminal.expect(promptOf(server))
     terminal.type("\x04")
     terminal.expect("Exiting client.\nConnection closed.\n")
     assert terminal.wait() == 0
@@ -314,7 +342,7 @@ def test_interactiveCtrlC(server, terminal):
     Ctrl+C at the prompt says goodbye and exits 130, as an interrupted
     program does.
     """
-    terminal.expect(PROMPT)
+    terminal.expect(promptOf(server))
     terminal.type("\x03")
     terminal.expect("Exiting client.\nConnection closed.\n")
     assert terminal.wait() == 130
@@ -325,14 +353,106 @@ def test_interactiveServerGoesAway(server, terminal):
     When the server goes away, the interactive client says so and exits
     with a failure status instead of hanging at the prompt.
     """
-    terminal.expect(PROMPT)
+    terminal.expect(promptOf(server))
     terminal.type("SET k v\n")
-    terminal.expect(PROMPT)
+    terminal.expect(promptOf(server))
     server.stop(signal.SIGTERM)
     code = terminal.wait()
     assert code == 2, terminal.output
     assert "closed" in terminal.output.lower() or \
         "lost" in terminal.output.lower(), terminal.output
+
+
+# -- line editing, in tmux -------------------------------------------------
+
+
+def cliInTmux(server, history):
+    """
+    An interactive C{kvtwist-cli} in tmux, connected to C{server}, keeping
+    its history in the file C{history}, showing its first prompt.
+    """
+    term = TmuxTerminal(
+        cliCommand() + ["--host", HOST, "--port", str(server.port)],
+        env={"KVTWIST_HISTFILE": str(history)})
+    term.waitFor("Connected to server at %s:%d" % (HOST, server.port))
+    term.waitFor(promptOf(server))
+    return term
+
+
+def test_historyAcrossSessions(server, tmp_path):
+    """
+    Lines typed in one session are in the history file afterwards (a line
+    with a password is not); in the next session the Up arrow brings them
+    back, most recent first, to be edited and run again.  The server never
+    sees the arrow key.
+    """
+    history = tmp_path / "history"
+    prompt = promptOf(server)
+    with cliInTmux(server, history) as term:
+        term.keys("SET greeting hello", "Enter")
+        term.waitFor("Added key 'greeting' with value 'hello'")
+        term.keys("AUTH not-a-secret", "Enter")
+        term.waitFor("ERR AUTH")
+        term.keys("GET greeting", "Enter")
+        term.waitFor("\nhello\n" + prompt)
+        term.keys("quit", "Enter")
+        term.waitFor("Connection closed.")
+        assert term.exitStatus() == 0
+    assert history.read_text() == "SET greeting hello\nGET greeting\nquit\n"
+    assert history.stat().st_mode & 0o777 == 0o600
+
+    with cliInTmux(server, history) as term:
+        term.keys("Up")
+        term.waitFor(prompt + "quit")
+        term.keys("Up")
+        term.waitFor(prompt + "GET greeting")
+        term.keys("Up")
+        term.waitFor(prompt + "SET greeting hello")
+        term.keys(" world", "Enter")
+        term.waitFor("Updated key 'greeting' with value 'hello world'")
+        # Now the history is: SET, GET, quit, the edited SET.
+        term.keys("Up", "Up", "Up", "Enter")
+        term.waitFor("\nhello world\n" + prompt)
+        term.keys("C-d")
+        assert term.exitStatus() == 0
+    with server.textClient() as c:
+        assert c.command("GET greeting") == "hello world"
+        clients = c.blockCommand("CLIENT LIST")
+    assert "\\x1b" not in "".join(clients) and "\x1b" not in "".join(clients)
+
+
+def test_upArrowWithoutHistory(server, tmp_path):
+    """
+    The Up arrow with nothing to recall does nothing: the line typed after
+    it reaches the server as typed, not after an ESC [ A.
+    """
+    with cliInTmux(server, tmp_path / "history") as term:
+        term.keys("Up", "Up", "PING", "Enter")
+        term.waitFor("+PONG")
+        assert "ERR" not in term.screen()
+
+
+def test_tabCompletion(server, tmp_path):
+    """
+    Tab completes a command name from the server's command table, in the
+    case it is typed; a second Tab lists the candidates; the word after
+    HELP completes too.
+    """
+    prompt = promptOf(server)
+    with cliInTmux(server, tmp_path / "history") as term:
+        term.keys("PIN", "Tab")
+        term.waitFor(prompt + "PING")
+        term.keys("Enter")
+        term.waitFor("+PONG")
+        term.keys("flushd", "Tab", "Enter")
+        term.waitFor("\nOK\n" + prompt)
+        term.keys("ex", "Tab", "Tab")
+        screen = term.waitFor("expire")
+        assert "exists" in screen and "exit" in screen
+        term.keys("C-u", "help rpu", "Tab")
+        term.waitFor(prompt + "help rpush")
+        term.keys("C-u", "quit", "Enter")
+        assert term.exitStatus() == 0
 
 
 # -- the Twisted API ------------------------------------------------------

@@ -28,7 +28,8 @@ BLOCK_COMMANDS = frozenset([
     b"COMMAND", b"TIME", b"HELLO", b"HELP", b"CLIENT",
 ])
 
-_ALIASES = {
+#: Words the text protocol takes for a command of the table.
+ALIASES = {
     b"REMOVE": b"DEL",
     b"DELETE": b"DEL",
     b"EXIT": b"QUIT",
@@ -145,7 +146,7 @@ def parse(line: bytes):
     if not words:
         return None
     word = words[0].upper()
-    name = _ALIASES.get(word, word)
+    name = ALIASES.get(word, word)
     if name == b"SET":
         if _plainSet(line, words):
             args = words[1:]

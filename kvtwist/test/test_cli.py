@@ -472,6 +472,9 @@ class BatchTests(CLITestCase):
         self.assertEqual(self.err.getvalue(), "Connection closed by server\n")
 
 
+PROMPT = cli.promptFor("localhost:3499")
+
+
 class InteractiveTests(CLITestCase):
     """
     C{kvtwist-cli} on a terminal.
@@ -491,9 +494,11 @@ class InteractiveTests(CLITestCase):
         and its reply is printed; C{quit} says goodbye and exits 0.
         """
         done = self.start()
-        prompt = cli.PROMPT
+        prompt = PROMPT
+        self.assertEqual(prompt, "localhost:3499> ")
         self.assertEqual(self.out.getvalue(),
-                         "Connected to server at localhost:3499\n" + prompt)
+                         "Connected to server at localhost:3499\n"
+                         + cli.HINT + "\n" + prompt)
         self.reader.type(b"SET a hello world")
         self.assertEqual(self.connect.transport.value(),
                          b"SET a hello world\r\n")
@@ -509,7 +514,7 @@ class InteractiveTests(CLITestCase):
         self.connect.serverCloses()
         self.assertEqual(self.successResultOf(done), 0)
         self.assertEqual(self.out.getvalue(), (
-            "Connected to server at localhost:3499\n"
+            "Connected to server at localhost:3499\n" + cli.HINT + "\n"
             + prompt + "Added key 'a' with value 'hello world'\n"
             + prompt + "a: hello world\n"
             + prompt + "Exiting client.\nConnection closed.\n"))
@@ -524,8 +529,8 @@ class InteractiveTests(CLITestCase):
         self.reader.type(b"  ")
         self.reader.type(b"KEYS nothing*")
         self.connect.reply(b".\r\n")
-        self.assertEqual(self.out.getvalue().split("\n")[1:], [
-            cli.PROMPT + cli.PROMPT + "(empty)", cli.PROMPT])
+        self.assertEqual(self.out.getvalue().split("\n")[2:], [
+            PROMPT + PROMPT + "(empty)", PROMPT])
         self.assertNoResult(done)
 
     def test_endOfInput(self):
@@ -538,7 +543,7 @@ class InteractiveTests(CLITestCase):
         self.connect.serverCloses()
         self.assertEqual(self.successResultOf(done), 0)
         self.assertTrue(self.out.getvalue().endswith(
-            cli.PROMPT + "\nExiting client.\nConnection closed.\n"))
+            PROMPT + "\nExiting client.\nConnection closed.\n"))
 
     def test_interrupt(self):
         """
@@ -549,7 +554,7 @@ class InteractiveTests(CLITestCase):
         self.cli.interrupt()
         self.assertEqual(self.successResultOf(done), 130)
         self.assertTrue(self.out.getvalue().endswith(
-            cli.PROMPT + "\nExiting client.\nConnection closed.\n"))
+            PROMPT + "\nExiting client.\nConnection closed.\n"))
         self.assertFalse(self.connect.transport.connected)
         self.assertEqual(self.err.getvalue(), "")
         self.assertTrue(self.reader.stopped)
@@ -575,7 +580,7 @@ class InteractiveTests(CLITestCase):
         self.connect.reply(b"-ERR server shutting down\r\n")
         self.connect.serverCloses()
         self.assertEqual(self.successResultOf(done), 2)
-        self.assertTrue(self.out.getvalue().endswith(cli.PROMPT + "\n"))
+        self.assertTrue(self.out.getvalue().endswith(PROMPT + "\n"))
         self.assertEqual(self.err.getvalue(), "Connection closed by server: "
                          "-ERR server shutting down\n")
 
@@ -597,9 +602,135 @@ class InteractiveTests(CLITestCase):
         done = self.start()
         self.reader.type(b"*1")
         self.assertIn("Error: lines starting with '*'", self.err.getvalue())
-        self.assertTrue(self.out.getvalue().endswith(cli.PROMPT))
+        self.assertTrue(self.out.getvalue().endswith(PROMPT))
         self.assertEqual(self.connect.transport.value(), b"")
         self.assertNoResult(done)
+
+
+class FakeEditor(FakeReader):
+    """
+    Scripted input that shows its own prompt and completes command names,
+    as L{kvtwist.terminal.LineEditor} does.
+
+    @ivar prompts: the prompts it was given.
+    @ivar commands: the names given to L{setCommands}, or L{None}.
+    """
+
+    showsPrompt = True
+
+    def __init__(self, lines=()):
+        FakeReader.__init__(self, lines)
+        self.prompts = []
+        self.commands = None
+
+    def readLine(self, prompt=None):
+        """
+        Record the prompt, then read as L{FakeReader} does.
+        """
+        self.prompts.append(prompt)
+        return FakeReader.readLine(self)
+
+    def setCommands(self, names):
+        """
+        Record the names.
+        """
+        self.commands = list(names)
+
+
+class InteractiveEditorTests(CLITestCase):
+    """
+    C{kvtwist-cli} on a terminal with line editing: the reader shows the
+    prompt, and learns the server's command names for Tab completion.
+    """
+
+    def start(self, password=None):
+        """
+        Start an interactive session over a L{FakeEditor}.
+        """
+        c = self.makeCli(interactive=True)
+        self.reader = c._reader = FakeEditor()
+        argv = ["--port", "3499"]
+        if password:
+            argv += ["--password", password]
+        return c.run(argv)
+
+    def test_promptAndCommands(self):
+        """
+        The prompt goes to the reader, not to stdout; C{COMMAND LIST} is
+        asked for before the first command, and its names, with the text
+        protocol's own words, are given to the reader.
+        """
+        done = self.start()
+        self.assertEqual(self.reader.prompts, [PROMPT])
+        self.assertEqual(self.out.getvalue(),
+                         "Connected to server at localhost:3499\n"
+                         + cli.HINT + "\n")
+        self.assertEqual(self.connect.transport.value(),
+                         b"COMMAND LIST\r\n")
+        self.connect.reply(b"get\r\nset\r\n.\r\n")
+        self.assertEqual(sorted(self.reader.commands),
+                         ["DELETE", "EXIT", "REMOVE", "get", "set"])
+        self.reader.type(b"GET a")
+        self.connect.reply(b"1\r\n")
+        self.assertEqual(self.out.getvalue().split("\n")[2:], ["1", ""])
+        self.assertEqual(self.reader.prompts, [PROMPT, PROMPT])
+        self.assertNoResult(done)
+
+    def test_commandsAfterAuth(self):
+        """
+        A server that wants a password refuses C{COMMAND LIST}; the names
+        are asked for again once C{AUTH} has succeeded, and only then.
+        """
+        self.start()
+        self.connect.reply(b"NOAUTH Authentication required.\r\n.\r\n")
+        self.assertIsNone(self.reader.commands)
+        self.reader.type(b"GET a")
+        self.connect.reply(b"NOAUTH Authentication required.\r\n")
+        self.reader.type(b"AUTH wrong")
+        self.connect.reply(b"WRONGPASS invalid username-password pair\r\n")
+        self.reader.type(b"AUTH right")
+        self.connect.reply(b"OK\r\n")
+        self.assertEqual(self.connect.transport.value(), b"".join([
+            b"COMMAND LIST\r\n", b"GET a\r\n", b"AUTH wrong\r\n",
+            b"AUTH right\r\n", b"COMMAND LIST\r\n"]))
+        self.connect.reply(b"ping\r\n.\r\n")
+        self.assertIn("ping", self.reader.commands)
+        self.assertEqual(self.out.getvalue().split("\n")[-2], "OK")
+
+    def test_escapeSequenceRefused(self):
+        """
+        A line holding an escape sequence (an arrow key on a terminal
+        without line editing sends C{ESC [ A}) is not sent; the prompt
+        returns.
+        """
+        done = self.start()
+        self.connect.reply(b".\r\n")
+        self.connect.transport.clear()
+        self.reader.type(b"GET a\x1b[A")
+        self.assertEqual(self.connect.transport.value(), b"")
+        self.assertIn("escape sequence", self.err.getvalue())
+        self.assertEqual(self.reader.prompts, [PROMPT, PROMPT])
+        self.assertNoResult(done)
+
+
+class PromptingReaderTests(SynchronousTestCase):
+    """
+    Tests for L{cli.PromptingReader}, the interactive reader without line
+    editing.
+    """
+
+    def test_prompt(self):
+        """
+        It writes the prompt, then reads a line; C{stop} stops the reader.
+        """
+        written = []
+        reader = FakeReader([b"GET a"])
+        prompting = cli.PromptingReader(reader, written.append)
+        self.assertEqual(self.successResultOf(prompting.readLine("p> ")),
+                         b"GET a")
+        self.assertEqual(written, ["p> "])
+        prompting.stop()
+        self.assertTrue(reader.stopped)
 
 
 class StdinReaderTests(SynchronousTestCase):
