@@ -72,6 +72,7 @@ class ExitGuard:
         self._installSignal = installSignal or _signal.signal
         self._callFromThread = callFromThread
         self.abandoned: Optional[str] = None
+        self._lossReported = False
         self._given = Deferred()
         self._previous = {}
 
@@ -137,6 +138,9 @@ class ExitGuard:
                 if done():
                     return
                 if self.abandoned is not None:
+                    if self._lossReported:
+                        return
+                    self._lossReported = True
                     self._log.critical(
                         "Exiting without writing {bytes} bytes of the log "
                         "({ops} writes acknowledged to clients): {why}. "
