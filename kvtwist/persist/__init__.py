@@ -21,23 +21,29 @@ The data directory
 The data directory (C{--data-dir}) holds::
 
     kvtwist.snapshot        the last snapshot (may be absent)
+    kvtwist.manifest        which generations the directory must hold
     kvtwist-00000007.aof    append-only log, generation 7
-    kvtwist-00000008.aof    ... generation 8 (the live one)
-    *.tmp                   a snapshot being written; removed at startup
+    kvtwist-00000008.aof    ... generation 8 (the newest)
+    kvtwist.lock            locked by the running server (L{lock})
+    *.tmp                   a file being written; removed at startup
+    damaged-*/              files set aside by C{--load-damaged}
 
 Every write is journaled as one record in the live log generation.  A
 snapshot holds the whole store as of the end of some generation C{G} and
 records C{G + 1}, the first generation it does I{not} include.  When a
 snapshot starts (C{SAVE}, C{BGSAVE} or automatic compaction) the server
-first opens generation C{G + 1} for every later write, then serialises the
-store; once the snapshot is safely renamed into place, the generations it
-covers are deleted.
+first opens generation C{G + 1} for every later write (unless C{G} holds
+nothing yet), then serialises the store; once the snapshot is checked and
+renamed into place and the manifest says so, the generations it covers are
+deleted.
 
-Recovery at startup: remove leftover C{*.tmp} files; load the snapshot (if
-any); delete the generations it covers; replay every remaining generation
-in order; then begin a fresh generation (never append after a tail that a
-crash may have torn).  To start fresh, stop the server and delete the
-C{kvtwist.snapshot} and C{kvtwist-*.aof} files (or the whole directory).
+Recovery at startup (L{recovery}): check the chain (the snapshot, then
+every generation up to the newest the manifest names, each file's header
+naming its generation), load the snapshot, replay the generations in
+order; then remove leftover C{*.tmp} files and the generations the
+snapshot covers, cut off a torn tail, and go on in a fresh generation
+(L{startup}).  What kvtwist promises for each fault is in
+C{docs/operations.md}.
 """
 
 from kvtwist.persist.lock import DataDirInUse

@@ -10,10 +10,15 @@ What other code uses (the persistence entry points):
       L{None} while it works;
     - C{whenDurable()}: with C{--fsync always}, a Deferred that fires once
       the writes so far are durable (L{None} if they are, or in the other
-      modes);
+      modes), or fails with L{kvtwist.persist.journal.LogWriteFailed} if
+      writing the log fails first (the write then gets C{MISCONF});
     - C{sealBatch()}: called by a connection once it has run what it read;
-    - C{save()}, C{bgsave()}, C{lastSave};
+    - C{save()} (a Deferred of the reply), C{bgsave()}, C{lastSave};
+    - C{shutdown(mode)}: C{SHUTDOWN [NOSAVE|SAVE]};
     - C{info()}: the persistence fields of C{INFO}.
+
+At shutdown the service writes everything journaled and refuses to let the
+server exit until it has (see L{kvtwist.persist.shutdown}).
 """
 
 import os
@@ -214,8 +219,9 @@ class StoreService(PersistenceFigures, MultiService):
     def whenDurable(self) -> Optional[Deferred]:
         """
         With C{fsync="always"}: a Deferred that fires once every write so
-        far is durable, or L{None} if all are already; L{None} in the
-        other modes (see L{Journal.whenDurable}).
+        far is durable (or fails if writing the log fails first), or
+        L{None} if all are already; L{None} in the other modes (see
+        L{Journal.whenDurable}).
         """
         return self.journal.whenDurable()
 
