@@ -37,8 +37,11 @@ def test_secondServerRefusedForeground(makeServer, tmp_path):
     r = first.redis(protocol=2)
     r.set("mine", "1")
     second = KVServer(tmp_path / "second", dataDir=first.dataDir)
-    with pytest.raises(Exception):
-        second.start(timeout=15)
+    try:
+        with pytest.raises(Exception):
+            second.start(timeout=15)
+    finally:
+        second.cleanup()
     assert second.process.returncode != 0
     line = "data directory %s is in use by another kvtwist server (PID %d)" % (
         os.path.abspath(first.dataDir), first.pid)
@@ -68,6 +71,10 @@ def test_secondServerRefusedDaemon(makeServer, tmp_path):
             "--data-dir", first.dataDir],
         cwd=str(workdir), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, timeout=60)
+    pidfile = workdir / "twistd.pid"
+    if os.path.exists(pidfile):
+        # It started after all (a failure): don't leave the daemon behind.
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
     output = result.stdout.decode("utf-8", "replace")
     assert result.returncode != 0, output
     assert ("data directory %s is in use by another kvtwist server (PID %d)"
@@ -298,8 +305,9 @@ def children(pid):
 def test_killDuringBgsaveRestartAtOnce(makeServer):
     """
     A server killed with kill -9 while its BGSAVE child writes, started
-    again at once: the child dies with it, the new server has every
-    acknowledged write, and its own BGSAVE and a restart keep them.
+    again at once: the child dies with it (even stopped, so that it can't
+    have finished by itself), the new server has every acknowledged write,
+    and its own BGSAVE and a restart keep them.
     """
     server = makeServer(["--fsync", "always"])
     r = server.redis(protocol=2)
@@ -311,9 +319,18 @@ def test_killDuringBgsaveRestartAtOnce(makeServer):
     assert r.bgsave()
     kids = waitFor(lambda: children(server.pid), what="the BGSAVE child")
     r.close()
-    server.kill9()
-    waitFor(lambda: all(_state(k) in ("Z", "X") for k in kids),
-            what="the child to die with its server")
+    try:
+        # Stopped, the child can't finish its snapshot on its own: only
+        # dying with its server ends it.
+        for kid in kids:
+            os.kill(kid, signal.SIGSTOP)
+        server.kill9()
+        waitFor(lambda: all(_state(k) in ("Z", "X") for k in kids),
+                timeout=5, what="the child to die with its server")
+    finally:
+        for kid in kids:
+            if _state(kid) not in ("Z", "X"):
+                os.kill(kid, signal.SIGKILL)
     server.start()
     r = server.redis(protocol=2)
     assert r.dbsize() == 30001
