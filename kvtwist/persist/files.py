@@ -8,6 +8,7 @@ replace by one that fails on demand).
 import errno
 import os
 import re
+import time
 from typing import List, NamedTuple, Optional, Tuple
 
 from kvtwist.persist import format, snapfile
@@ -76,7 +77,6 @@ def moveAside(dataDir: str, paths: List[str], now: float) -> str:
 
     @return: the new directory's path.
     """
-    import time
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
     target = os.path.join(dataDir, "damaged-" + stamp)
     n = 1

@@ -22,6 +22,7 @@ rest of a log after a damaged record, a damaged snapshot), and the
 service then sets the old files aside.
 """
 
+import os
 from typing import List, NamedTuple, Optional, Tuple
 
 from kvtwist.persist import format, snapfile
@@ -202,7 +203,7 @@ def recover(store, dataDir: str, fs: FileSystem,
         lastGen = max(lastGen, manifest.last)
     if not legacy:
         present = {gen for gen, _, _ in logs}
-        temps = {p.rsplit("/", 1)[-1] for p in listing.temps}
+        temps = {os.path.basename(p) for p in listing.temps}
         if (manifest is not None and lastGen == manifest.last
                 and lastGen not in present
                 and logName(lastGen) + TMP_SUFFIX in temps):
