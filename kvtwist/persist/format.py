@@ -280,6 +280,23 @@ def checkLogHeader(data: bytes, path: str, gen: int):
                                   % (found, gen))
 
 
+def _payloadOps(view, start: int, end: int, crc: int, path: str,
+                pos: int) -> Optional[List[tuple]]:
+    """
+    The ops of the record at C{pos} whose payload is C{view[start:end]},
+    or L{None} if the payload fails its CRC.
+
+    @raise CorruptLog: if it passes but doesn't decode.
+    """
+    payload = view[start:end]
+    if _crc32(payload) != crc:
+        return None
+    try:
+        return decodeFrame(payload)
+    except ValueError as e:
+        raise CorruptLog(path, pos, str(e))
+
+
 def scanLog(data: bytes, path: str = "<log>", allowTorn: bool = True,
             start: int = LOG_HEADER_SIZE) -> LogScan:
     """
@@ -322,14 +339,12 @@ def scanLog(data: bytes, path: str = "<log>", allowTorn: bool = True,
                          "bytes)" % (size - pos - RECORD_HEADER_SIZE, length)
                 torn = True
             else:
-                payload = view[pos + RECORD_HEADER_SIZE:end]
-                if _crc32(payload) != crc:
+                found = _payloadOps(view, pos + RECORD_HEADER_SIZE, end, crc,
+                                    path, pos)
+                if found is None:
                     reason = "CRC mismatch"
                 else:
-                    try:
-                        ops.extend(decodeFrame(payload))
-                    except ValueError as e:
-                        raise CorruptLog(path, pos, str(e))
+                    ops.extend(found)
                     pos = end
                     continue
         if not torn and not data[pos:].strip(b"\x00"):
@@ -373,14 +388,11 @@ def scanLegacyLog(data: bytes, path: str = "<log>", allowTorn: bool = True
                 reason = "record cut short (%d of %d bytes)" % (
                     size - pos - 8, length)
             else:
-                payload = view[pos + 8:end]
-                if _crc32(payload) != crc:
+                found = _payloadOps(view, pos + 8, end, crc, path, pos)
+                if found is None:
                     reason = "CRC mismatch"
                 else:
-                    try:
-                        ops.extend(decodeFrame(payload))
-                    except ValueError as e:
-                        raise CorruptLog(path, pos, str(e))
+                    ops.extend(found)
                     pos = end
                     continue
         torn = end >= size or not data[pos:].strip(b"\x00")
