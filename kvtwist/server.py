@@ -8,7 +8,6 @@ import ipaddress
 import itertools
 from typing import Dict, Optional
 
-from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
@@ -17,6 +16,7 @@ from kvtwist.commands import ClientState, Context
 from kvtwist.dialects.resp import DEFAULT_MAX_BULK
 from kvtwist.protocol import EndOfTurn, KVProtocol
 from kvtwist.replies import Error
+from kvtwist.stats import Stats
 
 
 class Config:
@@ -84,27 +84,6 @@ class Config:
         }
 
 
-class Stats:
-    """
-    Counters for INFO and /metrics.
-    """
-
-    def __init__(self, now: float):
-        self.startTime = now
-        self.commandsProcessed = 0
-        self.perCommand: Dict[str, int] = {}
-        self.unknown = 0
-        self.rejected = 0
-        self.connectionsReceived = 0
-        self.dropped = 0
-        self.netInput = 0
-        self.netOutput = 0
-        self.authFailures = 0
-        self.stalledDisconnects = 0
-        self.idleReleases = 0
-
-
-
 def _isLoopback(host: str) -> bool:
     try:
         address = ipaddress.ip_address(host.split("%", 1)[0])
@@ -151,7 +130,7 @@ class KVFactory(ServerFactory):
         @param runInThread: see the instance variable.
         @param backend: see the instance variable; by default a
             L{kvtwist.backends.memory.MemoryBackend} over C{store} and
-            C{service}.
+            C{service}, doing O(store) work through C{runInThread}.
         """
         self.runInThread = runInThread
         if clock is None:
@@ -160,7 +139,7 @@ class KVFactory(ServerFactory):
         self.service = service
         if backend is None:
             from kvtwist.backends.memory import MemoryBackend
-            backend = MemoryBackend(store, service)
+            backend = MemoryBackend(store, service, runInThread)
         self.backend = backend
         self.config = config or Config()
         self.clock = clock
@@ -348,22 +327,3 @@ class KVFactory(ServerFactory):
                     proto.abort("stalled past %gs" % (stallBound,))
             elif timeout and now - proto.state.lastActive >= timeout:
                 proto.abort("idle for %gs (--timeout)" % (timeout,))
-
-
-class ClientsService(Service):
-    """
-    Closes a factory's clients gracefully when stopped: the step of a
-    shutdown between "stop listening" and "flush the store", so that no
-    write is acknowledged after the last flush.
-    """
-
-    def __init__(self, factory: KVFactory, timeout: float = 5.0):
-        self.factory = factory
-        self.timeout = timeout
-
-    def stopService(self) -> Deferred:
-        """
-        Close every client; fire once they are all gone.
-        """
-        Service.stopService(self)
-        return self.factory.disconnectAll(self.timeout)

@@ -107,15 +107,16 @@ class ServiceLockTests(SynchronousTestCase):
         C{twistd kvstore} on a directory another server holds stops before
         daemonizing, with one line naming the directory and the PID.
         """
-        from kvtwist.tap import Options, makeService
+        from kvtwist.tap import Options, makeTwistdService
         path = os.path.abspath(self.mktemp())
         os.makedirs(path)
         holder = DataDirLock(path)
         holder.acquire()
         self.addCleanup(holder.release)
         options = Options()
-        options.parseOptions(["--data-dir", path])
-        e = self.assertRaises(SystemExit, makeService, options)
+        options.parseOptions(["--data-dir", path, "--port",
+                              "tcp:0:interface=127.0.0.1"])
+        e = self.assertRaises(SystemExit, makeTwistdService, options)
         self.assertEqual(
             str(e), "twistd kvstore: data directory %s is in use by another "
             "kvtwist server (PID %d)" % (path, os.getpid()))
