@@ -18,7 +18,7 @@ are shown as C{\\r} and C{\\n}.
 import re
 from typing import List, Optional
 
-from kvtwist.replies import Error, Status, Verbatim
+from kvtwist.replies import Error, NullArray, Status, Verbatim
 
 name = "text"
 
@@ -209,7 +209,7 @@ def _one(reply) -> bytes:
     t = type(reply)
     if t is bytes:
         return _show(reply)
-    if reply is None:
+    if reply is None or t is NullArray:
         return b"(nil)"
     if t is bool:
         return b"true" if reply else b"false"
