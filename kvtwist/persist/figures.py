@@ -7,10 +7,11 @@ counters C{/metrics} and the status page read.
 import collections
 
 
-class PersistenceFigures:
+class StoreServiceFigures:
     """
     The figures of a L{kvtwist.persist.service.StoreService}, read from its
-    journal, writer and snapshots.
+    journal, writer and snapshots (what L{kvtwist.stats.IPersistenceStats}
+    asks for, and the counters by name).
     """
 
     @property

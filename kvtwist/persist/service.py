@@ -31,8 +31,9 @@ from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
-from kvtwist.persist.figures import PersistenceFigures
+from kvtwist.persist.figures import StoreServiceFigures
 from kvtwist.persist.files import FileSystem
 from kvtwist.persist.fork import InlineForker, ProcessForker
 from kvtwist.persist.journal import Journal
@@ -44,6 +45,7 @@ from kvtwist.persist.startup import openChain
 from kvtwist.persist.threads import DedicatedThread
 from kvtwist.persist.writer import LogWriter
 from kvtwist.replies import OK, Error
+from kvtwist.stats import IPersistenceStats
 
 FSYNC_MODES = ("always", "interval", "no")
 
@@ -85,7 +87,8 @@ def _globalReactor():
     return reactor
 
 
-class StoreService(PersistenceFigures, MultiService):
+@implementer(IPersistenceStats)
+class StoreService(StoreServiceFigures, MultiService):
     """
     Owns a L{kvtwist.store.Store}'s files: recovery, the append-only log,
     flushes, snapshots; and (its child) the expiry sweep.

@@ -1129,7 +1129,8 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
 
     def test_info(self):
         """
-        C{info()} gives the persistence fields with Redis-like names.
+        C{info()} gives the persistence fields with Redis-like names; the
+        service provides what the stats snapshot reads.
         """
         store, svc = self.start(fsync="always")
         info = svc.info()
@@ -1144,6 +1145,9 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(info["aof_fsync"], "always")
         self.assertEqual(info["aof_last_write_status"], "ok")
         self.assertEqual(info["rdb_last_save_time"], int(START))
+        from zope.interface.verify import verifyObject
+        from kvtwist.stats import IPersistenceStats
+        self.assertTrue(verifyObject(IPersistenceStats, svc))
 
 
 class ProcessForkerTests(SynchronousTestCase):
