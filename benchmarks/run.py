@@ -14,8 +14,10 @@ temporary directory, and measures, alternating A B A B:
     request in flight per connection) for both servers (Redis takes the same
     lines as its inline protocol);
 
-and then, for a store of 1,000,000 small keys loaded with pipelined C{MSET}
-batches: the memory each key costs, the worst PING latency while C{BGSAVE}
+and then: the front end over a local Redis Cluster alternating with
+standalone kvtwist, and C{redis-benchmark --cluster} straight at the
+nodes (L{benchmarks.cluster}); for a store of 1,000,000 small keys
+loaded with pipelined C{MSET} batches: the memory each key costs, the worst PING latency while C{BGSAVE}
 snapshots it, the time to restart and recover it
 (L{benchmarks.bigstore}), and 10,000 idle connections held with the memory
 each costs (L{benchmarks.idle}); and one huge request of each kind, a
@@ -40,6 +42,7 @@ from typing import List, Optional
 
 from benchmarks.bigrequests import bigRequests, bigRequestsTable
 from benchmarks.bigstore import bigStore
+from benchmarks.cluster import clusterRounds, clusterTable
 from benchmarks.idle import idleConnections
 from benchmarks.report import figuresTable, throughputTable
 from benchmarks.servers import (DEFAULT_PYPY_VENV, ensurePyPyVenv,
@@ -84,9 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bulk-mb", type=int, default=400,
                    help="megabytes of the one big SET value (default 400)")
     p.add_argument("--parts",
-                   default="throughput,text,bigstore,idle,bigrequests",
+                   default="throughput,text,bigstore,idle,bigrequests,"
+                           "cluster",
                    help="comma-separated parts to run (default all: "
-                        "throughput,text,bigstore,idle,bigrequests)")
+                        "throughput,text,bigstore,idle,bigrequests,"
+                        "cluster)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: -n 10000, 1 round, 100000 keys, "
                         "2000 connections, 1 s text load")
@@ -214,6 +219,10 @@ def _run(args, log) -> int:
             huge[server.name] = bigRequests(server, args.mset_pairs,
                                             args.bulk_mb, log)
 
+    clustered = {}
+    if "cluster" in args.parts:
+        clustered = clusterRounds(servers, args, log)
+
     machine["loadavgAfter"] = os.getloadavg()
     print()
     print("kvtwist vs redis, %s, %s CPUs (os.cpu_count), %s" % (
@@ -249,11 +258,20 @@ def _run(args, log) -> int:
         print("Big requests: one MSET of %d arguments, one SET of %d MB"
               % (2 * args.mset_pairs + 1, args.bulk_mb))
         print(bigRequestsTable(huge))
+    if clustered:
+        print()
+        print("Front end over a local Redis Cluster (3 primaries, no "
+              "replicas) vs standalone kvtwist, requests per second "
+              "(median of rounds; ratio = median of per-round front "
+              "end/standalone); cluster direct: redis-benchmark --cluster "
+              "at the nodes")
+        print(clusterTable(clustered))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "settings": settings,
                        "throughput": throughput, "bigStore": big,
-                       "idle": idle, "bigRequests": huge}, f, indent=2,
+                       "idle": idle, "bigRequests": huge,
+                       "cluster": clustered}, f, indent=2,
                       default=str)
         log("results written to %s" % (args.json,))
     return 0

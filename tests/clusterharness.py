@@ -258,6 +258,7 @@ class RespReader:
     def __init__(self, sock: socket.socket):
         self.sock = sock
         self.buf = b""
+        self.consumed = None
 
     def _line(self) -> bytes:
         while b"\r\n" not in self.buf:
@@ -266,6 +267,8 @@ class RespReader:
                 raise ConnectionError("node closed the connection")
             self.buf += chunk
         line, self.buf = self.buf.split(b"\r\n", 1)
+        if self.consumed is not None:
+            self.consumed.append(line + b"\r\n")
         return line
 
     def _exactly(self, n: int) -> bytes:
@@ -275,7 +278,17 @@ class RespReader:
                 raise ConnectionError("node closed the connection")
             self.buf += chunk
         data, self.buf = self.buf[:n], self.buf[n:]
+        if self.consumed is not None:
+            self.consumed.append(data)
         return data
+
+    def readRaw(self) -> bytes:
+        """
+        One reply's bytes, as they came.
+        """
+        self.consumed = []
+        self.read()
+        return b"".join(self.consumed)
 
     def read(self):
         """

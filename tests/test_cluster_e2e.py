@@ -264,3 +264,60 @@ def test_redisCli(fronts, cluster):
     lines = result.stdout.decode().splitlines()
     assert lines[:3] == ["OK", "hello", "1"]
     assert lines[3].startswith("ERR SAVE is not available")
+
+
+#: Commands whose RESP2 bytes through a front end must be Redis's own.
+SAME_AS_REDIS = [
+    [b"ZADD", b"{z}", b"1", b"a", b"2.5", b"b", b"3", b"c"],
+    [b"ZRANGE", b"{z}", b"0", b"-1", b"WITHSCORES"],
+    [b"ZRANGEBYSCORE", b"{z}", b"2", b"+inf", b"WITHSCORES"],
+    [b"ZREVRANGE", b"{z}", b"0", b"1"],
+    [b"ZPOPMIN", b"{z}", b"2"],
+    [b"ZPOPMAX", b"{z}"],
+    [b"ZSCORE", b"{z}", b"c"],
+    [b"HSET", b"{z}h", b"f", b"v", b"g", b"w"],
+    [b"HGETALL", b"{z}h"],
+    [b"HMGET", b"{z}h", b"f", b"nope"],
+    [b"LPOP", b"{z}missing", b"2"],
+    [b"LPOP", b"{z}missing"],
+    [b"BLPOP", b"{z}missing", b"0.05"],
+    [b"RPUSH", b"{z}l", b"x", b"y"],
+    [b"LPOP", b"{z}l", b"5"],
+    [b"SADD", b"{z}s", b"m"],
+    [b"SMEMBERS", b"{z}s"],
+    [b"INCRBYFLOAT", b"{z}f", b"0.5"],
+    [b"GET", b"{z}h"],
+    [b"OBJECT", b"ENCODING", b"{z}l"],
+    [b"EXISTS", b"{z}s", b"{z}nope"],
+    [b"TYPE", b"{z}s"],
+]
+
+
+def test_resp2AsRedis(fronts, cluster):
+    """
+    In RESP2, a front end answers with the bytes the node itself gives
+    (the front end speaks RESP3 to the nodes: null arrays, nested pairs
+    and maps are shaped back).
+    """
+    import socket
+    from tests.clusterharness import RespReader, encode
+    one, _ = fronts
+    node = cluster.primaryOf(b"{z}")
+    viaFront = socket.create_connection(("127.0.0.1", one.port), timeout=10)
+    front = RespReader(viaFront)
+    got = []
+    for argv in SAME_AS_REDIS:
+        viaFront.sendall(encode(*argv))
+        got.append(front.readRaw())
+    viaFront.close()
+    for n in cluster.primaries():
+        n.command(b"FLUSHALL")
+    direct = socket.create_connection(("127.0.0.1", node.port), timeout=10)
+    reader = RespReader(direct)
+    expected = []
+    for argv in SAME_AS_REDIS:
+        direct.sendall(encode(*argv))
+        expected.append(reader.readRaw())
+    direct.close()
+    for argv, mine, theirs in zip(SAME_AS_REDIS, got, expected):
+        assert (argv, mine) == (argv, theirs)

@@ -34,6 +34,7 @@ from zope.interface import implementer
 
 from kvtwist import replies
 from kvtwist.backends.cluster.fanout import FanOut, firstError, gather
+from kvtwist.backends.cluster.shapes import SHAPERS, hasDoubles, shape
 from kvtwist.backends.cluster.slots import SLOTS, keySlot
 from kvtwist.backends.cluster.specs import CommandSpec, parseCommandReply
 from kvtwist.commands import TABLE, Context, errorReply
@@ -72,6 +73,11 @@ REFUSED = {
     b"READONLY": "the front end reads from primaries",
     b"READWRITE": "the front end reads from primaries",
 }
+_PUBSUB = ("pub/sub subscriptions are not available through the front end "
+           "yet (PUBLISH is)")
+for _name in (b"SUBSCRIBE", b"PSUBSCRIBE", b"SSUBSCRIBE", b"UNSUBSCRIBE",
+              b"PUNSUBSCRIBE", b"SUNSUBSCRIBE"):
+    REFUSED[_name] = _PUBSUB
 
 #: Multi-key commands split by slot: name -> (key step, merge).
 SPLIT = {
@@ -283,6 +289,9 @@ class ClusterBackend:
             handler = self._single
         else:
             handler = self._routed
+        label = upper.decode("ascii", "replace")
+        if label in SHAPERS or hasDoubles(label):
+            handler = _shaped(handler, label, self.router)
         entry = Entry(handler, command, spec)
         if len(self._entries) < 4096:
             self._entries[name] = entry
@@ -532,6 +541,22 @@ class ClusterBackend:
             "backend_wait_replicas": router.waitReplicas,
             "backend_timeout_seconds": "%g" % (router.timeout,),
         }
+
+
+def _shaped(handler: Callable, label: str, router) -> Callable:
+    """
+    C{handler}, its reply shaped for the client
+    (L{kvtwist.backends.cluster.shapes}).
+    """
+    def run(ctx, name, args, entry):
+        reply = handler(ctx, name, args, entry)
+        protover = ctx.client.protover
+        if isinstance(reply, Deferred):
+            return reply.addCallback(
+                lambda r: shape(label, r, args, protover,
+                                router.doubleText))
+        return shape(label, reply, args, protover, router.doubleText)
+    return run
 
 
 def _isSingleKey(spec: CommandSpec) -> bool:

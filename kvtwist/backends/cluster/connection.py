@@ -36,6 +36,7 @@ class Handshake:
         if reply.__class__ is Error:
             connection.handshakeFailed(str(reply))
         else:
+            connection.version = _version(reply)
             connection.handshakeDone()
 
     def lost(self, connection: "NodeConnection", sent: bool) -> None:
@@ -61,6 +62,21 @@ class Ignored:
 
 
 IGNORED = Ignored()
+
+
+def _version(hello) -> Optional[tuple]:
+    """
+    The node's version, from its C{HELLO} reply, as a tuple of numbers.
+    """
+    if not isinstance(hello, dict):
+        return None
+    text = hello.get(b"version")
+    if not isinstance(text, bytes):
+        return None
+    try:
+        return tuple(int(p) for p in text.split(b".")[:3])
+    except ValueError:
+        return None
 
 
 class NodeConnection(Protocol):
@@ -108,6 +124,7 @@ class NodeConnection(Protocol):
         self._queued = False
         self._send: Optional[Callable[[bytes], None]] = None
         self.connector = None
+        self.version: Optional[tuple] = None
 
     # -- queueing --------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from twisted.logger import Logger
 from kvtwist.backends.cluster.connection import (
     IGNORED, NodeConnection, NodeConnector, helloRequest)
 from kvtwist.backends.cluster.reader import encode
+from kvtwist.backends.cluster.shapes import redis70Double, shortestDouble
 from kvtwist.backends.cluster.slots import (
     SLOTS, Address, SlotTable, parseAddress, parseClusterSlots)
 from kvtwist.protocol.writer import EndOfTurn
@@ -363,6 +364,7 @@ class Router:
         self._loops: List[LoopingCall] = []
         self._tick = min(0.1, timeout / 10.0)
         self.stopped = False
+        self.doubleText = redis70Double
         self._unreachable = False
         self.pushHandler: Optional[Callable] = None
 
@@ -840,8 +842,13 @@ class Router:
 
     def connectionReady(self, connection: NodeConnection) -> None:
         """
-        A connection was made and greeted: its node is reachable.
+        A connection was made and greeted: its node is reachable (and the
+        nodes' version says how they write doubles).
         """
+        version = connection.version
+        if version is not None:
+            self.doubleText = shortestDouble if version >= (7, 2) \
+                else redis70Double
         node = connection.node
         node.reachable = True
         node.lastError = None

@@ -24,6 +24,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from kvtwist import replies
+from kvtwist.backends.cluster.shapes import shapeExec
 from kvtwist.backends.cluster.slots import SLOTS, keySlot
 from kvtwist.replies import OK, Error
 
@@ -212,18 +213,23 @@ class Sessions:
             self._unwatch(session)
             return EXECABORT
         router = self.router
+        protover = client.protover
         if watch is not None:
             session.watch = None
             d = router.sendOn(watch, [], session.write, transaction=queued)
             d.addBoth(self._releaseAfter, watch)
-            return d
+            return d.addCallback(shapeExec, queued, protover,
+                                 router.doubleText)
         if not queued:
             return []
         slot = session.slot
         if slot is None:
             slot = self.backend._rng.randrange(SLOTS)
         session.slot = None
-        return router.sendTransaction(queued, slot, session.write)
+        return router.sendTransaction(queued, slot, session.write
+                                      ).addCallback(shapeExec, queued,
+                                                    protover,
+                                                    router.doubleText)
 
     def _releaseAfter(self, result, connection):
         self.router.release(connection)
