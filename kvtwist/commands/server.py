@@ -10,7 +10,7 @@ import time
 from kvtwist.commands.connection import REDIS_COMPAT_VERSION, field
 from kvtwist.commands.registry import TABLE, group
 from kvtwist.glob import Glob
-from kvtwist.replies import Error, Status, Verbatim
+from kvtwist.replies import SYNTAX, Error, Status, Verbatim
 from kvtwist.stats import IStatsSnapshot, memoryFigures, takeSnapshot
 
 command = group("server")
