@@ -44,6 +44,18 @@ class IStore(Interface):
     def scan(cursor, pattern, count):
         """C{(nextCursor, keys)}: one step of an incremental iteration."""
 
+    def keysTask(pattern):
+        """
+        L{keys} as a task: a snapshot taken now and a function of no
+        arguments listing its matching keys, which may run on another
+        thread while the store changes (O(store) work off the reactor).
+        """
+
+    def contentsTask():
+        """
+        L{contents} as a task, as L{keysTask}.
+        """
+
     def items():
         """Every live C{(key, value)} pair."""
 

@@ -8,7 +8,6 @@ import ipaddress
 import itertools
 from typing import Dict, Optional
 
-from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
@@ -151,7 +150,7 @@ class KVFactory(ServerFactory):
         @param runInThread: see the instance variable.
         @param backend: see the instance variable; by default a
             L{kvtwist.backends.memory.MemoryBackend} over C{store} and
-            C{service}.
+            C{service}, doing O(store) work through C{runInThread}.
         """
         self.runInThread = runInThread
         if clock is None:
@@ -160,7 +159,7 @@ class KVFactory(ServerFactory):
         self.service = service
         if backend is None:
             from kvtwist.backends.memory import MemoryBackend
-            backend = MemoryBackend(store, service)
+            backend = MemoryBackend(store, service, runInThread)
         self.backend = backend
         self.config = config or Config()
         self.clock = clock
@@ -349,21 +348,3 @@ class KVFactory(ServerFactory):
             elif timeout and now - proto.state.lastActive >= timeout:
                 proto.abort("idle for %gs (--timeout)" % (timeout,))
 
-
-class ClientsService(Service):
-    """
-    Closes a factory's clients gracefully when stopped: the step of a
-    shutdown between "stop listening" and "flush the store", so that no
-    write is acknowledged after the last flush.
-    """
-
-    def __init__(self, factory: KVFactory, timeout: float = 5.0):
-        self.factory = factory
-        self.timeout = timeout
-
-    def stopService(self) -> Deferred:
-        """
-        Close every client; fire once they are all gone.
-        """
-        Service.stopService(self)
-        return self.factory.disconnectAll(self.timeout)

@@ -16,7 +16,6 @@ produced.
 """
 
 import heapq
-import re
 from itertools import islice, repeat
 import time
 from collections import deque
@@ -24,6 +23,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from zope.interface import implementer
 
+from kvtwist.glob import compileGlob
 from kvtwist.interfaces import IStore
 
 
@@ -103,46 +103,6 @@ def parseInt(value: bytes) -> int:
     return n
 
 
-def globToRegex(pattern: bytes):
-    """
-    Compile a Redis glob pattern (C{*}, C{?}, C{[...]}, backslash escapes)
-    into a compiled bytes regular expression.
-    """
-    if pattern == b"*":
-        return None
-    out = []
-    i = 0
-    n = len(pattern)
-    while i < n:
-        c = pattern[i:i + 1]
-        if c == b"*":
-            out.append(b".*")
-        elif c == b"?":
-            out.append(b".")
-        elif c == b"\\" and i + 1 < n:
-            i += 1
-            out.append(re.escape(pattern[i:i + 1]))
-        elif c == b"[":
-            j = pattern.find(b"]", i + 1)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1:j]
-                neg = body.startswith(b"^")
-                if neg:
-                    body = body[1:]
-                body = body.replace(b"\\", b"\\\\")
-                out.append(b"[" + (b"^" if neg else b"") + body + b"]")
-                i = j
-        else:
-            out.append(re.escape(c))
-        i += 1
-    try:
-        return re.compile(b"".join(out) + b"\\Z", re.DOTALL)
-    except re.error:
-        return re.compile(re.escape(pattern) + b"\\Z")
-
-
 def _drain(d: dict):
     """
     Empty C{d} an item at a time: freeing a big dict in one go is a single
@@ -160,16 +120,14 @@ class Store:
 
     @ivar journal: called with each mutation op, or L{None}.
     @ivar expiredCount: how many keys have expired since start.
-    @ivar runInThread: C{runInThread(f) -> Deferred}, or L{None}: with one,
-        L{keys} and L{contents} on a store of more than L{OFFLOAD_KEYS}
-        keys take a snapshot (C-speed copies of the key and value lists)
-        and do their O(store) work on it off the calling thread, returning
-        a Deferred.
+    @ivar runInThread: C{runInThread(f, *args)}, or L{None}: with one,
+        L{flush} on a store of more than L{OFFLOAD_KEYS} keys frees the old
+        contents through it, off the calling thread.
     """
 
     journal: Optional[Callable[[tuple], None]] = None
 
-    #: Store size from which L{keys} and L{contents} use C{runInThread}.
+    #: Store size from which L{flush} frees through C{runInThread}.
     OFFLOAD_KEYS = 20000
 
     def __init__(self, clock: Optional[Callable[[], float]] = None,
@@ -334,34 +292,50 @@ class Store:
         if self.runInThread is not None and len(old) > self.OFFLOAD_KEYS:
             self.runInThread(_drain, old)
 
-    def keys(self, pattern: bytes = b"*"):
+    def keys(self, pattern: bytes = b"*") -> List[bytes]:
         """
-        Every live key matching the glob C{pattern}: a list, or a Deferred
-        of one on a big store with C{runInThread}.  Costs O(store).
+        Every live key matching the glob C{pattern}.  Costs O(store): see
+        L{keysTask} to do it elsewhere.
         """
-        rx = globToRegex(pattern)
-        return self._offload(lambda keys, values, live: [
+        return self.keysTask(pattern)()
+
+    def keysTask(self, pattern: bytes = b"*") -> Callable[[], List[bytes]]:
+        """
+        L{keys} as a task: a snapshot of the keys, taken now (two list
+        copies in C), and a function listing those of them that match,
+        which may run on another thread while the store changes.
+        """
+        glob = compileGlob(pattern)
+        return self._task(lambda keys, values, live: [
             key for key, value in zip(keys, values)
-            if live(key, value) and (rx is None or rx.match(key))],
+            if live(key, value) and (glob is None or glob.match(key))],
             values=self._tombs > 0)
 
-    def contents(self):
+    def contents(self) -> Dict[bytes, object]:
         """
         Every live key and its value, as a new dict (a list value copied
-        to a list): the dict, or a Deferred of it on a big store with
-        C{runInThread}.  Costs O(store).
+        to a list).  Costs O(store): see L{contentsTask} to do it
+        elsewhere.
+        """
+        return self.contentsTask()()
+
+    def contentsTask(self) -> Callable[[], Dict[bytes, object]]:
+        """
+        L{contents} as a task: a snapshot of the keys and values, taken
+        now, and a function copying them into the dict, which may run on
+        another thread while the store changes.
         """
         def copy(keys, values, live):
             return {key: (value if type(value) is bytes else list(value))
                     for key, value in zip(keys, values) if live(key, value)}
-        return self._offload(copy)
+        return self._task(copy)
 
-    def _offload(self, work, values: bool = True):
+    def _task(self, work, values: bool = True) -> Callable[[], object]:
         """
-        Call C{work(keys, values, live)} on a snapshot of the store, here
-        or through C{runInThread}: C{keys} and C{values} are iterables in
-        the same order, C{live(key, value)} says whether a pair is live (not
-        a tombstone, not expired) as of now.
+        A function calling C{work(keys, values, live)} on a snapshot of
+        the store taken now: C{keys} and C{values} are iterables in the
+        same order, C{live(key, value)} says whether a pair is live (not a
+        tombstone, not expired) as of now.
 
         Taking the snapshot is two list copies in C (one without
         C{values}, when every value is C{None} to C{work}); list values are
@@ -377,9 +351,7 @@ class Store:
             return value is not TOMBSTONE and not (
                 exp and key in exp and exp[key] <= now)
 
-        if self.runInThread is not None and len(keys) > self.OFFLOAD_KEYS:
-            return self.runInThread(work, keys, values, live)
-        return work(keys, values, live)
+        return lambda: work(keys, values, live)
 
     def scan(self, cursor: int, pattern: bytes = b"*", count: int = 10
              ) -> Tuple[int, List[bytes]]:
@@ -393,7 +365,7 @@ class Store:
         leave tombstones, so positions don't move.  When the store is
         compacted or flushed, older cursors start over from the beginning.
         """
-        rx = globToRegex(pattern)
+        glob = compileGlob(pattern)
         now = self._now()
         exp = self._expires
         data = self._data
@@ -412,7 +384,7 @@ class Store:
             if data.get(key) is TOMBSTONE or (
                     exp and key in exp and exp[key] <= now):
                 continue
-            if rx is None or rx.match(key):
+            if glob is None or glob.match(key):
                 out.append(key)
         if end >= total:
             return 0, out

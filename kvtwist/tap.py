@@ -1,19 +1,36 @@
 # -*- test-case-name: kvtwist.test.test_tap -*-
 """
-The C{twistd kvstore} plugin's options and service.
+The options of C{twistd kvstore}, and the service tree they describe.
+
+  - L{Options} reads and checks the command line, as a library does: a
+    mistake is a L{usage.UsageError}.
+  - L{TwistdOptions} is what the plugin gives twistd: the same options, a
+    mistake shown in one or two lines (not after twistd's whole help),
+    and, once they are read, the process-wide choices of startup
+    (L{prepareProcess}), made before twistd writes its pid file, opens
+    its log or daemonizes, as twistd's own C{--reactor} is.
+  - L{makeService} builds the tree from parsed options and changes
+    nothing process-wide; L{makeTwistdService}, what the plugin calls,
+    first tries the ports, so that a port in use is named before twistd
+    daemonizes.
 """
 
+import difflib
 import os
+import platform
+import re
+import sys
 import tempfile
 
-from twisted.application import service
-from twisted.application.internet import StreamServerEndpointService
-from twisted.internet import endpoints
-from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.python import usage
 
+from kvtwist import __version__
 from kvtwist.dialects.resp import DEFAULT_MAX_BULK
+from kvtwist.listening import (ListenError, checkDescription,
+                               portToEndpoint, tryListening, withBacklog)
+from kvtwist.services import (ClientsService, KVService, ListenerService,
+                              StartupError)
 
 _FSYNC_MODES = ("always", "interval", "no")
 
@@ -46,36 +63,37 @@ def _seconds(name):
     return parse
 
 
-#: The listen backlog, as Redis's C{tcp-backlog}: Twisted's default of 50
-#: makes a burst of connects wait a second for a retry.
-BACKLOG = 511
+def versionLine() -> str:
+    """
+    What C{twistd kvstore --version} prints: kvtwist's version, Twisted's
+    and the interpreter's.
+    """
+    import twisted
+    return "kvtwist %s (Twisted %s, %s %s)" % (
+        __version__, twisted.__version__, platform.python_implementation(),
+        platform.python_version())
 
 
-def portToEndpoint(port: str) -> str:
+def _endpointError(option: str, value: str, problem: str) -> str:
     """
-    Turn a C{--port} value into an endpoint description: a bare number
-    listens on every interface; anything else is already one.
+    A usage error for an endpoint option, for people.
     """
-    if port.isdigit():
-        return "tcp:%s:backlog=%d" % (port, BACKLOG)
-    return withBacklog(port)
-
-
-def withBacklog(description: str) -> str:
-    """
-    Add Redis's listen backlog to a TCP, TCP6, UNIX or SSL endpoint
-    description that doesn't set one.
-    """
-    kind = description.split(":", 1)[0]
-    if kind in ("tcp", "tcp6", "ssl", "unix") and \
-            "backlog=" not in description:
-        return "%s:backlog=%d" % (description, BACKLOG)
-    return description
+    if problem.startswith("Unknown endpoint type"):
+        return ("--%s %s is neither a port number nor an endpoint "
+                "description: give a port such as 3490, or an endpoint "
+                "such as tcp:3490:interface=127.0.0.1" % (option, value))
+    return "--%s %s: %s" % (option, value, problem)
 
 
 class Options(usage.Options):
     """
     Options of C{twistd kvstore}.
+
+    Once parsed: C{endpoints}, the description of each listener of the
+    key-value port (C{--port}, then each C{--listen}); C{listeners}, the
+    same as C{(option, value, description)}; C{web}, the web interface's
+    description or L{None}; C{password}, L{bytes} or L{None};
+    C{data-dir}, absolute.
     """
 
     synopsis = "[options]"
@@ -139,7 +157,17 @@ class Options(usage.Options):
         """
         self["listen"].append(description)
 
+    def opt_version(self):
+        """
+        Print kvtwist's version (and Twisted's) and exit.
+        """
+        print(versionLine())
+        sys.exit(0)
+
     def postOptions(self):
+        """
+        Check the values that depend on each other, and the endpoints.
+        """
         if self["fsync"] not in _FSYNC_MODES:
             raise usage.UsageError("--fsync must be one of %s, not %r"
                                    % (", ".join(_FSYNC_MODES), self["fsync"]))
@@ -147,8 +175,21 @@ class Options(usage.Options):
             raise usage.UsageError("--flush-interval must be positive")
         if self["max-clients"] < 1:
             raise usage.UsageError("--max-clients must be at least 1")
-        self["endpoints"] = [portToEndpoint(self["port"])] + [
-            withBacklog(d) for d in self["listen"]]
+        self["listeners"] = [
+            ("port", self["port"], portToEndpoint(self["port"]))] + [
+            ("listen", d, withBacklog(d)) for d in self["listen"]]
+        self["endpoints"] = [d for _, _, d in self["listeners"]]
+        web = self["web"]
+        self["web-endpoint"] = portToEndpoint(web) if web else None
+        checks = list(self["listeners"])
+        if web:
+            checks.append(("web", web, self["web-endpoint"]))
+        for option, value, description in checks:
+            try:
+                checkDescription(description)
+            except ValueError as e:
+                raise usage.UsageError(_endpointError(option, value,
+                                                      str(e)))
         self["password"] = self._password()
         self["data-dir"] = os.path.abspath(self["data-dir"])
 
@@ -174,170 +215,145 @@ class Options(usage.Options):
         return None
 
 
+def usageMessage(options: usage.Options, error: Exception) -> str:
+    """
+    A usage mistake for people: C{twistd kvstore:}, the problem, a
+    suggestion for a mistyped option, and where the options are listed.
+    """
+    message = str(error)
+    unknown = re.match(r"option (-{1,2})([\w-]+) not recognized", message)
+    if unknown:
+        names = [name for name in options.longOpt]
+        names = [n.rstrip("=") for n in names]
+        close = difflib.get_close_matches(unknown.group(2), names, n=1)
+        if close:
+            message += " (did you mean --%s?)" % (close[0],)
+    return ("twistd kvstore: %s\nRun 'twistd kvstore --help' for the "
+            "options." % (message,))
+
+
+def prepareProcess(options, modules=sys.modules):
+    """
+    The process-wide choices made once, as twistd starts, before anything
+    runs: PyPy's nursery (this may run the whole command again, see
+    L{kvtwist.nursery}) and the reactor (unless twistd installed one,
+    C{--reactor}, or C{--stock-reactor} is given).  In a process whose
+    reactor already runs, nothing changes.
+
+    @param modules: L{sys.modules}, where the reactor would be.
+    """
+    from kvtwist import nursery
+    from kvtwist.reactor import installIfNone
+    nursery.restartIfMissized(_log, modules=modules)
+    nursery.logRestart(_log)
+    if not options.get("stock-reactor"):
+        installIfNone()
+
+
+class TwistdOptions(Options):
+    """
+    The options as C{twistd kvstore} reads them: a mistake stops the
+    process with one or two lines (L{usageMessage}) and status 1, and once
+    they are read the process makes its startup choices
+    (L{prepareProcess}).
+    """
+
+    def parseOptions(self, options=None):
+        """
+        Parse, and stop the process with a short message on a mistake.
+        """
+        try:
+            Options.parseOptions(self, options)
+        except usage.UsageError as e:
+            raise SystemExit(usageMessage(self, e))
+
+    def postOptions(self):
+        """
+        Check the options, then make the process-wide choices.
+        """
+        Options.postOptions(self)
+        prepareProcess(self)
+
+
 def _checkDataDir(path: str) -> str:
     """
     Create the data directory if missing and check it can be written.
 
-    @raise usage.UsageError: naming the path, if it can't be used.
+    @raise StartupError: naming the path, if it can't be used.
     """
     path = os.path.abspath(path)
     if os.path.exists(path) and not os.path.isdir(path):
-        raise usage.UsageError("--data-dir %s is not a directory" % (path,))
+        raise StartupError("--data-dir %s is not a directory" % (path,))
     try:
         os.makedirs(path, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".kvtwist-probe-", dir=path)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise usage.UsageError("--data-dir %s can't be used: %s"
-                               % (path, e.strerror or e))
+        raise StartupError("--data-dir %s can't be used: %s"
+                           % (path, e.strerror or e))
     return path
 
 
-class ListenerService(StreamServerEndpointService):
+def tryPorts(options, attempt=tryListening):
     """
-    Listens on one endpoint and logs where, once bound.
+    Try each TCP port the options listen on (L{tryListening}), so that a
+    port in use is named before the server starts.
+
+    @param attempt: L{tryListening}.
+    @raise StartupError: naming the option and the port.
     """
-
-    _log = Logger()
-
-    def __init__(self, description: str, factory, reactor=None,
-                 label: str = "Server"):
-        """
-        @param label: what the log line says is listening.
-        """
-        if reactor is None:
-            from twisted.internet import reactor
-        StreamServerEndpointService.__init__(
-            self, endpoints.serverFromString(reactor, description), factory)
-        self.description = description
-        self.label = label
-        self._raiseSynchronously = True
-
-    def privilegedStartService(self):
-        StreamServerEndpointService.privilegedStartService(self)
-        self._waitingForPort.addCallback(self._listening)
-
-    def _listening(self, port):
-        address = port.getHost()
-        host = getattr(address, "host", None)
-        if host is not None:
-            where = "%s:%s" % (host, address.port)
-        else:
-            where = str(getattr(address, "name", self.description))
-        self._log.info("{label} listening on {where}", label=self.label,
-                       where=where)
-        return port
+    checks = list(options["listeners"])
+    if options["web-endpoint"]:
+        checks.append(("web", options["web"], options["web-endpoint"]))
+    for option, value, description in checks:
+        try:
+            attempt(description)
+        except ListenError as e:
+            raise StartupError("--%s %s: %s" % (option, value, e))
 
 
-class OrderedMultiService(service.MultiService):
+def makeTwistdService(options) -> KVService:
     """
-    A L{service.MultiService} that stops its children one at a time, the
-    last added first, each once the one before has finished stopping
-    (L{service.MultiService} stops them all at once).
+    What C{twistd kvstore} calls, through the plugin, once the options are
+    read: try the ports, then L{makeService}.  A L{StartupError} stops the
+    process with its message and status 1, before twistd daemonizes.
     """
-
-    _log = Logger()
-
-    def stopService(self) -> Deferred:
-        """
-        Stop the children in reverse order, one after another.
-        """
-        service.Service.stopService(self)
-        d = succeed(None)
-        for child in reversed(list(self)):
-            d.addCallback(lambda _, child=child: child.stopService())
-            d.addErrback(lambda f, child=child: self._log.failure(
-                "stopping {child} failed", f, child=child))
-        return d
+    try:
+        tryPorts(options)
+        return makeService(options)
+    except StartupError as e:
+        raise SystemExit("twistd kvstore: %s" % (e,))
 
 
-class KVService(OrderedMultiService):
-    """
-    The top of the tree.  A shutdown asked for by SIGTERM or SIGINT that
-    flushed everything exits with status 0, as Redis does, rather than
-    twistd's default of re-raising the signal.
-
-    @ivar storeService: the L{kvtwist.service.StoreService}.
-    """
-
-    storeService = None
-    reactor = None
-
-    def stopService(self) -> Deferred:
-        """
-        Stop every child in order; then, if the final flush succeeded,
-        let the process exit 0.
-        """
-        d = OrderedMultiService.stopService(self)
-        d.addCallback(self._exitStatus)
-        return d
-
-    def _exitStatus(self, result):
-        if getattr(self.storeService, "stoppedCleanly", False):
-            reactor = self.reactor
-            if reactor is None:
-                from twisted.internet import reactor
-            # twistd re-raises the signal that stopped the reactor so the
-            # process dies of it; a clean shutdown is a success instead.
-            if getattr(reactor, "_exitSignal", None) is not None:
-                reactor._exitSignal = None
-        else:
-            self._log.error("shutdown did not finish cleanly: exiting with "
-                            "the signal's status")
-        return result
-
-
-def _prepareProcess(options):
-    """
-    The process-wide choices made once, as twistd starts, before anything
-    runs: PyPy's nursery (this may run the whole command again, see
-    L{kvtwist.nursery}) and the reactor (unless twistd installed one,
-    C{--reactor}, or C{--stock-reactor} is given).
-    """
-    from kvtwist import nursery
-    from kvtwist.reactor import installIfNone
-    nursery.restartIfMissized(_log)
-    nursery.logRestart(_log)
-    if not options.get("stock-reactor"):
-        installIfNone()
-
-
-def makeTwistdService(options) -> service.MultiService:
-    """
-    What C{twistd kvstore} (and C{twist kvstore}) call, through the plugin:
-    make the process-wide choices of startup (L{_prepareProcess}), then
-    L{makeService}.  Code that builds the service itself, in a process of
-    its own, calls L{makeService}, which changes nothing process-wide.
-    """
-    _prepareProcess(options)
-    return makeService(options)
-
-
-def makeService(options) -> service.MultiService:
+def makeService(options, reactor=None) -> KVService:
     """
     Build the kvtwist service tree, which stops in reverse order: the
     store service (started first, stopped last: the final flush), the
     clients (closed gracefully once the listeners stopped, so no write is
     acknowledged after that flush), one listener per endpoint, and the web
     interface.
+
+    @param options: parsed L{Options}.
+    @param reactor: the reactor the tree listens, schedules and runs
+        threads with; the global one (looked up when first needed) if not
+        given.
+    @raise StartupError: if the data directory can't be used.
     """
     from kvtwist import idlegc
-    from kvtwist.server import ClientsService, Config, KVFactory
+    from kvtwist.server import Config, KVFactory
     from kvtwist.service import StoreService, threadPoolRunner
     from kvtwist.store import Store
 
-    try:
-        _checkDataDir(options["data-dir"])
-    except usage.UsageError as e:
-        # Not a usage error for twistd: Twisted before 26 exits 0 on those.
-        raise SystemExit("twistd kvstore: %s" % (e,))
+    _checkDataDir(options["data-dir"])
     top = KVService()
-    runInThread = threadPoolRunner()
+    top.reactor = reactor
+    runInThread = threadPoolRunner(reactor)
     store = Store(runInThread=runInThread)
     storeService = StoreService(
         store, options["data-dir"], fsync=options["fsync"],
-        flushInterval=options["flush-interval"], runInThread=runInThread)
+        flushInterval=options["flush-interval"], clock=reactor,
+        reactor=reactor, runInThread=runInThread)
     storeService.setServiceParent(top)
     top.storeService = storeService
     config = Config(
@@ -349,15 +365,16 @@ def makeService(options) -> service.MultiService:
         unterminatedMs=options["unterminated-ms"],
         dataDir=options["data-dir"], fsync=options["fsync"],
         flushInterval=options["flush-interval"])
-    factory = KVFactory(store, storeService, config,
+    factory = KVFactory(store, storeService, config, clock=reactor,
                         runInThread=runInThread)
     if idlegc.available():
-        idlegc.IdleCollector(factory.stats).setServiceParent(top)
+        idlegc.IdleCollector(factory.stats, clock=reactor).setServiceParent(
+            top)
     ClientsService(factory).setServiceParent(top)
     for description in options["endpoints"]:
-        ListenerService(description, factory).setServiceParent(top)
-    if options["web"]:
+        ListenerService(description, factory, reactor).setServiceParent(top)
+    if options["web-endpoint"]:
         from kvtwist.web import makeWebService
-        web = makeWebService(factory, portToEndpoint(options["web"]))
+        web = makeWebService(factory, options["web-endpoint"], reactor)
         web.setServiceParent(top)
     return top

@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
 from kvtwist import replies
-from kvtwist.commands import TABLE, Context, errorReply
+from kvtwist.commands import TABLE, Context, Offload, errorReply
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import PLAIN, Error
 
@@ -44,11 +44,20 @@ class MemoryBackend:
     @ivar service: the store service that journals the store's changes
         (L{kvtwist.service.StoreService}: its C{failure}, C{whenDurable()}
         and C{sealBatch()}), or L{None} for a store kept only in memory.
+    @ivar runInThread: C{runInThread(f) -> Deferred}, or L{None}: with
+        one, the O(store) work of C{KEYS} and C{PRINT} on a store of more
+        than L{OFFLOAD_KEYS} keys is done through it, off the reactor
+        thread (on a snapshot taken when the command ran), and their reply
+        is a Deferred.
     """
 
-    def __init__(self, store, service=None):
+    #: Store size from which O(store) work goes to C{runInThread}.
+    OFFLOAD_KEYS = 20000
+
+    def __init__(self, store, service=None, runInThread=None):
         self.store = store
         self.service = service
+        self.runInThread = runInThread
 
     def execute(self, ctx: Context, name: bytes, args: List[bytes]):
         """
@@ -88,15 +97,31 @@ class MemoryBackend:
             reply = cmd.handler(ctx, args)
         except Exception as e:
             return errorReply(cmd, e)
-        if reply.__class__ not in PLAIN and \
-                isinstance(reply, Deferred):
-            reply.addErrback(lambda f: errorReply(cmd, f.value))
+        if reply.__class__ not in PLAIN:
+            if reply.__class__ is Offload:
+                reply = self._offload(cmd, reply)
+            elif isinstance(reply, Deferred):
+                reply.addErrback(lambda f: errorReply(cmd, f.value))
         if cmd.write and service is not None:
             durable = service.whenDurable()
             if durable is not None:
                 return durable.addCallbacks(
                     lambda _: reply, lambda f: _notDurable(service, f))
         return reply
+
+    def _offload(self, cmd, offload: Offload):
+        """
+        Do a handler's O(store) work: here, or through C{runInThread} when
+        the store is big (the reply is then a Deferred).
+        """
+        runInThread = self.runInThread
+        if runInThread is not None and offload.size > self.OFFLOAD_KEYS:
+            return runInThread(offload.work).addErrback(
+                lambda f: errorReply(cmd, f.value))
+        try:
+            return offload.work()
+        except Exception as e:
+            return errorReply(cmd, e)
 
     def endTurn(self):
         """

@@ -6,8 +6,8 @@ L{connection}, L{server}.
 
 A handler is called as C{handler(ctx, args)} with a
 L{kvtwist.commands.context.Context} and the arguments (L{bytes}, without
-the command name), and returns a neutral reply (L{kvtwist.replies}).
-Dialects parse their requests into C{(name, args)} and a backend
+the command name), and returns a neutral reply (L{kvtwist.replies}), or
+an L{Offload} for O(store) work.  Dialects parse their requests into C{(name, args)} and a backend
 (L{kvtwist.interfaces.IBackend}) runs them; nothing else calls a handler.
 
 Importing this package registers every handler.  The handler modules
@@ -20,14 +20,14 @@ from typing import List
 from kvtwist.commands.context import ClientState, Context
 from kvtwist.commands.errors import errorReply
 from kvtwist.commands.registry import (
-    TABLE, Command, group, intArg, lookup)
+    TABLE, Command, Offload, group, intArg, lookup)
 from kvtwist.commands import (  # registers the handlers
     connection, keys, lists, server, strings)
 from kvtwist.replies import PLAIN as PLAIN_REPLIES
 
-__all__ = ["TABLE", "Command", "ClientState", "Context", "PLAIN_REPLIES",
-           "errorReply", "execute", "group", "intArg", "lookup",
-           "connection", "keys", "lists", "server", "strings"]
+__all__ = ["TABLE", "Command", "ClientState", "Context", "Offload",
+           "PLAIN_REPLIES", "errorReply", "execute", "group", "intArg",
+           "lookup", "connection", "keys", "lists", "server", "strings"]
 
 
 def execute(ctx: Context, name: bytes, args: List[bytes]):

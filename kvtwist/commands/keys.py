@@ -4,7 +4,7 @@ Commands on keys of any type (Redis's C{generic} group): DEL, EXISTS,
 KEYS, SCAN, TYPE, RENAME, expiry; and kvtwist's PRINT.
 """
 
-from kvtwist.commands.registry import group, intArg
+from kvtwist.commands.registry import Offload, group, intArg
 from kvtwist.replies import OK, SYNTAX, Error, Status
 
 command = group("generic")
@@ -37,7 +37,8 @@ def exists(ctx, args):
 @command("KEYS", 2, "readonly", "Every key matching a pattern; O(store).",
          (0, 0, 0), syntax="KEYS pattern", heavy=True)
 def keys(ctx, args):
-    return ctx.store.keys(args[0])
+    store = ctx.store
+    return Offload(store.size(), store.keysTask(args[0]))
 
 
 @command("SCAN", -2, "readonly", "Iterate over the keys incrementally.",
@@ -146,4 +147,5 @@ def persist(ctx, args):
          "Every key and its value (lists as arrays); O(store) (kvtwist).",
          (0, 0, 0), syntax="PRINT", heavy=True)
 def print_(ctx, args):
-    return ctx.store.contents()
+    store = ctx.store
+    return Offload(store.size(), store.contentsTask())

@@ -22,7 +22,11 @@ class Command:
     @ivar name: the upper-case name, as L{str}.
     @ivar arity: Redis's arity: the exact number of words including the
         name when positive, the minimum when negative.
-    @ivar handler: C{handler(ctx, args) -> reply}.
+    @ivar handler: C{handler(ctx, args)}, returning a neutral reply
+        (L{kvtwist.replies}) or an L{Offload}.  It uses the store's
+        results as plain values (the store answers at once) and may raise
+        the store's exceptions (L{kvtwist.store.WrongType}...), which
+        become Redis's error replies.
     @ivar flags: Redis's flags of the command (C{"write"}, C{"readonly"},
         ...), as a tuple of L{str}.
     @ivar write: whether it may change the store (journaled, refused while
@@ -76,6 +80,26 @@ class Command:
             last += len(args) + 1
         return [args[i - 1] for i in range(self.firstKey, last + 1,
                                            self.step) if i - 1 < len(args)]
+
+
+class Offload:
+    """
+    What a handler returns instead of a reply when the reply costs
+    O(store) to compute (C{KEYS}, C{PRINT}): the backend calls C{work()}
+    (on a snapshot the handler took, so the reply is the store as it was
+    when the command ran), off the reactor thread when C{size} is big,
+    and answers with its result.
+
+    @ivar size: how many keys the work visits.
+    @ivar work: a function of no arguments returning the reply, safe to
+        call on another thread while the store changes.
+    """
+
+    __slots__ = ("size", "work")
+
+    def __init__(self, size: int, work: Callable[[], object]):
+        self.size = size
+        self.work = work
 
 
 #: Every command, by upper-case name.

@@ -5,7 +5,6 @@ CONFIG, COMMAND, TIME, DBSIZE, FLUSHDB, FLUSHALL, SAVE, BGSAVE, LASTSAVE;
 and kvtwist's FLUSH.
 """
 
-import fnmatch
 import os
 import platform
 import time
@@ -13,6 +12,7 @@ import time
 from kvtwist import __version__
 from kvtwist.commands.connection import REDIS_COMPAT_VERSION, field
 from kvtwist.commands.registry import TABLE, group
+from kvtwist.glob import Glob
 from kvtwist.nursery import nurserySize
 from kvtwist.replies import OK, SYNTAX, Error, Status, Verbatim
 
@@ -123,9 +123,9 @@ def config(ctx, args):
         view = ctx.factory.config.view() if ctx.factory else {}
         out = {}
         for pattern in args[1:]:
-            pat = pattern.decode("utf-8", "replace").lower()
+            glob = Glob(pattern, nocase=True)
             for name, value in view.items():
-                if fnmatch.fnmatchcase(name, pat):
+                if glob.match(name.encode()):
                     out[name.encode()] = str(value).encode()
         return out
     if sub in (b"SET", b"RESETSTAT", b"REWRITE"):

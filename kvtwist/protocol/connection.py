@@ -379,9 +379,10 @@ class KVProtocol(LineReceiver):
             else:
                 # A Deferred, or large: rendered later, maybe elsewhere,
                 # in the protocol version of now.
+                # (Bound now: a later request of this loop may change it.)
                 protover = state.protover
                 if self._emitLater(name, reply,
-                                   lambda r: render(r, protover)):
+                                   lambda r, p=protover: render(r, p)):
                     budget = 0
             if state.closeAfterReply:
                 self._closeAfterOutput()
@@ -444,17 +445,18 @@ class KVProtocol(LineReceiver):
     def _emitLater(self, name: bytes, reply, render) -> bool:
         """
         Queue C{reply} (a Deferred, or a large reply); it is I{heavy} if it
-        is large or the Deferred of a command that doesn't write (C{KEYS}
-        or C{PRINT} on a big store, computed in the thread pool), as
-        opposed to a write waiting for its fsync.  Until a heavy reply is
-        rendered this client's next requests wait unread, so a pipeline of
-        them holds one snapshot at a time, not hundreds.
+        is large or the Deferred of a command the table marks heavy
+        (C{KEYS} or C{PRINT} on a big store, computed in the thread pool),
+        as opposed to a write waiting for its fsync or any reply a backend
+        gives later.  Until a heavy reply is rendered this client's next
+        requests wait unread, so a pipeline of them holds one snapshot at a
+        time, not hundreds; other Deferred replies don't stop the reading.
 
         @return: whether it is heavy (the caller stops reading).
         """
         if isinstance(reply, Deferred):
             cmd = commands.lookup(name)
-            heavy = cmd is None or not cmd.write
+            heavy = cmd is not None and cmd.heavy
         else:
             heavy = replyqueue.isLarge(reply)
         self.replies.later(reply, render, heavy)

@@ -3,15 +3,18 @@ Tests for L{kvtwist.backends}: the memory backend, and the seam every caller
 runs commands through (L{kvtwist.interfaces.IBackend}).
 """
 
+import itertools
+
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from kvtwist import commands
+from kvtwist.test import test_commands
 from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import ClientState, Context
 from kvtwist.dialects.resp import encodeCommand
@@ -148,6 +151,48 @@ class MemoryBackendTests(SynchronousTestCase):
                          "ERR internal error running 'later'")
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 2)
 
+    def test_offload(self):
+        """
+        KEYS and PRINT on a store of more than C{OFFLOAD_KEYS} keys do
+        their work through C{runInThread}, on the store as it was when
+        they ran; at or under it, they answer at once.
+        """
+        from kvtwist.test.test_store import PendingRunner
+        runner = PendingRunner()
+        self.backend.runInThread = runner
+        self.backend.OFFLOAD_KEYS = 3
+        for i in range(3):
+            self.store.set(b"k%d" % (i,), b"v")
+        self.assertEqual(sorted(self.call(b"KEYS", b"*")),
+                         [b"k0", b"k1", b"k2"])
+        self.assertEqual(len(self.call(b"PRINT")), 3)
+        self.store.set(b"k3", b"v")
+        keys = self.call(b"KEYS", b"k[13]")
+        printed = self.call(b"PRINT")
+        self.store.delete(b"k1")
+        self.assertNoResult(keys)
+        self.assertNoResult(printed)
+        runner.runAll()
+        self.assertEqual(sorted(self.successResultOf(keys)), [b"k1", b"k3"])
+        self.assertEqual(len(self.successResultOf(printed)), 4)
+
+    def test_offloadFails(self):
+        """
+        O(store) work that fails, here or elsewhere, answers an error and
+        is logged.
+        """
+        def broken(f, *args):
+            return fail(RuntimeError("thread"))
+        self.patch(self.store, "keysTask", lambda pattern: 1 / 0)
+        self.assertEqual(self.call(b"KEYS", b"*"),
+                         "ERR internal error running 'keys'")
+        self.backend.runInThread = broken
+        self.backend.OFFLOAD_KEYS = -1
+        self.assertEqual(self.successResultOf(self.call(b"PRINT")),
+                         "ERR internal error running 'print'")
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
     def test_endTurn(self):
         """
         L{MemoryBackend.endTurn} seals the journal's batch; without a
@@ -233,3 +278,212 @@ class CallersTests(SynchronousTestCase):
         self.assertEqual(self.backend.calls, [(b"DEL", [b"k"]), "end"])
         self.backend.execute = lambda ctx, name, args: Error("ERR no")
         self.failureResultOf(data.run(b"DEL", b"k"), CommandFailed)
+
+
+@implementer(IBackend)
+class LaterBackend:
+    """
+    A backend that answers every command through a Deferred fired later
+    by a clock, as a backend over a remote engine would.  The command runs
+    at once on an inner backend (effects in request order); its reply
+    comes after a delay, the delays cycling so that later requests are
+    answered before earlier ones.
+
+    @ivar executed: how many commands it was given.
+    """
+
+    def __init__(self, inner, clock, delays=(0.003, 0.001, 0.002)):
+        self.inner = inner
+        self.clock = clock
+        self._delays = itertools.cycle(delays)
+        self.executed = 0
+
+    def execute(self, ctx, name, args):
+        self.executed += 1
+        reply = self.inner.execute(ctx, name, args)
+        return deferLater(self.clock, next(self._delays), lambda: reply)
+
+    def endTurn(self):
+        self.inner.endTurn()
+
+
+class LaterCommandTests(test_commands.CommandTests):
+    """
+    The whole command test-suite, through L{LaterBackend}: every reply is
+    a Deferred fired later, and the same.
+    """
+
+    def makeBackend(self, store):
+        self.reactor = Clock()
+        return LaterBackend(MemoryBackend(store), self.reactor)
+
+    def reply(self, result):
+        self.assertIsInstance(result, Deferred)
+        self.assertNoResult(result)
+        self.reactor.advance(1)
+        return self.successResultOf(result)
+
+
+class _Time:
+    """
+    A stand-in for the C{time} module: a fixed C{time()}.
+    """
+
+    @staticmethod
+    def time():
+        return 1700000000.25
+
+
+#: Requests covering every command of the table, some failing; C{HELLO 3}
+#: switches the rest to RESP3 part way.  The last one closes.
+CORPUS = [
+    ["PING"], ["PING", "hi"], ["ECHO", "x"], ["SET", "a", "1"],
+    ["SET", "a", "2", "GET"], ["SET", "b", "x", "EX", "100"],
+    ["SETNX", "a", "3"], ["SETEX", "c", "10", "v"], ["GETSET", "a", "5"],
+    ["GETDEL", "c"], ["GET", "a"], ["MGET", "a", "b", "nope"],
+    ["MSET", "m1", "1", "m2", "2"], ["MSETNX", "m1", "1", "m3", "3"],
+    ["INCR", "n"], ["DECR", "n"], ["INCRBY", "n", "5"],
+    ["DECRBY", "n", "2"], ["APPEND", "a", "zz"], ["STRLEN", "a"],
+    ["DEL", "m2", "nope"], ["UNLINK", "m1"], ["EXISTS", "a", "b", "n"],
+    ["KEYS", "*"], ["KEYS", "m*"], ["SCAN", "0", "COUNT", "100"],
+    ["TYPE", "a"], ["RENAME", "a", "a2"], ["EXPIRE", "b", "50"],
+    ["PEXPIRE", "b", "40000"], ["EXPIREAT", "b", "9999999999"],
+    ["PEXPIREAT", "b", "9999999999000"], ["TTL", "b"], ["PTTL", "b"],
+    ["PERSIST", "b"], ["DBSIZE"], ["SELECT", "0"], ["SELECT", "1"],
+    ["LPUSH", "l", "x", "y"], ["RPUSH", "l", "z"], ["LPUSHX", "l", "w"],
+    ["RPUSHX", "nol", "w"], ["LPOP", "l"], ["RPOP", "l", "1"],
+    ["LPOP", "nol", "2"], ["LRANGE", "l", "0", "-1"], ["LLEN", "l"],
+    ["LINDEX", "l", "0"], ["LSET", "l", "0", "q"], ["LREM", "l", "0", "q"],
+    ["LREPLACE", "l", "x", "X"], ["GET", "l"], ["INCR", "a2"],
+    ["PRINT"], ["CLIENT", "ID"], ["CLIENT", "SETNAME", "me"],
+    ["CLIENT", "GETNAME"], ["CLIENT", "LIST"], ["CLIENT", "INFO"],
+    ["CONFIG", "GET", "maxclients"], ["COMMAND", "COUNT"],
+    ["COMMAND", "INFO", "get", "nosuch"], ["COMMAND", "DOCS", "get"],
+    ["COMMAND", "LIST"], ["COMMAND"], ["TIME"], ["INFO", "keyspace"],
+    ["SAVE"], ["BGSAVE"], ["LASTSAVE"], ["HELP"], ["AUTH", "pw"],
+    ["NOSUCH", "x"], ["GET"], ["HELLO", "3"], ["GET", "a2"],
+    ["MGET", "a2", "zz"], ["LPOP", "nol", "1"], ["PRINT"],
+    ["CONFIG", "GET", "*port*"], ["HELLO", "2", "SETNAME", "again"],
+    ["FLUSHDB"], ["SET", "x", "1"], ["FLUSHALL"], ["SET", "x", "1"],
+    ["FLUSH"], ["DBSIZE"], ["QUIT"]]
+
+#: Lines of the other dialects: text, colon, JSON lines.
+LINES = (b"SET t hello world\r\nGET t\r\nINCR n\r\nREMOVE t\r\n"
+         b"GET t\r\nLPUSH l a b\r\nLRANGE l 0 -1\r\nHELP\r\nPRINT\r\n"
+         b"NOSUCH x\r\nPut:c:1\r\nGet:c\r\nPut:c:2\r\nUpdate:c:1:3\r\n"
+         b"Get:c\r\nDelete:c\r\nGet:c\r\n"
+         b'{"type": "SET", "key": "j", "value": "v"}\r\n'
+         b'{"type": "GET", "key": "j"}\r\n{"type": "KEYS"}\r\n'
+         b'{"type": "BOGUS"}\r\nEXIT\r\n')
+
+
+class LaterProtocolTests(SynchronousTestCase):
+    """
+    Connections in every dialect through L{LaterBackend}: the same bytes
+    as through the memory backend, in request order, and the requests of
+    a read all run at once (a Deferred reply doesn't stop the reading).
+    """
+
+    def setUp(self):
+        from kvtwist.commands import connection, server
+        self.patch(connection, "time", _Time)
+        self.patch(server, "time", _Time)
+
+    def session(self, data: bytes, later: bool):
+        """
+        Send C{data} in one read to a new server, through the memory
+        backend or a L{LaterBackend} over one; run its clock until nothing
+        is left to do.  What was written and how many commands ran by the
+        end of the read are kept in C{written} and C{executedAtOnce}.
+
+        @return: C{(written, backend, transport)}: what the server wrote
+            back by the end, its backend, its transport.
+        """
+        clock = Clock()
+        clock.advance(1000)
+        store = Store(lambda: 1700000000000.0)
+        backend = MemoryBackend(store)
+        if later:
+            backend = LaterBackend(backend, clock)
+        factory = KVFactory(store, None, Config(), clock=clock,
+                            backend=backend)
+        addr = IPv4Address("TCP", "127.0.0.1", 40000)
+        proto = factory.buildProtocol(addr)
+        transport = StringTransport(peerAddress=addr)
+        proto.makeConnection(transport)
+        proto.dataReceived(data)
+        self.written = transport.value()
+        self.executedAtOnce = getattr(backend, "executed", None)
+        for _ in range(10000):
+            if not clock.getDelayedCalls():
+                break
+            clock.advance(0.001)
+        return transport.value(), backend, transport
+
+    def test_corpusCoversTheTable(self):
+        """
+        L{CORPUS} runs every command of the table.
+        """
+        names = {words[0].encode() for words in CORPUS}
+        names.update([b"EXIT"])
+        self.assertEqual(set(commands.TABLE) - names, set())
+
+    def test_sameReplies(self):
+        """
+        Every command of the table, in RESP2 and RESP3: the same bytes,
+        in request order, whichever reply fires first.
+        """
+        data = b"".join(encodeCommand(*[w.encode() for w in words])
+                        for words in CORPUS)
+        expected, _, _ = self.session(data, later=False)
+        written, backend, transport = self.session(data, later=True)
+        self.assertEqual(backend.executed, len(CORPUS))
+        self.assertEqual(written, expected)
+        self.assertTrue(transport.disconnecting)
+
+    def test_sameLines(self):
+        """
+        The text, colon and JSON-lines dialects: the same bytes.
+        """
+        expected, _, _ = self.session(LINES, later=False)
+        written, _, transport = self.session(LINES, later=True)
+        self.assertEqual(written, expected)
+        self.assertTrue(transport.disconnecting)
+
+    def test_protocolVersionOfEachRequest(self):
+        """
+        A reply that comes later is rendered in the protocol version of
+        its request, even when a later request of the same read changed
+        it: here C{SET ... GET} waiting for its fsync, then C{HELLO 3}.
+        """
+        clock = Clock()
+        store = Store()
+        service = JournalService(always=True)
+        factory = KVFactory(store, service, Config(), clock=clock)
+        addr = IPv4Address("TCP", "127.0.0.1", 40000)
+        proto = factory.buildProtocol(addr)
+        transport = StringTransport(peerAddress=addr)
+        proto.makeConnection(transport)
+        proto.dataReceived(encodeCommand(b"SET", b"k", b"v", b"GET") +
+                           encodeCommand(b"HELLO", b"3") +
+                           encodeCommand(b"SET", b"k", b"w", b"GET"))
+        for d in service.waiting:
+            d.callback(None)
+        value = transport.value()
+        self.assertTrue(value.startswith(b"$-1\r\n%8\r\n"), value)
+        self.assertTrue(value.endswith(b"$1\r\nv\r\n"), value)
+
+    def test_readsAhead(self):
+        """
+        A pipeline runs whole in the read that brought it, before any of
+        its replies came: nothing is written until they do, then all of
+        them, in order.
+        """
+        words = [w for w in CORPUS if w[0] not in ("KEYS", "PRINT")]
+        data = b"".join(encodeCommand(*[w.encode() for w in ws])
+                        for ws in words)
+        expected, _, _ = self.session(data, later=False)
+        written, backend, _ = self.session(data, later=True)
+        self.assertEqual(self.executedAtOnce, len(words))
+        self.assertEqual(self.written, b"")
+        self.assertEqual(written, expected)

@@ -6,6 +6,7 @@ error texts, independent of any dialect.
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist import commands
+from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import Context, execute
 from kvtwist.replies import OK, Error, Status, Verbatim
 from kvtwist.store import Store
@@ -25,20 +26,35 @@ class Clock:
 
 class CommandTests(SynchronousTestCase):
     """
-    Commands run through L{execute}.
+    Commands run through a backend: Redis's semantics and error texts.
+    Subclasses run them through other backends (L{makeBackend}, L{reply}).
     """
 
     def setUp(self):
         self.clock = Clock()
         self.store = Store(self.clock)
         self.ctx = Context(self.store)
+        self.backend = self.makeBackend(self.store)
+
+    def makeBackend(self, store):
+        """
+        The backend the commands run through: the memory backend.
+        """
+        return MemoryBackend(store)
+
+    def reply(self, result):
+        """
+        The reply of a command, given what the backend returned.
+        """
+        return result
 
     def call(self, *words):
         """
-        Run a command given as strings.
+        Run a command given as strings; its reply.
         """
         words = [w.encode() if isinstance(w, str) else w for w in words]
-        return execute(self.ctx, words[0], words[1:])
+        return self.reply(self.backend.execute(self.ctx, words[0],
+                                               words[1:]))
 
     def test_errors(self):
         """
@@ -205,6 +221,22 @@ class CommandTests(SynchronousTestCase):
         self.assertEqual(self.call("PING"), Status("PONG"))
         self.assertEqual(self.call("PING", "hi"), b"hi")
         self.assertEqual(self.call("ECHO", "x"), b"x")
+
+    def test_configGetGlobs(self):
+        """
+        CONFIG GET matches Redis's glob patterns without case: C{[^x]}
+        negates a class; C{[!x]} is a class of C{!} and C{x}, as in Redis
+        (not a negation as in shell globs).
+        """
+        from kvtwist.server import Config, KVFactory
+        from twisted.internet.task import Clock
+        self.ctx.factory = KVFactory(self.store, config=Config(maxClients=7),
+                                     clock=Clock())
+        self.assertEqual(self.call("CONFIG", "GET", "MAXCLIENTS"),
+                         {b"maxclients": b"7"})
+        self.assertEqual(self.call("CONFIG", "GET", "[^x]axclient?"),
+                         {b"maxclients": b"7"})
+        self.assertEqual(self.call("CONFIG", "GET", "[!x]axclients"), {})
 
     def test_noPersistence(self):
         """

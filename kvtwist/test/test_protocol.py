@@ -608,8 +608,8 @@ class LargeReplyTests(SynchronousTestCase):
         self.factory, self.clock = makeFactory()
         self.runner = PendingRunner()
         self.factory.runInThread = self.runner
-        self.factory.store.runInThread = self.runner
-        self.factory.store.OFFLOAD_KEYS = 10
+        self.factory.backend.runInThread = self.runner
+        self.factory.backend.OFFLOAD_KEYS = 10
         self.patch(replyqueue, "LARGE_REPLY", 10)
         for i in range(20):
             self.factory.store.set(b"key%02d" % (i,), b"v")

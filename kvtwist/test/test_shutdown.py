@@ -1,17 +1,18 @@
 """
 Tests for graceful shutdown: L{kvtwist.server.KVFactory.disconnectAll},
-L{kvtwist.server.ClientsService} and the stop order of the service tree
+L{kvtwist.services.ClientsService} and the stop order of the service tree
 L{kvtwist.tap.makeService} builds.
 """
 
 from twisted.application.service import Service
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
+from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist import idlegc, tap
 from kvtwist.dialects.resp import encodeCommand
-from kvtwist.server import ClientsService
+from kvtwist.services import ClientsService, OrderedMultiService
 from kvtwist.test.test_protocol import (BufferingTransport, connect,
                                         makeFactory)
 
@@ -121,7 +122,7 @@ class Recorder(Service):
 
 class OrderedStopTests(SynchronousTestCase):
     """
-    L{tap.OrderedMultiService} and the tree L{tap.makeService} builds.
+    L{OrderedMultiService} and the tree L{tap.makeService} builds.
     """
 
     def test_oneAfterAnother(self):
@@ -130,7 +131,7 @@ class OrderedStopTests(SynchronousTestCase):
         finished; a failing stop is logged and the rest still stop.
         """
         stopped = []
-        top = tap.OrderedMultiService()
+        top = OrderedMultiService()
         first = Recorder("store", stopped)
         second = Recorder("clients", stopped)
         third = Recorder("listener", stopped)
@@ -157,8 +158,8 @@ class OrderedStopTests(SynchronousTestCase):
         options = tap.Options()
         options.parseOptions(["--data-dir", self.mktemp(),
                               "--port", "tcp:0:interface=127.0.0.1"])
-        top = tap.makeService(options)
-        self.assertIsInstance(top, tap.OrderedMultiService)
+        top = tap.makeService(options, MemoryReactorClock())
+        self.assertIsInstance(top, OrderedMultiService)
         kinds = [type(svc).__name__ for svc in top]
         collector = ["IdleCollector"] if idlegc.available() else []
         self.assertEqual(kinds, ["StoreService"] + collector +

@@ -6,7 +6,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist.interfaces import IStore
 from kvtwist.store import (
-    NotAnInteger, NoSuchKey, OutOfRange, Store, WrongType, globToRegex,
+    NotAnInteger, NoSuchKey, OutOfRange, Store, WrongType,
     parseInt)
 from zope.interface.verify import verifyObject
 
@@ -213,16 +213,21 @@ class KeyTests(SynchronousTestCase):
 
     def test_globs(self):
         """
-        Redis glob patterns: C{*}, C{?}, classes and escapes.
+        KEYS and SCAN match Redis glob patterns (L{kvtwist.glob}), even
+        pathological ones at once: C{a*a*...*b} with 12 stars on a 40-byte
+        key took a backtracking matcher hours.  C{*} lists every key, the
+        empty one too.
         """
-        self.assertIsNone(globToRegex(b"*"))
-        self.assertTrue(globToRegex(b"user:*").match(b"user:12"))
-        self.assertFalse(globToRegex(b"user:*").match(b"users"))
-        self.assertTrue(globToRegex(b"h?llo").match(b"hallo"))
-        self.assertTrue(globToRegex(b"h[ae]llo").match(b"hello"))
-        self.assertFalse(globToRegex(b"h[^e]llo").match(b"hello"))
-        self.assertTrue(globToRegex(b"a\\*").match(b"a*"))
-        self.assertFalse(globToRegex(b"a\\*").match(b"ab"))
+        store, _, _ = makeStore()
+        for key in [b"user:12", b"users", b"hallo", b"a*", b"a" * 40, b""]:
+            store.set(key, b"v")
+        self.assertEqual(sorted(store.keys(b"user:*")), [b"user:12"])
+        self.assertEqual(sorted(store.keys(b"h[^e]llo")), [b"hallo"])
+        self.assertEqual(store.keys(b"a\\*"), [b"a*"])
+        self.assertEqual(store.keys(b"a*" * 12 + b"b"), [])
+        self.assertEqual(store.scan(0, b"a*" * 12 + b"b", 100), (0, []))
+        self.assertEqual(store.scan(0, b"a*" * 12, 100), (0, [b"a" * 40]))
+        self.assertEqual(len(store.keys(b"*")), 6)
 
     def test_scanVisitsEverything(self):
         """
@@ -410,44 +415,32 @@ class PendingRunner:
             d.callback(f(*args))
 
 
-class OffloadTests(SynchronousTestCase):
+class TaskTests(SynchronousTestCase):
     """
-    On a big store with a C{runInThread}, C{keys}, C{contents} and C{flush}
-    do their O(store) work through it, on a snapshot taken when called.
+    C{keysTask} and C{contentsTask} take a snapshot when called and do the
+    O(store) work on it when their function is called (maybe on another
+    thread); C{flush} frees a big store's contents through C{runInThread}.
     """
 
     def setUp(self):
         self.store, self.clock, _ = makeStore()
-        self.runner = PendingRunner()
-        self.store.runInThread = self.runner
-        self.store.OFFLOAD_KEYS = 3
         for i in range(5):
             self.store.set(b"k%d" % (i,), b"v%d" % (i,))
 
-    def test_smallStoreInline(self):
-        """
-        At or under C{OFFLOAD_KEYS} keys, the results come back directly.
-        """
-        self.store.OFFLOAD_KEYS = 5
-        self.assertEqual(sorted(self.store.keys(b"k[12]")), [b"k1", b"k2"])
-        self.assertEqual(len(self.store.contents()), 5)
-        self.assertEqual(self.runner.calls, [])
-
     def test_keysSnapshot(self):
         """
-        KEYS returns a Deferred of the keys live when it was called:
-        changes after the call don't show, expired and deleted keys don't.
+        The task lists the keys live when it was made: changes after that
+        don't show, expired and deleted keys don't.
         """
         self.store.set(b"k9", b"x", expireAtMs=self.clock.now + 10)
         self.store.delete(b"k0")
         self.clock.now += 20
-        d = self.store.keys(b"k*")
+        task = self.store.keysTask(b"k*")
         self.store.set(b"k7", b"late")
         self.store.delete(b"k1")
-        self.assertNoResult(d)
-        self.runner.runAll()
-        self.assertEqual(sorted(self.successResultOf(d)),
-                         [b"k1", b"k2", b"k3", b"k4"])
+        self.assertEqual(sorted(task()), [b"k1", b"k2", b"k3", b"k4"])
+        self.assertEqual(sorted(self.store.keys(b"k*")),
+                         [b"k2", b"k3", b"k4", b"k7"])
 
     def test_keysWithTombstones(self):
         """
@@ -455,9 +448,7 @@ class OffloadTests(SynchronousTestCase):
         """
         self.store.scan(0)  # builds the position index: deletes leave tombs
         self.store.delete(b"k2")
-        d = self.store.keys(b"*")
-        self.runner.runAll()
-        self.assertEqual(sorted(self.successResultOf(d)),
+        self.assertEqual(sorted(self.store.keysTask(b"*")()),
                          [b"k0", b"k1", b"k3", b"k4"])
 
     def test_contents(self):
@@ -465,23 +456,27 @@ class OffloadTests(SynchronousTestCase):
         C{contents} gives a dict of the live keys, lists as lists.
         """
         self.store.push(b"l", [b"a", b"b"])
-        d = self.store.contents()
-        self.runner.runAll()
-        result = self.successResultOf(d)
+        task = self.store.contentsTask()
+        self.store.set(b"k3", b"later")
+        result = task()
         self.assertEqual(result[b"k3"], b"v3")
         self.assertEqual(result[b"l"], self.store.lrange(b"l", 0, -1))
         self.assertIs(type(result[b"l"]), list)
         self.assertEqual(len(result), 6)
+        self.assertEqual(self.store.contents()[b"k3"], b"later")
 
     def test_flushFreesElsewhere(self):
         """
         C{flush} empties the store at once and hands the old contents to
         the runner, which frees them item by item.
         """
+        runner = PendingRunner()
+        self.store.runInThread = runner
+        self.store.OFFLOAD_KEYS = 3
         self.store.flush()
         self.assertEqual(self.store.size(), 0)
         self.assertEqual(self.store.keys(), [])
-        [(f, (old,), _)] = self.runner.calls
+        [(f, (old,), _)] = runner.calls
         self.assertEqual(len(old), 5)
-        self.runner.runAll()
+        runner.runAll()
         self.assertEqual(old, {})

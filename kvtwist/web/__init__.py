@@ -10,7 +10,7 @@ L{kvtwist.web.api} the JSON API, L{kvtwist.web.metrics} C{/metrics}.
 from twisted.application.service import MultiService
 from twisted.web.server import Site
 
-from kvtwist.tap import ListenerService
+from kvtwist.services import ListenerService
 from kvtwist.web.data import WebData
 from kvtwist.web.resources import WebRoot
 from kvtwist.web.sampler import Sampler, SamplerService

@@ -1,0 +1,192 @@
+"""
+Tests for L{kvtwist.services}: the listeners, and the top of the tree.
+"""
+
+import errno
+
+from twisted.application.service import Service
+from twisted.internet.error import CannotListenError
+from twisted.internet.protocol import Factory
+from twisted.internet.testing import MemoryReactor
+from twisted.logger import LogLevel, globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+
+from kvtwist.services import KVService, ListenerService, StartupError
+
+
+class RefusingReactor(MemoryReactor):
+    """
+    A L{MemoryReactor} whose TCP listens fail with C{errno}.
+    """
+
+    def __init__(self, code):
+        MemoryReactor.__init__(self)
+        self.code = code
+
+    def listenTCP(self, port, factory, backlog=50, interface=""):
+        raise CannotListenError(interface, port,
+                                OSError(self.code, "refused"))
+
+
+class ListenerServiceTests(SynchronousTestCase):
+    """
+    L{ListenerService}.
+    """
+
+    def observe(self):
+        """
+        Collect the log events published from now on.
+        """
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        return events
+
+    def test_logsWhere(self):
+        """
+        Once listening, it logs the address it got: for port 0, the port
+        the kernel chose.
+        """
+        events = self.observe()
+        reactor = MemoryReactor()
+        svc = ListenerService("tcp:0:interface=127.0.0.1",
+                              Factory(), reactor)
+        svc.privilegedStartService()
+        self.assertEqual(reactor.tcpServers[0][0], 0)
+        said = [e for e in events if e.get("label") == "Server"]
+        self.assertEqual(len(said), 1)
+        self.assertEqual(said[0]["log_format"],
+                         "{label} listening on {where}")
+        self.assertTrue(said[0]["where"].startswith("0.0.0.0:"))
+
+    def test_cannotListen(self):
+        """
+        A port that can't be had is a L{StartupError} for people, short
+        enough for twistd to report whole from a daemon.
+        """
+        svc = ListenerService("tcp:3490:interface=127.0.0.1", Factory(),
+                              RefusingReactor(errno.EADDRINUSE),
+                              label="Web interface")
+        e = self.assertRaises(StartupError, svc.privilegedStartService)
+        self.assertEqual(str(e), "Web interface: port 3490 on 127.0.0.1 is "
+                         "already in use (another kvtwist or Redis?): stop "
+                         "it, or choose another port")
+
+
+class Failing(Service):
+    """
+    A service whose start fails with a L{StartupError}.
+    """
+
+    def __init__(self, privileged):
+        self.privileged = privileged
+
+    def privilegedStartService(self):
+        if self.privileged:
+            raise StartupError("the data directory is locked")
+
+    def startService(self):
+        if not self.privileged:
+            raise StartupError("the data directory is locked")
+
+
+class KVServiceStartTests(SynchronousTestCase):
+    """
+    L{KVService} logs a L{StartupError} of a child as it starts.
+    """
+
+    def check(self, privileged):
+        """
+        A child failing to start, in either step, is logged as critical
+        and the error reaches twistd.
+        """
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        top = KVService()
+        Failing(privileged).setServiceParent(top)
+        start = (top.privilegedStartService if privileged
+                 else top.startService)
+        self.assertRaises(StartupError, start)
+        critical = [e for e in events
+                    if e.get("log_level") == LogLevel.critical]
+        self.assertEqual([str(e["error"]) for e in critical],
+                         ["the data directory is locked"])
+
+    def test_privileged(self):
+        """
+        In C{privilegedStartService}.
+        """
+        self.check(True)
+
+    def test_start(self):
+        """
+        In C{startService}.
+        """
+        self.check(False)
+
+
+class ExitStatusTests(SynchronousTestCase):
+    """
+    L{KVService} turns a clean signal shutdown into exit status 0.
+    """
+
+    def stop(self, cleanly):
+        """
+        Stop a L{KVService} whose store service stopped C{cleanly}, with a
+        reactor that was stopped by SIGTERM.
+        """
+        class FakeReactor:
+            _exitSignal = 15
+
+        class FakeStore:
+            stoppedCleanly = cleanly
+
+        top = KVService()
+        top.reactor = FakeReactor()
+        top.storeService = FakeStore()
+        top.startService()
+        self.successResultOf(top.stopService())
+        return top.reactor._exitSignal
+
+    def test_cleanExitsZero(self):
+        """
+        After a clean final flush, the signal is forgotten: exit 0.
+        """
+        self.assertIsNone(self.stop(True))
+
+    def test_uncleanKeepsSignal(self):
+        """
+        If the flush did not finish, twistd exits with the signal status.
+        """
+        self.assertEqual(self.stop(False), 15)
+
+
+
+class BrokenReactor(MemoryReactor):
+    """
+    A L{MemoryReactor} whose UNIX listens fail as a missing directory
+    makes them fail.
+    """
+
+    def listenUNIX(self, address, factory, backlog=50, mode=0o666,
+                   wantPID=0):
+        raise FileNotFoundError(2, "No such file or directory")
+
+
+class ListenerOSErrorTests(SynchronousTestCase):
+    """
+    L{ListenerService} and listens that fail with other errors.
+    """
+
+    def test_unixDirectoryMissing(self):
+        """
+        An L{OSError} while listening is a L{StartupError} naming the
+        endpoint.
+        """
+        svc = ListenerService("unix:/nonexistent/kv.sock", Factory(),
+                              BrokenReactor())
+        e = self.assertRaises(StartupError, svc.privilegedStartService)
+        self.assertEqual(str(e), "Server: can't listen on "
+                         "unix:/nonexistent/kv.sock: No such file or "
+                         "directory")

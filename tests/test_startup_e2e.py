@@ -1,0 +1,164 @@
+"""
+Startup mistakes, as a user makes them: each stops C{twistd kvstore} with
+one or two lines naming the problem and the fix, no traceback, and a
+non-zero exit status, in the foreground (C{-n}) and as a daemon alike.
+"""
+
+import os
+import socket
+import subprocess
+
+import pytest
+
+from tests.harness import HOST, twistdCommand
+
+MODES = ["foreground", "daemon"]
+
+
+def runTwistd(tmp_path, mode, *kvstoreArgs, timeout=60):
+    """
+    Run C{twistd [-n] kvstore ARGS} in C{tmp_path} and return the finished
+    process (its output in C{.stdout}, stdout and stderr together).
+    """
+    argv = twistdCommand()
+    if mode == "foreground":
+        argv.append("-n")
+    argv += ["--pidfile", str(tmp_path / "twistd.pid"),
+             "--logfile", str(tmp_path / "twistd.log"), "kvstore"]
+    argv += list(kvstoreArgs)
+    if "--data-dir" not in kvstoreArgs:
+        argv += ["--data-dir", str(tmp_path / "data")]
+    return subprocess.run(argv, cwd=str(tmp_path), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=timeout)
+
+
+def assertRefused(result, *words):
+    """
+    The process failed with one or two lines holding each of C{words},
+    and no traceback.
+    """
+    text = result.stdout.decode("utf-8", "replace")
+    assert result.returncode != 0, text
+    lines = text.strip().splitlines()
+    assert 1 <= len(lines) <= 2, text
+    assert "Traceback" not in text, text
+    for word in words:
+        assert word in text, text
+    return text
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("port", ["abc", "-1"])
+def test_portNotANumber(tmp_path, mode, port):
+    """
+    C{--port abc} and C{--port=-1} name the value and say what a port
+    looks like.
+    """
+    result = runTwistd(tmp_path, mode, "--port=" + port)
+    assertRefused(result, "--port %s" % (port,), "port number",
+                  "tcp:3490:interface=127.0.0.1")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_portOutOfRange(tmp_path, mode):
+    """
+    C{--port 99999} says the range.
+    """
+    result = runTwistd(tmp_path, mode, "--port", "99999")
+    assertRefused(result, "--port 99999", "out of range", "65535")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_portInUse(tmp_path, mode):
+    """
+    A port another process listens on is named, with what to do.
+    """
+    with socket.socket() as other:
+        other.bind((HOST, 0))
+        other.listen(1)
+        port = other.getsockname()[1]
+        description = "tcp:%d:interface=%s" % (port, HOST)
+        result = runTwistd(tmp_path, mode, "--port", description)
+    assertRefused(result, "--port %s" % (description,),
+                  "port %d on %s is already in use" % (port, HOST),
+                  "choose another port")
+    assert not (tmp_path / "twistd.pid").exists()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_listenInUse(tmp_path, mode):
+    """
+    A C{--listen} endpoint in use is named too.
+    """
+    with socket.socket() as other:
+        other.bind((HOST, 0))
+        other.listen(1)
+        port = other.getsockname()[1]
+        result = runTwistd(tmp_path, mode,
+                           "--port", "tcp:0:interface=%s" % (HOST,),
+                           "--listen", "tcp:%d:interface=%s" % (port, HOST))
+    assertRefused(result, "--listen tcp:%d" % (port,), "already in use")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mistypedOption(tmp_path, mode):
+    """
+    A mistyped option is named with the likely one, without twistd's
+    whole help.
+    """
+    result = runTwistd(tmp_path, mode, "--prot", "3490")
+    assertRefused(result, "--prot not recognized", "did you mean --port?",
+                  "twistd kvstore --help")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_badValue(tmp_path, mode):
+    """
+    A value of the wrong kind names the option.
+    """
+    result = runTwistd(tmp_path, mode, "--fsync", "sometimes")
+    assertRefused(result, "--fsync must be one of always, interval, no")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dataDirIsAFile(tmp_path, mode):
+    """
+    A C{--data-dir} that is a file is named.
+    """
+    path = tmp_path / "file"
+    path.write_text("not a directory")
+    result = runTwistd(tmp_path, mode, "--port", "tcp:0:interface=%s"
+                       % (HOST,), "--data-dir", str(path))
+    assertRefused(result, "--data-dir %s is not a directory" % (path,))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_version(tmp_path, mode):
+    """
+    C{twistd kvstore --version} prints kvtwist's and Twisted's versions
+    and starts nothing.
+    """
+    import twisted
+
+    from kvtwist import __version__
+    result = runTwistd(tmp_path, mode, "--version")
+    text = result.stdout.decode()
+    assert result.returncode == 0, text
+    assert text.startswith("kvtwist %s (Twisted %s, " % (
+        __version__, twisted.__version__)), text
+    assert len(text.splitlines()) == 1
+    assert not (tmp_path / "data").exists()
+    assert not os.path.exists(tmp_path / "twistd.pid")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_unixSocketDirectoryMissing(tmp_path, mode):
+    """
+    A UNIX socket in a directory that doesn't exist is named.
+    """
+    path = tmp_path / "missing" / "kv.sock"
+    result = runTwistd(tmp_path, mode, "--port", "tcp:0:interface=%s"
+                       % (HOST,), "--listen", "unix:%s" % (path,))
+    assertRefused(result, "--listen unix:%s" % (path,),
+                  "its directory %s is missing" % (path.parent,))
