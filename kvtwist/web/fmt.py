@@ -21,6 +21,13 @@ def duration(seconds: float) -> str:
     return "%d d" % (days,) + (" %d h" % (h,) if h else "")
 
 
+def count(n: int) -> str:
+    """
+    C{1234567} -> C{"1,234,567"}: a count for people.
+    """
+    return "{:,}".format(int(n))
+
+
 def size(n: float) -> str:
     """
     C{1536} -> C{"1.5 KiB"}: a number of bytes for people.
