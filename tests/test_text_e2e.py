@@ -279,3 +279,23 @@ def test_blockCommandErrorIsOneLine(server):
             "ERR wrong number of arguments for 'mget' command"
         assert c.readLine().startswith("ERR")
         assert c.readLine() == "+PONG"
+
+
+def test_helpFromTheTable(server):
+    """
+    C{HELP} lists every command with its syntax and summary; C{HELP SET}
+    gives SET's and how the text protocol reads its value; C{HELP PING}
+    says a bare PING line answers +PONG (and it does).
+    """
+    with server.textClient() as c:
+        lines = c.blockCommand("HELP")
+        assert any(line.startswith("  SET key value [NX | XX]")
+                   for line in lines)
+        assert any(line.startswith("  LRANGE key start stop")
+                   for line in lines)
+        assert len(lines) > 60
+        lines = c.blockCommand("HELP SET")
+        assert lines[0].startswith("SET key value")
+        assert "rest of the line" in "\n".join(lines)
+        assert "+PONG" in "\n".join(c.blockCommand("HELP PING"))
+        assert c.command("PING") == "+PONG"

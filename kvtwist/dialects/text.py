@@ -46,6 +46,45 @@ ALIASES = {
     b"EXIT": b"QUIT",
 }
 
+#: What the text protocol does beyond the command table, shown by HELP on a
+#: text connection after what the table says.
+TEXT_NOTES = {
+    b"SET": [
+        "Text: SET key value stores the rest of the line after the key, "
+        "without the blanks around it (SET greeting hello  world); quote "
+        "the value to keep its spaces or to give options: "
+        "SET k \"  v  \" EX 60.",
+        "Text: answers Added key 'k' with value 'v' (Updated key ... when "
+        "it existed).",
+    ],
+    b"GET": [
+        "Text: the value alone on its line, escaped (\\n, \\xHH, \\\\); "
+        "a missing key answers Key 'k' not found.",
+    ],
+    b"DEL": [
+        "Text: also REMOVE and DELETE; with one key, answers Removed key "
+        "'k'. or Key 'k' not found.",
+    ],
+    b"PING": [
+        "Text: a bare PING line is answered +PONG, exactly, as Redis "
+        "answers an inline PING (redis-benchmark's PING_INLINE and load "
+        "balancers' health checks rely on it); PING message answers the "
+        "message.",
+    ],
+    b"QUIT": ["Text: also EXIT; answers Goodbye! and closes the "
+              "connection."],
+    b"KEYS": ["Text: KEYS alone lists every key."],
+    b"PRINT": ["Text: a key: value line per key, a list as key: ['a', "
+               "'b'] (see the README)."],
+}
+
+#: Shown by HELP (without a command) on a text connection.
+TEXT_HELP = [
+    "Text protocol: REMOVE and DELETE are DEL, EXIT is QUIT; words may be "
+    "double-quoted (\"a b\", with \\n \\xHH escapes); keys and values "
+    "are shown escaped. HELP SET: how SET reads its value.",
+]
+
 #: The codes that start an error line: a line of a text reply that starts
 #: with one of them, then a blank or the end, is an error (the client reads
 #: it as the whole reply, even to a block command).  Redis's codes.
@@ -186,6 +225,10 @@ def parse(line: bytes):
     if name == b"KEYS" and len(words) == 1:
         # For people, KEYS alone lists everything (the gevent seeds' wish).
         return Request(name, word, [b"*"])
+    if name == b"HELP":
+        # HELP REMOVE is HELP DEL.
+        return Request(name, word, [ALIASES.get(w.upper(), w)
+                                    for w in words[1:]])
     return Request(name, word, words[1:])
 
 
@@ -383,6 +426,20 @@ def _block(lines: List[bytes]) -> bytes:
     return b"".join(out)
 
 
+def _helpNotes(names: List[bytes]) -> List[Status]:
+    """
+    What HELP adds on a text connection: the notes of the commands named,
+    or with none, the text protocol's own words.
+    """
+    if not names:
+        return [Status(line) for line in TEXT_HELP]
+    out = []
+    for n in names:
+        out.extend(Status("  " + line)
+                   for line in TEXT_NOTES.get(n.upper(), ()))
+    return out
+
+
 def _error(request: Request, reply: Error) -> Error:
     """
     An error as the person should read it: the arity error names the word
@@ -417,6 +474,8 @@ def render(request: Optional[Request], reply) -> bytes:
                 _printValue(v) if type(v) is bytes else
                 b"[" + b", ".join(quote(x) for x in v) + b"]")
                 for k, v in reply.items()])
+        if name == b"HELP" and type(reply) is list:
+            return _block(_lines(reply + _helpNotes(request.args)))
         return _block(_lines(reply))
     args = request.args
     if name == b"SET" and len(args) == 3 and args[2] == b"GET":

@@ -341,3 +341,64 @@ class PingTests(SynchronousTestCase):
                          b"+PONG\r\n")
         self.assertEqual(text.render(text.parse(b"PING hi"), b"hi"),
                          b"hi\r\n")
+
+
+class HelpTests(SynchronousTestCase):
+    """
+    C{HELP} on a text connection: the command table's syntax and summary
+    of every command, and what the text protocol adds.
+    """
+
+    def help(self, line: bytes):
+        """
+        The body lines of the text reply to C{line}, run by the real
+        C{HELP} handler.
+        """
+        from kvtwist.commands.connection import help_
+        request = text.parse(line)
+        data = text.render(request, help_(None, request.args))
+        return data.decode("utf-8").split("\r\n")
+
+    def test_everyCommand(self):
+        """
+        C{HELP} lists every command of the table with its syntax and
+        summary, and the text protocol's own words.
+        """
+        from kvtwist.commands import TABLE
+        lines = self.help(b"HELP")
+        self.assertEqual(lines[-2:], [".", ""])
+        body = "\n".join(lines)
+        for cmd in TABLE.values():
+            self.assertTrue(cmd.syntax and cmd.summary, cmd.name)
+            self.assertTrue(any(line.startswith("  " + cmd.syntax) and
+                                line.endswith(cmd.summary)
+                                for line in lines), cmd.name)
+        self.assertIn("REMOVE and DELETE are DEL", body)
+        self.assertNotIn("README", body)
+
+    def test_oneCommand(self):
+        """
+        C{HELP SET} gives SET's syntax and summary from the table, then how
+        the text protocol reads its value; C{HELP remove} is C{HELP DEL}.
+        """
+        from kvtwist.commands import TABLE
+        lines = self.help(b"HELP SET")
+        self.assertEqual(lines[:2], [TABLE[b"SET"].syntax,
+                                     "  " + TABLE[b"SET"].summary])
+        self.assertIn("rest of the line", "\n".join(lines))
+        self.assertEqual(self.help(b"help remove")[0],
+                         TABLE[b"DEL"].syntax)
+
+    def test_ping(self):
+        """
+        C{HELP PING} says that a bare PING line answers +PONG.
+        """
+        body = "\n".join(self.help(b"HELP PING"))
+        self.assertIn("bare PING line is answered +PONG", body)
+
+    def test_unknown(self):
+        """
+        C{HELP} of an unknown command is one error line.
+        """
+        self.assertEqual(self.help(b"HELP FROB"),
+                         ["ERR unknown command 'FROB'. Try HELP.", ""])
