@@ -72,7 +72,7 @@ class IdleCollector(Service):
                  threshold: int = 8 << 20, quietBytes: int = 64 << 10,
                  collectStep=_FIND, trim=_FIND, isEnabled=gc.isenabled):
         """
-        @param stats: the server's L{kvtwist.server.Stats}; its C{netInput}
+        @param stats: the server's L{kvtwist.stats.Stats}; its C{netInput}
             and C{netOutput} measure the traffic.
         @param clock: an L{IReactorTime}; the global reactor if not given.
         @param collectStep: one step of a major collection, returning an

@@ -16,6 +16,7 @@ from kvtwist.commands import ClientState, Context
 from kvtwist.dialects.resp import DEFAULT_MAX_BULK
 from kvtwist.protocol import EndOfTurn, KVProtocol
 from kvtwist.replies import Error
+from kvtwist.stats import Stats
 
 
 class Config:
@@ -81,27 +82,6 @@ class Config:
             "databases": 1,
             "unterminated-ms": self.unterminatedMs,
         }
-
-
-class Stats:
-    """
-    Counters for INFO and /metrics.
-    """
-
-    def __init__(self, now: float):
-        self.startTime = now
-        self.commandsProcessed = 0
-        self.perCommand: Dict[str, int] = {}
-        self.unknown = 0
-        self.rejected = 0
-        self.connectionsReceived = 0
-        self.dropped = 0
-        self.netInput = 0
-        self.netOutput = 0
-        self.authFailures = 0
-        self.stalledDisconnects = 0
-        self.idleReleases = 0
-
 
 
 def _isLoopback(host: str) -> bool:
@@ -347,4 +327,3 @@ class KVFactory(ServerFactory):
                     proto.abort("stalled past %gs" % (stallBound,))
             elif timeout and now - proto.state.lastActive >= timeout:
                 proto.abort("idle for %gs (--timeout)" % (timeout,))
-

@@ -18,6 +18,7 @@ from kvtwist import replies
 from kvtwist.commands import TABLE, Context, Offload, errorReply
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import PLAIN, Error
+from kvtwist.stats import IBackendStats, memoryFigures
 
 
 def misconf(failure: str) -> Error:
@@ -31,7 +32,7 @@ def misconf(failure: str) -> Error:
                  "writable again; reads go on." % (failure,))
 
 
-@implementer(IBackend)
+@implementer(IBackend, IBackendStats)
 class MemoryBackend:
     """
     Runs commands on the in-process store.
@@ -132,6 +133,13 @@ class MemoryBackend:
         if service is not None:
             service.sealBatch()
 
+    def backendFigures(self):
+        """
+        The store's keyspace and the service's persistence, for the stats
+        snapshot (L{kvtwist.stats.IBackendStats}).
+        """
+        return memoryFigures(self.store, self.service)
+
 
 def _notDurable(service, failure) -> Error:
     """
@@ -139,4 +147,3 @@ def _notDurable(service, failure) -> Error:
     service's persistence failure as C{MISCONF}.
     """
     return misconf(service.failure or failure.getErrorMessage())
-

@@ -5,97 +5,91 @@ CONFIG, COMMAND, TIME, DBSIZE, FLUSHDB, FLUSHALL, SAVE, BGSAVE, LASTSAVE;
 and kvtwist's FLUSH.
 """
 
-import os
-import platform
 import time
 
-from kvtwist import __version__
 from kvtwist.commands.connection import REDIS_COMPAT_VERSION, field
 from kvtwist.commands.registry import TABLE, group
 from kvtwist.glob import Glob
-from kvtwist.nursery import nurserySize
 from kvtwist.replies import OK, SYNTAX, Error, Status, Verbatim
+from kvtwist.stats import IStatsSnapshot, memoryFigures, takeSnapshot
 
 command = group("server")
 
 
-def _reactorName(factory) -> str:
-    """
-    The class of the reactor C{factory} runs on (its clock, in production).
-    """
-    if factory is None:
-        return "none"
-    kind = type(factory.clock)
-    return "%s.%s" % (kind.__module__, kind.__qualname__)
-
-
 def infoSections(ctx):
     """
-    The sections of C{INFO}: a list of C{(title, [(field, value)])}.
+    The sections of C{INFO}, a list of C{(title, [(field, value)])},
+    rendered from one stats snapshot (L{kvtwist.stats.takeSnapshot}) of
+    C{ctx}'s server, or of its store and service for a command run
+    without a server.
     """
-    factory = ctx.factory
-    service = ctx.service
-    store = ctx.store
-    now = time.time()
-    sections = []
-    started = factory.stats.startTime if factory else now
-    sections.append(("Server", [
+    if ctx.factory is not None:
+        snap = takeSnapshot(ctx.factory)
+    else:
+        snap = takeSnapshot(None, memoryFigures(ctx.store, ctx.service))
+    return renderInfo(snap)
+
+
+def renderInfo(snap: IStatsSnapshot):
+    """
+    C{INFO}'s sections for a stats snapshot, with Redis's field names
+    where Redis has one; the parts the snapshot lacks (a server's
+    counters, a backend's keyspace or persistence) are left out.
+    """
+    process = snap.process
+    sections = [("Server", [
         ("redis_version", REDIS_COMPAT_VERSION),
-        ("kvtwist_version", __version__),
+        ("kvtwist_version", process.version),
         ("redis_mode", "standalone"),
-        ("process_id", os.getpid()),
-        ("tcp_port", factory.config.portNumber() if factory else 0),
-        ("uptime_in_seconds", int(now - started)),
-        ("uptime_in_days", int((now - started) // 86400)),
-        ("implementation", platform.python_implementation()),
-        ("reactor", _reactorName(factory)),
-    ]))
-    if factory is not None:
-        stats = factory.stats
+        ("process_id", process.pid),
+        ("tcp_port", process.tcpPort),
+        ("uptime_in_seconds", int(process.uptime)),
+        ("uptime_in_days", int(process.uptime // 86400)),
+        ("implementation", process.implementation),
+        ("reactor", process.reactor),
+    ])]
+    clients = snap.clients
+    if clients is not None:
         sections.append(("Clients", [
-            ("connected_clients", factory.countActive()),
-            ("dropped_clients", factory.countDropped()),
-            ("maxclients", factory.config.maxClients),
-            ("rejected_connections", stats.rejected),
+            ("connected_clients", clients.connected),
+            ("dropped_clients", clients.dropped),
+            ("maxclients", clients.maxClients),
+            ("rejected_connections", clients.rejected),
             ("blocked_clients", 0),
         ]))
-    memory = [("used_memory_rss", _rss())]
-    nursery = nurserySize()
-    if nursery is not None:
-        memory.append(("gc_nursery_bytes", nursery))
-    if factory is not None:
-        memory.append(("idle_memory_releases", factory.stats.idleReleases))
+    memory = [("used_memory_rss", snap.memory.rss)]
+    if snap.memory.gcNursery is not None:
+        memory.append(("gc_nursery_bytes", snap.memory.gcNursery))
+    if clients is not None:
+        memory.append(("idle_memory_releases", snap.memory.idleReleases))
     sections.append(("Memory", memory))
-    if service is not None:
-        sections.append(("Persistence", list(service.info().items())))
-    if factory is not None:
-        stats = factory.stats
-        sections.append(("Stats", [
-            ("total_connections_received", stats.connectionsReceived),
-            ("total_commands_processed", stats.commandsProcessed),
-            ("unknown_commands", stats.unknown),
-            ("rejected_connections", stats.rejected),
-            ("expired_keys", store.expiredCount),
-            ("total_net_input_bytes", stats.netInput),
-            ("total_net_output_bytes", stats.netOutput),
-            ("auth_failures", stats.authFailures),
+    persistence = snap.backend.persistence
+    if persistence is not None:
+        sections.append(("Persistence", list(persistence.fields)))
+    keyspace = snap.backend.keyspace
+    commands = snap.commands
+    if commands is not None:
+        stats = [
+            ("total_connections_received", clients.received),
+            ("total_commands_processed", commands.processed),
+            ("unknown_commands", commands.unknown),
+            ("rejected_connections", clients.rejected),
+        ]
+        if keyspace is not None:
+            stats.append(("expired_keys", keyspace.expired))
+        stats += [
+            ("total_net_input_bytes", snap.traffic.input),
+            ("total_net_output_bytes", snap.traffic.output),
+            ("auth_failures", clients.authFailures),
+        ]
+        sections.append(("Stats", stats))
+    if keyspace is not None:
+        sections.append(("Keyspace", [
+            ("keys", keyspace.keys),
+            ("db0", "keys=%d,expires=%d,avg_ttl=0"
+             % (keyspace.keys, keyspace.expiring)),
         ]))
-    sections.append(("Keyspace", [
-        ("keys", store.size()),
-        ("db0", "keys=%d,expires=%d,avg_ttl=0"
-         % (store.size(), store.expiringCount())),
-    ]))
     return sections
-
-
-def _rss() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[1])
-        import resource
-        return pages * resource.getpagesize()
-    except (OSError, ValueError, ImportError):
-        return 0
 
 
 @command("INFO", -1, "loading stale", "Information about the server.",

@@ -21,6 +21,7 @@ from kvtwist.dialects.resp import encodeCommand
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import OK, Error
 from kvtwist.server import Config, KVFactory
+from kvtwist.stats import IBackendStats
 from kvtwist.store import Store
 from kvtwist.web.data import CommandFailed, WebData
 
@@ -280,7 +281,7 @@ class CallersTests(SynchronousTestCase):
         self.failureResultOf(data.run(b"DEL", b"k"), CommandFailed)
 
 
-@implementer(IBackend)
+@implementer(IBackend, IBackendStats)
 class LaterBackend:
     """
     A backend that answers every command through a Deferred fired later
@@ -305,6 +306,12 @@ class LaterBackend:
 
     def endTurn(self):
         self.inner.endTurn()
+
+    def backendFigures(self):
+        """
+        The inner backend's data is its data (INFO's keyspace).
+        """
+        return self.inner.backendFigures()
 
 
 class LaterCommandTests(test_commands.CommandTests):

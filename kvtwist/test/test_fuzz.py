@@ -24,8 +24,6 @@ import os
 import re
 from typing import List, Optional, Tuple
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
@@ -34,6 +32,7 @@ from kvtwist.dialects.resp import encodeCommand
 from kvtwist.dialects import jsonlines, text
 from kvtwist.dialects.text import BLOCK_COMMANDS
 from kvtwist.replies import Error
+from kvtwist.test.properties import HealthCheck, given, settings, st
 from kvtwist.test.test_protocol import FakeService, connect, makeFactory
 
 #: Examples per test; set C{KVTWIST_FUZZ_EXAMPLES} to hunt longer.

@@ -8,11 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from kvtwist import glob
 from kvtwist.glob import MAX_STARS, Glob, compileGlob
 
-try:
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-except ImportError:  # pragma: no cover - the test extra is not installed
-    given = None
+from kvtwist.test.properties import given, settings, st
 
 
 def _lower(c: int) -> int:
@@ -219,33 +215,30 @@ class ReferenceTests(SynchronousTestCase):
     L{Glob} agrees with L{reference} on random patterns and keys.
     """
 
-    if given is None:
-        skip = "hypothesis is not installed"
-    else:
-        patterns = st.lists(st.sampled_from(
-            [b"a", b"b", b"A", b"*", b"?", b"[", b"]", b"^", b"-", b"\\",
-             b"z"]), max_size=10).map(b"".join)
-        keys = st.lists(st.sampled_from(
-            [b"a", b"b", b"A", b"B", b"-", b"]", b"^", b"\\", b"z", b"*"]),
-            max_size=8).map(b"".join)
+    patterns = st.lists(st.sampled_from(
+        [b"a", b"b", b"A", b"*", b"?", b"[", b"]", b"^", b"-", b"\\",
+         b"z"]), max_size=10).map(b"".join)
+    keys = st.lists(st.sampled_from(
+        [b"a", b"b", b"A", b"B", b"-", b"]", b"^", b"\\", b"z", b"*"]),
+        max_size=8).map(b"".join)
 
-        @given(patterns, keys, st.booleans())
-        @settings(max_examples=400, deadline=None)
-        def test_agrees(self, pattern, key, nocase):
-            """
-            Short segments (regular expressions, C{find}).
-            """
-            self.assertEqual(Glob(pattern, nocase).match(key),
-                             reference(pattern, key, nocase),
-                             (pattern, key, nocase))
+    @given(patterns, keys, st.booleans())
+    @settings(max_examples=400, deadline=None)
+    def test_agrees(self, pattern, key, nocase):
+        """
+        Short segments (regular expressions, C{find}).
+        """
+        self.assertEqual(Glob(pattern, nocase).match(key),
+                         reference(pattern, key, nocase),
+                         (pattern, key, nocase))
 
-        @given(patterns, keys, st.booleans())
-        @settings(max_examples=200, deadline=None)
-        def test_agreesBitParallel(self, pattern, key, nocase):
-            """
-            Every segment that is not literal searched bit-parallel.
-            """
-            self.patch(glob, "LONG_SEGMENT", 0)
-            self.assertEqual(Glob(pattern, nocase).match(key),
-                             reference(pattern, key, nocase),
-                             (pattern, key, nocase))
+    @given(patterns, keys, st.booleans())
+    @settings(max_examples=200, deadline=None)
+    def test_agreesBitParallel(self, pattern, key, nocase):
+        """
+        Every segment that is not literal searched bit-parallel.
+        """
+        self.patch(glob, "LONG_SEGMENT", 0)
+        self.assertEqual(Glob(pattern, nocase).match(key),
+                         reference(pattern, key, nocase),
+                         (pattern, key, nocase))

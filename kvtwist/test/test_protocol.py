@@ -26,6 +26,7 @@ class FakeService:
     """
 
     failure = None
+    flushDurations = snapshotDurations = ()
 
     def __init__(self):
         self.waiting = []

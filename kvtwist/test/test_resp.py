@@ -2,15 +2,13 @@
 Tests for L{kvtwist.dialects.resp}: request framing and reply rendering.
 """
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from kvtwist.dialects import resp
 from kvtwist.dialects.resp import (
     ProtocolError, encodeCommand, parseCommand, render)
 from kvtwist.replies import Error, Status, Verbatim
+from kvtwist.test.properties import HealthCheck, given, settings, st
 
 try:
     from kvtwist import _resp

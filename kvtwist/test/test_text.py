@@ -3,12 +3,11 @@ Tests for L{kvtwist.dialects.text}: parsing lines and rendering replies
 (the protocol-level behaviour is in L{kvtwist.test.test_protocol}).
 """
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist.dialects import text
 from kvtwist.replies import Error, Status, Verbatim, wrongArity
+from kvtwist.test.properties import given, settings, st
 
 
 class ParseSetTests(SynchronousTestCase):

@@ -59,7 +59,7 @@ class FakeService:
     def info(self):
         return {"aof_fsync": "interval", "aof_current_size": 2048,
                 "aof_flushes": 3, "aof_last_flush_duration_ms": 4,
-                "persistence_errors": 1}
+                "aof_flush_errors": 1, "persistence_errors": 1}
 
 
 class WebRequest(DummyRequest):

@@ -13,17 +13,15 @@ the same over any backend (one that answers through Deferreds, or a
 front end over Redis Cluster); it never reaches into the store.
 """
 
-import os
-import platform
 import re
 from typing import Dict, List, Optional
 
 from twisted.internet.defer import inlineCallbacks, maybeDeferred, returnValue
 
-from kvtwist import __version__
 from kvtwist.commands import ClientState, Context
 from kvtwist.dialects.text import escape
 from kvtwist.replies import Error
+from kvtwist.stats import PersistenceFigures, takeSnapshot
 from kvtwist.web.fmt import duration, size
 
 #: Keys per page of the key browser.
@@ -85,19 +83,6 @@ def _plain(value):
     return str(value)
 
 
-def rss() -> int:
-    """
-    The process's resident memory in bytes (0 where unknown).
-    """
-    try:
-        with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[1])
-        import resource
-        return pages * resource.getpagesize()
-    except (OSError, ValueError, ImportError, IndexError):
-        return 0
-
-
 def _ago(now: float, when) -> str:
     if not isinstance(when, (int, float)) or when <= 0:
         return "never"
@@ -110,28 +95,24 @@ def _ms(value) -> str:
     return "%d ms" % (value,)
 
 
-def persistence(service, now: float) -> Optional[Dict[str, object]]:
+def persistence(figures: Optional[PersistenceFigures],
+                now: float) -> Optional[Dict[str, object]]:
     """
-    The store service's persistence state: C{fields}, its C{info()} as is
-    (JSON-ready); C{summary}, C{[label, text]} pairs for people; and
-    C{failure} (text, or L{None} when healthy).  L{None} without a service.
+    The backend's persistence, from a stats snapshot: C{fields}, the
+    C{INFO persistence} fields as they are (JSON-ready); C{summary},
+    C{[label, text]} pairs for people; and C{failure} (text, or L{None}
+    when healthy).  L{None} for a backend without persistence.
 
     @param now: the current time, in seconds since the epoch.
     """
-    if service is None:
+    if figures is None:
         return None
-    info = getattr(service, "info", None)
-    fields: Dict[str, object] = {}
-    if callable(info):
-        try:
-            fields = {str(k): _plain(v) for k, v in dict(info()).items()}
-        except Exception:
-            fields = {}
-    failure = getattr(service, "failure", None)
+    fields = {str(k): _plain(v) for k, v in figures.fields}
+    failure = figures.failure
     get = fields.get
     summary = [
         ["State", "failing" if failure is not None else "ok"],
-        ["Fsync", str(get("aof_fsync", getattr(service, "fsyncMode", "-")))],
+        ["Fsync", str(get("aof_fsync", "-"))],
         ["Last flush", _ago(now, get("aof_last_flush_time"))],
         ["Flush took", _ms(get("aof_last_flush_duration_ms"))
          if get("aof_flushes") else "-"],
@@ -139,15 +120,13 @@ def persistence(service, now: float) -> Optional[Dict[str, object]]:
         ["Pending", size(get("aof_pending_bytes") or 0)],
         # LASTSAVE is the start time until a snapshot exists (as Redis's):
         # say "never" rather than a time no snapshot was written at.
-        ["Last snapshot", _ago(now, get("rdb_last_save_time",
-                                        getattr(service, "lastSave", 0)))
+        ["Last snapshot", _ago(now, get("rdb_last_save_time", 0))
          if get("rdb_snapshot_size") or get("rdb_saves") else "never"],
         ["Snapshot took", _ms(get("rdb_last_save_duration_ms"))],
         ["Snapshot size", size(get("rdb_snapshot_size") or 0)],
         ["Changes since snapshot",
          str(get("rdb_changes_since_last_save", "-"))],
-        ["Errors", str(get("persistence_errors",
-                           getattr(service, "persistenceErrors", 0)))],
+        ["Errors", str(get("persistence_errors", 0))],
     ]
     return {
         "fields": fields,
@@ -196,36 +175,39 @@ class WebData:
 
     def status(self) -> Dict[str, object]:
         """
-        Everything the status page shows, JSON-ready.
+        Everything the status page shows, JSON-ready: a stats snapshot
+        (L{kvtwist.stats.takeSnapshot}) and the sampler's history.  The
+        key counts are L{None} for a backend that can't tell them.
         """
-        factory = self.factory
-        stats = factory.stats
-        store = factory.store
-        now = factory.now()
+        snap = takeSnapshot(self.factory)
+        process = snap.process
+        clients = snap.clients
+        keyspace = snap.backend.keyspace
         sampler = self.sampler
         return {
-            "version": __version__,
-            "implementation": "%s %s" % (platform.python_implementation(),
-                                         platform.python_version()),
-            "pid": os.getpid(),
-            "uptime": max(0.0, now - stats.startTime),
+            "version": process.version,
+            "implementation": "%s %s" % (process.implementation,
+                                         process.pythonVersion),
+            "pid": process.pid,
+            "uptime": process.uptime,
             "clients": {
-                "connected": factory.countActive(),
-                "dropped": factory.countDropped(),
-                "rejected": stats.rejected,
-                "max": factory.config.maxClients,
+                "connected": clients.connected,
+                "dropped": clients.dropped,
+                "rejected": clients.rejected,
+                "max": clients.maxClients,
             },
             "commands": {
-                "total": stats.commandsProcessed,
+                "total": snap.commands.processed,
                 "perSecond": sampler.commandsPerSecond() if sampler else 0.0,
             },
-            "keys": store.size(),
-            "expiringKeys": store.expiringCount(),
-            "expiredKeys": store.expiredCount,
-            "memory": {"rss": rss()},
-            "net": {"input": stats.netInput, "output": stats.netOutput},
-            "authFailures": stats.authFailures,
-            "persistence": persistence(factory.service, now),
+            "keys": keyspace.keys if keyspace else None,
+            "expiringKeys": keyspace.expiring if keyspace else None,
+            "expiredKeys": keyspace.expired if keyspace else None,
+            "memory": {"rss": snap.memory.rss},
+            "net": {"input": snap.traffic.input,
+                    "output": snap.traffic.output},
+            "authFailures": clients.authFailures,
+            "persistence": persistence(snap.backend.persistence, snap.time),
             "history": sampler.history() if sampler else [],
             "sampleInterval": sampler.interval if sampler else None,
             "historyWindow": sampler.window if sampler else 0,

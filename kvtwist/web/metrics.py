@@ -1,18 +1,18 @@
 # -*- test-case-name: kvtwist.test.test_web -*-
 """
-C{/metrics}: the server's counters in the Prometheus text format, read
-from the live server at scrape time by a custom collector in a registry of
-its own.
+C{/metrics}: the server's figures in the Prometheus text format: a stats
+snapshot (L{kvtwist.stats}) taken at scrape time by a custom collector in
+a registry of its own.
 """
 
-from typing import Dict, Optional
+from typing import Optional
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.web.resource import Resource
 
-from kvtwist.web.data import rss
+from kvtwist.stats import IStatsSnapshot, PersistenceFigures, takeSnapshot
 
 #: The classic text format's type, which every Prometheus version reads.
 CONTENT_TYPE = getattr(prometheus_client, "CONTENT_TYPE_PLAIN_0_0_4",
@@ -20,25 +20,16 @@ CONTENT_TYPE = getattr(prometheus_client, "CONTENT_TYPE_PLAIN_0_0_4",
 
 
 def _number(value) -> Optional[float]:
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return None
 
 
-def _info(service) -> Dict[str, object]:
-    info = getattr(service, "info", None)
-    if not callable(info):
-        return {}
-    try:
-        return dict(info())
-    except Exception:
-        return {}
-
-
 class KVCollector:
     """
-    A C{prometheus_client} collector reading a
-    L{kvtwist.server.KVFactory}'s counters when scraped.
+    A C{prometheus_client} collector rendering a stats snapshot
+    (L{kvtwist.stats.takeSnapshot}) of a L{kvtwist.server.KVFactory} when
+    scraped.
     """
 
     def __init__(self, factory):
@@ -48,123 +39,127 @@ class KVCollector:
         """
         Yield every C{kvtwist_} metric family.
         """
-        factory = self._factory
-        stats = factory.stats
-        store = factory.store
-        service = factory.service
+        return render(takeSnapshot(self._factory))
 
-        yield GaugeMetricFamily(
-            "kvtwist_connected_clients", "Clients connected now.",
-            value=factory.countActive())
-        yield CounterMetricFamily(
-            "kvtwist_dropped_clients",
-            "Client connections ended since start, whatever the cause.",
-            value=factory.countDropped())
-        yield CounterMetricFamily(
-            "kvtwist_connections_received",
-            "Client connections accepted since start.",
-            value=stats.connectionsReceived)
-        yield CounterMetricFamily(
-            "kvtwist_rejected_connections",
-            "Connections refused (client limit, protected mode).",
-            value=stats.rejected)
-        commands = CounterMetricFamily(
-            "kvtwist_commands", "Commands run, by command.",
-            labels=["command"])
-        for name, n in sorted(stats.perCommand.items()):
-            commands.add_metric([name.lower()], n)
-        yield commands
-        yield CounterMetricFamily(
-            "kvtwist_unknown_commands", "Unknown commands received.",
-            value=stats.unknown)
-        yield CounterMetricFamily(
-            "kvtwist_auth_failures", "Failed AUTH attempts.",
-            value=stats.authFailures)
+
+def render(snap: IStatsSnapshot):
+    """
+    The C{kvtwist_} metric families of a stats snapshot of a server; the
+    backend's figures only as far as it gives them.
+    """
+    clients = snap.clients
+    stats = snap.commands
+    yield GaugeMetricFamily(
+        "kvtwist_connected_clients", "Clients connected now.",
+        value=clients.connected)
+    yield CounterMetricFamily(
+        "kvtwist_dropped_clients",
+        "Client connections ended since start, whatever the cause.",
+        value=clients.dropped)
+    yield CounterMetricFamily(
+        "kvtwist_connections_received",
+        "Client connections accepted since start.",
+        value=clients.received)
+    yield CounterMetricFamily(
+        "kvtwist_rejected_connections",
+        "Connections refused (client limit, protected mode).",
+        value=clients.rejected)
+    commands = CounterMetricFamily(
+        "kvtwist_commands", "Commands run, by command.",
+        labels=["command"])
+    for name, n in stats.perCommand:
+        commands.add_metric([name.lower()], n)
+    yield commands
+    yield CounterMetricFamily(
+        "kvtwist_unknown_commands", "Unknown commands received.",
+        value=stats.unknown)
+    yield CounterMetricFamily(
+        "kvtwist_auth_failures", "Failed AUTH attempts.",
+        value=clients.authFailures)
+    keyspace = snap.backend.keyspace
+    if keyspace is not None:
         yield GaugeMetricFamily("kvtwist_keys", "Keys in the store.",
-                                value=store.size())
+                                value=keyspace.keys)
         yield GaugeMetricFamily(
             "kvtwist_expiring_keys", "Keys with an expiry time.",
-            value=store.expiringCount())
+            value=keyspace.expiring)
         yield CounterMetricFamily(
             "kvtwist_expired_keys", "Keys expired since start.",
-            value=store.expiredCount)
-        yield CounterMetricFamily(
-            "kvtwist_net_input_bytes", "Bytes received from clients.",
-            value=stats.netInput)
-        yield CounterMetricFamily(
-            "kvtwist_net_output_bytes", "Bytes sent to clients.",
-            value=stats.netOutput)
-        yield GaugeMetricFamily(
-            "kvtwist_uptime_seconds", "Seconds since the server started.",
-            value=max(0.0, factory.now() - stats.startTime))
-        yield GaugeMetricFamily(
-            "kvtwist_memory_rss_bytes", "Resident memory of the process.",
-            value=rss())
-        if service is not None:
-            yield from self._persistence(service)
+            value=keyspace.expired)
+    yield CounterMetricFamily(
+        "kvtwist_net_input_bytes", "Bytes received from clients.",
+        value=snap.traffic.input)
+    yield CounterMetricFamily(
+        "kvtwist_net_output_bytes", "Bytes sent to clients.",
+        value=snap.traffic.output)
+    yield GaugeMetricFamily(
+        "kvtwist_uptime_seconds", "Seconds since the server started.",
+        value=snap.process.uptime)
+    yield GaugeMetricFamily(
+        "kvtwist_memory_rss_bytes", "Resident memory of the process.",
+        value=snap.memory.rss)
+    if snap.backend.persistence is not None:
+        yield from _persistence(snap.backend.persistence)
 
-    def _persistence(self, service):
-        """
-        The store service's figures, each only if it tells it.
-        """
-        info = _info(service)
 
-        def counter(name, doc, value):
-            value = _number(value)
-            if value is not None:
-                return CounterMetricFamily(name, doc, value=value)
+def _persistence(figures: PersistenceFigures):
+    """
+    The persistence figures, each only if the backend gives it.
+    """
+    def counter(name, doc, value):
+        value = _number(value)
+        if value is not None:
+            return CounterMetricFamily(name, doc, value=value)
 
-        def gauge(name, doc, value):
-            value = _number(value)
-            if value is not None:
-                return GaugeMetricFamily(name, doc, value=value)
+    def gauge(name, doc, value):
+        value = _number(value)
+        if value is not None:
+            return GaugeMetricFamily(name, doc, value=value)
 
-        families = [
-            counter("kvtwist_flushes", "Flushes of the append-only log.",
-                    getattr(service, "flushCount", None)),
-            counter("kvtwist_flush_errors",
-                    "Failed writes or fsyncs of the append-only log.",
-                    getattr(service, "flushErrors", None)),
-            counter("kvtwist_snapshots", "Snapshots written.",
-                    getattr(service, "snapshotCount", None)),
-            counter("kvtwist_snapshot_errors", "Failed snapshots.",
-                    getattr(service, "snapshotErrors", None)),
-            counter("kvtwist_persistence_errors",
-                    "Persistence errors of any kind since start.",
-                    getattr(service, "persistenceErrors", None)),
-            gauge("kvtwist_persistence_failing",
-                  "1 while persistence fails and writes are refused.",
-                  0 if getattr(service, "failure", None) is None else 1),
-            gauge("kvtwist_log_size_bytes",
-                  "Size of the live append-only log.",
-                  info.get("aof_current_size")),
-            gauge("kvtwist_log_pending_bytes",
-                  "Bytes written to memory, not yet to the log.",
-                  info.get("aof_pending_bytes")),
-            gauge("kvtwist_snapshot_size_bytes", "Size of the last snapshot.",
-                  getattr(service, "snapshotSize", None)),
-            gauge("kvtwist_last_flush_timestamp_seconds",
-                  "When the log was last flushed (Unix time).",
-                  getattr(service, "lastFlushTime", None)),
-            gauge("kvtwist_last_snapshot_timestamp_seconds",
-                  "When the last snapshot was taken (Unix time).",
-                  getattr(service, "lastSave", None)),
-        ]
-        for kind, attribute in (("flush", "flushDurations"),
-                                ("snapshot", "snapshotDurations")):
-            durations = list(getattr(service, attribute, None) or ())
-            if durations:
-                families.append(gauge(
-                    "kvtwist_last_%s_duration_seconds" % (kind,),
-                    "How long the last %s took." % (kind,), durations[-1]))
-                families.append(gauge(
-                    "kvtwist_max_%s_duration_seconds" % (kind,),
-                    "The longest of the last %d %ses." % (len(durations),
-                                                          kind),
-                    max(durations)))
-        for family in families:
-            if family is not None:
-                yield family
+    families = [
+        counter("kvtwist_flushes", "Flushes of the append-only log.",
+                figures.flushes),
+        counter("kvtwist_flush_errors",
+                "Failed writes or fsyncs of the append-only log.",
+                figures.flushErrors),
+        counter("kvtwist_snapshots", "Snapshots written.",
+                figures.snapshots),
+        counter("kvtwist_snapshot_errors", "Failed snapshots.",
+                figures.snapshotErrors),
+        counter("kvtwist_persistence_errors",
+                "Persistence errors of any kind since start.",
+                figures.errors),
+        gauge("kvtwist_persistence_failing",
+              "1 while persistence fails and writes are refused.",
+              0 if figures.failure is None else 1),
+        gauge("kvtwist_log_size_bytes",
+              "Size of the live append-only log.", figures.logSize),
+        gauge("kvtwist_log_pending_bytes",
+              "Bytes written to memory, not yet to the log.",
+              figures.pendingBytes),
+        gauge("kvtwist_snapshot_size_bytes", "Size of the last snapshot.",
+              figures.snapshotSize),
+        gauge("kvtwist_last_flush_timestamp_seconds",
+              "When the log was last flushed (Unix time).",
+              figures.lastFlushTime),
+        gauge("kvtwist_last_snapshot_timestamp_seconds",
+              "When the last snapshot was taken (Unix time).",
+              figures.lastSave),
+    ]
+    for kind, durations in (("flush", figures.flushDurations),
+                            ("snapshot", figures.snapshotDurations)):
+        if durations:
+            families.append(gauge(
+                "kvtwist_last_%s_duration_seconds" % (kind,),
+                "How long the last %s took." % (kind,), durations[-1]))
+            families.append(gauge(
+                "kvtwist_max_%s_duration_seconds" % (kind,),
+                "The longest of the last %d %ses." % (len(durations),
+                                                      kind),
+                max(durations)))
+    for family in families:
+        if family is not None:
+            yield family
 
 
 def makeRegistry(factory) -> CollectorRegistry:
@@ -206,4 +201,3 @@ class MetricsResource(Resource):
         request.setHeader(b"content-type", CONTENT_TYPE.encode())
         request.setHeader(b"cache-control", b"no-store")
         return generate_latest(self.registry)
-
