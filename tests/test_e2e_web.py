@@ -139,8 +139,10 @@ def busyHistory(server, page, clients):
 def test_statusPageLive(webServer, browser, tmp_path):
     """
     The status page shows the server's figures and updates them without a
-    reload: a client connecting and leaving shows in the connected and
-    dropped counts, and the chart is drawn.
+    reload: clients connecting and leaving show in the connected count and
+    as neutral disconnect bars; a client the server closes (a protocol
+    error) counts as closed by the server and is drawn apart; the
+    commands per second and memory charts are drawn.
     """
     server, url = webServer
     seed = server.redis(protocol=2)
@@ -150,21 +152,19 @@ def test_statusPageLive(webServer, browser, tmp_path):
     expect = sync_api.expect
     browser.goto(url + "/")
     expect(browser).to_have_title(re.compile("Status"))
-    dropped = int(field(browser, "clients.dropped").inner_text())
+    expect(field(browser, "clients.closedByServer")).to_have_text("0")
     expect(field(browser, "clients.connected")).to_have_text("0")
     expect(field(browser, "keys")).to_have_text("26")
 
     clients = [socket.create_connection((HOST, server.port), timeout=10)
                for _ in range(3)]
-    opened = 3
     try:
         clients[0].sendall(b"PING\r\n")
         assert b"PONG" in clients[0].recv(100)
         expect(field(browser, "clients.connected")).to_have_text("3")
         browser.locator("#chart svg polyline").wait_for()
         if os.environ.get("KVTWIST_UPDATE_SCREENSHOT") == "1":
-            clients, more = busyHistory(server, browser, clients)
-            opened += more
+            clients, _ = busyHistory(server, browser, clients)
         shot = tmp_path / "status.png"
         browser.screenshot(path=str(shot), full_page=True)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -176,8 +176,18 @@ def test_statusPageLive(webServer, browser, tmp_path):
         for c in clients:
             c.close()
     expect(field(browser, "clients.connected")).to_have_text("0")
-    expect(field(browser, "clients.dropped")).to_have_text(
-        str(dropped + opened))
+    browser.locator("#chart rect.disconnects").first.wait_for()
+    expect(field(browser, "clients.closedByServer")).to_have_text("0")
+    assert browser.locator("#chart rect.closed").count() == 0
+
+    bad = socket.create_connection((HOST, server.port), timeout=10)
+    bad.sendall(b"*1\r\n$x\r\n")
+    assert bad.recv(200).startswith(b"-ERR Protocol error")
+    bad.close()
+    expect(field(browser, "clients.closedByServer")).to_have_text("1")
+    browser.locator("#chart rect.closed").first.wait_for()
+    browser.locator("#chart-commands svg polyline").wait_for()
+    browser.locator("#chart-memory svg polyline").wait_for()
     assert browser.dialogs == []
 
 

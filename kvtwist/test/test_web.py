@@ -263,7 +263,29 @@ class StatusTests(SynchronousTestCase):
         history = status["history"]
         self.assertEqual([h["connected"] for h in history], [0, 1, 0])
         self.assertEqual([h["droppedDelta"] for h in history], [0, 0, 1])
+        self.assertEqual([h["disconnectsPerSecond"] for h in history],
+                         [0, 0, 0.5])
+        self.assertEqual([h["closedByServerDelta"] for h in history],
+                         [0, 0, 0])
         self.assertEqual(history[1]["commandsPerSecond"], 5.0)
+        self.assertTrue(all(h["memory"] >= 0 for h in history))
+        self.assertEqual(status["clients"]["disconnectsPerSecond"], 0.5)
+
+    def test_closedByServerSampled(self):
+        """
+        A client the server closed shows in the history apart from the
+        disconnects.
+        """
+        factory, clock, sampler, browser = makeServer()
+        sampler.sample()
+        proto, transport = connect(factory)
+        proto.dataReceived(b"*1\r\n$x\r\n")
+        clock.advance(2)
+        sampler.sample()
+        status = browser.get("/api/status").json()
+        self.assertEqual(status["clients"]["closedByServer"], 1)
+        self.assertEqual([h["closedByServerDelta"]
+                          for h in status["history"]], [0, 1])
 
     def test_failureShown(self):
         """
@@ -288,9 +310,50 @@ class StatusTests(SynchronousTestCase):
         self.assertEqual(request.status, 200)  # 200
         self.assertTrue(request.body.startswith(b"<!DOCTYPE html>"))
         self.assertIn(b'data-field="clients.connected"', request.body)
+        self.assertIn(b'data-field="clients.disconnectsPerSecond"',
+                      request.body)
+        self.assertIn(b'data-field="clients.closedByServer"', request.body)
+        self.assertNotIn(b"Dropped clients", request.body)
+        for chart in (b'id="chart"', b'id="chart-commands"',
+                      b'id="chart-memory"'):
+            self.assertIn(chart, request.body)
         self.assertIn(b'<script src="/static/app.js"', request.body)
         self.assertIn(b"script-src 'self'", request.responseHeaders
                       .getRawHeaders(b"content-security-policy")[0])
+
+
+class FormatTests(SynchronousTestCase):
+    """
+    Figures for people (L{kvtwist.web.fmt}).
+    """
+
+    def test_rate(self):
+        """
+        A rate has one decimal below 10, else is whole and grouped by
+        thousands (not C{37243.9}).
+        """
+        from kvtwist.web import fmt
+        self.assertEqual([fmt.rate(v) for v in (0, 2.54, 9.94, 37243.9,
+                                                1234567.2)],
+                         ["0.0", "2.5", "9.9", "37,244", "1,234,567"])
+
+    def test_count(self):
+        """
+        Counts are grouped by thousands.
+        """
+        from kvtwist.web import fmt
+        self.assertEqual(fmt.count(1234567), "1,234,567")
+
+    def test_rateOnThePage(self):
+        """
+        The status page shows commands per second in that format.
+        """
+        factory, clock, sampler, browser = makeServer()
+        sampler.sample()
+        factory.stats.commandsProcessed += 74488
+        clock.advance(2)
+        sampler.sample()
+        self.assertIn(b">37,244<", browser.get("/").body)
 
 
 class SamplerTests(SynchronousTestCase):

@@ -193,6 +193,9 @@ class WebData:
             "clients": {
                 "connected": clients.connected,
                 "dropped": clients.dropped,
+                "closedByServer": clients.closedByServer,
+                "disconnectsPerSecond": (sampler.disconnectsPerSecond()
+                                         if sampler else 0.0),
                 "rejected": clients.rejected,
                 "max": clients.maxClients,
             },

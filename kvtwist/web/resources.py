@@ -30,7 +30,7 @@ from kvtwist import __version__
 from kvtwist.web.api import APIResource
 from kvtwist.dialects.text import unescape
 from kvtwist.web.data import CommandFailed, shown, text
-from kvtwist.web.fmt import count, duration, size, ttl
+from kvtwist.web.fmt import count, duration, rate, size, ttl
 from kvtwist.web.metrics import MetricsResource, makeRegistry
 from kvtwist.web.respond import answerLater, parseSeconds, parseTTL, secure
 from kvtwist.web.session import LoginThrottled, Sessions
@@ -282,14 +282,19 @@ class StatusPage(Page):
             tags.section(
                 _card("Uptime", "uptime", duration(s["uptime"]), "duration"),
                 _card("Connected clients", "clients.connected",
-                      str(s["clients"]["connected"])),
-                _card("Dropped clients", "clients.dropped",
-                      str(s["clients"]["dropped"])),
+                      count(s["clients"]["connected"])),
+                _card("Disconnects / s", "clients.disconnectsPerSecond",
+                      rate(s["clients"]["disconnectsPerSecond"]), "rate",
+                      hint="clients leaving, whoever ended it"),
+                _card("Closed by server", "clients.closedByServer",
+                      count(s["clients"]["closedByServer"]),
+                      hint="limits, timeouts, errors, slow readers"),
                 _card("Commands / s", "commands.perSecond",
-                      "%.1f" % (s["commands"]["perSecond"],), "rate"),
+                      rate(s["commands"]["perSecond"]), "rate"),
                 _card("Commands run", "commands.total",
-                      str(s["commands"]["total"])),
-                _card("Keys", "keys", str(s["keys"])),
+                      count(s["commands"]["total"])),
+                _card("Keys", "keys", "-" if s["keys"] is None
+                      else count(s["keys"])),
                 _card("Memory (RSS)", "memory.rss",
                       size(s["memory"]["rss"]), "bytes"),
                 _card("Network in", "net.input", size(s["net"]["input"]),
@@ -300,11 +305,24 @@ class StatusPage(Page):
             tags.section(
                 tags.h2("Clients over the last minutes"),
                 tags.div(id="chart", class_="chart",
-                         **{"aria-label": "connected and dropped clients "
+                         **{"aria-label": "connected clients, disconnects "
+                            "per second and clients closed by the server, "
                             "over time"}),
                 tags.p(tags.span(class_="swatch connected"), "connected  ",
-                       tags.span(class_="swatch dropped"),
-                       "dropped per sample", class_="legend"),
+                       tags.span(class_="swatch disconnects"),
+                       "disconnects / s  ",
+                       tags.span(class_="swatch closed"),
+                       "closed by server (per sample)", class_="legend"),
+                tags.div(
+                    tags.div(tags.h2("Commands / s"),
+                             tags.div(id="chart-commands", class_="chart",
+                                      **{"aria-label": "commands per second "
+                                         "over time"})),
+                    tags.div(tags.h2("Memory (RSS)"),
+                             tags.div(id="chart-memory", class_="chart",
+                                      **{"aria-label": "resident memory "
+                                         "over time"})),
+                    class_="columns charts"),
                 class_="panel"),
             tags.div(
                 tags.section(
