@@ -8,6 +8,8 @@ To keep the hot path cheap, plain Python values are replies too:
     - L{int}: an integer (L{bool}: a boolean, RESP3 C{#t}/C{#f})
     - L{float}: a double
     - L{None}: a null
+    - L{NULL_ARRAY}: a null array (RESP2 tells it from a null), as
+      C{LPOP key count} answers for a missing key
     - L{list}: an array of replies
     - L{dict}: a map of replies (RESP2 renders it as a flat array)
     - L{Status}: a simple status line (C{+OK})
@@ -49,11 +51,30 @@ class Verbatim(bytes):
     """
 
 
+class NullArray:
+    """
+    The type of L{NULL_ARRAY}: an array that isn't there (RESP2 C{*-1},
+    RESP3 C{_}); dialects without the distinction show a null.
+    """
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NULL_ARRAY"
+
+
+#: The null array.
+NULL_ARRAY = NullArray()
+
+
 #: The types of the replies above (every reply but a Deferred): checked
 #: with C{reply.__class__ in PLAIN} before C{isinstance(reply, Deferred)},
 #: which goes through the (slow) abstract-class machinery.
 PLAIN = frozenset([bytes, int, type(None), list, dict, bool, float,
-                   Status, Error, Verbatim])
+                   Status, Error, Verbatim, NullArray])
 
 OK = Status("OK")
 PONG = Status("PONG")

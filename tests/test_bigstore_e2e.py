@@ -12,8 +12,8 @@ redis = pytest.importorskip("redis")
 
 from tests.harness import encodeCommand, waitFor  # noqa: E402
 
-#: More keys than L{kvtwist.store.Store.OFFLOAD_KEYS}, and more than
-#: L{kvtwist.protocol.replyqueue.LARGE_REPLY} in a reply.
+#: More keys than L{kvtwist.backends.memory.MemoryBackend.OFFLOAD_KEYS}, and
+#: more than L{kvtwist.protocol.replyqueue.LARGE_REPLY} in a reply.
 KEYS = 30000
 
 

@@ -4,6 +4,7 @@ Commands on keys of any type (Redis's C{generic} group): DEL, EXISTS,
 KEYS, SCAN, TYPE, RENAME, expiry; and kvtwist's PRINT.
 """
 
+from kvtwist.commands.expiry import expireTime, invalidExpire
 from kvtwist.commands.registry import Offload, group, intArg
 from kvtwist.replies import OK, SYNTAX, Error, Status
 
@@ -85,43 +86,47 @@ def rename(ctx, args):
     return OK
 
 
-def _parseExpiry(ctx, args, scale):
-    key, amount = args[0], intArg(args[1])
+def _expire(ctx, args, name: str, unit: int, relative: bool):
+    """
+    EXPIRE and its siblings: set C{args[0]}'s expiry to C{args[1]}
+    seconds or milliseconds (C{unit} 1000 or 1) from now (C{relative}) or
+    from the epoch; an expiry time that doesn't fit in milliseconds is
+    refused and changes nothing.
+    """
     if len(args) > 2:
-        return None, Error("ERR EXPIRE options are not supported")
-    return key, ctx.store.now() + amount * scale
+        return Error("ERR EXPIRE options are not supported")
+    store = ctx.store
+    when = expireTime(int(store.now()) if relative else 0, intArg(args[1]),
+                      unit)
+    if when is None:
+        return invalidExpire(name)
+    return int(store.expireAt(args[0], when))
 
 
 @command("EXPIRE", -3, "write fast", "Expire a key in a number of seconds.",
          syntax="EXPIRE key seconds")
 def expire(ctx, args):
-    key, when = _parseExpiry(ctx, args, 1000)
-    if key is None:
-        return when
-    return int(ctx.store.expireAt(key, when))
+    return _expire(ctx, args, "expire", 1000, True)
 
 
 @command("PEXPIRE", -3, "write fast",
          "Expire a key in a number of milliseconds.",
          syntax="PEXPIRE key milliseconds")
 def pexpire(ctx, args):
-    key, when = _parseExpiry(ctx, args, 1)
-    if key is None:
-        return when
-    return int(ctx.store.expireAt(key, when))
+    return _expire(ctx, args, "pexpire", 1, True)
 
 
 @command("EXPIREAT", -3, "write fast", "Expire a key at a Unix time.",
          syntax="EXPIREAT key unix-time-seconds")
 def expireat(ctx, args):
-    return int(ctx.store.expireAt(args[0], intArg(args[1]) * 1000))
+    return _expire(ctx, args, "expireat", 1000, False)
 
 
 @command("PEXPIREAT", -3, "write fast",
          "Expire a key at a Unix time in milliseconds.",
          syntax="PEXPIREAT key unix-time-milliseconds")
 def pexpireat(ctx, args):
-    return int(ctx.store.expireAt(args[0], intArg(args[1])))
+    return _expire(ctx, args, "pexpireat", 1, False)
 
 
 @command("TTL", 2, "readonly fast", "The seconds a key has left to live.",

@@ -5,7 +5,7 @@ keys are lists too).
 """
 
 from kvtwist.commands.registry import group, intArg
-from kvtwist.replies import OK, Error
+from kvtwist.replies import NULL_ARRAY, OK, Error
 
 command = group("list")
 
@@ -46,7 +46,8 @@ def _pop(ctx, args, left):
         count = intArg(args[1])
         if count < 0:
             return Error("ERR value is out of range, must be positive")
-        return ctx.store.pop(args[0], count, left)
+        out = ctx.store.pop(args[0], count, left)
+        return NULL_ARRAY if out is None else out
     out = ctx.store.pop(args[0], 1, left)
     return out[0] if out else None
 

@@ -3,6 +3,7 @@
 Commands on string values (Redis's C{string} group).
 """
 
+from kvtwist.commands.expiry import invalidExpire, setExpiry
 from kvtwist.commands.registry import group, intArg
 from kvtwist.replies import OK, SYNTAX, Error
 
@@ -14,11 +15,9 @@ def get(ctx, args):
     return ctx.store.get(args[0])
 
 
-_EXPIRE_OPTIONS = {b"EX": 1000, b"PX": 1, b"EXAT": None, b"PXAT": None}
-
-
-def _invalidExpire(name):
-    return Error("ERR invalid expire time in '%s' command" % (name,))
+#: SET's expiry options: C{(unit, relative)}.
+_EXPIRE_OPTIONS = {b"EX": (1000, True), b"PX": (1, True),
+                   b"EXAT": (1000, False), b"PXAT": (1, False)}
 
 
 @command("SET", -3, "write denyoom", "Set the string value of a key.",
@@ -47,17 +46,11 @@ def set_(ctx, args):
         elif opt in _EXPIRE_OPTIONS and expireAt is None and not keepTTL:
             if i + 1 >= n:
                 return SYNTAX
-            amount = intArg(args[i + 1])
-            if amount <= 0:
-                return _invalidExpire("set")
-            if opt == b"EX":
-                expireAt = store.now() + amount * 1000
-            elif opt == b"PX":
-                expireAt = store.now() + amount
-            elif opt == b"EXAT":
-                expireAt = amount * 1000
-            else:
-                expireAt = amount
+            unit, relative = _EXPIRE_OPTIONS[opt]
+            expireAt = setExpiry(int(store.now()), intArg(args[i + 1]),
+                                 unit, relative)
+            if expireAt is None:
+                return invalidExpire("set")
             i += 1
         else:
             return SYNTAX
@@ -86,10 +79,11 @@ def setnx(ctx, args):
          "Set the value and the time to live (seconds) of a key.",
          syntax="SETEX key seconds value")
 def setex(ctx, args):
-    seconds = intArg(args[1])
-    if seconds <= 0:
-        return _invalidExpire("setex")
-    ctx.store.set(args[0], args[2], ctx.store.now() + seconds * 1000)
+    store = ctx.store
+    expireAt = setExpiry(int(store.now()), intArg(args[1]), 1000, True)
+    if expireAt is None:
+        return invalidExpire("setex")
+    store.set(args[0], args[2], expireAt)
     return OK
 
 

@@ -59,7 +59,7 @@ import math
 from typing import List, Optional
 
 from kvtwist import commands
-from kvtwist.replies import Error, Status, Verbatim, wrongArity
+from kvtwist.replies import Error, NullArray, Status, Verbatim, wrongArity
 
 name = "jsonlines"
 
@@ -199,6 +199,8 @@ def _json(reply):
         return _text(reply)
     if reply is None or t is int or t is bool:
         return reply
+    if t is NullArray:
+        return None
     if t is Status:
         return str(reply)
     if t is Error:

@@ -29,7 +29,7 @@ C{\\'}.
 import re
 from typing import List, Optional
 
-from kvtwist.replies import Error, Status, Verbatim, wrongArity
+from kvtwist.replies import Error, NullArray, Status, Verbatim, wrongArity
 
 name = "text"
 
@@ -392,7 +392,7 @@ def _one(reply) -> bytes:
     t = type(reply)
     if t is bytes:
         return escape(reply)
-    if reply is None:
+    if reply is None or t is NullArray:
         return b"(nil)"
     if t is bool:
         return b"true" if reply else b"false"

@@ -6,8 +6,11 @@ writing (backpressure).
 
 Every connection speaks all dialects on the one port.  It starts as a text
 connection (L{LineReceiver}'s line mode): each line goes to the line
-dialect L{kvtwist.dialects.detect} picks.  The first request starting with
-C{*} makes it a RESP connection (raw mode) for good.
+dialect L{kvtwist.dialects.detect} picks, and Telnet commands are taken out
+of its input (L{kvtwist.protocol.telnet}: Ctrl+C in telnet cancels the line
+being typed).  The first request starting with
+C{*} makes it a RESP connection (raw mode) for good: its lines are then
+Redis's inline commands, answered in RESP.
 """
 
 from twisted.internet.defer import Deferred
@@ -20,12 +23,12 @@ from kvtwist import commands, dialects, transport as _transport
 from kvtwist.dialects import resp
 from kvtwist.protocol import framing, replyqueue
 from kvtwist.protocol.framing import (
-    Framer, LineTooLong, PREAUTH, ProtocolError, RESP_STARTS)
+    Framer, LineTooLong, PREAUTH, ProtocolError, RESP_STARTS, TelnetReply)
 from kvtwist.protocol.replyqueue import ReplyQueue
 from kvtwist.protocol.writer import TurnWriter
 from kvtwist.replies import PLAIN, Error, Status
 
-TOO_BIG_INLINE = Error("ERR Protocol error: too big inline request")
+TOO_BIG_INLINE = Error(framing.TOO_BIG_INLINE)
 
 
 @implementer(IPushProducer)
@@ -241,6 +244,8 @@ class KVProtocol(LineReceiver):
                     self._runResp(item)
                 elif item is RESP_STARTS:
                     self.setRawMode()
+                elif item.__class__ is TelnetReply:
+                    self._emit(item)
                 else:
                     self.lineReceived(item)
                 if framer.limits is PREAUTH and self.state.authenticated:

@@ -447,6 +447,7 @@ class LaterProtocolTests(SynchronousTestCase):
         self.assertEqual(backend.executed, len(CORPUS))
         self.assertEqual(written, expected)
         self.assertTrue(transport.disconnecting)
+        self.assertIn(b"*-1\r\n", written)  # LPOP nol 2, in RESP2
 
     def test_sameLines(self):
         """

@@ -8,7 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from kvtwist import commands
 from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import Context, execute
-from kvtwist.replies import OK, Error, Status, Verbatim
+from kvtwist.replies import NULL_ARRAY, OK, Error, Status, Verbatim
 from kvtwist.store import Store
 
 
@@ -171,6 +171,41 @@ class CommandTests(SynchronousTestCase):
         self.clock.now += 1000
         self.assertEqual(self.call("EXISTS", "k"), 0)
 
+    def test_expiryRanges(self):
+        """
+        An expiry time that doesn't fit a signed 64-bit count of
+        milliseconds (after adding now, for relative ones) is refused with
+        Redis's error naming the command, and changes nothing: SET's EX,
+        PX and EXAT, SETEX, EXPIRE, PEXPIRE, EXPIREAT.  EXPIRE takes
+        negative times (the key goes) down to the least that fits.
+        """
+        def invalid(name):
+            return "ERR invalid expire time in '%s' command" % (name,)
+
+        self.assertEqual(self.call("SET", "k", "old"), OK)
+        for words, name in [
+                (["SET", "k", "v", "EX", "9223372036854775807"], "set"),
+                (["SET", "k", "v", "EX", "9223372036854775"], "set"),
+                (["SET", "k", "v", "PX", "9223372036854775807"], "set"),
+                (["SET", "k", "v", "EXAT", "9223372036854776"], "set"),
+                (["SET", "k", "v", "PX", "-5"], "set"),
+                (["SETEX", "k", "9223372036854775", "v"], "setex"),
+                (["EXPIRE", "k", "9223370399119966"], "expire"),
+                (["EXPIRE", "k", "-9223372036854776"], "expire"),
+                (["PEXPIRE", "k", "9223372036854770000"], "pexpire"),
+                (["EXPIREAT", "k", "9223372036854776"], "expireat")]:
+            self.assertEqual(self.call(*words), invalid(name), words)
+        self.assertEqual(self.call("GET", "k"), b"old")
+        self.assertEqual(self.call("TTL", "k"), -1)
+        self.assertEqual(self.call("SET", "k", "v", "PXAT",
+                                   "9223372036854775807"), OK)
+        self.assertEqual(self.call("PTTL", "k"),
+                         9223372036854775807 - int(self.clock.now))
+        self.assertEqual(self.call("PEXPIREAT", "k", "9223372036854775807"),
+                         1)
+        self.assertEqual(self.call("EXPIRE", "k", "-9223372036854775"), 1)
+        self.assertEqual(self.call("EXISTS", "k"), 0)
+
     def test_lists(self):
         """
         LPUSH, RPUSH, LPOP, RPOP (with count), LRANGE, LLEN, LINDEX, LSET,
@@ -193,6 +228,19 @@ class CommandTests(SynchronousTestCase):
         self.call("RPUSH", "r", "x", "y", "x")
         self.assertEqual(self.call("LREM", "r", "0", "x"), 2)
         self.assertEqual(self.call("LRANGE", "r", "0", "-1"), [b"y"])
+
+    def test_popCountNullArray(self):
+        """
+        LPOP and RPOP with a count answer a null array for a missing key
+        (RESP2 tells it from a null), an empty array for a count of 0.
+        """
+        self.assertIs(self.call("LPOP", "nope", "1"), NULL_ARRAY)
+        self.assertIs(self.call("LPOP", "nope", "0"), NULL_ARRAY)
+        self.assertIs(self.call("RPOP", "nope", "2"), NULL_ARRAY)
+        self.assertIsNone(self.call("LPOP", "nope"))
+        self.call("RPUSH", "l", "a")
+        self.assertEqual(self.call("LPOP", "l", "0"), [])
+        self.assertEqual(self.call("RPOP", "l", "5"), [b"a"])
 
     def test_hello(self):
         """

@@ -1,0 +1,419 @@
+# -*- test-case-name: kvtwist.test.test_store -*-
+"""
+The keyspace: keys to values of any type, with the positions SCAN cursors
+stand for, whole-keyspace reads (KEYS, PRINT, SCAN), the journal of every
+change, replay, and the state snapshots save.
+
+Deleted keys leave a tombstone in their slot until the next compaction, so
+that the positions SCAN cursors stand for don't move.
+"""
+
+from itertools import repeat
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+from kvtwist.glob import compileGlob
+from kvtwist.store.errors import NoSuchKey, OutOfRange, WrongType
+
+
+class _Tombstone:
+    """
+    What a deleted key's slot holds until the next compaction.  Pickles by
+    reference (a snapshot may hold some; loading drops them), under the
+    name snapshots have always used.
+    """
+
+    __slots__ = ()
+
+    # The snapshot format names it kvtwist.store.TOMBSTONE: keep that.
+    __module__ = "kvtwist.store"
+
+    def __reduce__(self):
+        return "TOMBSTONE"
+
+    def __repr__(self):
+        return "<deleted>"
+
+
+#: The one tombstone.
+TOMBSTONE = _Tombstone()
+
+#: SCAN cursors: the low bits are a position, the high bits the epoch of
+#: the positions (it changes when the store is compacted or flushed).
+_CURSOR_BITS = 40
+_EPOCHS = 1 << 22
+
+
+def _drain(d: dict):
+    """
+    Empty C{d} an item at a time: freeing a big dict in one go is a single
+    call that holds the interpreter lock until every key is freed.
+    """
+    pop = d.popitem
+    while d:
+        pop()
+
+
+def _replayDel(store, args):
+    store._drop(args[0])
+
+
+def _replayFlushAll(store, args):
+    store.flush()
+
+
+def _replayRename(store, args):
+    store.rename(args[0], args[1])
+
+
+#: The journal ops of the keyspace itself.
+OPS = {b"DEL": _replayDel, b"FLUSHALL": _replayFlushAll,
+       b"RENAME": _replayRename}
+
+
+class Keyspace:
+    """
+    The keyspace part of L{kvtwist.store.Store}: the dict of keys to
+    values, their SCAN positions, the journal, replay and snapshots.  It
+    expects the expiry part (L{kvtwist.store.expiry.Expiry}) beside it.
+
+    @ivar journal: called with each mutation op, or L{None}.
+    @ivar runInThread: C{runInThread(f, *args)}, or L{None}: with one,
+        L{flush} on a store of more than L{OFFLOAD_KEYS} keys frees the old
+        contents through it, off the calling thread.
+    """
+
+    journal: Optional[Callable[[tuple], None]] = None
+
+    #: Store size from which L{flush} frees through C{runInThread}.
+    OFFLOAD_KEYS = 20000
+
+    #: Every kind of value: Python type -> L{ValueType} (set by the store).
+    _types: dict = {}
+    #: Every journal op: name -> C{replay(store, args)} (set by the store).
+    _ops: dict = {}
+    #: Snapshot value types -> L{ValueType} (set by the store).
+    _restorers: dict = {}
+
+    def __init__(self, clock: Callable[[], float],
+                 runInThread: Optional[Callable] = None):
+        self.runInThread = runInThread
+        self._now = clock
+        self._data: Dict[bytes, object] = {}
+        # Every key of _data in its order (position -> key) for SCAN; built
+        # by the first SCAN, so a store never scanned doesn't pay for it.
+        self._order: Optional[List[bytes]] = None
+        self._tombs = 0
+        self._epoch = 0
+
+    # -- internals ---------------------------------------------------------
+
+    def _emit(self, *op):
+        journal = self.journal
+        if journal is not None:
+            journal(op)
+
+    def _lookup(self, key: bytes):
+        """
+        Return the live value of C{key} or L{None}, expiring it lazily.
+        """
+        value = self._data.get(key)
+        if value is TOMBSTONE:
+            return None
+        if value is not None and self._expires and key in self._expires:
+            if self._expires[key] <= self._now():
+                self._expire(key)
+                return None
+        return value
+
+    def _typed(self, key: bytes, pythonType: type):
+        """
+        The live value of C{key} if it is of C{pythonType}, or L{None}.
+
+        @raise WrongType: if it holds another kind of value.
+        """
+        value = self._lookup(key)
+        if value is None or type(value) is pythonType:
+            return value
+        raise WrongType(key)
+
+    def _bury(self, key: bytes):
+        """
+        Delete C{key}'s value, leaving a tombstone in its slot.
+        """
+        self._data[key] = TOMBSTONE
+        self._tombs += 1
+        if self._tombs > 1024 and 2 * self._tombs > len(self._data):
+            self._compact()
+
+    def _compact(self):
+        """
+        Drop the tombstones (O(store), paid for by as many deletes).  SCAN
+        cursors of the old positions restart from the beginning.
+        """
+        self._data = {k: v for k, v in self._data.items()
+                      if v is not TOMBSTONE}
+        self._order = None
+        self._tombs = 0
+        self._epoch = (self._epoch + 1) % _EPOCHS
+
+    def _put(self, key: bytes, value):
+        """
+        Store C{value} in C{key}'s slot, reviving a tombstone.
+        """
+        data = self._data
+        if key not in data:
+            if self._order is not None:
+                self._order.append(key)
+        elif self._tombs and data[key] is TOMBSTONE:
+            self._tombs -= 1
+        data[key] = value
+
+    def _drop(self, key: bytes) -> bool:
+        value = self._data.get(key)
+        if value is not None and value is not TOMBSTONE:
+            self._bury(key)
+            self._expires.pop(key, None)
+            return True
+        return False
+
+    # -- keys --------------------------------------------------------------
+
+    def now(self) -> float:
+        """
+        The store's current time in milliseconds since the epoch.
+        """
+        return self._now()
+
+    def __len__(self) -> int:
+        return len(self._data) - self._tombs
+
+    def size(self) -> int:
+        """
+        The number of keys (some may be expired but not yet swept).
+        """
+        return len(self._data) - self._tombs
+
+    def exists(self, key: bytes) -> bool:
+        """
+        Whether C{key} holds a live value.
+        """
+        return self._lookup(key) is not None
+
+    def typeOf(self, key: bytes) -> str:
+        """
+        Redis's name of the type of C{key}'s value (C{"string"},
+        C{"list"}...), or C{"none"}.
+        """
+        value = self._lookup(key)
+        if value is None:
+            return "none"
+        return self._types[type(value)].name
+
+    def delete(self, key: bytes) -> bool:
+        """
+        Remove C{key}; return whether it existed.
+        """
+        if self._lookup(key) is None:
+            return False
+        self._drop(key)
+        self._emit(b"DEL", key)
+        return True
+
+    def flush(self):
+        """
+        Remove every key.  With C{runInThread}, a big store's old contents
+        are freed off the calling thread.
+        """
+        old = self._data
+        self._data = {}
+        self._order = None
+        self._tombs = 0
+        self._epoch = (self._epoch + 1) % _EPOCHS
+        self._forgetExpiries()
+        self._emit(b"FLUSHALL")
+        if self.runInThread is not None and len(old) > self.OFFLOAD_KEYS:
+            self.runInThread(_drain, old)
+
+    def rename(self, src: bytes, dst: bytes):
+        """
+        Rename C{src} to C{dst}, replacing C{dst}.
+
+        @raise NoSuchKey: if C{src} does not exist.
+        """
+        value = self._lookup(src)
+        if value is None:
+            raise NoSuchKey(src)
+        if src == dst:
+            return
+        when = self._expires.get(src)
+        self._drop(src)
+        self._drop(dst)
+        self._put(dst, value)
+        if when is not None:
+            self._setExpiry(dst, when)
+        self._emit(b"RENAME", src, dst)
+
+    # -- the whole keyspace ------------------------------------------------
+
+    def keys(self, pattern: bytes = b"*") -> List[bytes]:
+        """
+        Every live key matching the glob C{pattern}.  Costs O(store): see
+        L{keysTask} to do it elsewhere.
+        """
+        return self.keysTask(pattern)()
+
+    def keysTask(self, pattern: bytes = b"*") -> Callable[[], List[bytes]]:
+        """
+        L{keys} as a task: a snapshot of the keys, taken now (two list
+        copies in C), and a function listing those of them that match,
+        which may run on another thread while the store changes.
+        """
+        glob = compileGlob(pattern)
+        return self._task(lambda keys, values, live: [
+            key for key, value in zip(keys, values)
+            if live(key, value) and (glob is None or glob.match(key))],
+            values=self._tombs > 0)
+
+    def contents(self) -> Dict[bytes, object]:
+        """
+        Every live key and its value, as a new dict of plain values (a
+        list's as a list).  Costs O(store): see L{contentsTask} to do it
+        elsewhere.
+        """
+        return self.contentsTask()()
+
+    def contentsTask(self) -> Callable[[], Dict[bytes, object]]:
+        """
+        L{contents} as a task: a snapshot of the keys and values, taken
+        now, and a function copying them into the dict, which may run on
+        another thread while the store changes.
+        """
+        types = self._types
+
+        def copy(keys, values, live):
+            return {key: (value if type(value) is bytes else
+                          types[type(value)].plain(value))
+                    for key, value in zip(keys, values) if live(key, value)}
+        return self._task(copy)
+
+    def _task(self, work, values: bool = True) -> Callable[[], object]:
+        """
+        A function calling C{work(keys, values, live)} on a snapshot of
+        the store taken now: C{keys} and C{values} are iterables in the
+        same order, C{live(key, value)} says whether a pair is live (not a
+        tombstone, not expired) as of now.
+
+        Taking the snapshot is two list copies in C (one without
+        C{values}, when every value is C{None} to C{work}); list values are
+        not copied by it, so C{work} sees each as it is when it gets there.
+        """
+        data = self._data
+        keys = list(data)
+        values = list(data.values()) if values else repeat(None)
+        exp = dict(self._expires) if self._expires else None
+        now = self._now()
+
+        def live(key, value):
+            return value is not TOMBSTONE and not (
+                exp and key in exp and exp[key] <= now)
+
+        return lambda: work(keys, values, live)
+
+    def scan(self, cursor: int, pattern: bytes = b"*", count: int = 10
+             ) -> Tuple[int, List[bytes]]:
+        """
+        Incremental iteration: visit about C{count} key slots from
+        C{cursor} on, in insertion order, and return C{(nextCursor, keys)};
+        C{nextCursor} is 0 when the iteration is over.
+
+        As Redis guarantees, a full iteration returns every key present
+        from its start to its end (possibly more than once): deleted keys
+        leave tombstones, so positions don't move.  When the store is
+        compacted or flushed, older cursors start over from the beginning.
+        """
+        glob = compileGlob(pattern)
+        now = self._now()
+        exp = self._expires
+        data = self._data
+        order = self._order
+        if order is None:
+            order = self._order = list(data)
+        epoch, pos = divmod(cursor, 1 << _CURSOR_BITS)
+        if epoch != self._epoch:
+            pos = 0
+        total = len(order)
+        if pos >= total:
+            return 0, []
+        end = min(total, pos + max(1, count))
+        out = []
+        for key in order[pos:end]:
+            if data.get(key) is TOMBSTONE or (
+                    exp and key in exp and exp[key] <= now):
+                continue
+            if glob is None or glob.match(key):
+                out.append(key)
+        if end >= total:
+            return 0, out
+        return (self._epoch << _CURSOR_BITS) | end, out
+
+    def items(self) -> Iterable[Tuple[bytes, object]]:
+        """
+        Every live C{(key, value)} pair, values plain (a list's as a list
+        of L{bytes}).
+        """
+        now = self._now()
+        exp = self._expires
+        types = self._types
+        for key, value in list(self._data.items()):
+            if value is TOMBSTONE or (exp and key in exp and exp[key] <= now):
+                continue
+            yield key, (value if type(value) is bytes else
+                        types[type(value)].plain(value))
+
+    # -- replay and snapshots ----------------------------------------------
+
+    def apply(self, op: tuple):
+        """
+        Replay one journaled op without journaling it again.  Each module
+        of the store lists the ops it replays (its C{OPS}): C{SET k v},
+        C{SETKEEPTTL k v}, C{DEL k}, C{FLUSHALL}, C{PEXPIREAT k ms},
+        C{PERSIST k}, C{RENAME a b}, C{LPUSH k v...}, C{RPUSH k v...},
+        C{LPOP k n}, C{RPOP k n}, C{LSET k i v}, C{LREM k n v},
+        C{LREPLACE k old new}.
+
+        @raise ValueError: for an unknown or malformed op.
+        """
+        journal, self.journal = self.journal, None
+        try:
+            replay = self._ops.get(op[0])
+            if replay is None:
+                raise ValueError("unknown op %r" % (op[0],))
+            replay(self, op[1:])
+        except (IndexError, NoSuchKey, OutOfRange, WrongType) as e:
+            raise ValueError("malformed op %r: %r" % (op[:1], e))
+        finally:
+            self.journal = journal
+
+    def dumpState(self):
+        """
+        A picklable copy-free view of the whole state: C{(data, expires)}.
+        Only safe to serialise while nothing mutates the store (in a forked
+        child, or on the reactor thread).  C{data} may hold L{TOMBSTONE}s
+        for deleted keys; L{loadState} drops them.
+        """
+        return self._data, self._expires
+
+    def loadState(self, data: Dict[bytes, object],
+                  expires: Dict[bytes, float]):
+        """
+        Replace the whole state (no journaling).
+        """
+        restorers = self._restorers
+        self._data = {k: (v if type(v) is bytes else
+                          restorers[type(v)].restore(v))
+                      for k, v in data.items() if v is not TOMBSTONE}
+        self._order = None
+        self._tombs = 0
+        self._epoch = (self._epoch + 1) % _EPOCHS
+        self._loadExpiries({k: w for k, w in expires.items()
+                            if k in self._data})
