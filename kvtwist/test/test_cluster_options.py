@@ -56,13 +56,21 @@ class BackendOptionsTests(TestCase):
         written, are refused with a cluster backend, in one line.
         """
         for argv in (["--data-dir", "/tmp"], ["-d", "/tmp"], ["-d/tmp"],
-                     ["--data=/tmp"], ["--fsync", "always"],
-                     ["--flush-interval", "2"]):
+                     ["--data-d=/tmp"], ["--fsync", "always"],
+                     ["--flush-interval", "2"], ["--load-damaged"]):
             e = self.assertRaises(usage.UsageError, self.parse,
                                   "--backend", SEEDS, *argv)
             self.assertIn("has no use with --backend", str(e))
             self.assertIn("keeps no data", str(e))
             self.assertNotIn("\n", str(e))
+
+    def test_databases(self):
+        """
+        C{--databases} with a cluster backend: a cluster has one.
+        """
+        e = self.assertRaises(usage.UsageError, self.parse, "--backend",
+                              SEEDS, "--databases", "4")
+        self.assertIn("a cluster has one database", str(e))
 
     def test_badValues(self):
         """

@@ -47,8 +47,7 @@ CROSSSLOT = Error("CROSSSLOT Keys in request don't hash to the same slot")
 #: Commands about the connection or this front end, run here by kvtwist's
 #: handlers.
 LOCAL = frozenset([b"PING", b"ECHO", b"HELLO", b"AUTH", b"QUIT", b"EXIT",
-                   b"CLIENT", b"CONFIG", b"COMMAND", b"TIME", b"HELP",
-                   b"SELECT"])
+                   b"CLIENT", b"CONFIG", b"COMMAND", b"TIME", b"HELP"])
 
 #: Commands refused whatever the nodes say, and why.
 REFUSED = {
@@ -199,6 +198,7 @@ class ClusterBackend:
             b"PRINT": lambda ctx, name, args, e: self.fanout.print_(
                 self.sendByKey),
             b"LREPLACE": self._lreplace,
+            b"SELECT": self._select,
         }
         for name in SPLIT:
             self._special[name] = self._split
@@ -466,6 +466,16 @@ class ClusterBackend:
 
     def _flush(self, ctx, name, args, entry):
         return self.fanout.flush([name] + args)
+
+    def _select(self, ctx, name, args, entry):
+        """
+        SELECT: a cluster has one database, 0.
+        """
+        from kvtwist.commands.databases import OUT_OF_RANGE, intArg32
+        index = intArg32(args[0])
+        if index is None:
+            return replies.NOT_INTEGER
+        return OK if index == 0 else OUT_OF_RANGE
 
     def _lreplace(self, ctx, name, args, entry):
         """

@@ -17,7 +17,7 @@ from twisted.internet.defer import inlineCallbacks, returnValue
 
 from kvtwist.backends.cluster.fanout import gather
 from kvtwist.replies import Error
-from kvtwist.stats import KeyspaceFigures
+from kvtwist.stats import DatabaseFigures, KeyspaceFigures
 
 #: Seconds between two reads of the primaries' keyspace for the snapshot.
 KEYSPACE_INTERVAL = 10.0
@@ -50,18 +50,24 @@ def parseDb(value: str) -> Dict[str, int]:
 def sumKeyspaces(infos: List[Dict[str, str]]) -> KeyspaceFigures:
     """
     The keyspace of the primaries together: their db0 keys and keys with
-    an expiry, and the keys they expired since they started.
+    an expiry (the average time to live weighted by those), and the keys
+    they expired since they started.
     """
-    keys = expiring = expired = 0
+    keys = expiring = expired = weighted = 0
     for info in infos:
         db = parseDb(info.get("db0", ""))
         keys += db.get("keys", 0)
-        expiring += db.get("expires", 0)
+        n = db.get("expires", 0)
+        expiring += n
+        weighted += n * db.get("avg_ttl", 0)
         try:
             expired += int(info.get("expired_keys", 0))
         except ValueError:
             pass
-    return KeyspaceFigures(keys, expiring, expired)
+    databases = (DatabaseFigures(0, keys, expiring,
+                                 weighted // expiring if expiring else 0),
+                 ) if keys else ()
+    return KeyspaceFigures(keys, expiring, expired, databases)
 
 
 @inlineCallbacks
