@@ -102,10 +102,12 @@ class Node:
     """
 
     def __init__(self, workdir: str, port: int, busPort: int,
-                 password: Optional[str] = None):
+                 password: Optional[str] = None,
+                 announce: Optional[str] = None):
         self.port = port
         self.busPort = busPort
         self.password = password
+        self.announce = announce
         self.dir = os.path.join(workdir, "node-%d" % (port,))
         os.makedirs(self.dir, exist_ok=True)
         self.process: Optional[subprocess.Popen] = None
@@ -113,15 +115,17 @@ class Node:
     @property
     def address(self) -> str:
         """
-        C{127.0.0.1:PORT}.
+        C{HOST:PORT}, the host the cluster knows it by (127.0.0.1 unless it
+        announces another).
         """
-        return "%s:%d" % (HOST, self.port)
+        return "%s:%d" % (self.announce or HOST, self.port)
 
     def _config(self) -> str:
         lines = [
             "port %d" % (self.port,),
             "cluster-port %d" % (self.busPort,),
-            "bind %s" % (HOST,),
+            "bind %s" % (" ".join([HOST] + ([self.announce]
+                                            if self.announce else [])),),
             "dir %s" % (self.dir,),
             "logfile %s" % (os.path.join(self.dir, "redis.log"),),
             "daemonize no",
@@ -140,6 +144,10 @@ class Node:
             # 10 s).
             "repl-ping-replica-period 1",
         ]
+        if self.announce:
+            lines += ["cluster-announce-ip %s" % (self.announce,),
+                      # Clients come from the other end of a test's link.
+                      "protected-mode no"]
         if self.password:
             lines += ["requirepass %s" % (self.password,),
                       "masterauth %s" % (self.password,)]
@@ -321,12 +329,19 @@ class RedisCluster:
 
     def __init__(self, workdir, primaries: int = 3,
                  replicasPerPrimary: int = 1,
-                 password: Optional[str] = None):
+                 password: Optional[str] = None,
+                 announce: Optional[str] = None):
+        """
+        @param announce: an address of this host, beside 127.0.0.1, that
+            the nodes listen on and are known by in the cluster (for a
+            front end in another network namespace).
+        """
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.primaryCount = primaries
         self.replicasPerPrimary = replicasPerPrimary
         self.password = password
+        self.announce = announce
         self.nodes: List[Node] = []
 
     # -- lifecycle ----------------------------------------------------------
@@ -341,7 +356,8 @@ class RedisCluster:
         count = self.primaryCount * (1 + self.replicasPerPrimary)
         ports = freePorts(2 * count)
         self.nodes = [Node(self.workdir, ports[i], ports[count + i],
-                           self.password) for i in range(count)]
+                           self.password, self.announce)
+                      for i in range(count)]
         for node in self.nodes:
             node.start()
         for node in self.nodes:
@@ -578,17 +594,20 @@ class FrontEnd(KVServer):
     L{KVServer} with no data directory.
 
     @ivar backend: the C{--backend} value.
+    @ivar prefix: what runs twistd (C{["ip", "netns", "exec", NAME]} to
+        run it in a network namespace), or nothing.
     """
 
-    def __init__(self, workdir, backend: str):
+    def __init__(self, workdir, backend: str, prefix: Sequence[str] = ()):
         KVServer.__init__(self, workdir)
         self.backend = backend
+        self.prefix = list(prefix)
 
     def argv(self, extraArgs: Sequence[str] = ()) -> List[str]:
         """
         The command line: the cluster backend instead of a data directory.
         """
-        return twistdCommand() + [
+        return self.prefix + twistdCommand() + [
             "-n", "--logfile", self.logPath, "--pidfile", self.pidPath,
         ] + self.twistdArgs + [
             "kvstore",
