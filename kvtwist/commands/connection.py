@@ -9,7 +9,7 @@ import hmac
 import time
 
 from kvtwist import __version__, replies
-from kvtwist.commands.registry import group
+from kvtwist.commands.registry import group, lookup
 from kvtwist.replies import OK, PONG, SYNTAX, Error, Status, Verbatim
 
 command = group("connection")
@@ -200,11 +200,24 @@ _HELP = [
     "  EXISTS k | KEYS [p] | SCAN c | INCR k | EXPIRE k s | TTL k | FLUSH",
     "  LPUSH RPUSH LPOP RPOP LRANGE LLEN LINDEX LSET LREM  lists",
     "  INFO [section] | CLIENT LIST | SAVE | BGSAVE",
+    "  HELP command         how to call a command, and what it does",
     "  quit                 leave (also EXIT)",
 ]
 
 
-@command("HELP", -1, "loading stale fast", "A short list of commands "
-         "(kvtwist).", (0, 0, 0), syntax="HELP")
+@command("HELP", -1, "loading stale fast",
+         "A short list of commands, or how to call the ones named "
+         "(kvtwist).", (0, 0, 0), syntax="HELP [command ...]")
 def help_(ctx, args):
-    return [Status(line) for line in _HELP]
+    if not args:
+        return [Status(line) for line in _HELP]
+    out = []
+    for name in args:
+        cmd = lookup(name)
+        if cmd is None:
+            return Error("ERR no command '%s': HELP lists the common ones, "
+                         "COMMAND LIST all of them"
+                         % (name[:128].decode("utf-8", "replace"),))
+        out.append(Status(cmd.syntax))
+        out.append(Status("  " + cmd.summary))
+    return out
