@@ -18,7 +18,8 @@ and then, for a store of 1,000,000 small keys loaded with pipelined C{MSET}
 batches: the memory each key costs, the worst PING latency while C{BGSAVE}
 snapshots it, the time to restart and recover it
 (L{benchmarks.bigstore}), and 10,000 idle connections held with the memory
-each costs (L{benchmarks.idle}).
+each costs (L{benchmarks.idle}); and the worst PING of another client while
+one sends C{KEYS} with a pathological glob pattern (L{benchmarks.stall}).
 
 kvtwist runs on CPython (the interpreter running the benchmark) and, when
 C{pypy3} is installed, on PyPy from its own virtualenv (created on first use,
@@ -39,6 +40,7 @@ from typing import List, Optional
 from benchmarks.bigstore import bigStore
 from benchmarks.idle import idleConnections
 from benchmarks.report import figuresTable, throughputTable
+from benchmarks.stall import globStall
 from benchmarks.servers import (DEFAULT_PYPY_VENV, ensurePyPyVenv,
                                 interpreterVersion, killAll, kvtwistServer,
                                 output, raiseFileLimit, redisServer,
@@ -75,9 +77,9 @@ def _parser() -> argparse.ArgumentParser:
                         "2, or 1 on a 1-CPU machine)")
     p.add_argument("--text-seconds", type=float, default=3.0,
                    help="seconds of text-protocol load per run (default 3)")
-    p.add_argument("--parts", default="throughput,text,bigstore,idle",
+    p.add_argument("--parts", default="throughput,text,bigstore,idle,glob",
                    help="comma-separated parts to run (default all: "
-                        "throughput,text,bigstore,idle)")
+                        "throughput,text,bigstore,idle,glob)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: -n 10000, 1 round, 100000 keys, "
                         "2000 connections, 1 s text load")
@@ -189,6 +191,7 @@ def _run(args, log) -> int:
         throughput = alternate(servers + references, redis, args, log)
     big = {}
     idle = {}
+    stalls = {}
     for server in [redis] + servers:
         if "bigstore" in args.parts:
             log("big store: %s, %d keys" % (server.name, args.keys))
@@ -197,6 +200,9 @@ def _run(args, log) -> int:
             log("idle connections: %s, %d" % (server.name, args.connections))
             idle[server.name] = idleConnections(server, args.connections,
                                                 log)
+        if "glob" in args.parts:
+            log("glob stall: %s" % (server.name,))
+            stalls[server.name] = globStall(server, log)
 
     machine["loadavgAfter"] = os.getloadavg()
     print()
@@ -228,10 +234,19 @@ def _run(args, log) -> int:
         print("Big store (%d keys of 3 bytes) and %d idle connections"
               % (args.keys, args.connections))
         print(figuresTable(big, idle))
+    if stalls:
+        print()
+        print("KEYS a*a*a*a*a*a*a*a*a*a*a*a*b over 10,001 keys (one of 40 "
+              "a's) and another client's worst PING meanwhile")
+        for name, result in stalls.items():
+            print("  %-16s KEYS %8.1f ms   worst PING %8.1f ms   (%d PINGs)"
+                  % (name, result["keysMs"], result["pingWorstMs"],
+                     result["pings"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "settings": settings,
                        "throughput": throughput, "bigStore": big,
-                       "idle": idle}, f, indent=2, default=str)
+                       "idle": idle, "globStall": stalls}, f, indent=2,
+                      default=str)
         log("results written to %s" % (args.json,))
     return 0
