@@ -18,8 +18,11 @@ and then, for a store of 1,000,000 small keys loaded with pipelined C{MSET}
 batches: the memory each key costs, the worst PING latency while C{BGSAVE}
 snapshots it, the time to restart and recover it
 (L{benchmarks.bigstore}), and 10,000 idle connections held with the memory
-each costs (L{benchmarks.idle}); and the worst PING of another client while
-one sends C{KEYS} with a pathological glob pattern (L{benchmarks.stall}).
+each costs (L{benchmarks.idle}); one huge request of each kind, a
+million-argument C{MSET} and a 400 MB value, with another client's worst
+PING meanwhile and the memory the value takes (L{benchmarks.bigrequests});
+and the worst PING of another client while one sends C{KEYS} with a
+pathological glob pattern (L{benchmarks.stall}).
 
 kvtwist runs on CPython (the interpreter running the benchmark) and, when
 C{pypy3} is installed, on PyPy from its own virtualenv (created on first use,
@@ -37,6 +40,7 @@ import sys
 import time
 from typing import List, Optional
 
+from benchmarks.bigrequests import bigRequests, bigRequestsTable
 from benchmarks.bigstore import bigStore
 from benchmarks.idle import idleConnections
 from benchmarks.report import figuresTable, throughputTable
@@ -77,9 +81,15 @@ def _parser() -> argparse.ArgumentParser:
                         "2, or 1 on a 1-CPU machine)")
     p.add_argument("--text-seconds", type=float, default=3.0,
                    help="seconds of text-protocol load per run (default 3)")
-    p.add_argument("--parts", default="throughput,text,bigstore,idle,glob",
+    p.add_argument("--mset-pairs", type=int, default=500000,
+                   help="key-value pairs of the one huge MSET (default "
+                        "500000: 1000001 arguments)")
+    p.add_argument("--bulk-mb", type=int, default=400,
+                   help="megabytes of the one big SET value (default 400)")
+    p.add_argument("--parts",
+                   default="throughput,text,bigstore,idle,bigrequests,glob",
                    help="comma-separated parts to run (default all: "
-                        "throughput,text,bigstore,idle,glob)")
+                        "throughput,text,bigstore,idle,bigrequests,glob)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: -n 10000, 1 round, 100000 keys, "
                         "2000 connections, 1 s text load")
@@ -122,7 +132,8 @@ def parseArgs(argv: Optional[List[str]] = None) -> argparse.Namespace:
         for name, value in (("requests", 10000), ("rounds", 1),
                             ("warmup", 5000),
                             ("keys", 100000), ("connections", 2000),
-                            ("text_seconds", 1.0)):
+                            ("text_seconds", 1.0), ("mset_pairs", 100000),
+                            ("bulk_mb", 40)):
             if getattr(args, name) == getattr(defaults, name):
                 setattr(args, name, value)
     args.parts = set(p.strip() for p in args.parts.split(",") if p.strip())
@@ -192,6 +203,7 @@ def _run(args, log) -> int:
     big = {}
     idle = {}
     stalls = {}
+    huge = {}
     for server in [redis] + servers:
         if "bigstore" in args.parts:
             log("big store: %s, %d keys" % (server.name, args.keys))
@@ -200,6 +212,11 @@ def _run(args, log) -> int:
             log("idle connections: %s, %d" % (server.name, args.connections))
             idle[server.name] = idleConnections(server, args.connections,
                                                 log)
+        if "bigrequests" in args.parts:
+            log("big requests: %s, MSET of %d pairs, SET of %d MB"
+                % (server.name, args.mset_pairs, args.bulk_mb))
+            huge[server.name] = bigRequests(server, args.mset_pairs,
+                                            args.bulk_mb, log)
         if "glob" in args.parts:
             log("glob stall: %s" % (server.name,))
             stalls[server.name] = globStall(server, log)
@@ -234,6 +251,11 @@ def _run(args, log) -> int:
         print("Big store (%d keys of 3 bytes) and %d idle connections"
               % (args.keys, args.connections))
         print(figuresTable(big, idle))
+    if huge:
+        print()
+        print("Big requests: one MSET of %d arguments, one SET of %d MB"
+              % (2 * args.mset_pairs + 1, args.bulk_mb))
+        print(bigRequestsTable(huge))
     if stalls:
         print()
         print("KEYS a*a*a*a*a*a*a*a*a*a*a*a*b over 10,001 keys (one of 40 "
@@ -246,7 +268,7 @@ def _run(args, log) -> int:
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "settings": settings,
                        "throughput": throughput, "bigStore": big,
-                       "idle": idle, "globStall": stalls}, f, indent=2,
-                      default=str)
+                       "idle": idle, "bigRequests": huge,
+                       "globStall": stalls}, f, indent=2, default=str)
         log("results written to %s" % (args.json,))
     return 0

@@ -2,7 +2,9 @@
  * kvtwist._resp: the RESP request splitter of kvtwist.dialects.resp in C,
  * for CPython.  parseMany here returns exactly what the pure-Python
  * kvtwist.dialects.resp.parseMany returns for the same arguments (the
- * tests compare them on random input); PyPy runs the Python one.
+ * tests compare them on random input); PyPy runs the Python one.  With it,
+ * parseBulks parses the arguments of a request that spans many reads, and
+ * BulkBuffer is what a big bulk string is received into.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -151,8 +153,231 @@ error:
     return NULL;
 }
 
+PyDoc_STRVAR(parseBulks_doc,
+"parseBulks(buf, pos, count, maxBulk, args) -> (pos, need)\n\n"
+"Parse up to count bulk strings from buf[pos] on, appending them to\n"
+"args; stop at the first that is not whole, and at anything unusual\n"
+"(a header that is not $<digits>, a length over maxBulk, a value not\n"
+"followed by CR LF).  need is 0 when count were parsed, the bytes from\n"
+"pos the next one takes when its header is whole, -1 while the header\n"
+"lacks its line end, and -2 for something unusual at pos: the caller\n"
+"hands that to kvtwist.dialects.resp.parseBulksPython, which says what\n"
+"is wrong.  See kvtwist.dialects.resp.parseBulks.");
+
+static PyObject *
+parseBulks(PyObject *module, PyObject *args)
+{
+    PyObject *bufObject, *out;
+    Py_ssize_t pos;
+    long long count, maxBulk;
+    const char *base, *end, *q;
+    long long need = 0;
+
+    if (!PyArg_ParseTuple(args, "SnLLO!:parseBulks", &bufObject, &pos,
+                          &count, &maxBulk, &PyList_Type, &out))
+        return NULL;
+    if (pos < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative position");
+        return NULL;
+    }
+    base = PyBytes_AS_STRING(bufObject);
+    end = base + PyBytes_GET_SIZE(bufObject);
+    q = base + pos;
+    while (count > 0) {
+        const char *headerEnd, *start;
+        long long length;
+        PyObject *arg;
+        int failed;
+
+        if (q >= end) {
+            need = -1;
+            break;
+        }
+        if (*q != '$') {
+            need = -2;
+            break;
+        }
+        headerEnd = findCRLF(q + 1, end);
+        if (headerEnd == NULL) {
+            /* Python's parser says whether it is too long already. */
+            need = (end - q > 32) ? -2 : -1;
+            break;
+        }
+        length = digits(q + 1, headerEnd, 0);
+        if (length < 0 || length > maxBulk) {
+            need = -2;
+            break;
+        }
+        start = headerEnd + 2;
+        if (length > (end - start) - 2) {
+            need = (long long)(start - q) + length + 2;
+            break;
+        }
+        if (start[length] != '\r' || start[length + 1] != '\n') {
+            need = -2;
+            break;
+        }
+        arg = PyBytes_FromStringAndSize(start, (Py_ssize_t)length);
+        if (arg == NULL)
+            return NULL;
+        failed = PyList_Append(out, arg);
+        Py_DECREF(arg);
+        if (failed < 0)
+            return NULL;
+        q = start + length + 2;
+        count--;
+    }
+    return Py_BuildValue("(nL)", (Py_ssize_t)(q - base), need);
+}
+
+
+/*
+ * BulkBuffer: a bulk string received into the bytes object it will be,
+ * allocated once at its final size and filled as its bytes arrive: no
+ * joins, and no copy when it is done.  The bytes object is not seen by
+ * Python code until it is full.
+ */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *value;        /* the bytes being filled, or NULL */
+    Py_ssize_t size;
+    Py_ssize_t filled;
+} BulkBuffer;
+
+static void
+BulkBuffer_dealloc(BulkBuffer *self)
+{
+    Py_XDECREF(self->value);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+BulkBuffer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"size", NULL};
+    Py_ssize_t size;
+    BulkBuffer *self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "n:BulkBuffer", keywords,
+                                     &size))
+        return NULL;
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative size");
+        return NULL;
+    }
+    self = (BulkBuffer *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->value = PyBytes_FromStringAndSize(NULL, size);
+    if (self->value == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->size = size;
+    self->filled = 0;
+    return (PyObject *)self;
+}
+
+PyDoc_STRVAR(BulkBuffer_write_doc,
+"write(data, start=0) -> int\n\n"
+"Copy data[start:] into the buffer, as much as it has room for; return\n"
+"how many bytes it took.");
+
+static PyObject *
+BulkBuffer_write(BulkBuffer *self, PyObject *args)
+{
+    Py_buffer data;
+    Py_ssize_t start = 0, taken;
+
+    if (!PyArg_ParseTuple(args, "y*|n:write", &data, &start))
+        return NULL;
+    if (self->value == NULL) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "the value was taken");
+        return NULL;
+    }
+    if (start < 0 || start > data.len) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "start out of range");
+        return NULL;
+    }
+    taken = data.len - start;
+    if (taken > self->size - self->filled)
+        taken = self->size - self->filled;
+    memcpy(PyBytes_AS_STRING(self->value) + self->filled,
+           (const char *)data.buf + start, (size_t)taken);
+    self->filled += taken;
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(taken);
+}
+
+PyDoc_STRVAR(BulkBuffer_value_doc,
+"value() -> bytes\n\n"
+"The value, once full; the buffer forgets it.");
+
+static PyObject *
+BulkBuffer_value(BulkBuffer *self, PyObject *unused)
+{
+    PyObject *value = self->value;
+
+    if (value == NULL || self->filled < self->size) {
+        PyErr_SetString(PyExc_ValueError, "the buffer is not full");
+        return NULL;
+    }
+    self->value = NULL;
+    return value;
+}
+
+PyDoc_STRVAR(BulkBuffer_close_doc,
+"close()\n\n"
+"Drop the value being received: its memory goes now.");
+
+static PyObject *
+BulkBuffer_close(BulkBuffer *self, PyObject *unused)
+{
+    Py_CLEAR(self->value);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+BulkBuffer_remaining(BulkBuffer *self, void *closure)
+{
+    return PyLong_FromSsize_t(self->size - self->filled);
+}
+
+static PyMethodDef BulkBuffer_methods[] = {
+    {"write", (PyCFunction)BulkBuffer_write, METH_VARARGS,
+     BulkBuffer_write_doc},
+    {"value", (PyCFunction)BulkBuffer_value, METH_NOARGS,
+     BulkBuffer_value_doc},
+    {"close", (PyCFunction)BulkBuffer_close, METH_NOARGS,
+     BulkBuffer_close_doc},
+    {NULL, NULL, 0, NULL}
+};
+
+static PyGetSetDef BulkBuffer_getset[] = {
+    {"remaining", (getter)BulkBuffer_remaining, NULL,
+     "How many bytes it still needs.", NULL},
+    {NULL, NULL, NULL, NULL, NULL}
+};
+
+static PyTypeObject BulkBufferType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "kvtwist._resp.BulkBuffer",
+    .tp_basicsize = sizeof(BulkBuffer),
+    .tp_dealloc = (destructor)BulkBuffer_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "BulkBuffer(size): a bulk string of size bytes, received "
+              "into the bytes object it will be.",
+    .tp_methods = BulkBuffer_methods,
+    .tp_getset = BulkBuffer_getset,
+    .tp_new = BulkBuffer_new,
+};
+
 static PyMethodDef methods[] = {
     {"parseMany", parseMany, METH_VARARGS, parseMany_doc},
+    {"parseBulks", parseBulks, METH_VARARGS, parseBulks_doc},
     {NULL, NULL, 0, NULL}
 };
 
@@ -167,5 +392,18 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__resp(void)
 {
-    return PyModule_Create(&module);
+    PyObject *m;
+
+    if (PyType_Ready(&BulkBufferType) < 0)
+        return NULL;
+    m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&BulkBufferType);
+    if (PyModule_AddObject(m, "BulkBuffer", (PyObject *)&BulkBufferType) < 0) {
+        Py_DECREF(&BulkBufferType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

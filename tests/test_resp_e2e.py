@@ -344,6 +344,23 @@ def test_requestSplitAtEveryByte(sharedServer):
         assert rawReply(c) == b"$6\r\nv\x00\r\nal\r\n"
 
 
+def test_inlineCommandsStayResp(sharedServer):
+    """
+    Once a connection has sent a RESP request, its inline commands are
+    split as Redis splits them and answered in RESP (a client reading RESP
+    stays in step); an unbalanced quote is a protocol error starting with
+    C{-}, and the connection closes.
+    """
+    with LineClient(sharedServer.port) as c:
+        c.send(encodeCommand(b"PING") + b'SET inline "a b\\n"\r\n'
+               b"GET inline\r\nPING\r\n" + encodeCommand(b"DEL", b"inline"))
+        expected = b"+PONG\r\n+OK\r\n$4\r\na b\n\r\n+PONG\r\n:1\r\n"
+        assert c.readExactly(len(expected)) == expected
+        c.send(b'SET inline "unbalanced\r\n')
+        assert c.readUntilClosed() == (b"-ERR Protocol error: unbalanced "
+                                       b"quotes in request\r\n")
+
+
 def test_quit(sharedServer):
     """
     QUIT is answered +OK and the connection is closed.

@@ -114,13 +114,15 @@ def parseCount(buf: bytes, pos: int,
     return count, end + 2
 
 
-def parseBulks(buf: bytes, pos: int, count: int, maxBulk: int,
-               args: List[bytes]) -> Tuple[int, int]:
+def parseBulksPython(buf: bytes, pos: int, count: int, maxBulk: int,
+                     args: List[bytes]) -> Tuple[int, int]:
     """
     Parse up to C{count} bulk strings (the arguments of a multibulk
     request) from C{buf[pos]} on, appending them to C{args}; stop at the
     first that is not whole.  A request that spans many reads is parsed
     this way a read at a time, each byte once.
+
+    L{parseBulks} is the same, in C where C{kvtwist._resp} is built.
 
     @return: C{(pos, need)}: the position after the last bulk parsed, and
         0 if C{count} were parsed; else what the next one needs: the total
@@ -159,6 +161,86 @@ def parseBulks(buf: bytes, pos: int, count: int, maxBulk: int,
         pos = stop + 2
         count -= 1
     return pos, 0
+
+
+#: What C's C{isspace} is true of: blanks skipped between words.
+_SPACE = frozenset(b" \t\n\v\f\r")
+#: What ends a word that is not quoted (not \\v or \\f: as Redis).
+_WORD_END = frozenset(b" \t\n\r\0")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8,
+            ord("a"): 7}
+
+
+def splitInline(line: bytes) -> Optional[List[bytes]]:
+    """
+    Split an inline command (a line, on a RESP connection, that is not a
+    multibulk request) into words as Redis does (its C{sdssplitargs}):
+    words are separated by blanks; a word in double quotes may hold
+    C{\\xHH}, C{\\n}, C{\\r}, C{\\t}, C{\\b}, C{\\a} and C{\\<any
+    byte>} escapes, one in single quotes only C{\\'}; a closing quote must
+    be followed by a blank or the end; a NUL byte ends the line.
+
+    @return: the words (none for a blank line), or L{None} for unbalanced
+        quotes.
+    """
+    nul = line.find(b"\0")
+    if nul >= 0:
+        line = line[:nul]
+    if b'"' not in line and b"'" not in line and b"\v" not in line and \
+            b"\f" not in line:
+        # The common case: split() splits at the same blanks.
+        return line.split()
+    words = []
+    n = len(line)
+    i = 0
+    while True:
+        while i < n and line[i] in _SPACE:
+            i += 1
+        if i >= n:
+            return words
+        word = bytearray()
+        quote = 0
+        while True:
+            c = line[i] if i < n else 0
+            if quote == 34:  # inside "double quotes"
+                if c == 92 and i + 3 < n and line[i + 1] == 120 and \
+                        line[i + 2] in _HEX and line[i + 3] in _HEX:
+                    word.append(int(line[i + 2:i + 4], 16))
+                    i += 3
+                elif c == 92 and i + 1 < n:
+                    i += 1
+                    word.append(_ESCAPES.get(line[i], line[i]))
+                elif c == 34:
+                    if i + 1 < n and line[i + 1] not in _SPACE:
+                        return None
+                    i += 1
+                    break
+                elif i >= n:
+                    return None
+                else:
+                    word.append(c)
+            elif quote == 39:  # inside 'single quotes'
+                if c == 92 and i + 1 < n and line[i + 1] == 39:
+                    i += 1
+                    word.append(39)
+                elif c == 39:
+                    if i + 1 < n and line[i + 1] not in _SPACE:
+                        return None
+                    i += 1
+                    break
+                elif i >= n:
+                    return None
+                else:
+                    word.append(c)
+            elif i >= n or c in _WORD_END:
+                break
+            elif c == 34 or c == 39:
+                quote = c
+            else:
+                word.append(c)
+            i += 1
+        words.append(bytes(word))
 
 
 #: Bulk headers by length (C{b"$3"}), for the lengths requests use most.
@@ -313,8 +395,32 @@ def _cModule():
     return _resp
 
 
+def _chooseParseBulks(cModule):
+    """
+    The C{parseBulks} to use: C{cModule}'s (C{kvtwist._resp}, L{None} if
+    it is not built) for ordinary arguments, leaving anything unusual to
+    L{parseBulksPython}; else L{parseBulksPython}.
+    """
+    if cModule is None:
+        return parseBulksPython
+    parseOrdinary = cModule.parseBulks
+
+    def parseBulks(buf: bytes, pos: int, count: int, maxBulk: int,
+                   args: List[bytes]) -> Tuple[int, int]:
+        before = len(args)
+        pos, need = parseOrdinary(buf, pos, count, maxBulk, args)
+        if need == -2:
+            return parseBulksPython(buf, pos, count - (len(args) - before),
+                                    maxBulk, args)
+        return pos, need
+
+    parseBulks.__doc__ = parseBulksPython.__doc__
+    return parseBulks
+
+
 parseMany = _chooseParseMany(__import__("platform").python_implementation(),
                              _cModule())
+parseBulks = _chooseParseBulks(_cModule())
 
 
 def encodeCommand(*args) -> bytes:

@@ -4,8 +4,10 @@ The framer: bytes in, requests out.
 
 A connection starts as a I{text} connection: its input is lines, each
 handed to the line dialect it starts with (text, colon, JSON lines).  The
-first request that starts with C{*} makes it a I{RESP} connection: from
-then on its input is RESP multibulk requests.
+first request that starts with C{*} makes it a I{RESP} connection for good,
+as a Redis client expects: from then on its input is RESP multibulk
+requests and, between them, inline commands (lines split into words as
+Redis splits them, L{resp.splitInline}), all answered in RESP.
 
 The size caps on what a client may make the server buffer are all here, in
 L{Limits}: far smaller ones before the client has authenticated
@@ -19,13 +21,19 @@ however it is cut into reads:
       for a bulk string);
     - a multibulk request that spans many reads is parsed a read at a time:
       its arguments so far are kept with their count, and parsing goes on
-      from the first argument not yet whole.
+      from the first argument not yet whole;
+    - a bulk string bigger than L{BIG_BULK} that doesn't come whole is
+      received into one buffer of its final size
+      (L{kvtwist.protocol.bulk}), never joined.
 """
 
-from typing import List, Optional, Tuple, Union
+from collections import deque
+from typing import Deque, List, Optional, Tuple, Union
 
 from kvtwist.dialects import resp
 from kvtwist.dialects.resp import ProtocolError
+from kvtwist.protocol.bulk import BulkBuffer
+from kvtwist.protocol.telnet import TelnetEvent, TelnetFilter
 
 __all__ = ["Framer", "Limits", "LineTooLong", "PREAUTH", "ProtocolError",
            "RESP_STARTS", "MAX_INLINE"]
@@ -55,6 +63,14 @@ class Limits:
 
 #: The longest line once authenticated (Redis's inline limit is 64 KiB).
 MAX_INLINE = 64 * 1024
+
+#: Redis's error for a line over the limit.
+TOO_BIG_INLINE = "ERR Protocol error: too big inline request"
+
+#: A bulk string that needs more than this many bytes beyond what has
+#: arrived is received into a L{BulkBuffer} (Redis's threshold for its own
+#: big-argument path is 32 KiB).
+BIG_BULK = 32 * 1024
 
 #: Until a client has authenticated, far smaller requests are accepted (as
 #: Redis does): a stranger can't make the server buffer much.
@@ -94,6 +110,13 @@ class _RespStarts:
 #: What L{Framer.next} returns when a text connection's next request is a
 #: RESP one: the connection switches to RESP (L{Framer.startResp}).
 RESP_STARTS = _RespStarts()
+
+class TelnetReply(bytes):
+    """
+    What L{Framer.next} returns for a Telnet command that wants an answer
+    (L{kvtwist.protocol.telnet}): the bytes to send, in request order.
+    """
+
 
 #: A batch of whole RESP requests: C{[(args, end), ...]}, C{end} being the
 #: input position after each (see L{Framer.consumed}).
@@ -137,6 +160,15 @@ class Framer:
         # are still to come.
         self._args: Optional[List[bytes]] = None
         self._left = 0
+        # A big bulk string of that request being received, or received
+        # and waiting for its CR LF.
+        self._bulk = None
+        self._bulkValue: Optional[bytes] = None
+        # A text connection's Telnet commands, and the events and data
+        # L{next} has not reached yet.
+        self._telnet = TelnetFilter()
+        self._telnetEvents: Deque[Union[bytes, TelnetEvent]] = deque()
+        self.feed = self._feedText
 
     # -- input ---------------------------------------------------------------
 
@@ -144,9 +176,20 @@ class Framer:
         """
         Add a read to the input.
 
+        Which method does it depends on the input's state, and is set as
+        this instance's C{feed} when the state changes (a call saved per
+        read): L{_feedText} on a text connection, L{_feedBulk} while a big
+        bulk string comes, else L{_append}.
+
         @return: whether L{next} may find something new: C{False} while an
             unfinished request still lacks bytes it needs (the read is kept
             aside, not parsed).
+        """
+        return self._append(data)
+
+    def _append(self, data: bytes) -> bool:
+        """
+        L{feed}: the read goes after the input there is.
         """
         pending = self._pending
         if not pending:
@@ -172,6 +215,48 @@ class Framer:
         self._needLF = False
         return True
 
+    def _feedText(self, data: bytes) -> bool:
+        """
+        L{feed} on a text connection: Telnet commands are taken out
+        (L{TelnetFilter}); their events wait in L{_telnetEvents} for
+        L{next} to reach their place.
+        """
+        events = self._telnetEvents
+        if not events and b"\xff" not in data and not self._telnet.busy():
+            return self._append(data)
+        if events:
+            last = events[-1]
+            atLineStart = last.__class__ is bytes and last[-1:] == b"\n"
+        else:
+            typed = self._pending[-1] if self._pending else \
+                self._buf[self._pos:]
+            atLineStart = typed[-1:] in (b"", b"\n")
+        filtered, stop = self._telnet.feed(data, atLineStart)
+        events.extend(filtered)
+        if stop is not None:
+            # A RESP request: it and the rest go in as they came.
+            events.append(data[stop:] if stop else data)
+        # The data before the first event goes in now; the rest once
+        # L{next} has reached it.
+        while events and events[0].__class__ is bytes:
+            self._append(events.popleft())
+        return True
+
+    def _feedBulk(self, data: bytes) -> bool:
+        """
+        L{feed} while a big bulk string is being received: into its buffer.
+        """
+        bulk = self._bulk
+        taken = bulk.write(data)
+        if bulk.remaining:
+            return False
+        self._bulk = None
+        self.feed = self._append
+        self._bulkValue = bulk.value()
+        self._buf = data
+        self._pos = taken
+        return True
+
     def consumed(self, end: int) -> None:
         """
         The requests of the last batch up to the one ending at C{end} were
@@ -192,21 +277,30 @@ class Framer:
         C{clearLineBuffer}).
         """
         data = self._buf[self._pos:] + b"".join(self._pending)
-        self.discard()
+        self._dropInput()
         return data
 
     def discard(self) -> None:
         """
-        Drop all input, and any request parsed in part (the connection is
-        closing).
+        Drop all input, any request parsed in part, and the Telnet commands
+        not reached yet (the connection is closing).
         """
+        self._dropInput()
+        self._args = None
+        self._left = 0
+        if self._bulk is not None:
+            self._bulk.close()
+            self._bulk = None
+            self.feed = self._append
+        self._bulkValue = None
+        self._telnetEvents.clear()
+
+    def _dropInput(self) -> None:
         self._buf = b""
         self._pos = 0
         self._pending = []
         self._have = self._need = 0
         self._needLF = self._lineWaits = False
-        self._args = None
-        self._left = 0
 
     def partialLine(self) -> bool:
         """
@@ -219,11 +313,53 @@ class Framer:
 
     def startResp(self) -> None:
         """
-        This is a RESP connection from now on.
+        This is a RESP connection from now on: nothing is taken for a
+        Telnet command any more.
         """
         self.resp = True
+        self._telnet = None
+        self.feed = self._append
+        events = self._telnetEvents
+        while events:
+            item = events.popleft()
+            if item.__class__ is bytes:
+                self._append(item)
 
-    def next(self) -> Union[Batch, bytes, _RespStarts, None]:
+    def next(self) -> Union[Batch, bytes, _RespStarts, TelnetReply, None]:
+        """
+        The next request(s) in the input (see the class), or L{None} until
+        more input comes.
+
+        @raise ProtocolError: the client broke RESP's framing or a limit.
+        @raise LineTooLong: a line ran past the limit.
+        """
+        item = self._next()
+        events = self._telnetEvents
+        while item is None and events:
+            # Every line before the Telnet command has been taken: its
+            # turn, then the data after it.
+            event = events.popleft()
+            if event.erase:
+                self._erase(event.erase)
+            while events and events[0].__class__ is bytes:
+                self._append(events.popleft())
+            if event.reply:
+                return TelnetReply(event.reply)
+            item = self._next()
+        return item
+
+    def _erase(self, count: int) -> None:
+        """
+        Drop the last C{count} bytes of the line being typed (all of it if
+        C{count} is L{TelnetEvent.ALL}): what is left of the input once
+        every whole line was taken.
+        """
+        typed = self._buf[self._pos:] + b"".join(self._pending)
+        self._dropInput()
+        if count != TelnetEvent.ALL and len(typed) > count:
+            self._append(typed[:-count])
+
+    def _next(self) -> Union[Batch, bytes, _RespStarts, None]:
         """
         The next request(s) in the input (see the class), or L{None} until
         more input comes.
@@ -240,6 +376,8 @@ class Framer:
         while self._pos < len(buf):
             pos = self._pos
             if buf[pos] != 42:  # b"*"
+                if self.resp:
+                    return self._inline()
                 return self._line()
             if not self.resp:
                 return RESP_STARTS
@@ -268,8 +406,21 @@ class Framer:
         argument not parsed yet.
         """
         args = self._args
+        buf = self._buf
+        if self._bulkValue is not None:
+            # A big bulk string was received; its CR LF comes next.
+            pos = self._pos
+            if len(buf) - pos < 2:
+                self._need = 2
+                return None
+            if buf[pos] != 13 or buf[pos + 1] != 10:  # b"\r\n"
+                raise ProtocolError("ERR Protocol error: invalid bulk format")
+            args.append(self._bulkValue)
+            self._bulkValue = None
+            self._left -= 1
+            self._pos = pos + 2
         before = len(args)
-        pos, need = resp.parseBulks(self._buf, self._pos, self._left,
+        pos, need = resp.parseBulks(buf, self._pos, self._left,
                                     self.limits.bulk, args)
         if not need:
             self._args = None
@@ -281,9 +432,24 @@ class Framer:
         self._pos = pos
         if need < 0:
             self._waitForLine(32)
+        elif need - (len(buf) - pos) > BIG_BULK:
+            self._receiveBulk(buf, pos)
         else:
             self._need = need
         return None
+
+    def _receiveBulk(self, buf: bytes, pos: int) -> None:
+        """
+        Receive the big bulk string whose header is at C{buf[pos]} into a
+        buffer of its size; what has come of it goes in now.
+        """
+        end = buf.find(b"\r\n", pos)
+        bulk = BulkBuffer(int(buf[pos + 1:end]))
+        bulk.write(buf, end + 2)
+        self._bulk = bulk
+        self.feed = self._feedBulk
+        self._buf = b""
+        self._pos = 0
 
     def _line(self) -> Optional[bytes]:
         buf = self._buf
@@ -305,6 +471,34 @@ class Framer:
         if line[-1:] == b"\r":
             return line[:-1]
         return line
+
+    def _inline(self) -> Optional[Batch]:
+        """
+        Inline commands on a RESP connection: lines split into words as
+        Redis splits them (L{resp.splitInline}); blank ones are skipped.
+        """
+        buf = self._buf
+        inline = self.limits.inline
+        while True:
+            pos = self._pos
+            eol = buf.find(b"\n", pos)
+            if eol < 0:
+                if len(buf) - pos > inline:
+                    raise ProtocolError(TOO_BIG_INLINE)
+                self._waitForLine(inline)
+                return None
+            if eol - pos > inline:
+                raise ProtocolError(TOO_BIG_INLINE)
+            end = eol - 1 if eol > pos and buf[eol - 1] == 13 else eol
+            words = resp.splitInline(buf[pos:end])
+            if words is None:
+                raise ProtocolError(
+                    "ERR Protocol error: unbalanced quotes in request")
+            if words:
+                return [(words, eol + 1)]
+            self._pos = eol + 1
+            if self._pos >= len(buf) or buf[self._pos] == 42:
+                return self.next()
 
     def _waitForLine(self, within: int) -> None:
         self._needLF = True

@@ -120,6 +120,28 @@ class RespTests(SynchronousTestCase):
                           [b"GET", b"b"]])
         self.assertTrue(framer.resp)
 
+    def test_inlineStaysResp(self):
+        """
+        On a RESP connection a line is an inline command: split into words
+        as Redis splits them, in a batch of its own; blank lines are
+        skipped; broken quotes and long lines are protocol errors.
+        """
+        framer = Framer(authenticated(inline=20))
+        framer.startResp()
+        framer.feed(b'SET k "a b"\r\n\r\n \n' + encodeCommand("GET", "k") +
+                    b"PING\n")
+        self.assertEqual(drain(framer), [[b"SET", b"k", b"a b"],
+                                         [b"GET", b"k"], [b"PING"]])
+        for wire, error in [
+                (b'SET k "v\r\n', "unbalanced quotes in request"),
+                (b"x" * 21, "too big inline request"),
+                (b"x" * 21 + b"\n", "too big inline request")]:
+            framer = Framer(authenticated(inline=20))
+            framer.startResp()
+            framer.feed(wire)
+            e = self.assertRaises(ProtocolError, drain, framer)
+            self.assertEqual(str(e), "ERR Protocol error: " + error)
+
     def test_consumedPart(self):
         """
         Requests of a batch after the one L{Framer.consumed} names come
@@ -206,3 +228,172 @@ class RespTests(SynchronousTestCase):
         framer.consumed(batch[0][1])
         framer.limits = authenticated()
         self.assertEqual(drain(framer), [[b"SET", b"k", b"v" * 20000]])
+
+
+def reads(data: bytes, size: int):
+    """
+    C{data} cut into reads of C{size} bytes.
+    """
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+class LongRequestTests(SynchronousTestCase):
+    """
+    A request that spans many reads is parsed once, however it is cut.
+    """
+
+    def scanned(self, wire: bytes, readSize: int):
+        """
+        Feed C{wire} to a RESP framer in reads of C{readSize} bytes,
+        counting the bytes the parsers of L{kvtwist.dialects.resp} are
+        given to look at (from the position they are asked to parse at to
+        the end of their buffer).
+
+        @return: C{(requests, bytes looked at)}.
+        """
+        from kvtwist.dialects import resp
+        seen = [0]
+        for name in ("parseMany", "parseCount", "parseBulks",
+                     "parseCommand"):
+            original = getattr(resp, name)
+
+            def counting(buf, pos, *args, _original=original):
+                seen[0] += len(buf) - pos
+                return _original(buf, pos, *args)
+
+            self.patch(resp, name, counting)
+        framer = Framer(authenticated())
+        framer.startResp()
+        got = []
+        for piece in reads(wire, readSize):
+            if framer.feed(piece):
+                got += drain(framer)
+        return got, seen[0]
+
+    def test_linearInTheInput(self):
+        """
+        An MSET of 20,000 arguments cut into 100-byte reads: the parsers
+        look at each byte a bounded number of times (never again from the
+        first argument on each read), and the request comes out whole.
+        """
+        args = [b"MSET"]
+        for i in range(10000):
+            args += [b"key:%d" % (i,), b"value:%d" % (i,)]
+        wire = encodeCommand(*args)
+        got, seen = self.scanned(wire, 100)
+        self.assertEqual(got, [args])
+        self.assertLess(seen, 3 * len(wire))
+
+    def test_bigBulkIntoOneBuffer(self):
+        """
+        A bulk string bigger than L{BIG_BULK} cut into small reads goes
+        into one buffer of its size: nothing is kept aside to be joined
+        while it comes; the value and the requests after it are whole.
+        """
+        from kvtwist.protocol import bulk, framing
+        made = []
+
+        class Recording(bulk.BulkBufferPython):
+            def __init__(self, size):
+                bulk.BulkBufferPython.__init__(self, size)
+                made.append(size)
+
+        self.patch(framing, "BulkBuffer", Recording)
+        value = bytes(range(256)) * 400
+        wire = (encodeCommand("SET", "k", value) + encodeCommand("GET", "k"))
+        framer = Framer(authenticated())
+        framer.startResp()
+        got = []
+        for piece in reads(wire, 1000):
+            if framer.feed(piece):
+                got += drain(framer)
+            if len(got) == 0:
+                self.assertLess(framer.buffered(), 1000)
+        self.assertEqual(got, [[b"SET", b"k", value], [b"GET", b"k"]])
+        self.assertEqual(made, [len(value)])
+
+    def test_bigBulkLineEnd(self):
+        """
+        A big bulk string must be followed by CR LF, which may come in a
+        read of its own, a byte at a time.
+        """
+        value = b"v" * 100000
+        head = b"*2\r\n$3\r\nGET\r\n$%d\r\n" % (len(value),)
+        framer = Framer(authenticated())
+        framer.startResp()
+        for piece in [head, value[:10], value[10:], b"\r", b"\n"]:
+            framer.feed(piece)
+            got = drain(framer)
+        self.assertEqual(got, [[b"GET", value]])
+        framer = Framer(authenticated())
+        framer.startResp()
+        framer.feed(head + value[:10])
+        drain(framer)
+        framer.feed(value[10:] + b"xy")
+        e = self.assertRaises(ProtocolError, drain, framer)
+        self.assertEqual(str(e), "ERR Protocol error: invalid bulk format")
+
+    def test_discardBigBulk(self):
+        """
+        An upload cut short and discarded (the client went away) leaves
+        nothing behind: the framer starts afresh.
+        """
+        framer = Framer(authenticated())
+        framer.startResp()
+        framer.feed(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1000000\r\n" +
+                    b"x" * 50000)
+        drain(framer)
+        framer.discard()
+        self.assertEqual(framer.buffered(), 0)
+        framer.feed(encodeCommand("PING"))
+        self.assertEqual(drain(framer), [[b"PING"]])
+
+
+class BulkBufferTests(SynchronousTestCase):
+    """
+    L{kvtwist.protocol.bulk}'s buffers, the C one where it is built and the
+    Python one.
+    """
+
+    def kinds(self):
+        from kvtwist.protocol import bulk
+        kinds = [bulk.BulkBufferPython]
+        if bulk.BulkBuffer is not bulk.BulkBufferPython:
+            kinds.append(bulk.BulkBuffer)
+        return kinds
+
+    def test_fill(self):
+        """
+        Writes fill it up to its size and say how much they took; its
+        value is what was written, once full.
+        """
+        for kind in self.kinds():
+            buf = kind(7)
+            self.assertEqual(buf.remaining, 7)
+            self.assertEqual(buf.write(b"..abc", 2), 3)
+            self.assertRaises(ValueError, buf.value)
+            self.assertEqual(buf.write(b""), 0)
+            self.assertEqual(buf.write(b"defgh"), 4)
+            self.assertEqual(buf.remaining, 0)
+            self.assertEqual(buf.write(b"more"), 0)
+            value = buf.value()
+            self.assertEqual((type(value), value), (bytes, b"abcdefg"), kind)
+            self.assertRaises(ValueError, buf.value)
+
+    def test_close(self):
+        """
+        After C{close} its value is gone.
+        """
+        for kind in self.kinds():
+            buf = kind(3)
+            buf.write(b"abc")
+            buf.close()
+            self.assertRaises(ValueError, buf.value)
+            buf.close()
+
+    def test_empty(self):
+        """
+        A buffer of size 0 is full at once.
+        """
+        for kind in self.kinds():
+            self.assertEqual(kind(0).value(), b"")

@@ -373,8 +373,34 @@ def textLines(draw) -> List[bytes]:
         line = b" ".join(parts)
         if draw(st.booleans()):
             line += b"\r"
-        lines.append(line.replace(b"\n", b""))
+        # A 255 byte is Telnet's IAC: see test_telnetCommands.
+        lines.append(line.replace(b"\n", b"").replace(b"\xff", b""))
     return lines
+
+
+#: Telnet commands as telnet sends them (L{kvtwist.protocol.telnet}), with
+#: their reply.
+TELNET = [
+    (b"\xff\xf4\xff\xfd\x06", b"\xff\xfb\x06"),  # Ctrl+C: IP, DO TM
+    (b"\xff\xf3", b""),  # BRK
+    (b"\xff\xf8", b""),  # EL
+    (b"\xff\xf7", b""),  # EC
+    (b"\xff\xf1", b""),  # NOP
+    (b"\xff\xf6", b"[Yes]\r\n"),  # AYT
+    (b"\xff\xfd\x01", b"\xff\xfc\x01"),  # DO ECHO: WONT
+    (b"\xff\xfb\x1f", b"\xff\xfe\x1f"),  # WILL NAWS: DONT
+    (b"\xff\xfc\x01", b""),  # WONT
+    (b"\xff\xfe\x01", b""),  # DONT
+    (b"\xff\xfa\x1f\x00\x50\xff\xff\x00\x18\xff\xf0", b""),  # SB NAWS
+]
+
+
+def withoutTelnet(output: bytes) -> bytes:
+    """
+    C{output} without the replies to Telnet negotiations (which are not
+    lines).
+    """
+    return re.sub(rb"\xff[\xfb-\xfe].", b"", output, flags=re.DOTALL)
 
 
 jsonScalars = st.one_of(
@@ -648,6 +674,53 @@ class LineFuzzTests(FuzzMixin, SynchronousTestCase):
         self.assertEqual(pos, len(replyLines))
 
     @FUZZ
+    @given(lines=textLines(), sizes=sizesStrategy,
+           telnet=st.lists(st.tuples(st.integers(0, 10**6),
+                                     st.sampled_from(TELNET)), max_size=6))
+    def test_telnetCommands(self, lines, sizes, telnet):
+        """
+        Telnet commands anywhere in text lines (a Ctrl+C in the middle of
+        a line, say) are taken out, answered in their place when they want
+        an answer, and the lines they cancel (IP, BRK, EL) or cut (EC) are
+        run as what is left of them: the same output as the lines typed
+        without them, and the same in any chunking.
+        """
+        data = bytearray(b"".join(line + b"\n" for line in lines))
+        typed = [bytearray()]
+        inserts = sorted((at % (len(data) + 1), command)
+                         for at, command in telnet)
+        stream = bytearray()
+        pos = 0
+        expectedReplies = []
+        for at, (command, reply) in inserts:
+            stream += data[pos:at]
+            for byte in data[pos:at]:
+                typed[-1].append(byte)
+                if byte == 10:
+                    typed.append(bytearray())
+            pos = at
+            stream += command
+            if command in (b"\xff\xf4\xff\xfd\x06", b"\xff\xf3",
+                           b"\xff\xf8"):
+                typed[-1] = bytearray()
+            elif command == b"\xff\xf7":
+                del typed[-1][-1:]
+            if reply:
+                expectedReplies.append(reply)
+        stream += data[pos:]
+        for byte in data[pos:]:
+            typed[-1].append(byte)
+            if byte == 10:
+                typed.append(bytearray())
+        run = self.checkRun(bytes(stream), sizes)
+        plain = feed(b"".join(bytes(line) for line in typed), None)
+        output = run.output
+        for reply in expectedReplies:
+            self.assertIn(reply, output)
+            output = output.replace(reply, b"", 1)
+        self.assertEqual(output, plain.output)
+
+    @FUZZ
     @given(lines=jsonLines(), sizes=sizesStrategy,
            password=st.sampled_from([None, PASSWORD]))
     def test_jsonLines(self, lines, sizes, password):
@@ -706,8 +779,9 @@ class MixedFuzzTests(FuzzMixin, SynchronousTestCase):
         """
         run = self.checkRun(data, sizes, password=password, durable=durable,
                             authenticate=authenticate and password is not None)
-        if run.output:
-            self.assertTrue(run.output.endswith(b"\n"), run.output[-200:])
+        output = withoutTelnet(run.output)
+        if output:
+            self.assertTrue(output.endswith(b"\n"), output[-200:])
 
     @FUZZ
     @given(data=st.binary(max_size=300), sizes=sizesStrategy)
@@ -716,5 +790,6 @@ class MixedFuzzTests(FuzzMixin, SynchronousTestCase):
         Purely random bytes are handled like any other input.
         """
         run = self.checkRun(data, sizes)
-        if run.output:
-            self.assertTrue(run.output.endswith(b"\n"), run.output[-200:])
+        output = withoutTelnet(run.output)
+        if output:
+            self.assertTrue(output.endswith(b"\n"), output[-200:])

@@ -249,7 +249,7 @@ class RespProtocolTests(ConnectedMixin, SynchronousTestCase):
                 expected = transport.value()
             self.assertEqual(transport.value(), expected, cut)
         self.assertEqual(expected,
-                         b"+OK\r\n$2\r\nv\x00\r\nKey 'k' not found.\r\n:1\r\n")
+                         b"+OK\r\n$2\r\nv\x00\r\n$-1\r\n:1\r\n")
 
     def test_repliesAsRendered(self):
         """
@@ -295,6 +295,35 @@ class RespProtocolTests(ConnectedMixin, SynchronousTestCase):
         self.assertEqual(transport.value(),
                          b"-ERR Protocol error: invalid bulk length\r\n")
 
+    def test_longRequestParsedOnce(self):
+        """
+        An MSET of 20,000 arguments arriving in 100-byte reads is parsed a
+        read at a time: the RESP parsers are given each byte a bounded
+        number of times (the request was joined and parsed again from its
+        first argument on every read: quadratic), and it runs once whole.
+        """
+        seen = [0]
+        for name in ("parseMany", "parseCount", "parseBulks",
+                     "parseCommand"):
+            original = getattr(resp, name, None)
+            if original is None:
+                continue
+
+            def counting(buf, pos, *args, _original=original):
+                seen[0] += len(buf) - pos
+                return _original(buf, pos, *args)
+
+            self.patch(resp, name, counting)
+        args = [b"MSET"]
+        for i in range(10000):
+            args += [b"key:%d" % (i,), b"value:%d" % (i,)]
+        wire = encodeCommand(*args)
+        for i in range(0, len(wire), 100):
+            self.assertEqual(self.send(wire[i:i + 100]),
+                             b"+OK\r\n" if i + 100 >= len(wire) else b"")
+        self.assertEqual(self.factory.store.get(b"key:9999"), b"value:9999")
+        self.assertLess(seen[0], 3 * len(wire))
+
     def test_resp3AfterHello(self):
         """
         After HELLO 3 nulls and maps use RESP3 types.
@@ -323,6 +352,141 @@ class RespProtocolTests(ConnectedMixin, SynchronousTestCase):
         self.assertEqual(out, b"+OK\r\n")
         self.assertFalse(self.transport.connected)
         self.assertIsNone(self.factory.store.get(b"x"))
+
+
+class InlineOnRespTests(ConnectedMixin, SynchronousTestCase):
+    """
+    A RESP connection stays RESP: once a client has sent a RESP request,
+    its lines are inline commands, split as Redis splits them and answered
+    in RESP.
+    """
+
+    def setUp(self):
+        ConnectedMixin.setUp(self)
+        self.assertEqual(self.send(encodeCommand("PING")), b"+PONG\r\n")
+
+    def test_answeredInResp(self):
+        """
+        C{PING}, C{SET k v} and C{GET k} as lines get RESP replies, not the
+        text dialect's; blank lines are ignored; RESP requests go on
+        around them.
+        """
+        self.assertEqual(
+            self.send(b"PING\r\nSET k v\r\n\r\n  \nGET k\n" +
+                      encodeCommand("GET", "k") + b"GET nope\r\n"),
+            b"+PONG\r\n+OK\r\n$1\r\nv\r\n$1\r\nv\r\n$-1\r\n")
+        self.assertEqual(self.send(b"REMOVE k\r\n"),
+                         b"-ERR unknown command 'REMOVE', with args "
+                         b"beginning with: 'k'\r\n")
+        self.assertEqual(self.proto.state.dialect, "resp")
+
+    def test_quotes(self):
+        """
+        Quotes and escapes are Redis's: double quotes with C{\\xHH} and
+        C{\\n} escapes, single quotes taken literally.
+        """
+        self.assertEqual(
+            self.send(b'SET k "a b\\x41\\n" \r\nGET k\r\n'
+                      b"ECHO 'it\\'s \\n'\r\n"),
+            b"+OK\r\n$5\r\na bA\n\r\n$7\r\nit's \\n\r\n")
+
+    def test_resp3(self):
+        """
+        After C{HELLO 3}, inline commands get RESP3 replies.
+        """
+        self.send(b"HELLO 3\r\n")
+        self.assertEqual(self.send(b"GET nope\r\n"), b"_\r\n")
+
+    def test_unbalancedQuotes(self):
+        """
+        Unbalanced quotes get Redis's protocol error, starting with C{-},
+        and the connection closes.
+        """
+        self.assertEqual(self.send(b'SET k "v\r\nPING\r\n'),
+                         b"-ERR Protocol error: unbalanced quotes in "
+                         b"request\r\n")
+        self.assertFalse(self.transport.connected)
+
+    def test_tooBig(self):
+        """
+        A line over the limit, ended or not, gets Redis's protocol error
+        and the connection closes.
+        """
+        for line in [b"x" * (65 * 1024), b"x" * (65 * 1024) + b"\r\n"]:
+            self.setUp()
+            self.assertEqual(self.send(line),
+                             b"-ERR Protocol error: too big inline "
+                             b"request\r\n")
+            self.assertFalse(self.transport.connected)
+
+    def test_textConnectionUnchanged(self):
+        """
+        A connection that never sent a RESP request keeps the text
+        dialect's replies.
+        """
+        proto, transport = connect(self.factory, port=2)
+        proto.dataReceived(b"SET t v\r\nGET t\r\n")
+        self.assertEqual(transport.value(),
+                         b"Added key 't' with value 'v'\r\nv\r\n")
+
+
+class TelnetTests(ConnectedMixin, SynchronousTestCase):
+    """
+    A person on telnet: the Telnet commands it sends with what is typed.
+    """
+
+    def test_ctrlC(self):
+        """
+        Ctrl+C in telnet's line mode (IAC IP and IAC DO TIMING-MARK, in a
+        packet of their own) is answered with the timing mark, so telnet
+        shows output again, and nothing else; the next command runs as
+        typed (it became part of it, and the session hung).
+        """
+        self.send(b"SET k v\r\n")
+        self.assertEqual(self.send(b"\xff\xf4\xff\xfd\x06"), b"\xff\xfb\x06")
+        self.assertEqual(self.send(b"GET k\r\n"), b"v\r\n")
+        self.assertEqual(self.proto.state.lastCommand, b"GET")
+
+    def test_ctrlCCancelsTheLine(self):
+        """
+        In character mode telnet sends what is typed as it is typed:
+        Ctrl+C cancels the line typed so far, as in a shell.
+        """
+        self.send(b"SET k v\r\n")
+        for byte in b"DEL k":
+            self.send(bytes([byte]))
+        self.assertEqual(self.send(b"\xff\xf4\xff\xfd\x06"), b"\xff\xfb\x06")
+        self.assertEqual(self.send(b"GET k\r\n"), b"v\r\n")
+
+    def test_negotiationRefused(self):
+        """
+        Options telnet offers or asks for are refused, and the line around
+        them runs.
+        """
+        self.assertEqual(self.send(b"\xff\xfb\x18\xff\xfd\x03PING\r\n"),
+                         b"\xff\xfe\x18\xff\xfc\x03+PONG\r\n")
+
+    def test_timingMarkAfterEarlierReplies(self):
+        """
+        The timing mark is answered after the replies to the lines before
+        it.
+        """
+        self.assertEqual(self.send(b"PING\r\n\xff\xfd\x06PING\r\n"),
+                         b"+PONG\r\n\xff\xfb\x06+PONG\r\n")
+
+    def test_respUntouched(self):
+        """
+        On a RESP connection (from its first request on) a 255 byte is
+        data.
+        """
+        value = b"\xff\xf4\xff\xfd\x06"
+        self.assertEqual(self.send(encodeCommand("SET", "k", value)),
+                         b"+OK\r\n")
+        self.assertEqual(self.factory.store.get(b"k"), value)
+        proto, transport = connect(self.factory, port=2)
+        proto.dataReceived(b"PING\r\n" + encodeCommand("GET", "k"))
+        self.assertEqual(transport.value(), b"+PONG\r\n$5\r\n%s\r\n"
+                         % (value,))
 
 
 class TrackingTests(SynchronousTestCase):
@@ -402,7 +566,7 @@ class AuthTests(SynchronousTestCase):
         self.assertEqual(transport.value(),
                          b"-WRONGPASS invalid username-password pair or "
                          b"user is disabled.\r\n")
-        transport.clear()
+        proto, transport = connect(factory, port=2)
         proto.dataReceived(b"AUTH s3cret\nSET a 1\n")
         self.assertEqual(transport.value(),
                          b"OK\r\nAdded key 'a' with value '1'\r\n")
@@ -518,6 +682,30 @@ class LimitTests(SynchronousTestCase):
             busy.dataReceived(b"PING\r\n")
         self.assertFalse(idleTransport.connected)
         self.assertTrue(busyTransport.connected)
+
+    def test_bytesAreActivity(self):
+        """
+        With --timeout, any bytes received keep a client open, in every
+        dialect: a RESP request uploaded slowly, a text line or a JSON
+        line typed a byte at a time, for longer than the timeout.
+        """
+        factory, clock = makeFactory(timeout=3)
+        factory.startFactory()
+        self.addCleanup(factory.stopFactory)
+        uploads = [
+            encodeCommand("SET", "big", "x" * 200),
+            b"SET slow typed\r\n",
+            b'{"type": "GET", "key": "k"}\n',
+        ]
+        for upload in uploads:
+            proto, transport = connect(factory)
+            for i in range(len(upload)):
+                clock.advance(1)
+                proto.dataReceived(upload[i:i + 1])
+                self.assertTrue(transport.connected, (upload, i))
+            self.assertNotEqual(transport.value(), b"")
+            clock.advance(3)
+            self.assertFalse(transport.connected)
 
     def test_noTimeoutByDefault(self):
         """

@@ -236,6 +236,116 @@ class ParseManyScanEquivalenceTests(EquivalenceMixin, SynchronousTestCase):
     parseMany = staticmethod(resp.parseManyScan)
 
 
+def _bulks():
+    args = st.lists(st.binary(max_size=12) | st.sampled_from(
+        [b"", b"\r\n", b"a\r\nb"]), max_size=5)
+    return st.lists(
+        args.map(lambda a: b"".join(b"$%d\r\n%s\r\n" % (len(x), x)
+                                    for x in a)) | st.sampled_from(_PIECES),
+        max_size=6).map(b"".join)
+
+
+class ParseBulksTests(SynchronousTestCase):
+    """
+    L{resp.parseBulks}: the arguments of a long request, a read at a time.
+    """
+
+    def test_partial(self):
+        """
+        It stops at the first argument not whole and says what it needs:
+        its whole size from there when its header is whole, -1 while not.
+        """
+        wire = b"$3\r\nfoo\r\n$5\r\nhello\r\n"
+        args = []
+        self.assertEqual(resp.parseBulks(wire[:14], 0, 2, 100, args), (9, 11))
+        self.assertEqual(args, [b"foo"])
+        args = []
+        self.assertEqual(resp.parseBulks(wire[:12], 0, 2, 100, args), (9, -1))
+        self.assertEqual(resp.parseBulks(wire, 9, 1, 100, args), (20, 0))
+        self.assertEqual(args, [b"foo", b"hello"])
+
+    def test_errors(self):
+        """
+        Broken framing and lengths over the limit raise L{ProtocolError}
+        with Redis's text, C version or not.
+        """
+        for wire, message in [
+                (b":1\r\n", "ERR Protocol error: expected '$', got ':'"),
+                (b"$x\r\n", "ERR Protocol error: invalid bulk length"),
+                (b"$101\r\n", "ERR Protocol error: invalid bulk length"),
+                (b"$" + b"1" * 40, "ERR Protocol error: invalid bulk length"),
+                (b"$1\r\nab\r\n", "ERR Protocol error: invalid bulk format")]:
+            e = self.assertRaises(ProtocolError, resp.parseBulks, wire, 0, 1,
+                                  100, [])
+            self.assertEqual(str(e), message)
+
+    @settings(max_examples=1000, deadline=None)
+    @given(_bulks(), st.integers(0, 40), st.integers(0, 6),
+           st.integers(0, 20))
+    def test_sameAsPython(self, data, cut, count, maxBulk):
+        """
+        L{resp.parseBulks} (the C version where it is built) gives what
+        L{resp.parseBulksPython} gives, raising or not, on any input.
+        """
+        buf = data[:len(data) - cut] if cut < len(data) else data
+
+        def run(parse):
+            args = []
+            try:
+                return parse(buf, 0, count, maxBulk, args), args
+            except ProtocolError as e:
+                return str(e), args
+
+        self.assertEqual(run(resp.parseBulks), run(resp.parseBulksPython))
+
+
+class SplitInlineTests(SynchronousTestCase):
+    """
+    L{resp.splitInline} splits lines as Redis splits inline commands.
+    """
+
+    def test_asRedis(self):
+        """
+        What Redis 7.0's inline protocol made of each line (checked by
+        sending them to C{redis-server} as C{ECHO} arguments).
+        """
+        cases = [
+            (b"ECHO a", [b"ECHO", b"a"]),
+            (b"  ECHO   a  ", [b"ECHO", b"a"]),
+            (b'ECHO "a b"', [b"ECHO", b"a b"]),
+            (b'ECHO "a\\x41\\n"', [b"ECHO", b"aA\n"]),
+            (b'ECHO "\\b\\a\\t\\q\\""', [b"ECHO", b'\x08\x07\tq"']),
+            (b'ECHO "\\x4g"', [b"ECHO", b"x4g"]),
+            (b"ECHO 'it\\'s'", [b"ECHO", b"it's"]),
+            (b"ECHO 'a\\nb'", [b"ECHO", b"a\\nb"]),
+            (b"ECHO 'a\"b'", [b"ECHO", b'a"b']),
+            (b'ECHO a"b"', [b"ECHO", b"ab"]),
+            (b'ECHO "" \'\'', [b"ECHO", b"", b""]),
+            (b"ECHO a\x0bb", [b"ECHO", b"a\x0bb"]),
+            (b"\x0bECHO a\tb", [b"ECHO", b"a", b"b"]),
+            (b'ECHO "\xff"', [b"ECHO", b"\xff"]),
+            (b"ECHO \\x41", [b"ECHO", b"\\x41"]),
+            (b"", []),
+            (b" \t ", []),
+        ]
+        for line, words in cases:
+            self.assertEqual(resp.splitInline(line), words, line)
+
+    def test_unbalanced(self):
+        """
+        An unclosed quote, or a closing quote followed by more than a
+        blank, is an error (L{None}).
+        """
+        for line in [b'ECHO "ab', b'ECHO "a"b', b"ECHO 'x'y", b'ECHO "\\']:
+            self.assertIsNone(resp.splitInline(line), line)
+
+    def test_nul(self):
+        """
+        A NUL byte ends the line (Redis's splitter reads a C string).
+        """
+        self.assertEqual(resp.splitInline(b"ECHO a\x00b c"), [b"ECHO", b"a"])
+
+
 class RenderTests(SynchronousTestCase):
     """
     L{render} in RESP2 and RESP3.
