@@ -380,22 +380,6 @@ class TableTests(SynchronousTestCase):
                              "date: python -m kvtwist.commands > "
                              "docs/commands.md")
 
-    def test_help(self):
-        """
-        C{HELP command} gives each named command's syntax and summary from
-        the table; an unknown name is an error.
-        """
-        ctx = Context(Store())
-        self.assertEqual(execute(ctx, b"HELP", [b"lpop", b"GET"]),
-                         ["LPOP key [count]",
-                          "  " + commands.TABLE[b"LPOP"].summary,
-                          "GET key",
-                          "  " + commands.TABLE[b"GET"].summary])
-        self.assertIsInstance(execute(ctx, b"HELP", [b"nope"]), Error)
-        self.assertIn(Status("  HELP command         how to call a command, "
-                             "and what it does"),
-                      execute(ctx, b"HELP", []))
-
     def test_serverIsTheFactory(self):
         """
         L{Context.factory} is also readable under its former name,
