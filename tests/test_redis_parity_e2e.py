@@ -375,9 +375,10 @@ SAME_ISSUE_14 = [
     ["LTRIM", "nol", "0", "1"], ["LTRIM", "l", "5", "1"], ["EXISTS", "l"],
     # Keys: RENAMENX, COPY, TOUCH, RANDOMKEY, UNLINK, EXPIRE's options,
     # EXPIRETIME, OBJECT.
-    ["FLUSHALL"], ["SET", "a", "1"], ["SET", "b", "2"],
+    ["FLUSHALL"], ["RANDOMKEY"], ["SET", "a", "1"], ["RANDOMKEY"],
+    ["SET", "b", "2"],
     ["RENAMENX", "a", "b"], ["RENAMENX", "a", "c"], ["RENAMENX", "c", "c"],
-    ["RENAMENX", "nokey", "d"], ["RANDOMKEY"], ["TOUCH", "b", "c", "nokey"],
+    ["RENAMENX", "nokey", "d"], ["TOUCH", "b", "c", "nokey"],
     ["COPY", "b", "c"], ["COPY", "b", "c", "REPLACE"],
     ["COPY", "b", "b"], ["COPY", "b", "d", "DB", "0"],
     ["COPY", "b", "b", "DB", "1"], ["COPY", "b", "b", "DB", "1"],
