@@ -17,12 +17,14 @@ temporary directory, and measures, alternating A B A B:
 and then: the front end over a local Redis Cluster alternating with
 standalone kvtwist, and C{redis-benchmark --cluster} straight at the
 nodes (L{benchmarks.cluster}); for a store of 1,000,000 small keys
-loaded with pipelined C{MSET} batches: the memory each key costs, the worst PING latency while C{BGSAVE}
-snapshots it, the time to restart and recover it
+loaded with pipelined C{MSET} batches: the memory each key costs, the
+worst PING latency while C{BGSAVE} snapshots it, the time to restart and recover it
 (L{benchmarks.bigstore}), and 10,000 idle connections held with the memory
-each costs (L{benchmarks.idle}); and one huge request of each kind, a
+each costs (L{benchmarks.idle}); one huge request of each kind, a
 million-argument C{MSET} and a 400 MB value, with another client's worst
-PING meanwhile and the memory the value takes (L{benchmarks.bigrequests}).
+PING meanwhile and the memory the value takes (L{benchmarks.bigrequests});
+and the worst PING of another client while one sends C{KEYS} with a
+pathological glob pattern (L{benchmarks.stall}).
 
 kvtwist runs on CPython (the interpreter running the benchmark) and, when
 C{pypy3} is installed, on PyPy from its own virtualenv (created on first use,
@@ -45,6 +47,7 @@ from benchmarks.bigstore import bigStore
 from benchmarks.cluster import clusterRounds, clusterTable
 from benchmarks.idle import idleConnections
 from benchmarks.report import figuresTable, throughputTable
+from benchmarks.stall import globStall
 from benchmarks.servers import (DEFAULT_PYPY_VENV, ensurePyPyVenv,
                                 interpreterVersion, killAll, kvtwistServer,
                                 output, raiseFileLimit, redisServer,
@@ -88,9 +91,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="megabytes of the one big SET value (default 400)")
     p.add_argument("--parts",
                    default="throughput,text,bigstore,idle,bigrequests,"
-                           "cluster",
+                           "glob,cluster",
                    help="comma-separated parts to run (default all: "
-                        "throughput,text,bigstore,idle,bigrequests,"
+                        "throughput,text,bigstore,idle,bigrequests,glob,"
                         "cluster)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: -n 10000, 1 round, 100000 keys, "
@@ -204,6 +207,7 @@ def _run(args, log) -> int:
         throughput = alternate(servers + references, redis, args, log)
     big = {}
     idle = {}
+    stalls = {}
     huge = {}
     for server in [redis] + servers:
         if "bigstore" in args.parts:
@@ -218,6 +222,9 @@ def _run(args, log) -> int:
                 % (server.name, args.mset_pairs, args.bulk_mb))
             huge[server.name] = bigRequests(server, args.mset_pairs,
                                             args.bulk_mb, log)
+        if "glob" in args.parts:
+            log("glob stall: %s" % (server.name,))
+            stalls[server.name] = globStall(server, log)
 
     clustered = {}
     if "cluster" in args.parts:
@@ -258,6 +265,14 @@ def _run(args, log) -> int:
         print("Big requests: one MSET of %d arguments, one SET of %d MB"
               % (2 * args.mset_pairs + 1, args.bulk_mb))
         print(bigRequestsTable(huge))
+    if stalls:
+        print()
+        print("KEYS a*a*a*a*a*a*a*a*a*a*a*a*b over 10,001 keys (one of 40 "
+              "a's) and another client's worst PING meanwhile")
+        for name, result in stalls.items():
+            print("  %-16s KEYS %8.1f ms   worst PING %8.1f ms   (%d PINGs)"
+                  % (name, result["keysMs"], result["pingWorstMs"],
+                     result["pings"]))
     if clustered:
         print()
         print("Front end over a local Redis Cluster (3 primaries, no "
@@ -271,7 +286,7 @@ def _run(args, log) -> int:
             json.dump({"machine": machine, "settings": settings,
                        "throughput": throughput, "bigStore": big,
                        "idle": idle, "bigRequests": huge,
-                       "cluster": clustered}, f, indent=2,
-                      default=str)
+                       "globStall": stalls, "cluster": clustered}, f,
+                      indent=2, default=str)
         log("results written to %s" % (args.json,))
     return 0
