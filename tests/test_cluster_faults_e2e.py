@@ -126,7 +126,8 @@ def test_killPrimaryUnderWrites(makeCluster, makeFrontEnd, tmp_path):
     """
     kill -9 of a primary while writers write with --backend-wait 1 (and a
     password on the nodes): the writes on its slots get errors, each
-    within the timeout; a replica takes over and service resumes in
+    within the timeout (or go through once the failover is done, if that
+    comes first); a replica takes over and service resumes in
     under 15 s; every write confirmed is there afterwards.  (Two replicas
     per primary: the one not promoted follows the new primary and
     confirms its writes, as the killed node no longer can.)
@@ -162,8 +163,10 @@ def test_killPrimaryUnderWrites(makeCluster, makeFrontEnd, tmp_path):
     for w in writers:
         w.stop()
     assert resumed < 15
+    # Writes that waited for the failover may all have gone through once
+    # it was done (they wait up to the timeout); those that got an error
+    # got one that says what happened.
     errors = [e for w in writers for e in w.errors]
-    assert errors, "killing a primary caused no error at all?"
     for when, text in errors:
         assert not text.startswith("client:"), text
         assert "backend" in text or "not confirmed" in text, text
