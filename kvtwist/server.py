@@ -14,6 +14,7 @@ from twisted.logger import Logger
 
 from kvtwist.commands import ClientState, Context
 from kvtwist.dialects.resp import DEFAULT_MAX_BULK
+from kvtwist.logs import RepeatLimiter
 from kvtwist.protocol import EndOfTurn, KVProtocol
 from kvtwist.replies import Error
 from kvtwist.stats import Stats
@@ -108,7 +109,7 @@ class KVFactory(ServerFactory):
     Creates a L{KVProtocol} per connection and keeps track of them.
 
     @ivar store: the shared L{kvtwist.interfaces.IStore}.
-    @ivar service: the L{kvtwist.service.StoreService} or L{None}.
+    @ivar service: the L{kvtwist.persist.StoreService} or L{None}.
     @ivar config: the L{Config}.
     @ivar stats: the L{Stats}.
     @ivar runInThread: C{runInThread(f, *args) -> Deferred}, used to render
@@ -149,6 +150,9 @@ class KVFactory(ServerFactory):
         self._reaper = None
         self._whenEmpty = []
         self.endOfTurn = EndOfTurn(clock)
+        #: Refusals logged a few per peer host, then counted: a host that
+        #: keeps connecting while it is refused doesn't flood the log.
+        self.refusals = RepeatLimiter(self._log, clock)
 
     @property
     def password(self) -> Optional[bytes]:
@@ -214,8 +218,10 @@ class KVFactory(ServerFactory):
             refusal = PROTECTED_MODE_REFUSAL
         if refusal is not None:
             self.stats.rejected += 1
-            self._log.warn("refused client {addr}: {why}", addr=addr,
-                           why=refusal.split(".", 1)[0])
+            self.refusals.warn("refused connections from %s" % (
+                host if host is not None else addr,),
+                "refused client {addr}: {why}", addr=addr,
+                why=refusal.split(".", 1)[0])
             return state, ctx, refusal
         self._clients[state.id] = proto
         self._log.info("client {id} connected from {addr}", id=state.id,
@@ -300,11 +306,12 @@ class KVFactory(ServerFactory):
 
     def stopFactory(self):
         """
-        Stop the reaper.
+        Stop the reaper; log the counts of refusals not logged yet.
         """
         if self._reaper is not None and self._reaper.running:
             self._reaper.stop()
         self._reaper = None
+        self.refusals.flush()
 
     def reap(self):
         """

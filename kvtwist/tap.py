@@ -29,6 +29,8 @@ from kvtwist import __version__
 from kvtwist.dialects.resp import DEFAULT_MAX_BULK
 from kvtwist.listening import (ListenError, checkDescription,
                                portToEndpoint, tryListening, withBacklog)
+from kvtwist import logs
+from kvtwist.logs import parseLevel
 from kvtwist.services import (ClientsService, KVService, ListenerService,
                               StartupError)
 
@@ -89,7 +91,8 @@ class Options(usage.Options):
     """
     Options of C{twistd kvstore}.
 
-    Once parsed: C{endpoints}, the description of each listener of the
+    Once parsed: C{log-level}, a L{twisted.logger.LogLevel};
+    C{endpoints}, the description of each listener of the
     key-value port (C{--port}, then each C{--listen}); C{listeners}, the
     same as C{(option, value, description)}; C{web}, the web interface's
     description or L{None}; C{password}, L{bytes} or L{None};
@@ -136,6 +139,9 @@ class Options(usage.Options):
         ["web", None, None,
          "Serve the web interface and /metrics on this endpoint, e.g. "
          "tcp:8080:interface=127.0.0.1 (off by default)."],
+        ["log-level", None, "info",
+         "Log events of this level and above: debug, info, warn, error or "
+         "critical (warn leaves out the line per client connection)."],
     ]
 
     optFlags = [
@@ -144,6 +150,10 @@ class Options(usage.Options):
         ["stock-reactor", None,
          "Run on the reactor twistd picks as it is, not on kvtwist's epoll "
          "reactor with its cheaper event dispatch (kvtwist.reactor)."],
+        ["load-damaged", None,
+         "Start even if data files are damaged or missing: load what can "
+         "be read, move the old files to DATA_DIR/damaged-* (see "
+         "docs/operations.md)."],
     ]
 
     def __init__(self):
@@ -175,6 +185,10 @@ class Options(usage.Options):
             raise usage.UsageError("--flush-interval must be positive")
         if self["max-clients"] < 1:
             raise usage.UsageError("--max-clients must be at least 1")
+        try:
+            self["log-level"] = parseLevel(self["log-level"])
+        except ValueError as e:
+            raise usage.UsageError(str(e))
         self["listeners"] = [
             ("port", self["port"], portToEndpoint(self["port"]))] + [
             ("listen", d, withBacklog(d)) for d in self["listen"]]
@@ -236,9 +250,10 @@ def prepareProcess(options, modules=sys.modules):
     """
     The process-wide choices made once, as twistd starts, before anything
     runs: PyPy's nursery (this may run the whole command again, see
-    L{kvtwist.nursery}) and the reactor (unless twistd installed one,
-    C{--reactor}, or C{--stock-reactor} is given).  In a process whose
-    reactor already runs, nothing changes.
+    L{kvtwist.nursery}), the reactor (unless twistd installed one,
+    C{--reactor}, or C{--stock-reactor} is given) and the log level
+    (L{filterTwistdLog}).  In a process whose reactor already runs,
+    nothing changes.
 
     @param modules: L{sys.modules}, where the reactor would be.
     """
@@ -248,6 +263,24 @@ def prepareProcess(options, modules=sys.modules):
     nursery.logRestart(_log)
     if not options.get("stock-reactor"):
         installIfNone()
+    filterTwistdLog(options)
+
+
+def filterTwistdLog(options, twistdLog=logs.TWISTD) -> bool:
+    """
+    Have twistd log through a filter of C{--log-level}: its C{logger}
+    option, unless one was given (C{twistd --logger}), names
+    L{kvtwist.logs.TWISTD}, which makes twistd's usual observer behind the
+    filter.  Only under twistd (C{twist} has a C{--log-level} of its own).
+
+    @return: whether the filter was put in place.
+    """
+    from twisted.application.app import ServerOptions
+    parent = getattr(options, "parent", None)
+    if not isinstance(parent, ServerOptions) or parent.get("logger"):
+        return False
+    parent["logger"] = twistdLog.use(parent, options["log-level"])
+    return True
 
 
 class TwistdOptions(Options):
@@ -338,11 +371,12 @@ def makeService(options, reactor=None) -> KVService:
     @param reactor: the reactor the tree listens, schedules and runs
         threads with; the global one (looked up when first needed) if not
         given.
-    @raise StartupError: if the data directory can't be used.
+    @raise StartupError: if the data directory can't be used, or another
+        server uses it.
     """
     from kvtwist import idlegc
     from kvtwist.server import Config, KVFactory
-    from kvtwist.service import StoreService, threadPoolRunner
+    from kvtwist.persist import DataDirInUse, StoreService, threadPoolRunner
     from kvtwist.store import Store
 
     _checkDataDir(options["data-dir"])
@@ -353,7 +387,13 @@ def makeService(options, reactor=None) -> KVService:
     storeService = StoreService(
         store, options["data-dir"], fsync=options["fsync"],
         flushInterval=options["flush-interval"], clock=reactor,
-        reactor=reactor, runInThread=runInThread)
+        reactor=reactor, loadDamaged=bool(options["load-damaged"]))
+    try:
+        # Refused here, before twistd daemonizes, the message reaches the
+        # terminal; the store service takes the lock itself as it starts.
+        storeService.lock.check()
+    except (DataDirInUse, OSError) as e:
+        raise StartupError(str(e))
     storeService.setServiceParent(top)
     top.storeService = storeService
     config = Config(
@@ -377,4 +417,6 @@ def makeService(options, reactor=None) -> KVService:
         from kvtwist.web import makeWebService
         web = makeWebService(factory, options["web-endpoint"], reactor)
         web.setServiceParent(top)
+    # Last, so stopped first: no exit while the log can't be written.
+    storeService.gate().setServiceParent(top)
     return top
