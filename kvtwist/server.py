@@ -231,10 +231,13 @@ class KVFactory(ServerFactory):
     def clientDisconnected(self, proto: KVProtocol, reason):
         """
         Called by a protocol when its connection is lost: count it as
-        dropped and log why.
+        dropped, and as closed by the server if the server closed it (the
+        protocol then says why: C{disconnectReason}), and log why.
         """
         state = proto.state
         self.stats.dropped += 1
+        if proto.disconnectReason is not None:
+            self.stats.closedByServer += 1
         self._clients.pop(state.id, None)
         why = proto.disconnectReason
         if why is None:
