@@ -91,7 +91,7 @@ class ClientsService(service.Service):
 
     def __init__(self, factory, timeout: float = 5.0):
         """
-        @param factory: the L{kvtwist.server.KVFactory}.
+        @param factory: the L{kvtwist.factory.KVFactory}.
         @param timeout: seconds the clients have to take their last
             replies before they are aborted.
         """

@@ -379,7 +379,7 @@ def makeService(options, reactor=None) -> KVService:
         server uses it.
     """
     from kvtwist import idlegc
-    from kvtwist.server import Config, KVFactory
+    from kvtwist.factory import Config, KVFactory
     from kvtwist.persist import DataDirInUse, StoreService, threadPoolRunner
     from kvtwist.store import Store
 

@@ -21,7 +21,7 @@ from twisted.web.error import UnsupportedMethod
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
 
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.store import Store
 from kvtwist.tap import Options
 from kvtwist.test.test_protocol import connect

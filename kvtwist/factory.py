@@ -1,7 +1,9 @@
-# -*- test-case-name: kvtwist.test.test_server -*-
+# -*- test-case-name: kvtwist.test.test_protocol -*-
 """
-The factory: tracks connected and dropped clients, enforces the client
-limit and protected mode, and holds the server's configuration and stats.
+The factory of client connections (L{KVFactory}): tracks connected and
+dropped clients, enforces the client limit and protected mode, reaps idle
+and stalled clients, and holds the server's configuration (L{Config}) and
+counters (L{kvtwist.stats.Stats}).
 """
 
 import ipaddress
@@ -145,10 +147,10 @@ class KVFactory(ServerFactory):
         self.config = config or Config()
         self.clock = clock
         self.stats = Stats(self.now())
-        self._clients: Dict[int, KVProtocol] = {}
+        self._connections: Dict[int, KVProtocol] = {}
         self._ids = itertools.count(1)
         self._reaper = None
-        self._whenEmpty = []
+        self._whenNoConnections = []
         self.endOfTurn = EndOfTurn(clock)
         #: Refusals logged a few per peer host, then counted: a host that
         #: keeps connecting while it is refused doesn't flood the log.
@@ -171,7 +173,7 @@ class KVFactory(ServerFactory):
         """
         How many clients are connected now.
         """
-        return len(self._clients)
+        return len(self._connections)
 
     def countDropped(self) -> int:
         """
@@ -184,13 +186,13 @@ class KVFactory(ServerFactory):
         """
         The L{ClientState} of every connected client.
         """
-        return [p.state for p in list(self._clients.values())]
+        return [p.state for p in list(self._connections.values())]
 
-    def clients(self):
+    def connections(self):
         """
         The connected protocols.
         """
-        return list(self._clients.values())
+        return list(self._connections.values())
 
     def clientConnected(self, proto: KVProtocol):
         """
@@ -211,7 +213,7 @@ class KVFactory(ServerFactory):
         ctx = Context(self.store, self, self.service, state)
         self.stats.connectionsReceived += 1
         refusal = None
-        if len(self._clients) >= config.maxClients:
+        if len(self._connections) >= config.maxClients:
             refusal = Error("ERR max number of clients reached")
         elif (config.protectedMode and config.password is None
               and host is not None and not _isLoopback(host)):
@@ -223,7 +225,7 @@ class KVFactory(ServerFactory):
                 "refused client {addr}: {why}", addr=addr,
                 why=refusal.split(".", 1)[0])
             return state, ctx, refusal
-        self._clients[state.id] = proto
+        self._connections[state.id] = proto
         self._log.info("client {id} connected from {addr}", id=state.id,
                        addr=addr)
         return state, ctx, None
@@ -235,14 +237,14 @@ class KVFactory(ServerFactory):
         """
         state = proto.state
         self.stats.dropped += 1
-        self._clients.pop(state.id, None)
+        self._connections.pop(state.id, None)
         why = proto.disconnectReason
         if why is None:
             why = reason.getErrorMessage() if reason is not None else "closed"
         self._log.info("client {id} ({addr}) disconnected: {why}",
                        id=state.id, addr=state.addr, why=why)
-        if not self._clients and self._whenEmpty:
-            waiting, self._whenEmpty = self._whenEmpty, []
+        if not self._connections and self._whenNoConnections:
+            waiting, self._whenNoConnections = self._whenNoConnections, []
             for d in waiting:
                 d.callback(None)
 
@@ -255,17 +257,17 @@ class KVFactory(ServerFactory):
 
         @return: a L{Deferred} that fires once no client is connected.
         """
-        if not self._clients:
+        if not self._connections:
             return succeed(None)
         done = Deferred()
-        self._whenEmpty.append(done)
+        self._whenNoConnections.append(done)
         self._log.info("closing {count} client connections",
-                       count=len(self._clients))
-        for proto in list(self._clients.values()):
+                       count=len(self._connections))
+        for proto in list(self._connections.values()):
             proto.finish("server shutting down")
 
         def abortTheRest():
-            for proto in list(self._clients.values()):
+            for proto in list(self._connections.values()):
                 self._log.warn(
                     "client {id} ({addr}) still connected {timeout}s into "
                     "the shutdown: aborting", id=proto.state.id,
@@ -321,7 +323,7 @@ class KVFactory(ServerFactory):
         now = self.now()
         timeout = self.config.timeout
         stallBound = timeout or self.config.stallTimeout
-        for proto in list(self._clients.values()):
+        for proto in list(self._connections.values()):
             stalled = proto.stalledSince
             if stalled is not None:
                 if now - stalled >= stallBound:
