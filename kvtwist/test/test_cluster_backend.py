@@ -15,7 +15,7 @@ from kvtwist.backends.cluster.slots import SLOTS, keySlot
 from kvtwist.commands import ClientState, Context
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import OK, QUEUED, Error, Verbatim
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.test.clusterfakes import FakeCluster
 from kvtwist.test.test_cluster_router import keyOn
 
