@@ -13,8 +13,9 @@ module that knows Twisted's internals):
       buffer attributes of Twisted's C{FileDescriptor} (C{_tempDataBuffer},
       C{dataBuffer}, C{offset}) and uses its C{socket}.
 
-Only accepted TCP and UNIX connections (C{tcp.Server}, C{unix.Server}) get a
-direct sender: their buffering is known.  TLS and every other transport
+Only plain TCP and UNIX connections (C{tcp.Server}, C{unix.Server}, and
+C{tcp.Client}, which a cluster front end's connections to its nodes are)
+get a direct sender: their buffering is known.  TLS and every other transport
 (test transports included) are written to through C{transport.write}.
 """
 
@@ -57,7 +58,8 @@ def _directKinds() -> Tuple[type, ...]:
     The transport classes whose buffering L{directSender} knows.
     """
     from twisted.internet import tcp
-    kinds = [tcp.Server]
+    # tcp.Client: the cluster front end's connections to its nodes.
+    kinds = [tcp.Server, tcp.Client]
     try:
         from twisted.internet import unix
     except ImportError:  # pragma: no cover - platforms without UNIX sockets
@@ -70,9 +72,11 @@ def _directKinds() -> Tuple[type, ...]:
 def canSendDirectly(transport) -> bool:
     """
     Whether L{directSender} may send straight to C{transport}'s socket:
-    only plain accepted TCP and UNIX connections, whose buffering is known.
+    only plain TCP and UNIX connections, whose buffering is known (not one
+    that started TLS: its bytes must go through the TLS layer).
     """
-    return type(transport) in _directKinds() and hasattr(transport, "socket")
+    return type(transport) in _directKinds() and \
+        hasattr(transport, "socket") and not getattr(transport, "TLS", False)
 
 
 def directSender(transport) -> Optional[Callable[[bytes], None]]:
