@@ -18,7 +18,8 @@ are shown as C{\\r} and C{\\n}.
 import re
 from typing import List, Optional
 
-from kvtwist.replies import Error, NullArray, Status, Verbatim
+from kvtwist.doubles import formatDouble
+from kvtwist.replies import Error, NullArray, SetReply, Status, Verbatim
 
 name = "text"
 
@@ -177,7 +178,7 @@ def _lines(reply) -> List[bytes]:
     Render a reply as body lines of a block.
     """
     t = type(reply)
-    if t is list:
+    if t is list or t is SetReply:
         out = []
         for item in reply:
             if type(item) is list:
@@ -218,10 +219,10 @@ def _one(reply) -> bytes:
     if t is Status or t is Error:
         return reply.replace("\r", " ").replace("\n", " ").encode("utf-8")
     if t is float:
-        return repr(reply).encode()
+        return formatDouble(reply)
     if t is Verbatim:
         return _show(bytes(reply).rstrip(b"\r\n"))
-    if t is list:
+    if t is list or t is SetReply:
         return b" ".join(_quoted(x) if type(x) is bytes else _one(x)
                          for x in reply) or b"(empty)"
     if t is dict:
