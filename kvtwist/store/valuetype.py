@@ -4,7 +4,7 @@ What the keyspace needs to know of each kind of value, so that a new kind
 (hashes, sets, sorted sets) is a module of its own that declares one.
 """
 
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 
 class ValueType:
@@ -22,14 +22,24 @@ class ValueType:
         as (the store's own type, and L{plain}'s).
     @ivar ops: the journal ops it replays: op name -> C{replay(store,
         args)}.
+    @ivar copy: makes an independent copy of a value, of the store's own
+        type (C{COPY}); L{None} for a value that is never changed in place
+        (a string: the value itself is its copy).
+    @ivar encoding: C{OBJECT ENCODING}'s answer for a value (Redis's name
+        of the encoding Redis would use for it: C{"listpack"},
+        C{"hashtable"}...), or L{None} where the keyspace decides.
     """
 
     def __init__(self, name: str, pythonType: type, plain: Callable,
                  restore: Callable, ops: Dict[bytes, Callable],
-                 snapshotTypes: Tuple[type, ...] = ()):
+                 snapshotTypes: Tuple[type, ...] = (),
+                 copy: Optional[Callable] = None,
+                 encoding: Optional[Callable[[object], str]] = None):
         self.name = name
         self.pythonType = pythonType
         self.plain = plain
         self.restore = restore
         self.ops = ops
         self.snapshotTypes = snapshotTypes or (pythonType,)
+        self.copy = copy
+        self.encoding = encoding
