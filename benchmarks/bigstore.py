@@ -48,6 +48,13 @@ def bigStore(server: Server, keys: int, log) -> Dict[str, Any]:
         bench.start()
         time.sleep(0.5)
         with RespClient(running.port) as client:
+            # The worst PING is BGSAVE's: from the command until 0.3 s
+            # after INFO says it is done (the fork, copy-on-write, the
+            # install, the compaction of the logs and the log rotation
+            # all fall in it), for Redis and kvtwist alike.  The half
+            # second before only warms the probes up.
+            probe.worst = 0.0
+            bench.worstMs = 0.0
             began = time.perf_counter()
             reply = client.command("BGSAVE")
             replyTook = time.perf_counter() - began

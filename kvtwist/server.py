@@ -108,7 +108,7 @@ class KVFactory(ServerFactory):
     Creates a L{KVProtocol} per connection and keeps track of them.
 
     @ivar store: the shared L{kvtwist.interfaces.IStore}.
-    @ivar service: the L{kvtwist.service.StoreService} or L{None}.
+    @ivar service: the L{kvtwist.persist.StoreService} or L{None}.
     @ivar config: the L{Config}.
     @ivar stats: the L{Stats}.
     @ivar runInThread: C{runInThread(f, *args) -> Deferred}, used to render

@@ -143,7 +143,7 @@ class KVService(OrderedMultiService):
     everything exits with status 0, as Redis does, rather than twistd's
     default of re-raising the signal.
 
-    @ivar storeService: the L{kvtwist.service.StoreService}.
+    @ivar storeService: the L{kvtwist.persist.StoreService}.
     @ivar reactor: the reactor the tree runs on; the global one if
         L{None}.
     """

@@ -368,7 +368,7 @@ class IPersistenceStats(Interface):
 def persistenceFigures(service) -> PersistenceFigures:
     """
     The figures of a store service (L{IPersistenceStats}: the
-    L{kvtwist.service.StoreService}).
+    L{kvtwist.persist.StoreService}).
     """
     return PersistenceFigures(
         tuple(service.info().items()), service.failure,

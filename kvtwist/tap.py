@@ -144,6 +144,10 @@ class Options(usage.Options):
         ["stock-reactor", None,
          "Run on the reactor twistd picks as it is, not on kvtwist's epoll "
          "reactor with its cheaper event dispatch (kvtwist.reactor)."],
+        ["load-damaged", None,
+         "Start even if data files are damaged or missing: load what can "
+         "be read, move the old files to DATA_DIR/damaged-* (see "
+         "docs/operations.md)."],
     ]
 
     def __init__(self):
@@ -338,11 +342,12 @@ def makeService(options, reactor=None) -> KVService:
     @param reactor: the reactor the tree listens, schedules and runs
         threads with; the global one (looked up when first needed) if not
         given.
-    @raise StartupError: if the data directory can't be used.
+    @raise StartupError: if the data directory can't be used, or another
+        server uses it.
     """
     from kvtwist import idlegc
     from kvtwist.server import Config, KVFactory
-    from kvtwist.service import StoreService, threadPoolRunner
+    from kvtwist.persist import DataDirInUse, StoreService, threadPoolRunner
     from kvtwist.store import Store
 
     _checkDataDir(options["data-dir"])
@@ -353,7 +358,13 @@ def makeService(options, reactor=None) -> KVService:
     storeService = StoreService(
         store, options["data-dir"], fsync=options["fsync"],
         flushInterval=options["flush-interval"], clock=reactor,
-        reactor=reactor, runInThread=runInThread)
+        reactor=reactor, loadDamaged=bool(options["load-damaged"]))
+    try:
+        # Refused here, before twistd daemonizes, the message reaches the
+        # terminal; the store service takes the lock itself as it starts.
+        storeService.lock.check()
+    except (DataDirInUse, OSError) as e:
+        raise StartupError(str(e))
     storeService.setServiceParent(top)
     top.storeService = storeService
     config = Config(
@@ -377,4 +388,6 @@ def makeService(options, reactor=None) -> KVService:
         from kvtwist.web import makeWebService
         web = makeWebService(factory, options["web-endpoint"], reactor)
         web.setServiceParent(top)
+    # Last, so stopped first: no exit while the log can't be written.
+    storeService.gate().setServiceParent(top)
     return top

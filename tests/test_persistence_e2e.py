@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.harness import logErrors, waitFor
+from tests.harness import STOP_TIMEOUT, ServerError, logErrors, waitFor
 
 redis = pytest.importorskip("redis")
 
@@ -59,6 +59,18 @@ def checkModel(r, model):
             assert r.get(key) == value, key
         elif kind == "list":
             assert r.lrange(key, 0, -1) == value, key
+
+
+def refusedToStart(server):
+    """
+    Start C{server} and check that it exits non-zero.  (Its port may be
+    listening for a moment: twistd binds it before the store recovers.)
+    """
+    try:
+        server.start()
+    except ServerError:
+        pass
+    assert server.process.wait(timeout=STOP_TIMEOUT) != 0
 
 
 def stoppedCleanly(code, sig):
@@ -259,8 +271,10 @@ def test_saveAndBgsave(makeServer):
 
 def test_startFresh(makeServer):
     """
-    Deleting the files the README names (the snapshot and the logs) while
-    the server is stopped starts it with an empty store.
+    Deleting the files the README names (the snapshot, the manifest and
+    the logs) while the server is stopped starts it with an empty store;
+    deleting only the snapshot and the logs refuses to start (the manifest
+    says they are missing).
     """
     server = makeServer()
     r = server.redis(protocol=2)
@@ -274,6 +288,9 @@ def test_startFresh(makeServer):
     for path in glob.glob(os.path.join(server.dataDir, "kvtwist.snapshot")) \
             + glob.glob(os.path.join(server.dataDir, "kvtwist-*.aof")):
         os.remove(path)
+    refusedToStart(server)
+    assert "kvtwist.snapshot is missing" in server.logSinceStart()
+    os.remove(os.path.join(server.dataDir, "kvtwist.manifest"))
     server.start()
     r = server.redis(protocol=2)
     assert r.dbsize() == 0

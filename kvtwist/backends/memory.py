@@ -43,7 +43,7 @@ class MemoryBackend:
 
     @ivar store: the L{kvtwist.interfaces.IStore} the handlers change.
     @ivar service: the store service that journals the store's changes
-        (L{kvtwist.service.StoreService}: its C{failure}, C{whenDurable()}
+        (L{kvtwist.persist.StoreService}: its C{failure}, C{whenDurable()}
         and C{sealBatch()}), or L{None} for a store kept only in memory.
     @ivar runInThread: C{runInThread(f) -> Deferred}, or L{None}: with
         one, the O(store) work of C{KEYS} and C{PRINT} on a store of more

@@ -44,7 +44,7 @@ class Context:
         store is kept (a backend that is a front end to another server).
     @ivar factory: the server's factory (L{kvtwist.server.KVFactory}: its
         config, stats and clients), or L{None} in tests of bare commands.
-    @ivar service: the L{kvtwist.service.StoreService}, or L{None}.
+    @ivar service: the L{kvtwist.persist.StoreService}, or L{None}.
     @ivar client: this connection's L{ClientState}.
     """
 

@@ -211,6 +211,28 @@ def bgsave(ctx, args):
     return ctx.service.bgsave()
 
 
+@command("SHUTDOWN", -1, "admin noscript loading stale no_multi allow_busy",
+         "Write the log (and with SAVE a snapshot) and stop the server; "
+         "NOSAVE stops even if writing fails, losing what isn't written.",
+         (0, 0, 0), syntax="SHUTDOWN [NOSAVE | SAVE]")
+def shutdown(ctx, args):
+    if len(args) > 1:
+        return SYNTAX
+    mode = args[0].lower().decode("ascii", "replace") if args else None
+    if mode not in (None, "save", "nosave"):
+        return SYNTAX
+    if ctx.service is None:
+        return Error("ERR persistence is not configured")
+
+    def answered(reply):
+        if reply == "OK":
+            # Redis closes the connection; kvtwist says OK first.
+            ctx.client.closeAfterReply = True
+        return reply
+
+    return ctx.service.shutdown(mode).addCallback(answered)
+
+
 @command("LASTSAVE", 1, "loading stale fast",
          "The Unix time of the last snapshot.", (0, 0, 0), syntax="LASTSAVE")
 def lastsave(ctx, args):

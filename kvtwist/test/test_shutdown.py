@@ -153,7 +153,9 @@ class OrderedStopTests(SynchronousTestCase):
         """
         The store service comes first (stopped last, after the clients
         were closed) and the clients step before the listeners (closed
-        only once nothing new can connect).
+        only once nothing new can connect); the store's shutdown gate
+        comes last (stopped first: no exit while the log can't be
+        written, with clients still served).
         """
         options = tap.Options()
         options.parseOptions(["--data-dir", self.mktemp(),
@@ -163,4 +165,5 @@ class OrderedStopTests(SynchronousTestCase):
         kinds = [type(svc).__name__ for svc in top]
         collector = ["IdleCollector"] if idlegc.available() else []
         self.assertEqual(kinds, ["StoreService"] + collector +
-                         ["ClientsService", "ListenerService"])
+                         ["ClientsService", "ListenerService",
+                          "ShutdownGate"])

@@ -1,5 +1,6 @@
 """
-Tests for L{kvtwist.persistence}: the log record and snapshot formats.
+Tests for L{kvtwist.persist.format} and L{kvtwist.persist.files}: the log
+record and snapshot formats, the file names and the file layer.
 """
 
 import os
@@ -8,10 +9,11 @@ from collections import deque
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from kvtwist import persistence
-from kvtwist.persistence import (
-    CorruptLog, CorruptSnapshot, FileSystem, decodeFrame, decodeSnapshot,
-    encodeFrame, encodeFrames, encodeRecord, scanLog)
+from kvtwist.persist import files, format, snapfile, snapshots
+from kvtwist.persist.files import FileSystem
+from kvtwist.persist.format import (
+    CorruptLog, decodeFrame, encodeFrame, encodeFrames, encodeRecord, scanLog)
+from kvtwist.persist.snapfile import CorruptSnapshot, decodeSnapshot
 
 
 #: Every kind of op a record must carry: binary data, empty strings, many
@@ -27,6 +29,22 @@ SAMPLE_OPS = [
 ]
 
 
+def scanRecords(data, path="<log>", allowTorn=True):
+    """
+    L{scanLog} of records without a file header.
+    """
+    return scanLog(data, path, allowTorn, start=0)
+
+
+def legacyRecord(op):
+    """
+    A record of log format 1 (no header checksum) holding C{op}.
+    """
+    import zlib
+    payload = format.encodePayload([op])
+    return struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
+
+
 class RecordTests(SynchronousTestCase):
     """
     Log records encode ops and decode them back; damage is detected.
@@ -38,9 +56,9 @@ class RecordTests(SynchronousTestCase):
         decodes to the op that was encoded.
         """
         ops = SAMPLE_OPS
-        self.assertEqual(decodeFrame(encodeFrame(ops)[8:]), ops)
+        self.assertEqual(decodeFrame(encodeFrame(ops)[12:]), ops)
         data = b"".join(encodeRecord(op) for op in ops)
-        scan = scanLog(data)
+        scan = scanRecords(data)
         self.assertEqual(scan.ops, ops)
         self.assertEqual(scan.goodBytes, len(data))
         self.assertEqual(scan.tornBytes, 0)
@@ -52,10 +70,10 @@ class RecordTests(SynchronousTestCase):
         ops.
         """
         ops = SAMPLE_OPS
-        plain = persistence.encodePlain(ops)
+        plain = format.encodePlain(ops)
         self.assertEqual(plain[:1], b"K")
         self.assertEqual(decodeFrame(plain), ops)
-        self.assertEqual(decodeFrame(persistence._encodePickle(ops)), ops)
+        self.assertEqual(decodeFrame(format._encodePickle(ops)), ops)
 
     def test_plainLayout(self):
         """
@@ -64,7 +82,7 @@ class RecordTests(SynchronousTestCase):
         """
         for op in [(b"SET", b"k", b"vv"), (b"SET", b"", b""), (b"DEL", b"k"),
                    (b"RPUSH", b"l", b"a", b"bc")]:
-            encoded = persistence.encodePlain([op, op])
+            encoded = format.encodePlain([op, op])
             self.assertIs(type(encoded), bytes)
             self.assertEqual(
                 encoded,
@@ -75,7 +93,7 @@ class RecordTests(SynchronousTestCase):
         """
         A plain payload cut short or with lengths past its end is refused.
         """
-        plain = persistence.encodePlain([(b"SET", b"key", b"value")])
+        plain = format.encodePlain([(b"SET", b"key", b"value")])
         for bad in (plain[:-1], plain[:3], b"K" + struct.pack("<I", 0),
                     b"K" + struct.pack("<II", 1, 99) + b"x"):
             self.assertRaises(ValueError, decodeFrame, bad)
@@ -91,24 +109,25 @@ class RecordTests(SynchronousTestCase):
         pos = 0
         while pos < len(data):
             length, _ = struct.unpack_from("<II", data, pos)
-            self.assertLessEqual(len(decodeFrame(data[pos + 8:pos + 8 +
+            self.assertLessEqual(len(decodeFrame(data[pos + 12:pos + 12 +
                                                       length])), 10)
-            pos += 8 + length
+            pos += 12 + length
             records += 1
         self.assertEqual(records, 3)
-        self.assertEqual(scanLog(data).ops, ops)
+        self.assertEqual(scanRecords(data).ops, ops)
 
     def test_recordLayout(self):
         """
-        A record is a little-endian length, the payload's CRC-32 and the
-        payload (the list of ops).
+        A record is a little-endian length, the payload's CRC-32, the CRC-32
+        of those eight bytes, and the payload (the list of ops).
         """
         record = encodeRecord((b"DEL", b"k"))
-        length, crc = struct.unpack("<II", record[:8])
-        payload = record[8:]
+        length, crc, headCrc = struct.unpack("<III", record[:12])
+        payload = record[12:]
         self.assertEqual(length, len(payload))
         import zlib
         self.assertEqual(crc, zlib.crc32(payload))
+        self.assertEqual(headCrc, zlib.crc32(record[:8]))
 
     def test_tornTailCutShort(self):
         """
@@ -118,22 +137,40 @@ class RecordTests(SynchronousTestCase):
         good = encodeRecord((b"SET", b"a", b"1"))
         last = encodeRecord((b"SET", b"b", b"2"))
         for cut in range(1, len(last)):
-            scan = scanLog(good + last[:cut], "f.aof")
+            scan = scanRecords(good + last[:cut], "f.aof")
             self.assertEqual(scan.ops, [(b"SET", b"a", b"1")])
             self.assertEqual(scan.goodBytes, len(good))
             self.assertEqual(scan.tornBytes, cut)
             self.assertIsNotNone(scan.tornReason)
 
-    def test_tornTailBadCRC(self):
+    def test_completeLastRecordBadCRC(self):
         """
-        A complete last record whose CRC fails is a torn tail too.
+        A complete last record whose payload fails its CRC is corruption,
+        not a torn tail: a torn write runs past the end of the file.
         """
         good = encodeRecord((b"SET", b"a", b"1"))
         last = bytearray(encodeRecord((b"SET", b"b", b"2")))
         last[-1] ^= 0xFF
-        scan = scanLog(good + bytes(last))
-        self.assertEqual(scan.ops, [(b"SET", b"a", b"1")])
-        self.assertEqual(scan.tornReason, "CRC mismatch")
+        e = self.assertRaises(CorruptLog, scanRecords, good + bytes(last),
+                              "f.aof")
+        self.assertEqual((e.offset, e.reason), (len(good), "CRC mismatch"))
+
+    def test_flippedLengthBit(self):
+        """
+        A flipped bit in the length of record 101 of 200, in the last log,
+        is corruption at that record's offset (its header checksum fails),
+        not a torn tail that would drop records 101 to 200.
+        """
+        records = [encodeRecord((b"SET", b"k%d" % i, b"v"))
+                   for i in range(200)]
+        offset = sum(len(r) for r in records[:100])
+        for bit in (0, 7, 20, 31):
+            data = bytearray(b"".join(records))
+            data[offset + bit // 8] ^= 1 << (bit % 8)
+            e = self.assertRaises(CorruptLog, scanRecords, bytes(data),
+                                  "/d/kvtwist-1.aof", True)
+            self.assertEqual(e.offset, offset)
+            self.assertEqual(e.reason, "bad record header checksum")
 
     def test_zeroFilledTail(self):
         """
@@ -141,7 +178,7 @@ class RecordTests(SynchronousTestCase):
         the file before a crash) are a torn tail.
         """
         good = encodeRecord((b"SET", b"a", b"1"))
-        scan = scanLog(good + b"\x00" * 100)
+        scan = scanRecords(good + b"\x00" * 100)
         self.assertEqual(scan.ops, [(b"SET", b"a", b"1")])
         self.assertEqual(scan.tornBytes, 100)
 
@@ -154,7 +191,8 @@ class RecordTests(SynchronousTestCase):
         bad = bytearray(encodeRecord((b"SET", b"b", b"2")))
         bad[-1] ^= 0xFF
         data = first + bytes(bad) + encodeRecord((b"SET", b"c", b"3"))
-        e = self.assertRaises(CorruptLog, scanLog, data, "/d/kvtwist-1.aof")
+        e = self.assertRaises(CorruptLog, scanRecords, data,
+                              "/d/kvtwist-1.aof")
         self.assertEqual(e.offset, len(first))
         self.assertIn("/d/kvtwist-1.aof", str(e))
         self.assertIn("CRC", str(e))
@@ -165,7 +203,7 @@ class RecordTests(SynchronousTestCase):
         damaged tail is corruption.
         """
         data = encodeRecord((b"SET", b"a", b"1"))
-        self.assertRaises(CorruptLog, scanLog, data[:-1], "x", False)
+        self.assertRaises(CorruptLog, scanRecords, data[:-1], "x", False)
 
     def test_malformedPayload(self):
         """
@@ -174,8 +212,78 @@ class RecordTests(SynchronousTestCase):
         import pickle
         import zlib
         payload = pickle.dumps({"not": "a list"}, 4)
-        data = struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
-        self.assertRaises(CorruptLog, scanLog, data)
+        head = struct.pack("<II", len(payload), zlib.crc32(payload))
+        data = head + struct.pack("<I", zlib.crc32(head)) + payload
+        self.assertRaises(CorruptLog, scanRecords, data)
+
+
+class LogFileTests(SynchronousTestCase):
+    """
+    A log file's header names its generation; files of format 1 are read.
+    """
+
+    def test_header(self):
+        """
+        A file starting with the header of its generation passes; an empty
+        file, a header cut short or damaged, or one naming another
+        generation (files renamed or reordered) fails at offset 0, naming
+        the file.
+        """
+        data = format.logHeader(7) + encodeRecord((b"SET", b"a", b"1"))
+        format.checkLogHeader(data, "f", 7)
+        self.assertEqual(scanLog(data, "f").ops, [(b"SET", b"a", b"1")])
+        damaged = bytearray(data)
+        damaged[12] ^= 1
+        for content, words in [
+                (b"", "empty"), (data[:10], "cut short"),
+                (bytes(damaged), "damaged"),
+                (format.logHeader(8) + data[24:], "holds generation 8")]:
+            e = self.assertRaises(CorruptLog, format.checkLogHeader, content,
+                                  "/d/kvtwist-00000007.aof", 7)
+            self.assertEqual(e.offset, 0)
+            self.assertIn(words, str(e))
+            self.assertIn("/d/kvtwist-00000007.aof", str(e))
+
+    def test_legacy(self):
+        """
+        A file of format 1 (no header, no record header checksum) is told
+        apart and read with format 1's rule for a torn tail.
+        """
+        data = legacyRecord((b"SET", b"a", b"1")) + legacyRecord(
+            (b"SET", b"b", b"2"))
+        self.assertTrue(format.isLegacyLog(data))
+        self.assertFalse(format.isLegacyLog(format.logHeader(1)))
+        self.assertFalse(format.isLegacyLog(b""))
+        scan = format.scanLegacyLog(data[:-1])
+        self.assertEqual(scan.ops, [(b"SET", b"a", b"1")])
+        self.assertEqual(format.scanLegacyLog(data).ops,
+                         [(b"SET", b"a", b"1"), (b"SET", b"b", b"2")])
+
+
+class ManifestTests(SynchronousTestCase):
+    """
+    The manifest round-trips and refuses damage.
+    """
+
+    def test_roundTrip(self):
+        """
+        A manifest decodes to what was encoded.
+        """
+        m = snapfile.Manifest(5, 9)
+        self.assertEqual(snapfile.decodeManifest(snapfile.encodeManifest(m)), m)
+
+    def test_damage(self):
+        """
+        A flipped bit, a truncation or another file is refused, naming the
+        file.
+        """
+        content = snapfile.encodeManifest(snapfile.Manifest(5, 9))
+        flipped = bytearray(content)
+        flipped[20] ^= 4
+        for damaged in (bytes(flipped), content[:-1], b"", b"x" * 32):
+            e = self.assertRaises(snapfile.CorruptManifest,
+                                  snapfile.decodeManifest, damaged, "/d/m")
+            self.assertIn("/d/m", str(e))
 
 
 class NameTests(SynchronousTestCase):
@@ -188,12 +296,12 @@ class NameTests(SynchronousTestCase):
         L{logName} and L{parseLogName} are inverses; other names are not
         logs.
         """
-        self.assertEqual(persistence.logName(7), "kvtwist-00000007.aof")
-        self.assertEqual(persistence.parseLogName("kvtwist-00000007.aof"), 7)
-        self.assertEqual(persistence.parseLogName("kvtwist-123456789.aof"),
+        self.assertEqual(files.logName(7), "kvtwist-00000007.aof")
+        self.assertEqual(files.parseLogName("kvtwist-00000007.aof"), 7)
+        self.assertEqual(files.parseLogName("kvtwist-123456789.aof"),
                          123456789)
-        self.assertIsNone(persistence.parseLogName("kvtwist-7.aof.tmp"))
-        self.assertIsNone(persistence.parseLogName("other.aof"))
+        self.assertIsNone(files.parseLogName("kvtwist-7.aof.tmp"))
+        self.assertIsNone(files.parseLogName("other.aof"))
 
     def test_listDataDir(self):
         """
@@ -206,7 +314,7 @@ class NameTests(SynchronousTestCase):
                      "kvtwist.snapshot", "kvtwist.snapshot.tmp", "README"]:
             with open(os.path.join(d, name), "wb"):
                 pass
-        listing = persistence.listDataDir(d)
+        listing = files.listDataDir(d)
         self.assertEqual(listing.snapshot, os.path.join(d, "kvtwist.snapshot"))
         self.assertEqual([g for g, _ in listing.logs], [2, 10])
         self.assertEqual(listing.temps,
@@ -225,9 +333,9 @@ class SnapshotTests(SynchronousTestCase):
                       {b"s": 1234567890123})
 
     def _write(self) -> bytes:
-        size = persistence.writeSnapshot(FileSystem(), self.dir, self.state,
-                                         5, 1700000000000)
-        persistence.installSnapshot(FileSystem(), self.dir, [])
+        size = snapshots.writeSnapshot(FileSystem(), self.dir, self.state,
+                                       5, 1700000000000, "s.tmp")
+        snapshots.installSnapshot(FileSystem(), self.dir, "s.tmp", 5, [])
         with open(os.path.join(self.dir, "kvtwist.snapshot"), "rb") as f:
             content = f.read()
         self.assertEqual(size, len(content))
@@ -243,19 +351,18 @@ class SnapshotTests(SynchronousTestCase):
         self.assertEqual(snap.data[b"s"], b"v")
         self.assertEqual(list(snap.data[b"l"]), [b"a", b"b"])
         self.assertEqual(snap.expires, {b"s": 1234567890123})
-        self.assertEqual(persistence.readSnapshotInfo(
-            os.path.join(self.dir, "kvtwist.snapshot")), (5, 1700000000000))
 
     def test_installDeletesCoveredLogs(self):
         """
         L{installSnapshot} renames the temporary file into place and removes
         the logs it is given.
         """
-        log = os.path.join(self.dir, persistence.logName(4))
+        log = os.path.join(self.dir, files.logName(4))
         with open(log, "wb") as f:
             f.write(b"x")
-        persistence.writeSnapshot(FileSystem(), self.dir, self.state, 5, 0)
-        persistence.installSnapshot(FileSystem(), self.dir, [log])
+        snapshots.writeSnapshot(FileSystem(), self.dir, self.state, 5, 0,
+                                "s.tmp")
+        snapshots.installSnapshot(FileSystem(), self.dir, "s.tmp", 5, [log])
         self.assertEqual(sorted(os.listdir(self.dir)), ["kvtwist.snapshot"])
 
     def test_damage(self):
@@ -287,6 +394,7 @@ class FileSystemTests(SynchronousTestCase):
         """
         path = os.path.join(self.mktemp())
         fs = FileSystem()
+        fs.writeNew(path, [b""])
         fd = fs.openLog(path)
         try:
             fs.writeAt(fd, b"hello", 0)
@@ -298,3 +406,26 @@ class FileSystemTests(SynchronousTestCase):
         self.assertEqual(fs.readFile(path), b"helloworldXXX")
         fs.truncate(path, 10)
         self.assertEqual(fs.readFile(path), b"helloworld")
+
+    def test_createLog(self):
+        """
+        L{FileSystem.createLog} makes a log file holding only its header,
+        records it in the manifest, and leaves no temporary file; the
+        descriptor writes after the header.
+        """
+        d = self.mktemp()
+        os.makedirs(d)
+        fs = FileSystem()
+        fd = fs.createLog(d, 3, snapfile.Manifest(2, 3))
+        try:
+            fs.writeAt(fd, encodeRecord((b"SET", b"a", b"1")),
+                       format.LOG_HEADER_SIZE)
+        finally:
+            fs.close(fd)
+        self.assertEqual(sorted(os.listdir(d)),
+                         ["kvtwist-00000003.aof", "kvtwist.manifest"])
+        data = fs.readFile(os.path.join(d, "kvtwist-00000003.aof"))
+        format.checkLogHeader(data, "f", 3)
+        self.assertEqual(scanLog(data).ops, [(b"SET", b"a", b"1")])
+        self.assertEqual(snapfile.decodeManifest(fs.readFile(
+            os.path.join(d, "kvtwist.manifest"))), snapfile.Manifest(2, 3))

@@ -1,5 +1,5 @@
 """
-Tests for L{kvtwist.service.StoreService}: recovery, flushing, fsync modes,
+Tests for L{kvtwist.persist.StoreService}: recovery, flushing, fsync modes,
 failures, shutdown and snapshots.
 
 No sockets and no real time: a L{Clock} drives the loops, thread work runs
@@ -16,12 +16,14 @@ from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from kvtwist import persistence
 from kvtwist.commands import Context, execute
-from kvtwist.persistence import FileSystem
+from kvtwist.persist import files, format, journal, snapfile, snapshots
+from kvtwist.persist.files import FileSystem
+from kvtwist.persist.fork import InlineForker, ProcessForker
+from kvtwist.persist.recovery import RecoveryError
+from kvtwist.persist.service import StoreService
+from kvtwist.persist.writer import joined as _joined
 from kvtwist.replies import Error
-from kvtwist.service import (
-    InlineForker, ProcessForker, RecoveryError, StoreService, _joined)
 from kvtwist.store import Store
 
 START = 1700000000.0
@@ -81,6 +83,8 @@ class FaultyFS(FileSystem):
     The real file layer, counting fsyncs, failing when told.
 
     @ivar failWrites: log writes write half their data, then fail (ENOSPC).
+    @ivar writes: the writes of log records (not headers, nor manifests).
+    @ivar fsyncs: the fsyncs of log records.
     @ivar failFsync: fsyncs fail (EIO).
     @ivar failSnapshot: snapshot files are written halfway, then fail.
     """
@@ -96,7 +100,9 @@ class FaultyFS(FileSystem):
         if self.failWrites:
             FileSystem.writeAt(self, fd, data[:len(data) // 2], offset)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        self.writes += 1
+        if offset >= format.LOG_HEADER_SIZE:
+            # Only writes of records count, not headers nor the manifest.
+            self.writes += 1
         FileSystem.writeAt(self, fd, data, offset)
 
     def fsync(self, fd):
@@ -104,6 +110,14 @@ class FaultyFS(FileSystem):
             raise OSError(errno.EIO, os.strerror(errno.EIO))
         self.fsyncs += 1
         FileSystem.fsync(self, fd)
+
+    def createLog(self, dataDir, gen, manifest):
+        fsyncs = self.fsyncs
+        try:
+            return FileSystem.createLog(self, dataDir, gen, manifest)
+        finally:
+            # Only fsyncs of records count.
+            self.fsyncs = fsyncs
 
     def writeNew(self, path, chunks):
         if self.failSnapshot:
@@ -134,6 +148,40 @@ class SlowForker(InlineForker):
         self.killed.append(handle)
 
 
+class FakeReactor:
+    """
+    What the store service asks of the reactor besides time: stop it, and
+    call from a signal handler.
+
+    @ivar stopped: how many times C{stop} was called.
+    """
+
+    def __init__(self):
+        self.stopped = 0
+
+    def stop(self):
+        self.stopped += 1
+
+    def callFromThread(self, f, *args):
+        f(*args)
+
+
+class FakeSignals:
+    """
+    Stands in for C{signal.signal}: records the handlers installed.
+
+    @ivar handlers: the current handler of each signal number.
+    """
+
+    def __init__(self):
+        self.handlers = {}
+
+    def install(self, signum, handler):
+        previous = self.handlers.get(signum)
+        self.handlers[signum] = handler
+        return previous
+
+
 class ServiceTestMixin:
     """
     Builds services on a temporary data directory with a fake clock.
@@ -147,6 +195,8 @@ class ServiceTestMixin:
         self.runner = Runner()
         self.forker = InlineForker()
         self.fs = FaultyFS()
+        self.reactor = FakeReactor()
+        self.signals = FakeSignals()
         self.services = []
         self.addCleanup(self._stopAll)
 
@@ -167,6 +217,8 @@ class ServiceTestMixin:
         kw.setdefault("runInThread", self.runner)
         kw.setdefault("forker", self.forker)
         kw.setdefault("fs", self.fs)
+        kw.setdefault("reactor", self.reactor)
+        kw.setdefault("installSignal", self.signals.install)
         svc = StoreService(store, self.dir, fsync=fsync, flushInterval=1.0,
                            clock=self.clock, **kw)
         svc.startService()
@@ -191,7 +243,7 @@ class ServiceTestMixin:
         """
         The log files in the data directory, in generation order.
         """
-        return [p for _, p in persistence.listDataDir(self.dir).logs]
+        return [p for _, p in files.listDataDir(self.dir).logs]
 
 
 class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
@@ -209,9 +261,11 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         store.set(b"gone", b"x")
         store.push(b"l", [b"x", b"y"])
         store.delete(b"gone")
-        self.assertEqual(os.path.getsize(self.logPaths()[-1]), 0)
+        self.assertEqual(os.path.getsize(self.logPaths()[-1]),
+                         format.LOG_HEADER_SIZE)
         self.clock.advance(1)
-        self.assertGreater(os.path.getsize(self.logPaths()[-1]), 0)
+        self.assertGreater(os.path.getsize(self.logPaths()[-1]),
+                           format.LOG_HEADER_SIZE)
         self.assertEqual(svc.info()["aof_pending_bytes"], 0)
         gen = svc.info()["aof_current_generation"]
         self.stop(svc)
@@ -236,7 +290,7 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         path = self.logPaths()[-1]
         good = os.path.getsize(path)
         with open(path, "ab") as f:
-            f.write(persistence.encodeRecord((b"SET", b"c", b"3"))[:-3])
+            f.write(format.encodeRecord((b"SET", b"c", b"3"))[:-3])
 
         with capturedEvents() as events:
             store2, svc2 = self.start()
@@ -261,10 +315,10 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         """
         store, svc = self.start()
         store.set(b"a", b"1")
-        self.assertEqual(svc.save(), "OK")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
         store.set(b"b", b"2")
         self.stop(svc)
-        tmp = os.path.join(self.dir, persistence.SNAPSHOT_TMP_NAME)
+        tmp = os.path.join(self.dir, "kvtwist.snapshot.tmp")
         with open(tmp, "wb") as f:
             f.write(b"KVTWSNAP half a snapshot")
 
@@ -284,14 +338,17 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
             self.clock.advance(1)
         self.stop(svc)
         path = self.logPaths()[-1]
+        where = format.LOG_HEADER_SIZE + 14
         with open(path, "r+b") as f:
-            f.seek(12)
+            f.seek(where)
             byte = f.read(1)
-            f.seek(12)
+            f.seek(where)
             f.write(bytes([byte[0] ^ 0xFF]))
+        before = os.path.getsize(path)
         e = self.assertRaises(RecoveryError, self.start)
         self.assertIn(path, str(e))
-        self.assertIn("at byte 0", str(e))
+        self.assertIn("at byte %d" % (format.LOG_HEADER_SIZE,), str(e))
+        self.assertEqual(os.path.getsize(path), before)
 
     def test_tornTailOnlyInLastLog(self):
         """
@@ -316,9 +373,9 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         """
         store, svc = self.start()
         store.set(b"a", b"1")
-        self.assertEqual(svc.save(), "OK")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
         self.stop(svc)
-        path = os.path.join(self.dir, persistence.SNAPSHOT_NAME)
+        path = os.path.join(self.dir, files.SNAPSHOT_NAME)
         with open(path, "r+b") as f:
             f.seek(40)
             f.write(b"\x00\x01\x02")
@@ -336,7 +393,7 @@ class RecoveryTests(ServiceTestMixin, SynchronousTestCase):
         old = self.logPaths()[-1]
         with open(old, "rb") as f:
             content = f.read()
-        self.assertEqual(svc.save(), "OK")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
         store.set(b"a", b"2")
         self.stop(svc)
         with open(old, "wb") as f:
@@ -388,8 +445,8 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         order; the next flush goes on after them.
         """
         store, svc = self.start()
-        svc.SEAL_OPS = 3
-        svc.WRITE_BYTES = 1
+        svc.journal.SEAL_OPS = 3
+        svc.writer.WRITE_BYTES = 1
         for i in range(10):
             store.set(b"k%d" % (i,), b"v")
             svc.sealBatch()
@@ -401,7 +458,7 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         self.clock.advance(1)
         [path] = self.logPaths()
         with open(path, "rb") as f:
-            ops = persistence.scanLog(f.read()).ops
+            ops = format.scanLog(f.read()).ops
         self.assertEqual(
             [op[1] for op in ops],
             [b"k%d" % (i,) for i in range(10)] + [b"last"])
@@ -414,17 +471,17 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         then.
         """
         store, svc = self.start()
-        ops = [(b"SET", b"k%d" % (i,), b"v") for i in range(svc.SEAL_OPS)]
+        ops = [(b"SET", b"k%d" % (i,), b"v") for i in range(svc.journal.SEAL_OPS)]
         for op in ops[:-1]:
             store.set(op[1], op[2])
         svc.sealBatch()
-        self.assertEqual(len(svc._pending), svc.SEAL_OPS - 1)
+        self.assertEqual(len(svc.journal.pending), svc.journal.SEAL_OPS - 1)
         store.set(ops[-1][1], ops[-1][2])
         svc.sealBatch()
-        self.assertEqual(svc._pending, [])
-        record = persistence.encodeFrames(ops)
+        self.assertEqual(svc.journal.pending, [])
+        record = format.encodeFrames(ops)
         info = svc.info()
-        self.assertEqual(info["aof_pending_ops"], svc.SEAL_OPS)
+        self.assertEqual(info["aof_pending_ops"], svc.journal.SEAL_OPS)
         self.assertEqual(info["aof_pending_bytes"], len(record))
         self.clock.advance(1)
         self.assertEqual(self.fs.writes, 1)
@@ -439,11 +496,11 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         fit in C{WRITE_BYTES}.
         """
         store, svc = self.start()
-        svc.SEAL_OPS = 2
+        svc.journal.SEAL_OPS = 2
         for i in range(6):
             store.set(b"k%d" % (i,), b"v")
             svc.sealBatch()
-        self.assertEqual(len(svc._chunks), 3)
+        self.assertEqual(len(svc.journal.sealed), 3)
         self.clock.advance(1)
         self.assertEqual(self.fs.writes, 1)
 
@@ -545,7 +602,7 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         self.stop(svc)
         store2, svc2 = self.start()
         self.assertEqual(store2.ttlMs(b"k"), 10000)
-        self.assertEqual(svc2.save(), "OK")
+        self.assertEqual(self.successResultOf(svc2.save()), "OK")
         self.stop(svc2)
         store3, svc3 = self.start()
         self.assertEqual(store3.ttlMs(b"k"), 10000)
@@ -626,7 +683,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         it was in flight, and the retry writes all of them in order.
         """
         store, svc = self.start()
-        svc.SEAL_OPS = 2
+        svc.journal.SEAL_OPS = 2
         self.runner.auto = False
         for key in (b"k0", b"k1", b"k2"):
             store.set(key, b"v")
@@ -646,21 +703,20 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.info()["aof_pending_ops"], 0)
         [path] = self.logPaths()
         with open(path, "rb") as f:
-            ops = persistence.scanLog(f.read()).ops
+            ops = format.scanLog(f.read()).ops
         self.assertEqual([op[1] for op in ops],
                          [b"k%d" % (i,) for i in range(5)])
 
     def startUnencodable(self):
         """
         A started service with C{k1}'s op sealed and C{k2}'s pending, and
-        the log's encoding failing from then on (C{persistence.encodeFrames}
+        the log's encoding failing from then on (C{format.encodeFrames}
         patched back in ends that).
 
         @return: C{(store, service, context)}.
         """
-        from kvtwist import service
         store, svc = self.start()
-        svc.SEAL_OPS = 1
+        svc.journal.SEAL_OPS = 1
         ctx = Context(store, None, svc)
         self.assertEqual(execute(ctx, b"SET", [b"k1", b"v1"]), "OK")
         svc.sealBatch()
@@ -668,7 +724,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         def cantEncode(ops):
             raise MemoryError("no memory")
 
-        self.patch(service, "encodeFrames", cantEncode)
+        self.patch(journal, "encodeFrames", cantEncode)
         self.assertEqual(execute(ctx, b"SET", [b"k2", b"v2"]), "OK")
         svc.sealBatch()
         return store, svc, ctx
@@ -681,13 +737,12 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         can be encoded, the next flush writes them and writes are accepted
         again.
         """
-        from kvtwist import service
         store, svc, ctx = self.startUnencodable()
         self.assertEqual(len(self.flushLoggedErrors(MemoryError)), 1)
         self.assertEqual(svc.failure, "can't encode the log: no memory")
         reply = execute(ctx, b"SET", [b"k3", b"v3"])
         self.assertTrue(reply.startswith("MISCONF"), reply)
-        self.assertEqual(svc.save(), "ERR SAVE refused: can't encode the "
+        self.assertEqual(self.successResultOf(svc.save()), "ERR SAVE refused: can't encode the "
                                      "log: no memory")
         self.assertIsInstance(svc.bgsave(), Error)
         self.clock.advance(1)  # writes k1's record, can't encode k2's op
@@ -695,7 +750,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.failure, "can't encode the log: no memory")
         self.assertEqual(svc.info()["aof_pending_ops"], 1)
 
-        self.patch(service, "encodeFrames", persistence.encodeFrames)
+        self.patch(journal, "encodeFrames", format.encodeFrames)
         self.clock.advance(1)
         self.assertIsNone(svc.failure)
         self.assertEqual(execute(ctx, b"SET", [b"k3", b"v3"]), "OK")
@@ -711,7 +766,6 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         writing works again, the encoding failure is what is reported,
         until it too goes.
         """
-        from kvtwist import service
         store, svc, ctx = self.startUnencodable()
         self.fs.failWrites = True
         self.clock.advance(1)  # k1's record fails to be written
@@ -723,7 +777,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.assertTrue(reply.startswith("MISCONF"), reply)
         self.flushLoggedErrors(MemoryError, OSError)
 
-        self.patch(service, "encodeFrames", persistence.encodeFrames)
+        self.patch(journal, "encodeFrames", format.encodeFrames)
         self.clock.advance(1)
         self.assertIsNone(svc.failure)
         self.stop(svc)
@@ -733,23 +787,39 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
 
     def test_alwaysNeverAcknowledgesBeforeDisk(self):
         """
-        In C{always} mode, a write whose fsync fails is not acknowledged;
-        its reply waits through the retries and fires once one succeeds.
+        In C{always} mode, writes in flight when the fsync fails are never
+        acknowledged and never left unanswered: each gets C{MISCONF} as
+        soon as the flush fails.  Their data stays in the journal and is
+        written once the disk works again.
         """
+        self.runner.auto = False
         store, svc = self.start(fsync="always")
         ctx = Context(store, None, svc)
         self.fs.failFsync = True
-        reply = execute(ctx, b"SET", [b"k", b"v"])
-        self.clock.advance(0)
-        self.assertNoResult(reply)
+        first = execute(ctx, b"SET", [b"k", b"v"])
+        self.clock.advance(0)  # the flush of k starts
+        second = execute(ctx, b"SET", [b"k2", b"v"])  # waits for the next
+        self.assertNoResult(first)
+        self.assertNoResult(second)
+        self.runner.runAll()
         self.assertEqual(svc.failure, "Input/output error")
         self.flushLoggedErrors(OSError)
-        self.clock.advance(1)
-        self.assertNoResult(reply)
+        for reply in (first, second):
+            reply = self.successResultOf(reply)
+            self.assertTrue(reply.startswith("MISCONF"), reply)
+            self.assertIn("Input/output error", reply)
+        refused = execute(ctx, b"SET", [b"k3", b"v"])
+        self.assertTrue(refused.startswith("MISCONF"), refused)
         self.fs.failFsync = False
+        self.runner.auto = True
         self.clock.advance(1)
-        self.assertEqual(self.successResultOf(reply), "OK")
         self.assertIsNone(svc.failure)
+        last = execute(ctx, b"SET", [b"k4", b"v"])
+        self.clock.advance(0)
+        self.assertEqual(self.successResultOf(last), "OK")
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual(sorted(store2.keys()), [b"k", b"k2", b"k4"])
 
     def test_alwaysSealedInFlightWaitsForItsFlush(self):
         """
@@ -758,7 +828,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         in flight.
         """
         store, svc = self.start(fsync="always")
-        svc.SEAL_OPS = 1
+        svc.journal.SEAL_OPS = 1
         self.runner.auto = False
         ctx = Context(store, None, svc)
         first = execute(ctx, b"SET", [b"a", b"1"])
@@ -771,39 +841,6 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.clock.advance(0)  # b's flush, right after
         self.runner.runAll()
         self.assertEqual(self.successResultOf(second), "OK")
-
-    def test_stopServiceBoundedWhenFlushKeepsFailing(self):
-        """
-        C{stopService} retries a failing flush a few times, then gives up
-        with a critical log instead of hanging.
-        """
-        store, svc = self.start()
-        store.set(b"k", b"v")
-        self.fs.failWrites = True
-        with capturedEvents() as events:
-            d = svc.stopService()
-            self.assertNoResult(d)
-            self.clock.pump([1] * 5)
-        self.successResultOf(d)
-        self.assertIn("Giving up flushing", formatted(events))
-        self.flushLoggedErrors(OSError)
-
-    def test_stopServiceTimeout(self):
-        """
-        A flush that never returns can't hold shutdown beyond the bound.
-        """
-        self.runner.auto = False
-        store, svc = self.start()
-        store.set(b"k", b"v")
-        self.clock.advance(1)
-        self.assertEqual(len(self.runner.calls), 1)
-        d = svc.stopService()
-        self.clock.advance(9.9)
-        self.assertNoResult(d)
-        with capturedEvents() as events:
-            self.clock.advance(0.1)
-        self.successResultOf(d)
-        self.assertIn("giving up", formatted(events))
 
 
 class ShutdownTests(ServiceTestMixin, SynchronousTestCase):
@@ -858,7 +895,7 @@ class ShutdownTests(ServiceTestMixin, SynchronousTestCase):
         self.forker.finished = True
         self.clock.advance(0.05)
         self.successResultOf(d)
-        self.assertIn(persistence.SNAPSHOT_NAME, self.files())
+        self.assertIn(files.SNAPSHOT_NAME, self.files())
 
     def test_stopKillsStuckSnapshotChild(self):
         """
@@ -871,7 +908,108 @@ class ShutdownTests(ServiceTestMixin, SynchronousTestCase):
         self.clock.advance(10)
         self.successResultOf(d)
         self.assertEqual(len(self.forker.killed), 1)
-        self.assertNotIn(persistence.SNAPSHOT_NAME, self.files())
+        self.assertNotIn(files.SNAPSHOT_NAME, self.files())
+
+
+class StartupTests(ServiceTestMixin, SynchronousTestCase):
+    """
+    The chain of files kept up as the server runs, and what a start does
+    to a directory of format 1 or, with C{--load-damaged}, to a damaged
+    one.
+    """
+
+    def manifest(self):
+        """
+        The manifest's content.
+        """
+        return snapfile.decodeManifest(self.fs.readFile(
+            os.path.join(self.dir, files.MANIFEST_NAME)))
+
+    def test_manifestFollowsTheChain(self):
+        """
+        The manifest names each new generation once its file exists, and
+        the snapshot's generation once it is installed; a restart finds
+        the chain whole.
+        """
+        store, svc = self.start()
+        self.assertEqual(self.manifest(), snapfile.Manifest(1, 1))
+        store.set(b"a", b"1")
+        self.clock.advance(1)
+        self.assertEqual(svc.bgsave(), "Background saving started")
+        self.clock.advance(0.05)
+        self.assertEqual(self.manifest(), snapfile.Manifest(2, 1))
+        store.set(b"b", b"2")
+        self.clock.advance(1)
+        self.assertEqual(self.manifest(), snapfile.Manifest(2, 2))
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual((store2.get(b"a"), store2.get(b"b")), (b"1", b"2"))
+
+    def test_snapshotOfUnusedGenerationLeavesNoGap(self):
+        """
+        Two snapshots with no write between them don't skip a generation:
+        the later writes' log is the one right after the snapshot.
+        """
+        store, svc = self.start()
+        store.set(b"a", b"1")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
+        store.set(b"b", b"2")
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual((store2.get(b"a"), store2.get(b"b")), (b"1", b"2"))
+
+    def test_formatOneConverted(self):
+        """
+        A directory of log format 1 is read, then converted: a snapshot
+        replaces its logs, and later starts read format 2 only.
+        """
+        from kvtwist.test.test_persist_format import legacyRecord
+        with open(os.path.join(self.dir, "kvtwist-00000004.aof"), "wb") as f:
+            f.write(legacyRecord((b"SET", b"a", b"1"))
+                    + legacyRecord((b"SET", b"b", b"2")))
+        store, svc = self.start()
+        self.assertEqual(store.get(b"b"), b"2")
+        self.assertNotIn("kvtwist-00000004.aof", self.files())
+        self.assertIn("kvtwist.snapshot", self.files())
+        self.assertEqual(self.manifest(), snapfile.Manifest(5, 5))
+        store.set(b"c", b"3")
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual(sorted(store2.keys()), [b"a", b"b", b"c"])
+
+    def test_loadDamaged(self):
+        """
+        A missing generation refuses to start; with C{loadDamaged} the
+        server starts with what could be read, having moved every old file
+        into a C{damaged-*} directory (nothing deleted) and begun a new
+        chain, which later starts find whole.
+        """
+        store, svc = self.start()
+        for gen, key in enumerate([b"a", b"b", b"c"]):
+            store.set(key, b"1")
+            self.assertEqual(svc.bgsave(), "Background saving started")
+            self.clock.advance(0.05)
+            store.set(key + b"2", b"1")
+            self.clock.advance(1)
+        self.stop(svc)
+        logs = self.logPaths()
+        os.remove(os.path.join(self.dir, files.SNAPSHOT_NAME))
+        self.assertRaises(RecoveryError, self.start)
+        with capturedEvents() as events:
+            store2, svc2 = self.start(loadDamaged=True)
+        self.assertIn("damaged-", formatted(events))
+        self.assertEqual(store2.get(b"c2"), b"1")
+        [aside] = [n for n in self.files() if n.startswith("damaged-")]
+        self.assertEqual(
+            sorted(os.listdir(os.path.join(self.dir, aside))),
+            sorted([files.MANIFEST_NAME] + [os.path.basename(p)
+                                            for p in logs]))
+        store2.set(b"d", b"1")
+        self.stop(svc2)
+        store3, svc3 = self.start()
+        self.assertEqual(store3.get(b"c2"), b"1")
+        self.assertEqual(store3.get(b"d"), b"1")
 
 
 class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
@@ -888,10 +1026,10 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         store.set(b"k", b"v")
         self.clock.advance(1)
         self.clock.advance(100)
-        self.assertEqual(svc.save(), "OK")
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
         self.assertEqual(svc.lastSave, int(START + 101))
         names = self.files()
-        self.assertIn(persistence.SNAPSHOT_NAME, names)
+        self.assertIn(files.SNAPSHOT_NAME, names)
         self.assertEqual(len(self.logPaths()), 0)
         self.assertEqual(svc.info()["rdb_changes_since_last_save"], 0)
         store.set(b"k2", b"v2")
@@ -916,7 +1054,7 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.info()["rdb_bgsave_in_progress"], 1)
         self.assertEqual(svc.bgsave(),
                          "ERR Background save already in progress")
-        self.assertEqual(svc.save(),
+        self.assertEqual(self.successResultOf(svc.save()),
                          "ERR Background save already in progress")
         store.set(b"b", b"2")
         self.clock.advance(0.05)
@@ -924,12 +1062,12 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(info["rdb_bgsave_in_progress"], 0)
         self.assertEqual(info["rdb_last_bgsave_status"], "ok")
         self.assertEqual(info["rdb_saves"], 1)
-        self.assertIn(persistence.SNAPSHOT_NAME, self.files())
+        self.assertIn(files.SNAPSHOT_NAME, self.files())
         for path in before:
             self.assertFalse(os.path.exists(path))
         self.assertEqual(svc.lastSave, int(START + 1))
-        snap = persistence.decodeSnapshot(self.fs.readFile(
-            os.path.join(self.dir, persistence.SNAPSHOT_NAME)))
+        snap = snapfile.decodeSnapshot(self.fs.readFile(
+            os.path.join(self.dir, files.SNAPSHOT_NAME)))
         self.assertEqual(snap.data, {b"a": b"1"})
         self.clock.advance(1)
         self.stop(svc)
@@ -944,8 +1082,8 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         """
         store, svc = self.start()
         store.set(b"a", b"1")
-        self.assertEqual(svc.save(), "OK")
-        path = os.path.join(self.dir, persistence.SNAPSHOT_NAME)
+        self.assertEqual(self.successResultOf(svc.save()), "OK")
+        path = os.path.join(self.dir, files.SNAPSHOT_NAME)
         with open(path, "rb") as f:
             previous = f.read()
         store.set(b"b", b"2")
@@ -958,8 +1096,9 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         self.flushLoggedErrors(OSError)
         with open(path, "rb") as f:
             self.assertEqual(f.read(), previous)
-        self.assertNotIn(persistence.SNAPSHOT_TMP_NAME, self.files())
-        reply = svc.save()
+        self.assertEqual([n for n in self.files() if n.endswith(".tmp")],
+                         [])
+        reply = self.successResultOf(svc.save())
         self.assertTrue(reply.startswith("ERR snapshot failed"), reply)
         with open(path, "rb") as f:
             self.assertEqual(f.read(), previous)
@@ -985,11 +1124,13 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.info()["rdb_bgsave_in_progress"], 1)
         self.clock.advance(0.05)
         self.assertEqual(svc.snapshotCount, 1)
-        self.assertEqual(svc.info()["aof_current_size"], 0)
+        self.assertEqual(svc.info()["aof_current_size"],
+                         format.LOG_HEADER_SIZE)
 
     def test_info(self):
         """
-        C{info()} gives the persistence fields with Redis-like names.
+        C{info()} gives the persistence fields with Redis-like names; the
+        service provides what the stats snapshot reads.
         """
         store, svc = self.start(fsync="always")
         info = svc.info()
@@ -1004,6 +1145,9 @@ class SnapshotTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(info["aof_fsync"], "always")
         self.assertEqual(info["aof_last_write_status"], "ok")
         self.assertEqual(info["rdb_last_save_time"], int(START))
+        from zope.interface.verify import verifyObject
+        from kvtwist.stats import IPersistenceStats
+        self.assertTrue(verifyObject(IPersistenceStats, svc))
 
 
 class ProcessForkerTests(SynchronousTestCase):
@@ -1049,11 +1193,11 @@ class ProcessForkerTests(SynchronousTestCase):
         os.makedirs(d)
         forker = ProcessForker()
         state = ({b"k": b"v"}, {})
-        pid = forker.start(lambda: persistence.writeSnapshot(
-            FileSystem(), d, state, 3, 0))
+        pid = forker.start(lambda: snapshots.writeSnapshot(
+            FileSystem(), d, state, 3, 0, "snap.tmp"))
         self.assertTrue(self._wait(forker, pid))
-        with open(os.path.join(d, persistence.SNAPSHOT_TMP_NAME), "rb") as f:
-            snap = persistence.decodeSnapshot(f.read())
+        with open(os.path.join(d, "snap.tmp"), "rb") as f:
+            snap = snapfile.decodeSnapshot(f.read())
         self.assertEqual(snap.data, {b"k": b"v"})
 
         def fail():
