@@ -10,7 +10,7 @@ The store is made of parts, one module each: the keyspace
 (L{kvtwist.store.keyspace}: keys, SCAN, the journal, replay, snapshots),
 expiry (L{kvtwist.store.expiry}), and one module per kind of value
 (L{kvtwist.store.strings}, L{kvtwist.store.lists},
-L{kvtwist.store.hashes}), each declaring its
+L{kvtwist.store.hashes}, L{kvtwist.store.sets}), each declaring its
 L{kvtwist.store.valuetype.ValueType}.  A new kind of value is a module of
 its own, added to L{Store}'s bases and L{VALUE_TYPES}.
 
@@ -29,19 +29,20 @@ from typing import Callable, Optional
 from zope.interface import implementer
 
 from kvtwist.interfaces import IStore
-from kvtwist.store import keyspace, expiry, hashes, lists, strings
+from kvtwist.store import keyspace, expiry, hashes, lists, sets, strings
 from kvtwist.store.errors import NoSuchKey, NotAnInteger, OutOfRange, WrongType
 from kvtwist.store.expiry import Expiry
 from kvtwist.store.keyspace import TOMBSTONE, Keyspace
 from kvtwist.store.hashes import Hashes
 from kvtwist.store.lists import Lists
+from kvtwist.store.sets import Sets
 from kvtwist.store.strings import Strings, parseInt
 
 __all__ = ["Store", "VALUE_TYPES", "TOMBSTONE", "NoSuchKey", "NotAnInteger",
            "OutOfRange", "WrongType", "parseInt"]
 
 #: Every kind of value the store holds.
-VALUE_TYPES = [strings.TYPE, lists.TYPE, hashes.TYPE]
+VALUE_TYPES = [strings.TYPE, lists.TYPE, hashes.TYPE, sets.TYPE]
 
 
 def _nowMs() -> float:
@@ -57,7 +58,7 @@ def _allOps():
 
 
 @implementer(IStore)
-class Store(Strings, Lists, Hashes, Expiry, Keyspace):
+class Store(Strings, Lists, Hashes, Sets, Expiry, Keyspace):
     """
     The in-memory store: its keyspace and expiry, and the operations of
     each kind of value.
