@@ -1,7 +1,7 @@
 # -*- test-case-name: kvtwist.test.test_commands -*-
 """
 The commands: the table (L{kvtwist.commands.registry}) and one module of
-handlers per Redis command group: L{keys} (generic), L{strings}, L{lists}, L{hashes}, L{sets},
+handlers per Redis command group: L{keys} (generic), L{strings}, L{lists}, L{hashes}, L{sets}, L{zsets},
 L{connection}, L{server}.
 
 A handler is called as C{handler(ctx, args)} with a
@@ -22,13 +22,13 @@ from kvtwist.commands.errors import errorReply
 from kvtwist.commands.registry import (
     TABLE, Command, Offload, group, intArg, lookup)
 from kvtwist.commands import (  # registers the handlers
-    connection, hashes, keys, lists, server, sets, strings)
+    connection, hashes, keys, lists, server, sets, strings, zsets)
 from kvtwist.replies import PLAIN as PLAIN_REPLIES
 
 __all__ = ["TABLE", "Command", "ClientState", "Context", "Offload",
            "PLAIN_REPLIES", "errorReply", "execute", "group", "intArg",
            "lookup", "connection", "hashes", "keys", "lists", "server",
-           "sets", "strings"]
+           "sets", "strings", "zsets"]
 
 
 def execute(ctx: Context, name: bytes, args: List[bytes]):

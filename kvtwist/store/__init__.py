@@ -1,16 +1,19 @@
 # -*- test-case-name: kvtwist.test.test_store -*-
 """
-The data: an in-memory key-value store with strings, lists and expiry.
+The data: an in-memory key-value store with strings, lists, hashes, sets,
+sorted sets and expiry.
 
-Keys and values are L{bytes}.  A value is a string (L{bytes}) or a list (a
-L{collections.deque} of L{bytes}).  Expiry times are absolute, in
+Keys are L{bytes}.  A value is a string (L{bytes}), a list (a
+L{collections.deque} of L{bytes}), a hash (a L{dict}), a set (a L{set})
+or a sorted set (a L{kvtwist.store.zsets.ZSet}).  Expiry times are absolute, in
 milliseconds since the epoch, read from an injectable clock.
 
 The store is made of parts, one module each: the keyspace
 (L{kvtwist.store.keyspace}: keys, SCAN, the journal, replay, snapshots),
 expiry (L{kvtwist.store.expiry}), and one module per kind of value
 (L{kvtwist.store.strings}, L{kvtwist.store.lists},
-L{kvtwist.store.hashes}, L{kvtwist.store.sets}), each declaring its
+L{kvtwist.store.hashes}, L{kvtwist.store.sets}, L{kvtwist.store.zsets}),
+each declaring its
 L{kvtwist.store.valuetype.ValueType}.  A new kind of value is a module of
 its own, added to L{Store}'s bases and L{VALUE_TYPES}.
 
@@ -29,7 +32,8 @@ from typing import Callable, Optional
 from zope.interface import implementer
 
 from kvtwist.interfaces import IStore
-from kvtwist.store import keyspace, expiry, hashes, lists, sets, strings
+from kvtwist.store import (
+    keyspace, expiry, hashes, lists, sets, strings, zsets)
 from kvtwist.store.errors import NoSuchKey, NotAnInteger, OutOfRange, WrongType
 from kvtwist.store.expiry import Expiry
 from kvtwist.store.keyspace import TOMBSTONE, Keyspace
@@ -37,12 +41,14 @@ from kvtwist.store.hashes import Hashes
 from kvtwist.store.lists import Lists
 from kvtwist.store.sets import Sets
 from kvtwist.store.strings import Strings, parseInt
+from kvtwist.store.zsets import ZSets
 
 __all__ = ["Store", "VALUE_TYPES", "TOMBSTONE", "NoSuchKey", "NotAnInteger",
            "OutOfRange", "WrongType", "parseInt"]
 
 #: Every kind of value the store holds.
-VALUE_TYPES = [strings.TYPE, lists.TYPE, hashes.TYPE, sets.TYPE]
+VALUE_TYPES = [strings.TYPE, lists.TYPE, hashes.TYPE, sets.TYPE,
+               zsets.TYPE]
 
 
 def _nowMs() -> float:
@@ -58,7 +64,7 @@ def _allOps():
 
 
 @implementer(IStore)
-class Store(Strings, Lists, Hashes, Sets, Expiry, Keyspace):
+class Store(Strings, Lists, Hashes, Sets, ZSets, Expiry, Keyspace):
     """
     The in-memory store: its keyspace and expiry, and the operations of
     each kind of value.

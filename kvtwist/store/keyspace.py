@@ -84,6 +84,14 @@ class Keyspace:
 
     journal: Optional[Callable[[tuple], None]] = None
 
+    #: Called with a key that now holds a value where it held none (a push
+    #: to a missing list, a ZADD to a missing sorted set, a RENAME onto
+    #: it...), or L{None}: what the blocking commands (BLPOP, BZPOPMIN...)
+    #: wait for, as Redis's C{signalKeyAsReady}.  A key never becomes
+    #: non-empty otherwise, since emptied values are deleted.  Strings set
+    #: by C{set} don't call it (no blocking command waits for a string).
+    keyCreated: Optional[Callable[[bytes], None]] = None
+
     #: Store size from which L{flush} frees through C{runInThread}.
     OFFLOAD_KEYS = 20000
 
@@ -158,7 +166,8 @@ class Keyspace:
 
     def _put(self, key: bytes, value):
         """
-        Store C{value} in C{key}'s slot, reviving a tombstone.
+        Store C{value} in C{key}'s slot, reviving a tombstone; tell
+        L{keyCreated} of a key that held nothing.
         """
         data = self._data
         if key not in data:
@@ -166,7 +175,12 @@ class Keyspace:
                 self._order.append(key)
         elif self._tombs and data[key] is TOMBSTONE:
             self._tombs -= 1
+        else:
+            data[key] = value
+            return
         data[key] = value
+        if self.keyCreated is not None:
+            self.keyCreated(key)
 
     def _drop(self, key: bytes) -> bool:
         value = self._data.get(key)

@@ -199,30 +199,22 @@ class Sets:
         self._emit(b"SMOVE", src, dst, member)
         return True
 
-    def _operands(self, keys: List[bytes], stopAtMissing: bool
-                  ) -> Optional[List[Set[bytes]]]:
+    def _operands(self, keys: List[bytes]) -> List[Set[bytes]]:
         """
-        The sets in C{keys}, type-checked in order; a missing key is an
-        empty set, or (C{stopAtMissing}, as C{SINTER} does) ends the
-        look-ups with L{None}.
+        The sets in C{keys}, every key type-checked (a missing key is an
+        empty set).
         """
         sets = []
         for key in keys:
             s = self._set(key)
-            if s is None:
-                if stopAtMissing:
-                    return None
-                s = set()
-            sets.append(s)
+            sets.append(set() if s is None else s)
         return sets
 
     def sinter(self, keys: List[bytes]) -> Set[bytes]:
         """
         The members in every one of the sets in C{keys}, as a new set.
         """
-        sets = self._operands(keys, stopAtMissing=True)
-        if not sets:
-            return set()
+        sets = self._operands(keys)
         sets.sort(key=len)
         return sets[0].intersection(*sets[1:])
 
@@ -231,9 +223,7 @@ class Sets:
         How many members are in every set of C{keys}, counting up to
         C{limit} (0: no limit).
         """
-        sets = self._operands(keys, stopAtMissing=True)
-        if not sets:
-            return 0
+        sets = self._operands(keys)
         sets.sort(key=len)
         first, rest = sets[0], sets[1:]
         if not limit:
@@ -250,14 +240,14 @@ class Sets:
         """
         The members of any of the sets in C{keys}, as a new set.
         """
-        return set().union(*self._operands(keys, stopAtMissing=False))
+        return set().union(*self._operands(keys))
 
     def sdiff(self, keys: List[bytes]) -> Set[bytes]:
         """
         The members of the first set in C{keys} that are in none of the
         others, as a new set.
         """
-        sets = self._operands(keys, stopAtMissing=False)
+        sets = self._operands(keys)
         return sets[0].difference(*sets[1:])
 
     def sstore(self, key: bytes, members: Set[bytes]) -> int:
