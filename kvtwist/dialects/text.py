@@ -18,6 +18,7 @@ are shown as C{\\r} and C{\\n}.
 import re
 from typing import List, Optional
 
+from kvtwist.dialects import textforms
 from kvtwist.doubles import formatDouble
 from kvtwist.replies import Error, NullArray, SetReply, Status, Verbatim
 
@@ -27,7 +28,7 @@ name = "text"
 BLOCK_COMMANDS = frozenset([
     b"PRINT", b"KEYS", b"MGET", b"INFO", b"LRANGE", b"SCAN", b"CONFIG",
     b"COMMAND", b"TIME", b"HELLO", b"HELP", b"CLIENT",
-])
+]) | textforms.BLOCK_COMMANDS
 
 #: Words the text protocol takes for a command of the table.
 ALIASES = {
@@ -255,10 +256,13 @@ def render(request: Optional[Request], reply) -> bytes:
                 return _block([b"Store is empty."])
             return _block([_one(k) + b": " + (
                 _one(v) if type(v) is bytes else
-                b"[" + b", ".join(_one(x) for x in v) + b"]")
+                textforms.printValue(v, _one))
                 for k, v in reply.items()])
         if type(reply) is Error:
             return _block([_one(reply)])
+        form = textforms.FORMS.get(name)
+        if form is not None:
+            return _block(form(request.args, reply, _one))
         return _block(_lines(reply))
     if type(reply) is Error:
         return _one(reply) + b"\r\n"
