@@ -14,6 +14,7 @@ from twisted.logger import Logger
 
 from kvtwist.commands import ClientState, Context
 from kvtwist.dialects.resp import DEFAULT_MAX_BULK
+from kvtwist.logs import RepeatLimiter
 from kvtwist.protocol import EndOfTurn, KVProtocol
 from kvtwist.replies import Error
 from kvtwist.stats import Stats
@@ -149,6 +150,9 @@ class KVFactory(ServerFactory):
         self._reaper = None
         self._whenEmpty = []
         self.endOfTurn = EndOfTurn(clock)
+        #: Refusals logged a few per peer host, then counted: a host that
+        #: keeps connecting while it is refused doesn't flood the log.
+        self.refusals = RepeatLimiter(self._log, clock)
 
     @property
     def password(self) -> Optional[bytes]:
@@ -214,8 +218,10 @@ class KVFactory(ServerFactory):
             refusal = PROTECTED_MODE_REFUSAL
         if refusal is not None:
             self.stats.rejected += 1
-            self._log.warn("refused client {addr}: {why}", addr=addr,
-                           why=refusal.split(".", 1)[0])
+            self.refusals.warn("refused connections from %s" % (
+                host if host is not None else addr,),
+                "refused client {addr}: {why}", addr=addr,
+                why=refusal.split(".", 1)[0])
             return state, ctx, refusal
         self._clients[state.id] = proto
         self._log.info("client {id} connected from {addr}", id=state.id,
@@ -225,10 +231,13 @@ class KVFactory(ServerFactory):
     def clientDisconnected(self, proto: KVProtocol, reason):
         """
         Called by a protocol when its connection is lost: count it as
-        dropped and log why.
+        dropped, and as closed by the server if the server closed it (the
+        protocol then says why: C{disconnectReason}), and log why.
         """
         state = proto.state
         self.stats.dropped += 1
+        if proto.disconnectReason is not None:
+            self.stats.closedByServer += 1
         self._clients.pop(state.id, None)
         why = proto.disconnectReason
         if why is None:
@@ -300,11 +309,12 @@ class KVFactory(ServerFactory):
 
     def stopFactory(self):
         """
-        Stop the reaper.
+        Stop the reaper; log the counts of refusals not logged yet.
         """
         if self._reaper is not None and self._reaper.running:
             self._reaper.stop()
         self._reaper = None
+        self.refusals.flush()
 
     def reap(self):
         """

@@ -38,6 +38,10 @@ class Stats:
     @ivar rejected: connections refused (client limit, protected mode).
     @ivar connectionsReceived: connections accepted.
     @ivar dropped: client connections ended, whatever the cause.
+    @ivar closedByServer: client connections the server closed (refused at
+        the client limit or by protected mode, a protocol error, idle past
+        C{--timeout}, stalled past the output bound, shutdown): those
+        of L{dropped} that the client did not end itself.
     @ivar netInput: bytes received from clients.
     @ivar netOutput: bytes sent to clients.
     @ivar authFailures: failed C{AUTH}s.
@@ -54,6 +58,7 @@ class Stats:
         self.rejected = 0
         self.connectionsReceived = 0
         self.dropped = 0
+        self.closedByServer = 0
         self.netInput = 0
         self.netOutput = 0
         self.authFailures = 0
@@ -109,6 +114,8 @@ class ClientFigures(NamedTuple):
     @ivar rejected: connections refused since start.
     @ivar stalledDisconnects: clients closed for not reading replies.
     @ivar authFailures: failed C{AUTH}s.
+    @ivar closedByServer: connections the server closed since start (of
+        C{dropped}; see L{Stats.closedByServer}).
     """
 
     connected: int
@@ -118,6 +125,7 @@ class ClientFigures(NamedTuple):
     rejected: int
     stalledDisconnects: int
     authFailures: int
+    closedByServer: int = 0
 
 
 class CommandFigures(NamedTuple):
@@ -421,7 +429,8 @@ def takeSnapshot(factory=None,
         clients = ClientFigures(
             factory.countActive(), factory.config.maxClients,
             stats.connectionsReceived, stats.dropped, stats.rejected,
-            stats.stalledDisconnects, stats.authFailures)
+            stats.stalledDisconnects, stats.authFailures,
+            stats.closedByServer)
         commands = CommandFigures(
             stats.commandsProcessed, stats.unknown,
             tuple(sorted(stats.perCommand.items())))

@@ -29,6 +29,8 @@ from kvtwist import __version__
 from kvtwist.dialects.resp import DEFAULT_MAX_BULK
 from kvtwist.listening import (ListenError, checkDescription,
                                portToEndpoint, tryListening, withBacklog)
+from kvtwist import logs
+from kvtwist.logs import parseLevel
 from kvtwist.services import (ClientsService, KVService, ListenerService,
                               StartupError)
 
@@ -89,7 +91,8 @@ class Options(usage.Options):
     """
     Options of C{twistd kvstore}.
 
-    Once parsed: C{endpoints}, the description of each listener of the
+    Once parsed: C{log-level}, a L{twisted.logger.LogLevel};
+    C{endpoints}, the description of each listener of the
     key-value port (C{--port}, then each C{--listen}); C{listeners}, the
     same as C{(option, value, description)}; C{web}, the web interface's
     description or L{None}; C{password}, L{bytes} or L{None};
@@ -136,6 +139,9 @@ class Options(usage.Options):
         ["web", None, None,
          "Serve the web interface and /metrics on this endpoint, e.g. "
          "tcp:8080:interface=127.0.0.1 (off by default)."],
+        ["log-level", None, "info",
+         "Log events of this level and above: debug, info, warn, error or "
+         "critical (warn leaves out the line per client connection)."],
     ]
 
     optFlags = [
@@ -179,6 +185,10 @@ class Options(usage.Options):
             raise usage.UsageError("--flush-interval must be positive")
         if self["max-clients"] < 1:
             raise usage.UsageError("--max-clients must be at least 1")
+        try:
+            self["log-level"] = parseLevel(self["log-level"])
+        except ValueError as e:
+            raise usage.UsageError(str(e))
         self["listeners"] = [
             ("port", self["port"], portToEndpoint(self["port"]))] + [
             ("listen", d, withBacklog(d)) for d in self["listen"]]
@@ -240,9 +250,10 @@ def prepareProcess(options, modules=sys.modules):
     """
     The process-wide choices made once, as twistd starts, before anything
     runs: PyPy's nursery (this may run the whole command again, see
-    L{kvtwist.nursery}) and the reactor (unless twistd installed one,
-    C{--reactor}, or C{--stock-reactor} is given).  In a process whose
-    reactor already runs, nothing changes.
+    L{kvtwist.nursery}), the reactor (unless twistd installed one,
+    C{--reactor}, or C{--stock-reactor} is given) and the log level
+    (L{filterTwistdLog}).  In a process whose reactor already runs,
+    nothing changes.
 
     @param modules: L{sys.modules}, where the reactor would be.
     """
@@ -252,6 +263,24 @@ def prepareProcess(options, modules=sys.modules):
     nursery.logRestart(_log)
     if not options.get("stock-reactor"):
         installIfNone()
+    filterTwistdLog(options)
+
+
+def filterTwistdLog(options, twistdLog=logs.TWISTD) -> bool:
+    """
+    Have twistd log through a filter of C{--log-level}: its C{logger}
+    option, unless one was given (C{twistd --logger}), names
+    L{kvtwist.logs.TWISTD}, which makes twistd's usual observer behind the
+    filter.  Only under twistd (C{twist} has a C{--log-level} of its own).
+
+    @return: whether the filter was put in place.
+    """
+    from twisted.application.app import ServerOptions
+    parent = getattr(options, "parent", None)
+    if not isinstance(parent, ServerOptions) or parent.get("logger"):
+        return False
+    parent["logger"] = twistdLog.use(parent, options["log-level"])
+    return True
 
 
 class TwistdOptions(Options):

@@ -53,6 +53,7 @@ def renderInfo(snap: IStatsSnapshot):
         sections.append(("Clients", [
             ("connected_clients", clients.connected),
             ("dropped_clients", clients.dropped),
+            ("closed_by_server", clients.closedByServer),
             ("maxclients", clients.maxClients),
             ("rejected_connections", clients.rejected),
             ("blocked_clients", 0),

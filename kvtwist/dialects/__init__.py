@@ -5,7 +5,10 @@ The wire dialects, detected per line by their first bytes.
 A line dialect is a module with a C{name}, a C{parse(line)} returning a
 request (with C{.name} and C{.args}), L{None} for nothing to do, or an
 L{kvtwist.replies.Error}; and a C{render(request, reply)} returning the
-bytes to send (C{request} is L{None} for a parse error).  RESP has its own
+bytes to send (C{request} is L{None} for a parse error).  A dialect that
+can't send some error replies (the colon protocol) renders them as nothing
+and has an C{unanswered(request, error)} giving the text the connection
+logs instead (a few per client, then a count).  RESP has its own
 framing (L{kvtwist.dialects.resp}) and is chosen by the protocol when a line
 starts with C{*}.
 """

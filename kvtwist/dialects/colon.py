@@ -28,20 +28,17 @@ Colon keys are lists in the shared store, so C{LRANGE} and the other list
 commands see them.  The protocol has no error reply: a malformed line, a
 colon write or read on a key holding another type (C{WRONGTYPE}), and every
 line while a password is set (the protocol has no way to authenticate:
-C{NOAUTH}) send nothing back and are logged instead.  A value holding CR
+C{NOAUTH}) send nothing back and are logged instead (L{unanswered} says
+what: the connection logs it, a few per client).  A value holding CR
 or LF (written through another dialect) is shown as C{\\r} / C{\\n} so that
 it stays on its line.
 """
 
 from typing import List, Optional
 
-from twisted.logger import Logger
-
 from kvtwist.replies import Error
 
 name = "colon"
-
-_log = Logger(namespace="kvtwist.dialects.colon")
 
 #: verb (lower case) -> (command name, number of fields after the verb)
 _VERBS = {
@@ -122,17 +119,25 @@ def render(request: Optional[Request], reply) -> bytes:
     """
     Render C{reply} to C{request} (L{None} if the line could not be parsed)
     as the bytes to send: the C{key:value} lines of a C{Get}, nothing for
-    anything else.  Errors are logged, never sent.
+    anything else.  Errors are never sent (see L{unanswered}).
     """
     if type(reply) is Error:
-        if request is None:
-            _log.warn("colon protocol: refused line: {error}", error=reply)
-        else:
-            _log.warn("colon protocol: {verb} on key {key!r} refused: "
-                      "{error}", verb=request.verb.decode("ascii"),
-                      key=request.key, error=reply)
         return b""
     if request is None or request.verb != b"get" or not reply:
         return b""
     prefix = _show(request.key) + b":"
     return b"".join([prefix + _show(value) + b"\n" for value in reply])
+
+
+def unanswered(request: Optional[Request], error: Error) -> str:
+    """
+    What to log for an error the protocol has no way to send: the refused
+    line, or the verb and key refused, and why.
+
+    @param request: the request refused, or L{None} for a line that could
+        not be parsed.
+    """
+    if request is None:
+        return "colon protocol: refused line: %s" % (error,)
+    return "colon protocol: %s on key %r refused: %s" % (
+        request.verb.decode("ascii"), request.key, error)

@@ -21,6 +21,7 @@ from zope.interface import implementer
 
 from kvtwist import commands, dialects, transport as _transport
 from kvtwist.dialects import resp
+from kvtwist.logs import RepeatLimiter
 from kvtwist.protocol import framing, replyqueue
 from kvtwist.protocol.framing import (
     Framer, LineTooLong, PREAUTH, ProtocolError, RESP_STARTS, TelnetReply)
@@ -52,6 +53,7 @@ class KVProtocol(LineReceiver):
     @ivar framer: the L{Framer} of its input.
     @ivar replies: the L{ReplyQueue} of its replies.
     @ivar writer: the L{TurnWriter} its replies leave through.
+    @ivar warnings: the L{RepeatLimiter} of warnings about this client.
     @ivar disconnectReason: why the server closed it, if it did.
     @ivar stalledSince: when it stopped reading its replies (its input was
         paused), or L{None}.
@@ -70,6 +72,7 @@ class KVProtocol(LineReceiver):
     framer = None
     replies = None
     writer = None
+    warnings = None
 
     def __init__(self):
         self._closing = False
@@ -114,12 +117,18 @@ class KVProtocol(LineReceiver):
                                   self._repliesSent)
         self._backend = factory.backend
         self._endTurn = factory.backend.endTurn
+        self.warnings = RepeatLimiter(
+            self._log, factory.clock, "client {client} ({addr}): ",
+            client=self.state.id, addr=self.state.addr)
 
     def connectionLost(self, reason):
         """
-        Forget everything buffered; tell the factory.
+        Forget everything buffered; say how many warnings were not logged;
+        tell the factory.
         """
         self._cancelUnterminated()
+        if self.warnings is not None:
+            self.warnings.flush()
         if self.factory is not None and self.state is not None:
             self.factory.clientDisconnected(self, reason)
         if self.framer is not None:
@@ -412,7 +421,7 @@ class KVProtocol(LineReceiver):
         if request is None:
             return 0
         if type(request) is Error:
-            data = dialect.render(None, request)
+            data = self._renderLine(dialect, None, request)
             self._emit(data)
             return len(data)
         state.lastCommand = request.name
@@ -421,17 +430,40 @@ class KVProtocol(LineReceiver):
         # costs more than the rest of this method.
         if reply.__class__ not in PLAIN or \
                 replyqueue.isLarge(reply):
-            heavy = self._emitLater(request.name, reply,
-                                    lambda r: dialect.render(request, r))
+            heavy = self._emitLater(
+                request.name, reply,
+                lambda r: self._renderLine(dialect, request, r))
             size = self._maxOutput if heavy else 0
         else:
             data = dialect.render(request, reply)
             if data:
                 self._emit(data)
+            elif reply.__class__ is Error:
+                self._unanswered(dialect, request, reply)
             size = len(data)
         if state.closeAfterReply:
             self._closeAfterOutput()
         return size
+
+    def _renderLine(self, dialect, request, reply) -> bytes:
+        """
+        C{dialect}'s rendering of C{reply} to C{request}; an error it
+        can't send is logged instead (L{_unanswered}).
+        """
+        data = dialect.render(request, reply)
+        if not data and reply.__class__ is Error:
+            self._unanswered(dialect, request, reply)
+        return data
+
+    def _unanswered(self, dialect, request, error: Error) -> None:
+        """
+        Log an error the dialect has no way to send, a few per client
+        (L{warnings}).
+        """
+        describe = getattr(dialect, "unanswered", None)
+        if describe is not None:
+            self.warnings.warn("%s refusals" % (dialect.name,), "{refusal}",
+                               refusal=describe(request, error))
 
     # -- output, in request order --------------------------------------------
 

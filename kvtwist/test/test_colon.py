@@ -5,7 +5,7 @@ Tests for L{kvtwist.dialects.colon}, the Go seed's colon protocol.
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.logger import globalLogPublisher
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist import dialects
@@ -39,17 +39,19 @@ def makeFactory(password=None):
 
 class CaptureLog:
     """
-    Mixin: collect the colon dialect's log events in C{self.events}.
+    Mixin: collect the log events of colon refusals (logged by the
+    connection, L{colon.unanswered}'s text in their C{refusal}) in
+    C{self.events}.
     """
 
     def captureLog(self):
         """
-        Start collecting events from the colon dialect's logger.
+        Start collecting the events of refusals.
         """
         self.events = []
 
         def observe(event):
-            if event.get("log_namespace") == "kvtwist.dialects.colon":
+            if "refusal" in event:
                 self.events.append(event)
 
         globalLogPublisher.addObserver(observe)
@@ -194,24 +196,26 @@ class RenderTests(CaptureLog, SynchronousTestCase):
             self.assertEqual(colon.render(colon.parse(line), reply), b"")
         self.assertEqual(self.events, [])
 
-    def test_errorLogged(self):
+    def test_errorUnanswered(self):
         """
-        An error reply sends nothing and is logged with the verb and key.
+        An error reply sends nothing (and logs nothing itself); what to
+        log names the verb, the key and the error.
         """
-        self.assertEqual(colon.render(colon.parse(b"Put:k:v"), WRONGTYPE),
-                         b"")
-        self.assertEqual(len(self.events), 1)
-        event = self.events[0]
-        self.assertEqual((event["verb"], event["key"], event["error"]),
-                         ("put", b"k", WRONGTYPE))
+        request = colon.parse(b"Put:k:v")
+        self.assertEqual(colon.render(request, WRONGTYPE), b"")
+        self.assertEqual(self.events, [])
+        self.assertEqual(colon.unanswered(request, WRONGTYPE),
+                         "colon protocol: put on key b'k' refused: %s"
+                         % (WRONGTYPE,))
 
-    def test_parseErrorLogged(self):
+    def test_parseErrorUnanswered(self):
         """
-        A malformed line sends nothing and is logged.
+        A malformed line sends nothing; what to log shows the error.
         """
         error = colon.parse(b"Put:k")
         self.assertEqual(colon.render(None, error), b"")
-        self.assertEqual([e["error"] for e in self.events], [error])
+        self.assertEqual(colon.unanswered(None, error),
+                         "colon protocol: refused line: %s" % (error,))
 
 
 class ProtocolTests(CaptureLog, SynchronousTestCase):
@@ -281,7 +285,8 @@ class ProtocolTests(CaptureLog, SynchronousTestCase):
         self.factory.store.set(b"s", b"text")
         self.assertEqual(self.send(b"Put:s:v\nGet:s\nUpdate:s:a:b\n"), b"")
         self.assertEqual(self.factory.store.get(b"s"), b"text")
-        self.assertEqual([e["error"] for e in self.events], [WRONGTYPE] * 3)
+        self.assertEqual([e["refusal"].rsplit(": ", 1)[1]
+                          for e in self.events], [str(WRONGTYPE)] * 3)
         self.assertEqual(self.send(b"Put:l:v\nGet:l\n"), b"l:v\n")
 
     def test_malformedLogged(self):
@@ -293,6 +298,50 @@ class ProtocolTests(CaptureLog, SynchronousTestCase):
         self.assertEqual(len(self.events), 1)
         self.assertEqual(self.send(b"Put:k:v\nGet:k\n"), b"k:v\n")
 
+    def test_floodLimited(self):
+        """
+        A client sending bad colon lines by the thousand gets the first
+        five logged, then a count of the rest when it goes (100,000 of
+        them once wrote 15 MB of warnings).
+        """
+        events = []
+
+        def observe(event):
+            if event.get("client") == self.proto.state.id:
+                events.append(event)
+        globalLogPublisher.addObserver(observe)
+        self.addCleanup(globalLogPublisher.removeObserver, observe)
+        self.send(b"Update:k:only\n" * 1000)
+        self.assertEqual(len(events), 5)
+        self.assertIn("more colon refusals will be counted, not logged",
+                      formatEvent(events[-1]))
+        self.proto.connectionLost(None)
+        self.assertEqual(len(events), 6)
+        self.assertEqual(events[-1]["count"], 995)
+        self.assertEqual(formatEvent(events[-1]),
+                         "client %d (127.0.0.1:1234): 995 more colon "
+                         "refusals in the last 0s" % (self.proto.state.id,))
+
+    def test_floodCountedEveryMinute(self):
+        """
+        While refusals keep coming, their count is logged once a minute.
+        """
+        counts = []
+
+        def observe(event):
+            if "count" in event and event.get("kind") == "colon refusals":
+                counts.append(event["count"])
+        globalLogPublisher.addObserver(observe)
+        self.addCleanup(globalLogPublisher.removeObserver, observe)
+        clock = self.factory.clock
+        self.send(b"Put:k\n" * 10)
+        clock.advance(59)
+        self.send(b"Put:k\n")
+        self.assertEqual(counts, [])
+        clock.advance(1)
+        self.send(b"Put:k\n")
+        self.assertEqual(counts, [7])
+
     def test_noAuthRefused(self):
         """
         With a password set, colon lines are refused (the protocol cannot
@@ -303,7 +352,8 @@ class ProtocolTests(CaptureLog, SynchronousTestCase):
         proto.dataReceived(b"Put:k:v\nGet:k\n")
         self.assertEqual(transport.value(), b"")
         self.assertFalse(factory.store.exists(b"k"))
-        self.assertEqual([e["error"] for e in self.events], [NOAUTH] * 2)
+        self.assertEqual([e["refusal"].split(" refused: ", 1)[1]
+                          for e in self.events], [str(NOAUTH)] * 2)
 
     def test_afterTextAuth(self):
         """

@@ -84,11 +84,12 @@ class TextFormTests(SynchronousTestCase):
     def test_print(self):
         """
         PRINT shows a hash as C{{field: value}}, a sorted set as
-        C{{member (score)}} and a set as a list.
+        C{{member (score)}} and a set as a list, quoted as PRINT quotes a
+        list's items.
         """
         self.type(b"HSET h f v")
         self.type(b"ZADD z 1.5 m")
         self.type(b"SADD s a b")
         self.assertEqual(sorted(self.type(b"PRINT").split(b"\r\n")),
-                         sorted([b"h: {f: v}", b"z: {m (1.5)}",
-                                 b"s: [a, b]", b".", b""]))
+                         sorted([b"h: {'f': 'v'}", b"z: {'m' (1.5)}",
+                                 b"s: ['a', 'b']", b".", b""]))
