@@ -43,14 +43,16 @@ def hget(ctx, args):
     return ctx.store.hget(args[0], args[1])
 
 
-@command("HMGET", -3, "readonly fast", "The values of fields of a hash.",
+@command("HMGET", -3, "readonly fast",
+         "The values of fields of a hash (text: 'field: value' lines).",
          syntax="HMGET key field [field ...]")
 def hmget(ctx, args):
     return ctx.store.hmget(args[0], args[1:])
 
 
 @command("HGETALL", 2, "readonly",
-         "Every field and value of a hash (RESP3: a map).",
+         "Every field and value of a hash (RESP3: a map; text: "
+         "'field: value' lines).",
          syntax="HGETALL key")
 def hgetall(ctx, args):
     return ctx.store.hgetall(args[0])

@@ -41,7 +41,8 @@ def sismember(ctx, args):
 
 
 @command("SMISMEMBER", -3, "readonly fast",
-         "Whether each of several members is in a set.",
+         "Whether each of several members is in a set (text: 'member: "
+         "yes' lines).",
          syntax="SMISMEMBER key member [member ...]")
 def smismember(ctx, args):
     return [int(b) for b in ctx.store.smismember(args[0], args[1:])]

@@ -162,7 +162,8 @@ def _pop(ctx, args, highest: bool):
 
 
 @command("ZPOPMIN", -2, "write fast",
-         "Remove and return the members with the lowest scores.",
+         "Remove and return the members with the lowest scores (text: "
+         "'member (score)' lines).",
          syntax="ZPOPMIN key [count]")
 def zpopmin(ctx, args):
     return _pop(ctx, args, False)
@@ -321,7 +322,8 @@ def _range(ctx, key: bytes, args: List[bytes], by: Optional[str],
 
 
 @command("ZRANGE", -4, "readonly",
-         "Members of a sorted set by rank, score or lex range.",
+         "Members of a sorted set by rank, score or lex range (text: "
+         "'member (score)' lines WITHSCORES).",
          syntax="ZRANGE key start stop [BYSCORE | BYLEX] [REV] "
          "[LIMIT offset count] [WITHSCORES]")
 def zrange(ctx, args):
