@@ -264,7 +264,10 @@ def encoding(value: ZSet) -> str:
 
 
 def _plain(value: ZSet) -> Dict[bytes, float]:
-    return {m: s for s, m in value.order}
+    # One copy in C first: PRINT may run this on another thread while the
+    # reactor thread changes the sorted set.
+    scores = dict(value.scores)
+    return dict(sorted(scores.items(), key=lambda kv: (kv[1], kv[0])))
 
 
 def _copy(value: ZSet) -> ZSet:

@@ -222,3 +222,33 @@ class SortedSetCommandTests(FamilyTestCase):
         self.assertEqual(self.call("TYPE", "z"), "zset")
         self.call("SET", "s", "v")
         self.assertEqual(self.call("ZCARD", "s").split(" ")[0], "WRONGTYPE")
+
+
+class GenericCommandTests(FamilyTestCase):
+    """
+    The generic commands on hashes, sets and sorted sets.
+    """
+
+    def test_generic(self):
+        """
+        TYPE, EXISTS, KEYS, SCAN, RENAME, EXPIRE/TTL and DEL treat the new
+        types as any key; an expired one is gone for their commands too.
+        """
+        self.call("HSET", "h", "f", "v")
+        self.call("SADD", "s", "m")
+        self.call("ZADD", "z", "1", "m")
+        self.assertEqual([self.call("TYPE", k) for k in ("h", "s", "z")],
+                         ["hash", "set", "zset"])
+        self.assertEqual(self.call("EXISTS", "h", "s", "z", "nope"), 3)
+        self.assertEqual(sorted(self.call("KEYS", "*")), [b"h", b"s", b"z"])
+        self.assertEqual(sorted(self.call("SCAN", "0")[1]),
+                         [b"h", b"s", b"z"])
+        self.assertEqual(self.call("RENAME", "z", "z2"), "OK")
+        self.assertEqual(self.call("ZSCORE", "z2", "m"), 1.0)
+        self.assertEqual(self.call("EXPIRE", "s", "10"), 1)
+        self.assertEqual(self.call("TTL", "s"), 10)
+        self.clock.now += 10001
+        self.assertEqual(self.call("SCARD", "s"), 0)
+        self.assertEqual(self.call("TYPE", "s"), "none")
+        self.assertEqual(self.call("DEL", "h", "z2", "s"), 2)
+        self.assertEqual(self.call("KEYS", "*"), [])
