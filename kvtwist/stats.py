@@ -165,18 +165,37 @@ class MemoryFigures(NamedTuple):
     idleReleases: int
 
 
+class DatabaseFigures(NamedTuple):
+    """
+    One non-empty database (a line of C{INFO keyspace}).
+
+    @ivar index: its number.
+    @ivar keys: keys now.
+    @ivar expiring: keys with an expiry time now.
+    @ivar avgTtl: the average time to live of those, in milliseconds
+        (estimated, as Redis does).
+    """
+
+    index: int
+    keys: int
+    expiring: int
+    avgTtl: int
+
+
 class KeyspaceFigures(NamedTuple):
     """
     The data a backend holds.
 
-    @ivar keys: keys now.
-    @ivar expiring: keys with an expiry time now.
+    @ivar keys: keys now, in every database.
+    @ivar expiring: keys with an expiry time now, in every database.
     @ivar expired: keys expired since start.
+    @ivar databases: a L{DatabaseFigures} for each non-empty database.
     """
 
     keys: int
     expiring: int
     expired: int
+    databases: Tuple[DatabaseFigures, ...] = ()
 
 
 class PersistenceFigures(NamedTuple):
@@ -350,8 +369,10 @@ def keyspaceFigures(store) -> KeyspaceFigures:
     """
     The keyspace figures of an L{kvtwist.interfaces.IStore}.
     """
-    return KeyspaceFigures(store.size(), store.expiringCount(),
-                           store.expiredCount)
+    databases = tuple(DatabaseFigures(*db) for db in store.figures())
+    return KeyspaceFigures(sum(db.keys for db in databases),
+                           sum(db.expiring for db in databases),
+                           store.expiredCount, databases)
 
 
 class IPersistenceStats(Interface):
@@ -459,7 +480,7 @@ def backendFiguresOf(backend) -> BackendFigures:
 __all__ = ["Stats", "rss", "IStatsSnapshot", "StatsSnapshot",
            "IBackendStats", "BackendFigures", "ProcessFigures",
            "ClientFigures", "CommandFigures", "TrafficFigures",
-           "MemoryFigures", "KeyspaceFigures", "PersistenceFigures",
+           "MemoryFigures", "KeyspaceFigures", "DatabaseFigures", "PersistenceFigures",
            "IPersistenceStats",
            "takeSnapshot", "memoryFigures", "keyspaceFigures",
            "persistenceFigures", "backendFiguresOf", "reactorName"]

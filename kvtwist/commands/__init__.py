@@ -1,8 +1,9 @@
 # -*- test-case-name: kvtwist.test.test_commands -*-
 """
 The commands: the table (L{kvtwist.commands.registry}) and one module of
-handlers per Redis command group: L{keys} (generic), L{strings}, L{lists}, L{hashes}, L{sets}, L{zsets},
-L{connection}, L{server}.
+handlers per Redis command group: L{keys} (generic), L{strings}, L{lists},
+L{hashes}, L{sets}, L{zsets}, L{connection}, L{server}; and L{databases}
+(SELECT, SWAPDB, FLUSHDB...).
 
 A handler is called as C{handler(ctx, args)} with a
 L{kvtwist.commands.context.Context} and the arguments (L{bytes}, without
@@ -22,13 +23,14 @@ from kvtwist.commands.errors import errorReply
 from kvtwist.commands.registry import (
     TABLE, Command, Offload, group, intArg, lookup)
 from kvtwist.commands import (  # registers the handlers
-    connection, hashes, keys, lists, server, sets, strings, zsets)
+    connection, databases, hashes, keys, lists, server, sets, strings,
+    zsets)
 from kvtwist.replies import PLAIN as PLAIN_REPLIES
 
 __all__ = ["TABLE", "Command", "ClientState", "Context", "Offload",
            "PLAIN_REPLIES", "errorReply", "execute", "group", "intArg",
-           "lookup", "connection", "hashes", "keys", "lists", "server",
-           "sets", "strings", "zsets"]
+           "lookup", "connection", "databases", "hashes", "keys", "lists",
+           "server", "sets", "strings", "zsets"]
 
 
 def execute(ctx: Context, name: bytes, args: List[bytes]):

@@ -1,7 +1,8 @@
 # -*- test-case-name: kvtwist.test.test_commands -*-
 """
 Commands about the client's own connection (Redis's C{connection} group):
-PING, ECHO, QUIT, AUTH, HELLO, CLIENT, SELECT; and kvtwist's EXIT and
+PING, ECHO, QUIT, AUTH, HELLO, CLIENT (SELECT is with the databases'
+commands, L{kvtwist.commands.databases}); and kvtwist's EXIT and
 HELP.
 """
 
@@ -138,11 +139,11 @@ def clientLine(state, now: float) -> str:
     """
     One line of C{CLIENT LIST} for a L{kvtwist.commands.ClientState}.
     """
-    return ("id=%d addr=%s name=%s age=%d idle=%d cmd=%s dialect=%s "
+    return ("id=%d addr=%s name=%s age=%d idle=%d db=%d cmd=%s dialect=%s "
             "resp=%d cmds=%d" % (
                 state.id, state.addr, field(state.name),
                 int(now - state.created), int(now - state.lastActive),
-                field(state.lastCommand).lower() or "NULL",
+                state.db, field(state.lastCommand).lower() or "NULL",
                 state.dialect, state.protover, state.commands))
 
 
@@ -174,19 +175,6 @@ def client(ctx, args):
     return Error("ERR unknown subcommand or wrong number of arguments for "
                  "'%s'. Try CLIENT HELP." % (args[0].decode("utf-8",
                                                              "replace"),))
-
-
-@command("SELECT", 2, "loading stale fast",
-         "Select the database (only 0 exists).", (0, 0, 0),
-         syntax="SELECT index")
-def select(ctx, args):
-    try:
-        db = int(args[0])
-    except ValueError:
-        return replies.NOT_INTEGER
-    if db != 0:
-        return Error("ERR DB index is out of range")
-    return OK
 
 
 #: The groups of HELP's list, in order, with their headings.

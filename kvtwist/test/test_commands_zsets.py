@@ -252,3 +252,30 @@ class GenericCommandTests(FamilyTestCase):
         self.assertEqual(self.call("TYPE", "s"), "none")
         self.assertEqual(self.call("DEL", "h", "z2", "s"), 2)
         self.assertEqual(self.call("KEYS", "*"), [])
+
+    def test_moveAndValueTypes(self):
+        """
+        MOVE takes the new types to another database; their value types
+        copy them independently (for COPY) and name Redis's encoding (for
+        OBJECT ENCODING).
+        """
+        from kvtwist.store import hashes, sets, zsets
+        self.call("HSET", "h", "f", "v")
+        self.call("SADD", "s", "1", "2")
+        self.call("ZADD", "z", "1", "m")
+        for kind, key, change, encoding in [
+                (hashes.TYPE, b"h", lambda v: v.update({b"f": b"w"}),
+                 "listpack"),
+                (sets.TYPE, b"s", lambda v: v.add(b"3"), "intset"),
+                (zsets.TYPE, b"z", lambda v: v.put(b"m", 5.0), "listpack")]:
+            value = self.store._data[key]
+            before = kind.plain(value)
+            copied = kind.copy(value)
+            self.assertIs(type(copied), kind.pythonType)
+            change(copied)
+            self.assertEqual(kind.plain(value), before)
+            self.assertEqual(kind.encoding(value), encoding)
+        self.assertEqual(self.call("MOVE", "s", "1"), 1)
+        self.assertEqual(self.call("EXISTS", "s"), 0)
+        self.call("SELECT", "1")
+        self.assertEqual(sorted(self.call("SMEMBERS", "s")), [b"1", b"2"])

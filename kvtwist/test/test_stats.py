@@ -15,9 +15,10 @@ from kvtwist.commands.server import infoSections, renderInfo
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import OK
 from kvtwist.server import Config, KVFactory
-from kvtwist.stats import (BackendFigures, IBackendStats, IStatsSnapshot,
-                           KeyspaceFigures, PersistenceFigures, memoryFigures,
-                           rss, takeSnapshot)
+from kvtwist.stats import (BackendFigures, DatabaseFigures, IBackendStats,
+                           IStatsSnapshot, KeyspaceFigures,
+                           PersistenceFigures, memoryFigures, rss,
+                           takeSnapshot)
 from kvtwist.store import Store
 from kvtwist.web.data import WebData
 from kvtwist.web.metrics import makeRegistry
@@ -85,7 +86,8 @@ class SnapshotTests(SynchronousTestCase):
         self.assertEqual((snap.traffic.input, snap.traffic.output),
                          (10, 20))
         self.assertEqual(snap.backend.kind, "memory")
-        self.assertEqual(snap.backend.keyspace, KeyspaceFigures(1, 1, 0))
+        self.assertEqual(snap.backend.keyspace, KeyspaceFigures(
+            1, 1, 0, (DatabaseFigures(0, 1, 1, 910000),)))
         persistence = snap.backend.persistence
         self.assertEqual(persistence.fsync, "always")
         self.assertEqual(persistence.flushes, 7)

@@ -176,3 +176,14 @@ class SetTests(SynchronousTestCase):
         self.assertEqual(encoding({b"a" * 65}), "hashtable")
         self.assertEqual(encoding({b"%d" % i for i in range(513)}),
                          "hashtable")
+
+    def test_moveTellsBothKeys(self):
+        """
+        A change listener (WATCH) hears of both keys SMOVE changes.
+        """
+        store, _, _ = makeStore()
+        store.sadd(b"a", [b"x"])
+        heard = []
+        store.addChangeListener(lambda db, keys: heard.append(keys))
+        store.smove(b"a", b"b", b"x")
+        self.assertEqual(heard, [(b"a", b"b")])
