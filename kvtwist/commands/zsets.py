@@ -18,7 +18,7 @@ from kvtwist.doubles import formatDouble, parseDouble
 from kvtwist.replies import NULL_ARRAY, SYNTAX, Error
 from kvtwist.store.elements import parseCursor
 from kvtwist.store.errors import Refused
-from kvtwist.store.zsets import NAN_SCORE, LexRange, ScoreRange
+from kvtwist.store.zsets import LexRange, ScoreRange
 
 command = group("sortedset")
 
@@ -493,7 +493,3 @@ def zscan(ctx, args):
         flat.append(member)
         flat.append(formatDouble(score))
     return [b"%d" % (following,), flat]
-
-
-__all__ = ["parseScore", "parseScoreRange", "parseLexRange", "withScores",
-           "NAN_SCORE"]
