@@ -5,18 +5,15 @@ Numbers as Redis reads and writes them.
 Redis reads a double with C's C{strtod} and refuses what C{strtod} would
 only partly read, leading blanks, overflow and NaN (L{parseDouble}); it
 answers doubles in their shortest round-trip form, integers without a
-fraction (L{formatDouble}, Redis 7.2's C{d2string}); and C{INCRBYFLOAT}
-and C{HINCRBYFLOAT} compute in x87 80-bit C{long double} and store the
-result as C{%.17Lf} without trailing zeros (L{addLongDouble}), so that
-C{0.1 + 0.2} is C{0.3} there, not C{0.30000000000000004}.
+fraction (L{formatDouble}, Redis 7.2's C{d2string}).  (C{INCRBYFLOAT}'s
+long doubles are L{kvtwist.store.longdouble}'s.)
 
 Nothing here knows about the store or the wire.
 """
 
 import math
 import re
-from fractions import Fraction
-from typing import Optional, Union
+from typing import Optional
 
 INF = float("inf")
 
@@ -122,95 +119,3 @@ def formatDouble(value: float) -> bytes:
             out += "." + digits[1:]
         out += "e" + ("-" if K + n - 1 < 0 else "+") + str(exp)
     return (sign + out).encode("ascii")
-
-
-# -- long double -------------------------------------------------------------
-
-#: The x87 80-bit long double: 64 bits of mantissa, exponents up to 16383.
-_LD_MANTISSA = 64
-_LD_MAX_EXPONENT = 16384
-#: Below the least subnormal long double, strtold reads zero (refused).
-_LD_TINY = Fraction(1, 2 ** 16445)
-
-
-class NotALongDouble(ValueError):
-    """
-    A text is not a number C{strtold} reads, or a result is not finite.
-    """
-
-
-def _roundLongDouble(exact: Fraction) -> Fraction:
-    """
-    C{exact} rounded to the nearest long double (ties to even).
-
-    @raise NotALongDouble: if it overflows.
-    """
-    if exact == 0:
-        return exact
-    negative = exact < 0
-    q = -exact if negative else exact
-    # e such that 2**63 <= q / 2**e < 2**64
-    e = q.numerator.bit_length() - q.denominator.bit_length()
-    if Fraction(2) ** e > q:
-        e -= 1
-    e -= _LD_MANTISSA - 1
-    scaled = q / (Fraction(2) ** e)
-    m = round(scaled)  # Fraction rounds half to even
-    if e + _LD_MANTISSA > _LD_MAX_EXPONENT:
-        raise NotALongDouble("overflow")
-    result = m * Fraction(2) ** e
-    return -result if negative else result
-
-
-def parseLongDouble(text: bytes) -> Union[Fraction, float]:
-    """
-    The long double C{text} spells, as Redis's C{string2ld} reads it (the
-    whole of it a number to C{strtold}, no blanks, no NaN, no overflow):
-    exactly, as a L{Fraction}, or an infinity as a L{float}.
-
-    @raise NotALongDouble: if it is not one.
-    """
-    if not text or len(text) > 5000:
-        raise NotALongDouble(text)
-    if _DECIMAL.match(text):
-        exact = Fraction(text.decode("ascii"))
-        if exact != 0 and abs(exact) < _LD_TINY:
-            raise NotALongDouble("underflow")
-        return _roundLongDouble(exact)
-    if _INFINITY.match(text):
-        return -INF if text.startswith(b"-") else INF
-    if _HEX.match(text):
-        try:
-            return _roundLongDouble(Fraction(_hexValue(text)))
-        except (OverflowError, ValueError):
-            raise NotALongDouble(text)
-    raise NotALongDouble(text)
-
-
-def formatLongDouble(value: Fraction) -> bytes:
-    """
-    A long double as Redis stores C{INCRBYFLOAT}'s result: C{%.17Lf}, then
-    trailing zeros (and a trailing point) dropped, C{-0} as C{0}.
-    """
-    scaled = round(value * 10 ** 17)
-    negative = scaled < 0
-    digits = str(-scaled if negative else scaled).rjust(18, "0")
-    whole, fraction = digits[:-17], digits[-17:].rstrip("0")
-    out = whole + ("." + fraction if fraction else "")
-    if negative and out != "0":
-        out = "-" + out
-    return out.encode("ascii")
-
-
-def addLongDouble(current: Union[Fraction, float],
-                  increment: Union[Fraction, float]) -> bytes:
-    """
-    C{current + increment} (as L{parseLongDouble} gives them) computed in
-    long double as Redis's C{INCRBYFLOAT} does, in its stored form
-    (L{formatLongDouble}).
-
-    @raise NotALongDouble: if the sum is not finite.
-    """
-    if isinstance(current, float) or isinstance(increment, float):
-        raise NotALongDouble("not finite")
-    return formatLongDouble(_roundLongDouble(current + increment))

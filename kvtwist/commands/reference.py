@@ -12,7 +12,11 @@ from kvtwist.commands.registry import Command
 #: Redis's command groups, in the order the reference gives them.
 GROUPS = [
     ("string", "Strings"),
+    ("bitmap", "Bits of strings"),
     ("list", "Lists"),
+    ("hash", "Hashes"),
+    ("set", "Sets"),
+    ("sortedset", "Sorted sets"),
     ("generic", "Keys of any type"),
     ("connection", "The connection"),
     ("server", "The server"),

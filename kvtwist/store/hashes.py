@@ -9,9 +9,9 @@ field [field ...]}.  A hash left without fields is deleted, as in Redis.
 
 from typing import Dict, List, Optional, Tuple
 
-from kvtwist.doubles import NotALongDouble, addLongDouble, parseLongDouble
 from kvtwist.glob import compileGlob
 from kvtwist.store.elements import SMALL, pickOne, sample, scanElements
+from kvtwist.store import longdouble
 from kvtwist.store.errors import NotAnInteger, Refused
 from kvtwist.store.strings import parseInt
 from kvtwist.store.valuetype import ValueType
@@ -191,29 +191,25 @@ class Hashes:
                      ) -> bytes:
         """
         Add C{increment} to the number in C{field} (0 if missing), in long
-        double as Redis does; return the new value as stored.
+        double as Redis does (L{kvtwist.store.longdouble}); return the new
+        value as stored.
 
         @raise Refused: if C{increment} is not a finite number, the value
             is not a number, or the sum is not finite.
         """
-        try:
-            incr = parseLongDouble(increment)
-        except NotALongDouble:
+        incr = longdouble.parse(increment)
+        if incr is None:
             raise Refused("ERR value is not a valid float")
         if isinstance(incr, float):
             raise Refused("ERR value is NaN or Infinity")
         h = self._hash(key)
         current = None if h is None else h.get(field)
-        if current is None:
-            value = parseLongDouble(b"0")
-        else:
-            try:
-                value = parseLongDouble(current)
-            except NotALongDouble:
-                raise Refused("ERR hash value is not a float")
+        value = 0 if current is None else longdouble.parse(current)
+        if value is None:
+            raise Refused("ERR hash value is not a float")
         try:
-            new = addLongDouble(value, incr)
-        except NotALongDouble:
+            new = longdouble.format(longdouble.add(value, incr))
+        except longdouble.Infinite:
             raise Refused("ERR increment would produce NaN or Infinity")
         self.hset(key, [field, new])
         return new

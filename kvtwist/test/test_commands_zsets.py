@@ -255,9 +255,9 @@ class GenericCommandTests(FamilyTestCase):
 
     def test_moveAndValueTypes(self):
         """
-        MOVE takes the new types to another database; their value types
-        copy them independently (for COPY) and name Redis's encoding (for
-        OBJECT ENCODING).
+        MOVE takes the new types to another database, COPY copies them
+        independently, OBJECT ENCODING names Redis's encoding, SCAN TYPE
+        knows their names.
         """
         from kvtwist.store import hashes, sets, zsets
         self.call("HSET", "h", "f", "v")
@@ -275,6 +275,14 @@ class GenericCommandTests(FamilyTestCase):
             change(copied)
             self.assertEqual(kind.plain(value), before)
             self.assertEqual(kind.encoding(value), encoding)
+        self.assertEqual([self.call("OBJECT", "ENCODING", k)
+                          for k in ("h", "s", "z")],
+                         [b"listpack", b"intset", b"listpack"])
+        self.assertEqual(self.call("COPY", "z", "z2"), 1)
+        self.call("ZADD", "z2", "5", "m")
+        self.assertEqual(self.call("ZSCORE", "z", "m"), 1.0)
+        self.assertEqual(sorted(self.call("SCAN", "0", "TYPE", "zset")[1]),
+                         [b"z", b"z2"])
         self.assertEqual(self.call("MOVE", "s", "1"), 1)
         self.assertEqual(self.call("EXISTS", "s"), 0)
         self.call("SELECT", "1")

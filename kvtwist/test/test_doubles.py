@@ -4,9 +4,7 @@ Tests for L{kvtwist.doubles}: numbers read and written as Redis does.
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from kvtwist.doubles import (
-    NotALongDouble, addLongDouble, formatDouble, parseDouble,
-    parseLongDouble)
+from kvtwist.doubles import formatDouble, parseDouble
 from kvtwist.test.properties import given, st
 
 
@@ -70,34 +68,3 @@ class FormatDoubleTests(SynchronousTestCase):
         """
         self.assertEqual(parseDouble(formatDouble(value)), value)
 
-
-class LongDoubleTests(SynchronousTestCase):
-    """
-    The long double arithmetic of C{INCRBYFLOAT}, with results checked
-    against redis-server 7.0 on x86-64.
-    """
-
-    def add(self, a: bytes, b: bytes) -> bytes:
-        return addLongDouble(parseLongDouble(a), parseLongDouble(b))
-
-    def test_sums(self):
-        """
-        Sums as Redis stores them.
-        """
-        for a, b, total in [
-                (b"10.5", b"0.1", b"10.6"), (b"0.1", b"0.2", b"0.3"),
-                (b"0.3", b"5000", b"5000.29999999999999982"),
-                (b"5000.29999999999999982", b"-5000.3", b"0"),
-                (b"1e30", b"1", b"1000000000000000000024696061952"),
-                (b"3", b"-1.1", b"1.9"), (b"-0.5", b"0.5", b"0")]:
-            self.assertEqual(self.add(a, b), total, (a, b))
-
-    def test_refused(self):
-        """
-        What C{strtold} does not read whole is refused; an infinity reads
-        but does not add.
-        """
-        for text in [b"", b"x", b" 1", b"nan", b"1e99999"]:
-            self.assertRaises(NotALongDouble, parseLongDouble, text)
-        self.assertEqual(parseLongDouble(b"-inf"), float("-inf"))
-        self.assertRaises(NotALongDouble, self.add, b"inf", b"1")
