@@ -128,6 +128,9 @@ class Keyspace:
     #: wait for, as Redis's C{signalKeyAsReady}.  A key never becomes
     #: non-empty otherwise, since emptied values are deleted.  Strings set
     #: by C{set} don't call it (no blocking command waits for a string).
+    #: One per database: C{store.database(n).keyCreated}.  (The change
+    #: listeners hear of every change; this hears only of new keys, and
+    #: costs one test on a new key while unset.)
     keyCreated: Optional[Callable[[bytes], None]] = None
 
     #: Store size from which L{flush} frees through C{runInThread}.
