@@ -1,6 +1,6 @@
 # -*- test-case-name: kvtwist.test.test_commands_zsets -*-
 """
-Commands on sorted set values (Redis's C{sortedset} group).
+Commands on sorted set values (Redis's C{sorted-set} group).
 
 Scores are read as Redis reads them (L{kvtwist.doubles.parseDouble}:
 C{inf}, C{-inf}, no NaN) and answered as doubles (RESP3 C{,}, RESP2 bulk
@@ -20,7 +20,7 @@ from kvtwist.store.elements import parseCursor
 from kvtwist.store.errors import Refused
 from kvtwist.store.zsets import LexRange, ScoreRange
 
-command = group("sortedset")
+command = group("sorted-set")
 
 _NOT_FLOAT = "ERR value is not a valid float"
 _NOT_POSITIVE = Error("ERR value is out of range, must be positive")
