@@ -454,6 +454,41 @@ def _error(request: Request, reply: Error) -> Error:
     return reply
 
 
+def _lcsLine(reply) -> Optional[bytes]:
+    """
+    C{LCS ... IDX}'s map on one line: C{len 6: a[4..7] = b[5..8] (4),
+    ...}.
+    """
+    if type(reply) is not dict:
+        return None
+    parts = []
+    for match in reply.get(b"matches", []):
+        text = b"a[%d..%d] = b[%d..%d]" % (match[0][0], match[0][1],
+                                           match[1][0], match[1][1])
+        if len(match) > 2:
+            text += b" (%d)" % (match[2],)
+        parts.append(text)
+    line = b"len %d" % (reply.get(b"len", 0),)
+    return line + (b": " + b", ".join(parts) if parts else b"")
+
+
+def _mpopLine(reply) -> Optional[bytes]:
+    """
+    C{LMPOP}'s C{[key, [elements]]} as C{'key': 'a' 'b'}.
+    """
+    if type(reply) is not list or len(reply) != 2:
+        return None
+    return quote(reply[0]) + b": " + _one(reply[1])
+
+
+#: Readable one-line forms of some commands' replies (a function of the
+#: reply, answering L{None} where it has no form for it).
+READABLE = {
+    b"LCS": _lcsLine,
+    b"LMPOP": _mpopLine,
+}
+
+
 def render(request: Optional[Request], reply) -> bytes:
     """
     Render C{reply} to the text C{request} (L{None} if it could not be
@@ -500,4 +535,9 @@ def render(request: Optional[Request], reply) -> bytes:
         # Redis's inline protocol answers a bare PING in RESP (redis-
         # benchmark's PING_INLINE relies on it).
         return b"+PONG\r\n"
+    readable = READABLE.get(name)
+    if readable is not None:
+        line = readable(reply)
+        if line is not None:
+            return line + b"\r\n"
     return _one(reply) + b"\r\n"

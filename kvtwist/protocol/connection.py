@@ -44,7 +44,8 @@ class KVProtocol(LineReceiver):
     It is a L{LineReceiver} whose line mode is a text connection and whose
     raw mode a RESP one: L{MAX_LENGTH} is the longest line once
     authenticated (L{lineLengthExceeded} refuses a longer one),
-    L{delimiter} ends lines, L{setRawMode} makes the connection RESP,
+    L{delimiter} ends a text connection's lines (the framer splits at it),
+    L{setRawMode} makes the connection RESP,
     L{clearLineBuffer} takes the unfinished line that C{--unterminated-ms}
     runs.  L{dataReceived} is its own (see there).
 
@@ -108,7 +109,7 @@ class KVProtocol(LineReceiver):
         self._limits = framing.authenticated(config.maxBulk,
                                              inline=self.MAX_LENGTH)
         self.framer = Framer(self._limits if self.state.authenticated
-                             else PREAUTH)
+                             else PREAUTH, self.delimiter)
         self.writer = TurnWriter(transport, factory.endOfTurn,
                                  _transport.directSender(transport),
                                  self._countOutput)
@@ -131,6 +132,12 @@ class KVProtocol(LineReceiver):
             self.warnings.flush()
         if self.factory is not None and self.state is not None:
             self.factory.clientDisconnected(self, reason)
+            # (getattr: backends written before the hook need not have it;
+            # a refused client never reached the backend.)
+            if self.framer is not None:
+                gone = getattr(self._backend, "clientDisconnected", None)
+                if gone is not None:
+                    gone(self.ctx)
         if self.framer is not None:
             self.framer.discard()
             self.replies.clear()
