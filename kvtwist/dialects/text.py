@@ -29,7 +29,10 @@ C{\\'}.
 import re
 from typing import List, Optional
 
-from kvtwist.replies import Error, NullArray, Status, Verbatim, wrongArity
+from kvtwist.dialects import textforms
+from kvtwist.doubles import formatDouble
+from kvtwist.replies import (
+    Error, NullArray, SetReply, Status, Verbatim, wrongArity)
 
 name = "text"
 
@@ -37,7 +40,7 @@ name = "text"
 BLOCK_COMMANDS = frozenset([
     b"PRINT", b"KEYS", b"MGET", b"INFO", b"LRANGE", b"SCAN", b"CONFIG",
     b"COMMAND", b"TIME", b"HELLO", b"HELP", b"CLIENT",
-])
+]) | textforms.BLOCK_COMMANDS
 
 #: Words the text protocol takes for a command of the table.
 ALIASES = {
@@ -359,7 +362,7 @@ def _lines(reply) -> List[bytes]:
     Render a reply as body lines of a block.
     """
     t = type(reply)
-    if t is list:
+    if t is list or t is SetReply:
         out = []
         for item in reply:
             if type(item) is list:
@@ -401,10 +404,10 @@ def _one(reply) -> bytes:
     if t is Status or t is Error:
         return _safeText(reply.replace("\r\n", " ").replace("\n", " "))
     if t is float:
-        return repr(reply).encode()
+        return formatDouble(reply)
     if t is Verbatim:
         return escape(bytes(reply).rstrip(b"\r\n"))
-    if t is list:
+    if t is list or t is SetReply:
         return b" ".join(quote(x) if type(x) is bytes else _one(x)
                          for x in reply) or b"(empty)"
     if t is dict:
@@ -507,10 +510,13 @@ def render(request: Optional[Request], reply) -> bytes:
                 return _block([b"Store is empty."])
             return _block([_printKey(k) + b": " + (
                 _printValue(v) if type(v) is bytes else
-                b"[" + b", ".join(quote(x) for x in v) + b"]")
+                textforms.printValue(v, quote))
                 for k, v in reply.items()])
         if name == b"HELP" and type(reply) is list:
             return _block(_lines(reply + _helpNotes(request.args)))
+        form = textforms.FORMS.get(name)
+        if form is not None:
+            return _block(form(request.args, reply, _one))
         return _block(_lines(reply))
     args = request.args
     if name == b"SET" and len(args) == 3 and args[2] == b"GET":

@@ -27,7 +27,7 @@ from kvtwist.protocol.framing import (
     Framer, LineTooLong, PREAUTH, ProtocolError, RESP_STARTS, TelnetReply)
 from kvtwist.protocol.replyqueue import ReplyQueue
 from kvtwist.protocol.writer import TurnWriter
-from kvtwist.replies import PLAIN, Error, Status
+from kvtwist.replies import PLAIN, Error, SetReply, Status
 
 TOO_BIG_INLINE = Error(framing.TOO_BIG_INLINE)
 
@@ -386,7 +386,8 @@ class KVProtocol(LineReceiver):
                 data = b"$%d\r\n%s\r\n" % (len(reply), reply)
             elif cls is Status:
                 data = statusLines.get(reply) or render(reply)
-            elif cls in plain and not ((cls is list or cls is dict) and
+            elif cls in plain and not ((cls is list or cls is dict or
+                                        cls is SetReply) and
                                        len(reply) > large):
                 data = render(reply, state.protover)
             else:
