@@ -1,16 +1,18 @@
 # -*- test-case-name: kvtwist.test.test_web -*-
 """
-Small helpers every web resource uses: security headers, JSON bodies,
-request fields, and answering with a Deferred.
+Small helpers every web resource uses: security headers, JSON bodies and
+the JSON API's leaf resources, request fields, and answering with a
+Deferred.
 """
 
 import json
 from typing import Callable, Dict, Optional
 
 from twisted.logger import Logger
+from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from kvtwist.web.data import KEEP
+from kvtwist.web.keydata import KEEP
 
 _log = Logger(namespace="kvtwist.web")
 
@@ -151,3 +153,43 @@ def answerLater(request, d, onResult: Callable, onError: Callable):
 
     d.addCallbacks(onResult, onError).addCallback(write).addErrback(crash)
     return NOT_DONE_YET
+
+
+class APILeaf(Resource):
+    """
+    A resource of the JSON API with no children, holding the
+    L{kvtwist.web.data.WebData} and the L{kvtwist.web.session.Sessions}.
+    """
+
+    isLeaf = True
+
+    def __init__(self, data, sessions):
+        Resource.__init__(self)
+        self.data = data
+        self.sessions = sessions
+
+    def refuseChange(self, request):
+        """
+        The error body if this change request lacks its CSRF token, else
+        L{None}.
+        """
+        if not self.sessions.checkCSRF(request):
+            return jsonError(request, 403, "missing or wrong CSRF token")
+        return None
+
+
+class JSONError(APILeaf):
+    """
+    Answers every method with one JSON error.
+    """
+
+    def __init__(self, code: int, message: str):
+        Resource.__init__(self)
+        self.code = code
+        self.message = message
+
+    def render(self, request):
+        """
+        The error, whatever the method.
+        """
+        return jsonError(request, self.code, self.message)
