@@ -91,6 +91,37 @@ def isText(value: bytes) -> bool:
     return _CONTROL.search(decoded) is None
 
 
+def formSafe(value: bytes, oneLine: bool = False) -> bool:
+    """
+    Whether C{value} can be put in a form as it is and come back the same
+    when the form is sent: text (L{isText}) without carriage returns
+    (a browser sends every line break of a text area as CR LF, and the
+    server reads them back as LF), and without any line break for a
+    one-line input (a browser drops them).  Forms hold anything else
+    escaped (L{escaped}).
+    """
+    if b"\r" in value or (oneLine and b"\n" in value):
+        return False
+    return isText(value)
+
+
+def fromForm(value: bytes) -> bytes:
+    """
+    A form field's text as the user meant it: the CR LF line breaks a
+    browser sends (whatever the user typed) read as LF.
+    """
+    return value.replace(b"\r\n", b"\n")
+
+
+def escaped(value: bytes) -> str:
+    """
+    C{value} escaped as the text protocol shows it (C{\\x00\\xff},
+    C{\\\\} for a backslash, C{\\n}...), whatever it holds: what
+    L{kvtwist.dialects.text.unescape} reads back.
+    """
+    return escape(value).decode("utf-8")
+
+
 def shown(value: bytes) -> str:
     """
     A value as the web interface shows it: text as it is; anything else
@@ -100,4 +131,4 @@ def shown(value: bytes) -> str:
     """
     if isText(value):
         return value.decode("utf-8")
-    return escape(value).decode("utf-8")
+    return escaped(value)

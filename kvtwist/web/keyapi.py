@@ -6,7 +6,10 @@ interface"):
     GET    /api/keys?pattern=&cursor=&count=&matching=1
                                    one page of keys (SCAN); with matching=1
                                    also how many keys match
-    GET    /api/keys/KEY           one key: type, TTL, value or items
+    GET    /api/keys/KEY           one key: type, TTL, value or items; a
+                                   page of a hash's fields or a set's
+                                   members (?cursor=&skip=&match=&count=),
+                                   of a sorted set's (?offset=&count=)
     POST   /api/keys/KEY           {"value": ..., "ttl": ...}: SET; no ttl
                                    (or "keep") keeps the key's TTL,
                                    "remove" removes it, seconds set it;
@@ -18,6 +21,9 @@ interface"):
                                    ("left": LPUSH); {"length": n}
     POST   /api/keys/KEY/pop       {"end": "right"}: RPOP ("left": LPOP);
                                    {"value": ..., "binary": ...} or 404
+    POST   /api/keys/KEY/hset ...  hashes, sets and sorted sets: hset,
+                                   hdel, sadd, srem, zadd, zrem
+                                   (L{kvtwist.web.memberapi})
 
 KEY is percent-encoded as one path segment.  Every POST and DELETE carries
 the session's CSRF token in an C{X-CSRF-Token} header (or a C{csrf}
@@ -29,23 +35,16 @@ protocol shows it (C{\\x00\\xff}, C{\\\\}), with C{"binary": true}.
 from twisted.internet.defer import gatherResults, succeed
 from twisted.web.resource import Resource
 
-from kvtwist.dialects.text import unescape
-from kvtwist.web.data import CommandFailed
 from kvtwist.web.fmt import isText, shown
-from kvtwist.web.respond import (APILeaf, JSONError, answerLater, fields,
-                                 jsonBody, jsonError, parseSeconds, parseTTL)
+from kvtwist.web.memberapi import MEMBER_ACTIONS, MemberAPI, pageJSON
+from kvtwist.web.members import Position
+from kvtwist.web.respond import (APILeaf, JSONError, answerLater,
+                                 encodedField, failedJSON, fields, jsonBody,
+                                 jsonError, parseSeconds, parseTTL)
 
 
 def _arg(request, name: bytes, default: bytes = b"") -> bytes:
     return (request.args.get(name) or [default])[0]
-
-
-def _failed(request):
-    def failed(failure):
-        failure.trap(CommandFailed)
-        return jsonError(request, failure.value.httpStatus,
-                         str(failure.value))
-    return failed
 
 
 def _keyJSON(row):
@@ -58,14 +57,7 @@ def _value(given):
 
     @raise ValueError: if it is missing, or the encoding is unknown.
     """
-    if b"value" not in given:
-        raise ValueError("value is required")
-    encoding = given.get(b"encoding", b"").lower()
-    if encoding in (b"", b"utf-8", b"text"):
-        return given[b"value"]
-    if encoding == b"escaped":
-        return unescape(given[b"value"])
-    raise ValueError("encoding is text or escaped")
+    return encodedField(given, b"value")
 
 
 class KeysAPI(Resource):
@@ -81,7 +73,8 @@ class KeysAPI(Resource):
     def getChild(self, path, request):
         """
         L{KeyAPI} for the key C{path} (one percent-decoded segment), or
-        its C{expire}, C{push} or C{pop} resource.
+        its C{expire}, C{push}, C{pop} resource, or one that changes its
+        hash, set or sorted set (L{MemberAPI}).
         """
         if not path:
             return self
@@ -94,6 +87,9 @@ class KeysAPI(Resource):
         if rest == [b"push"] or rest == [b"pop"]:
             request.postpath = []
             return ListAPI(self.data, self.sessions, path, rest[0])
+        if len(rest) == 1 and rest[0] in MEMBER_ACTIONS:
+            request.postpath = []
+            return MemberAPI(self.data, self.sessions, path, rest[0])
         return JSONError(404, "no such resource")
 
     def render_GET(self, request):
@@ -124,7 +120,7 @@ class KeysAPI(Resource):
             self.data.countKeys(pattern) if wanted else succeed(None)],
             consumeErrors=True)
         d.addErrback(lambda f: f.value.subFailure)
-        return answerLater(request, d, done, _failed(request))
+        return answerLater(request, d, done, failedJSON(request))
 
 
 class KeyAPI(APILeaf):
@@ -138,14 +134,28 @@ class KeyAPI(APILeaf):
 
     def render_GET(self, request):
         """
-        The key (L{kvtwist.web.data.WebData.key}) or 404.
+        The key (L{kvtwist.web.data.WebData.key}) or 404.  For a hash, set
+        or sorted set, one page of it: C{count} elements (50 unless
+        given) from the position C{cursor}, C{skip} and C{match} give (a
+        hash or set) or from rank C{offset} (a sorted set); the answer's
+        C{next} holds the next page's, L{None} after the last
+        (L{pageJSON}).
         """
+        try:
+            at = Position.fromArgs(request.args)
+            count = int(_arg(request, b"count", b"50") or b"50")
+            if not 1 <= count <= 1000:
+                raise ValueError(count)
+        except ValueError:
+            return jsonError(request, 400, "cursor, skip and offset are "
+                             "whole numbers, count one from 1 to 1000")
+
         def done(info):
             if info is None:
                 return jsonError(request, 404, "no such key")
-            return jsonBody(request, info)
-        return answerLater(request, self.data.key(self.key), done,
-                           lambda f: f)
+            return jsonBody(request, pageJSON(info))
+        return answerLater(request, self.data.key(self.key, at, count), done,
+                           failedJSON(request))
 
     def render_POST(self, request):
         """
@@ -166,7 +176,7 @@ class KeyAPI(APILeaf):
             return jsonError(request, 400, str(e))
         return answerLater(
             request, self.data.setKey(self.key, value, ttl),
-            lambda _: jsonBody(request, {"ok": True}), _failed(request))
+            lambda _: jsonBody(request, {"ok": True}), failedJSON(request))
 
     def render_DELETE(self, request):
         """
@@ -181,7 +191,7 @@ class KeyAPI(APILeaf):
                 return jsonError(request, 404, "no such key")
             return jsonBody(request, {"deleted": True})
         return answerLater(request, self.data.deleteKey(self.key), done,
-                           _failed(request))
+                           failedJSON(request))
 
 
 class ExpireAPI(APILeaf):
@@ -211,7 +221,7 @@ class ExpireAPI(APILeaf):
                 return jsonError(request, 404, "no such key")
             return jsonBody(request, {"ok": True})
         return answerLater(request, self.data.expireKey(self.key, seconds),
-                           done, _failed(request))
+                           done, failedJSON(request))
 
 
 class ListAPI(APILeaf):
@@ -251,4 +261,4 @@ class ListAPI(APILeaf):
                 return jsonError(request, 404, "no such key")
             return jsonBody(request, {"value": shown(reply),
                                       "binary": not isText(reply)})
-        return answerLater(request, d, done, _failed(request))
+        return answerLater(request, d, done, failedJSON(request))

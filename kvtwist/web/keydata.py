@@ -4,9 +4,10 @@ The keys as the web interface reads and changes them: a page of the key
 browser, how many keys match a pattern, one key, and the changes the
 pages and the API make.
 
-Everything goes through commands (L{KeyCommands.run}, the factory's
+Everything goes through commands (C{KeyCommands.run}, the factory's
 backend): C{SCAN}, C{TYPE}, C{PTTL}, C{GET}, C{LRANGE} to read, C{SET},
-C{DEL}, C{EXPIRE}, C{RPUSH}, ... to change.  So the reads and changes are
+C{DEL}, C{EXPIRE}, C{RPUSH}, ... to change (hashes, sets and sorted sets:
+L{kvtwist.web.members}).  So the reads and changes are
 counted, journaled and refused while persistence fails as any client's
 are, and work the same over any backend (one that answers through
 Deferreds, or a front end over Redis Cluster); the store is never reached
@@ -18,6 +19,7 @@ from typing import Dict, List, Optional
 from twisted.internet.defer import inlineCallbacks, returnValue
 
 from kvtwist.web.fmt import isText, shown, text
+from kvtwist.web.members import MEMBERS_PAGE, MemberCommands, Position
 
 #: Keys per page of the key browser.
 PAGE_SIZE = 50
@@ -34,6 +36,9 @@ COUNT_BUDGET = 10000
 #: Glob characters: a pattern without them names one key.
 _GLOB = frozenset(b"*?[\\")
 
+#: How a page of each collection type is read (L{MemberCommands}).
+_PAGES = {"hash": "hashPage", "set": "setPage", "zset": "zsetPage"}
+
 
 class _Keep:
     def __repr__(self):
@@ -44,18 +49,11 @@ class _Keep:
 KEEP = _Keep()
 
 
-class KeyCommands:
+class KeyCommands(MemberCommands):
     """
     Reading and changing keys with commands: mixed into
-    L{kvtwist.web.data.WebData}, which gives L{run}.
+    L{kvtwist.web.data.WebData}, which gives C{run}.
     """
-
-    def run(self, *words: bytes):
-        """
-        Run one command: a Deferred firing with its reply, or failing with
-        L{kvtwist.web.data.CommandFailed} for an error reply.
-        """
-        raise NotImplementedError()
 
     @inlineCallbacks
     def keys(self, pattern: bytes = b"*", cursor: int = 0,
@@ -118,13 +116,22 @@ class KeyCommands:
         returnValue({"count": len(reply[1]), "exact": reply[0] == b"0"})
 
     @inlineCallbacks
-    def key(self, key: bytes):
+    def key(self, key: bytes, at: Position = Position(),
+            count: int = MEMBERS_PAGE):
         """
-        One key, read with C{TYPE}, C{PTTL}, and C{GET} or C{LLEN} and
-        C{LRANGE}: C{{"key", "type", "ttl", "value"}} for a string (with
-        C{"length"}, and C{"binary"} when it is not text and so shown
-        escaped, see L{shown}), C{"items"} (and C{"binaryItems"}) and
-        C{"length"} for a list, C{"truncated"} when not all is shown.
+        One key, read with C{TYPE}, C{PTTL}, then as its type is read:
+        C{{"key", "type", "ttl"}} and
+
+          - a string (C{GET}): C{"value"}, C{"length"}, C{"binary"} when it
+            is not text and so shown escaped (see L{shown}), C{"truncated"}
+            when not all is shown;
+          - a list (C{LLEN}, C{LRANGE}): C{"items"} (and C{"binaryItems"},
+            the indexes of those shown escaped), C{"length"},
+            C{"truncated"};
+          - a hash, set or sorted set: the page of it at C{at}
+            (L{kvtwist.web.members.MemberCommands.hashPage}, C{setPage},
+            C{zsetPage});
+          - anything else (a stream on a cluster's nodes): nothing more.
 
         @return: a Deferred firing with it, or with L{None} if there is no
             such key.
@@ -132,8 +139,9 @@ class KeyCommands:
         kind = yield self.run(b"TYPE", key)
         if kind == "none":
             returnValue(None)
+        kind = str(kind)
         ttl = yield self.run(b"PTTL", key)
-        out: Dict[str, object] = {"key": shown(key), "type": str(kind),
+        out: Dict[str, object] = {"key": shown(key), "type": kind,
                                   "ttl": ttl}
         if kind == "string":
             value = yield self.run(b"GET", key)
@@ -143,7 +151,7 @@ class KeyCommands:
             out.update(value=shown(head), length=len(value),
                        binary=not isText(head),
                        truncated=len(value) > VALUE_LIMIT)
-        else:
+        elif kind == "list":
             length = yield self.run(b"LLEN", key)
             items = yield self.run(b"LRANGE", key, b"0",
                                    b"%d" % (LIST_LIMIT - 1,))
@@ -151,6 +159,9 @@ class KeyCommands:
                        binaryItems=[n for n, i in enumerate(items)
                                     if not isText(i)],
                        truncated=length > len(items))
+        elif kind in _PAGES:
+            page = yield getattr(self, _PAGES[kind])(key, at, count)
+            out.update(page)
         returnValue(out)
 
     def setKey(self, key: bytes, value: bytes, ttl=KEEP):

@@ -8,7 +8,7 @@ creates a key.  C{/keys/KEY} is L{kvtwist.web.keypage}'s.
 from twisted.internet.defer import inlineCallbacks, maybeDeferred
 from twisted.web.template import tags
 
-from kvtwist.web.fmt import count, text, ttl
+from kvtwist.web.fmt import count, fromForm, text, ttl
 from kvtwist.web.keypage import KeyPage
 from kvtwist.web.pages import (NotFoundPage, Page, arg, cursors, keyForm,
                                keysURL, keyURL, notice)
@@ -143,7 +143,7 @@ class KeysPage(Page):
                 lambda: tags.p("A key needs a name, and a TTL must be a "
                                "positive number of seconds.",
                                class_="error", role="alert")), 400)
-        d = self.data.setKey(key, arg(request, b"value"), seconds)
+        d = self.data.setKey(key, fromForm(arg(request, b"value")), seconds)
         d.addCallback(lambda _: keyURL(key) + "?done=saved")
         return answerLater(request, d, lambda url: self.seeOther(request, url),
                            self.failedPage(request, session))

@@ -30,6 +30,14 @@ NOTICES = {
     b"pushed": "Pushed.",
     b"popped": "Popped.",
     b"empty": "There was nothing to pop.",
+    b"fieldset": "Field saved.",
+    b"fielddeleted": "Field deleted.",
+    b"nofield": "There was no such field: nothing deleted.",
+    b"added": "Member added.",
+    b"present": "Already a member: nothing added.",
+    b"scored": "Score saved.",
+    b"removed": "Member removed.",
+    b"notmember": "Not a member: nothing removed.",
     b"loggedout": "Logged out.",
 }
 

@@ -12,6 +12,8 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from kvtwist.dialects.text import unescape
+from kvtwist.web.data import CommandFailed
 from kvtwist.web.keydata import KEEP
 
 _log = Logger(namespace="kvtwist.web")
@@ -80,6 +82,41 @@ def fields(request) -> Dict[bytes, bytes]:
         return out
     return {name: values[0] for name, values in request.args.items()
             if values}
+
+
+def encodedField(given: Dict[bytes, bytes], name: bytes,
+                 required: bool = True) -> bytes:
+    """
+    The request field C{name} (L{fields}), read back from its escapes
+    (C{\\xHH}, C{\\n}, C{\\\\}) when C{encoding} is C{escaped}: as the
+    API shows what isn't text.
+
+    @raise ValueError: if it is required and missing, or the encoding is
+        neither C{text} (or nothing) nor C{escaped}.
+    """
+    if name not in given:
+        if required:
+            raise ValueError("%s is required" % (name.decode(),))
+        return b""
+    encoding = given.get(b"encoding", b"").lower()
+    if encoding in (b"", b"utf-8", b"text"):
+        return given[name]
+    if encoding == b"escaped":
+        return unescape(given[name])
+    raise ValueError("encoding is text or escaped")
+
+
+def failedJSON(request):
+    """
+    An errback answering a command's error reply (L{CommandFailed}) as a
+    JSON error, with its HTTP status (503 while persistence fails, else
+    400).
+    """
+    def failed(failure):
+        failure.trap(CommandFailed)
+        return jsonError(request, failure.value.httpStatus,
+                         str(failure.value))
+    return failed
 
 
 def parseSeconds(raw: Optional[bytes]) -> Optional[int]:
