@@ -321,7 +321,9 @@ class KVFactory(ServerFactory):
     def reap(self):
         """
         Disconnect clients stalled (not reading replies) past their bound
-        and, with C{--timeout}, clients idle that long.
+        and, with C{--timeout}, clients idle that long (as in Redis, a
+        client blocked on a command or subscribed to a channel is never
+        idle).
         """
         now = self.now()
         timeout = self.config.timeout
@@ -338,4 +340,7 @@ class KVFactory(ServerFactory):
                         secs=now - stalled)
                     proto.abort("stalled past %gs" % (stallBound,))
             elif timeout and now - proto.state.lastActive >= timeout:
+                state = proto.state
+                if state.blocked or state.pubsub:
+                    continue
                 proto.abort("idle for %gs (--timeout)" % (timeout,))

@@ -48,6 +48,8 @@ class Stats:
     @ivar stalledDisconnects: clients closed for not reading their replies.
     @ivar idleReleases: memory given back after a burst of traffic
         (L{kvtwist.idlegc}).
+    @ivar blockedClients: clients waiting on a blocking command now (a
+        gauge, kept by the connections).
     """
 
     def __init__(self, now: float):
@@ -64,6 +66,7 @@ class Stats:
         self.authFailures = 0
         self.stalledDisconnects = 0
         self.idleReleases = 0
+        self.blockedClients = 0
 
 
 def rss() -> int:
@@ -116,6 +119,7 @@ class ClientFigures(NamedTuple):
     @ivar authFailures: failed C{AUTH}s.
     @ivar closedByServer: connections the server closed since start (of
         C{dropped}; see L{Stats.closedByServer}).
+    @ivar blocked: clients waiting on a blocking command now.
     """
 
     connected: int
@@ -126,6 +130,7 @@ class ClientFigures(NamedTuple):
     stalledDisconnects: int
     authFailures: int
     closedByServer: int = 0
+    blocked: int = 0
 
 
 class CommandFigures(NamedTuple):
@@ -451,7 +456,7 @@ def takeSnapshot(factory=None,
             factory.countActive(), factory.config.maxClients,
             stats.connectionsReceived, stats.dropped, stats.rejected,
             stats.stalledDisconnects, stats.authFailures,
-            stats.closedByServer)
+            stats.closedByServer, stats.blockedClients)
         commands = CommandFigures(
             stats.commandsProcessed, stats.unknown,
             tuple(sorted(stats.perCommand.items())))

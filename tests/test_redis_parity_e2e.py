@@ -492,3 +492,45 @@ def test_scanType(pair):
         theirs = _parse(pair[0].call("SCAN", 0, "COUNT", 100, "TYPE", kind))
         ours = _parse(pair[1].call("SCAN", 0, "COUNT", 100, "TYPE", kind))
         assert sorted(ours[1]) == sorted(theirs[1]), kind
+
+
+#: The blocking pops where they answer at once (something to pop, a
+#: timeout that passes, an error): the same bytes from both servers.
+SAME_BLOCKING = [
+    ["RPUSH", "l", "a", "b", "c", "d"], ["SET", "s", "x"],
+    ["BLPOP", "none", "l", "0"], ["BRPOP", "l", "none", "1"],
+    ["BLPOP", "none", "0.01"], ["BRPOP", "none", "none2", "0.01"],
+    ["BLPOP", "s", "l", "0"], ["BLPOP", "l", "s", "0"],
+    ["BLPOP", "l", "-1"], ["BLPOP", "l", "-0.5"], ["BLPOP", "l", "abc"],
+    ["BLPOP", "l", "inf"], ["BLPOP", "l", "nan"], ["BLPOP", "l", " 1"],
+    ["BLPOP", "l", "9223372036854775807"],
+    ["BLMOVE", "l", "m", "LEFT", "RIGHT", "0"],
+    ["BLMOVE", "none", "m", "LEFT", "RIGHT", "0.01"],
+    ["BLMOVE", "l", "m", "UP", "RIGHT", "-1"], ["RPUSH", "l", "e", "f"],
+    ["BLMOVE", "l", "s", "LEFT", "RIGHT", "0"],
+    ["BLMOVE", "s", "m", "LEFT", "RIGHT", "0"],
+    ["BRPOPLPUSH", "m", "l", "0"], ["BRPOPLPUSH", "none", "l", "0.01"],
+    ["BLMPOP", "0", "2", "none", "l", "RIGHT", "COUNT", "9"],
+    ["BLMPOP", "0.01", "1", "none", "LEFT"],
+    ["BLMPOP", "-1", "1", "none", "LEFT"],
+    ["BLMPOP", "0", "0", "none", "LEFT"],
+    ["BLMPOP", "0", "2", "none", "LEFT"],
+    ["BLMPOP", "0", "1", "none", "LEFT", "COUNT", "0"],
+    ["BLMPOP", "0", "1", "none", "SIDEWAYS"],
+    ["BLMPOP", "0", "1", "s", "LEFT"],
+    ["CLIENT", "UNBLOCK", "abc"], ["CLIENT", "UNBLOCK", "1", "later"],
+    ["CLIENT", "UNBLOCK", "999999"],
+]
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_sameRepliesBlocking(pair, protocol):
+    """
+    The blocking pops where they don't block: the same bytes from both
+    servers, their errors included.
+    """
+    redis, kvtwist = pair
+    for client in pair:
+        client.call("HELLO", protocol)
+    for words in SAME_BLOCKING:
+        assert kvtwist.call(*words) == redis.call(*words), words

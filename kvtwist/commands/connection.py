@@ -10,7 +10,7 @@ import hmac
 import time
 
 from kvtwist import __version__, replies
-from kvtwist.commands.registry import TABLE, group
+from kvtwist.commands.registry import TABLE, group, intArg
 from kvtwist.replies import OK, PONG, SYNTAX, Error, Status, Verbatim
 
 command = group("connection")
@@ -147,9 +147,30 @@ def clientLine(state, now: float) -> str:
                 state.dialect, state.protover, state.commands))
 
 
+def _unblock(ctx, args):
+    """
+    C{CLIENT UNBLOCK id [TIMEOUT | ERROR]}: through the backend's
+    C{unblockClient(id, error)}, if it has one.
+    """
+    error = False
+    if len(args) == 2:
+        reason = args[1].upper()
+        if reason not in (b"TIMEOUT", b"ERROR"):
+            return Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or "
+                         "ERROR")
+        error = reason == b"ERROR"
+    clientId = intArg(args[0])
+    backend = getattr(ctx.factory, "backend", None)
+    unblock = getattr(backend, "unblockClient", None)
+    if unblock is None:
+        return 0
+    return int(unblock(clientId, error))
+
+
 @command("CLIENT", -2, "", "About connections.", (0, 0, 0),
          syntax="CLIENT ID | GETNAME | SETNAME connection-name | "
-         "SETINFO attr value | INFO | LIST")
+         "SETINFO attr value | INFO | LIST | UNBLOCK client-id "
+         "[TIMEOUT | ERROR]")
 def client(ctx, args):
     sub = args[0].upper()
     state = ctx.client
@@ -165,6 +186,8 @@ def client(ctx, args):
         return OK
     if sub == b"SETINFO" and len(args) == 3:
         return OK
+    if sub == b"UNBLOCK" and len(args) in (2, 3):
+        return _unblock(ctx, args[1:])
     if sub == b"INFO" and len(args) == 1:
         return Verbatim((clientLine(state, time.time()) + "\n").encode())
     if sub == b"LIST":

@@ -56,7 +56,7 @@ def renderInfo(snap: IStatsSnapshot):
             ("closed_by_server", clients.closedByServer),
             ("maxclients", clients.maxClients),
             ("rejected_connections", clients.rejected),
-            ("blocked_clients", 0),
+            ("blocked_clients", clients.blocked),
         ]))
     memory = [("used_memory_rss", snap.memory.rss)]
     if snap.memory.gcNursery is not None:

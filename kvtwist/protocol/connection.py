@@ -11,6 +11,19 @@ of its input (L{kvtwist.protocol.telnet}: Ctrl+C in telnet cancels the line
 being typed).  The first request starting with
 C{*} makes it a RESP connection (raw mode) for good: its lines are then
 Redis's inline commands, answered in RESP.
+
+A blocked client
+================
+
+A command the table flags C{blocking} (C{BLPOP}...) whose reply is a
+Deferred blocks its client until the Deferred fires: none of the client's
+later requests I{run} before (not only their replies wait), as in Redis.
+Meanwhile the connection goes on reading ahead, keeping the input, until
+it holds C{--max-output-buffer} bytes of it; then it stops reading until
+the client is unblocked.  A blocked client is neither stalled (it is not
+the client's fault that its replies don't come) nor idle for
+C{--timeout}.  Nothing of this costs a client that never blocks anything:
+it is all on the path of Deferred replies.
 """
 
 from twisted.internet.defer import Deferred
@@ -57,6 +70,8 @@ class KVProtocol(LineReceiver):
     @ivar disconnectReason: why the server closed it, if it did.
     @ivar stalledSince: when it stopped reading its replies (its input was
         paused), or L{None}.
+    @ivar blocked: whether it waits on a blocking command (see the
+        module's docstring).
     """
 
     _log = Logger()
@@ -84,6 +99,9 @@ class KVProtocol(LineReceiver):
         self._limits = None
         self.disconnectReason = None
         self.stalledSince = None
+        self.blocked = False
+        # Whether reading stopped because a blocked client sent too much.
+        self._inputHeld = False
 
     # -- connection ---------------------------------------------------------
 
@@ -127,10 +145,18 @@ class KVProtocol(LineReceiver):
         tell the factory.
         """
         self._cancelUnterminated()
+        if self.blocked:
+            self._unblocked(None, resume=False)
         if self.warnings is not None:
             self.warnings.flush()
         if self.factory is not None and self.state is not None:
             self.factory.clientDisconnected(self, reason)
+            # (getattr: backends written before the hook need not have it;
+            # a refused client never reached the backend.)
+            if self.framer is not None:
+                gone = getattr(self._backend, "clientDisconnected", None)
+                if gone is not None:
+                    gone(self.ctx)
         if self.framer is not None:
             self.framer.discard()
             self.replies.clear()
@@ -156,7 +182,8 @@ class KVProtocol(LineReceiver):
                 not self.replies.heavy:
             self._readPaused = False
             self.stalledSince = None
-            self.transport.resumeProducing()
+            if not self._inputHeld:
+                self.transport.resumeProducing()
             self.factory.clientResumed(self)
             self._run()
 
@@ -231,6 +258,9 @@ class KVProtocol(LineReceiver):
             while True:
                 if self._closing:
                     return
+                if self.blocked:
+                    self._holdInput()
+                    break
                 if self._writePaused or self._budget <= 0:
                     # Backpressure: leave the rest unread until drained.
                     self._readPaused = True
@@ -398,6 +428,8 @@ class KVProtocol(LineReceiver):
                 if self._emitLater(name, reply,
                                    lambda r, p=protover: render(r, p)):
                     budget = 0
+                if self.blocked:
+                    break
             if state.closeAfterReply:
                 self._closeAfterOutput()
             if state.authenticated is not authenticated:
@@ -497,13 +529,65 @@ class KVProtocol(LineReceiver):
 
         @return: whether it is heavy (the caller stops reading).
         """
+        blocking = False
         if isinstance(reply, Deferred):
             cmd = commands.lookup(name)
             heavy = cmd is not None and cmd.heavy
+            blocking = cmd is not None and cmd.blocking and not reply.called
         else:
             heavy = replyqueue.isLarge(reply)
         self.replies.later(reply, render, heavy)
+        if blocking:
+            self._block(reply)
         return heavy
+
+    # -- a blocked client ----------------------------------------------------
+
+    def _block(self, reply: Deferred) -> None:
+        """
+        The client waits on C{reply}, the Deferred of a blocking command:
+        run none of its later requests until it fires.
+        """
+        self.blocked = self.state.blocked = True
+        self.factory.stats.blockedClients += 1
+        reply.addBoth(self._unblocked)
+
+    def _unblocked(self, result, resume: bool = True):
+        """
+        The blocking command's reply came (it was queued first, so it is
+        on its way), or the connection ended (not C{resume}): the
+        client's later requests run on the next reactor turn, as Redis
+        runs an unblocked client's pending input after the command that
+        served it.
+        """
+        if self.blocked:
+            self.blocked = self.state.blocked = False
+            self.factory.stats.blockedClients -= 1
+            if resume and not self._closing:
+                self.factory.clock.callLater(0, self._resumeAfterBlock)
+        return result
+
+    def _holdInput(self) -> None:
+        """
+        While blocked: stop reading once the input kept unrun reaches the
+        output budget's size (C{--max-output-buffer}).
+        """
+        if not self._inputHeld and self.framer.buffered() > self._maxOutput:
+            self._inputHeld = True
+            self.transport.pauseProducing()
+
+    def _resumeAfterBlock(self) -> None:
+        """
+        Read again if reading stopped while blocked; run the requests that
+        waited.
+        """
+        if self._closing or self.blocked:
+            return
+        if self._inputHeld:
+            self._inputHeld = False
+            if not self._readPaused:
+                self.transport.resumeProducing()
+        self._run()
 
     def _heavyDone(self):
         """

@@ -392,6 +392,13 @@ CORPUS = [
     ["OBJECT", "ENCODING", "r"], ["OBJECT", "FREQ", "r"], ["OBJECT", "HELP"],
     ["MOVE", "x", "0"], ["MOVE", "a2", "3"], ["SWAPDB", "1", "3"],
     ["SWAPDB", "0", "99"],
+    ["RPUSH", "bl", "a", "b", "c"], ["BLPOP", "nol", "bl", "0"],
+    ["BRPOP", "bl", "0.5"], ["BLPOP", "nol", "0.01"],
+    ["BRPOPLPUSH", "bl", "bl2", "0"], ["BLMOVE", "bl2", "bl", "LEFT",
+                                       "RIGHT", "1"],
+    ["BLMPOP", "0.01", "2", "nol", "bl", "LEFT", "COUNT", "5"],
+    ["BLMPOP", "0.01", "1", "nol", "RIGHT"], ["BLPOP", "nol", "-1"],
+    ["CLIENT", "UNBLOCK", "99"],
     ["FLUSHDB"], ["SET", "x", "1"], ["FLUSHALL"], ["SET", "x", "1"],
     ["FLUSH"], ["DBSIZE"], ["QUIT"]]
 
@@ -508,7 +515,12 @@ class LaterProtocolTests(SynchronousTestCase):
         its replies came: nothing is written until they do, then all of
         them, in order.
         """
-        words = [w for w in CORPUS if w[0] not in ("KEYS", "PRINT")]
+        # (Nor blocking commands: with a backend whose every reply comes
+        # later, a connection can't know that a blocking one didn't block,
+        # and runs nothing more until it comes.)
+        words = [w for w in CORPUS if w[0] not in ("KEYS", "PRINT") and
+                 not getattr(commands.lookup(w[0].encode()), "blocking",
+                             False)]
         data = b"".join(encodeCommand(*[w.encode() for w in ws])
                         for ws in words)
         expected, _, _ = self.session(data, later=False)
