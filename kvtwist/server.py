@@ -26,6 +26,10 @@ class Config:
 
     @ivar password: the required password (L{bytes}) or L{None}.
     @ivar databases: how many databases (C{--databases}).
+    @ivar pubsubOutputLimit: C{(hard, soft, seconds)}: a subscriber
+        holding this many bytes of unread messages is dropped, at once
+        past C{hard}, past C{soft} for C{seconds} (0: no limit;
+        C{--pubsub-output-limit}).
     """
 
     def __init__(self, port: str = "3490", maxClients: int = 10000,
@@ -35,7 +39,8 @@ class Config:
                  password: Optional[bytes] = None, unterminatedMs: int = 0,
                  dataDir: str = ".", fsync: str = "interval",
                  flushInterval: float = 1.0,
-                 stallTimeout: float = 60.0, databases: int = 16):
+                 stallTimeout: float = 60.0, databases: int = 16,
+                 pubsubOutputLimit=(32 * 1024 ** 2, 8 * 1024 ** 2, 60)):
         self.port = port
         self.maxClients = maxClients
         self.maxOutputBuffer = maxOutputBuffer
@@ -49,6 +54,7 @@ class Config:
         self.flushInterval = flushInterval
         self.stallTimeout = stallTimeout
         self.databases = databases
+        self.pubsubOutputLimit = tuple(pubsubOutputLimit)
 
     def portNumber(self) -> int:
         """
@@ -74,8 +80,9 @@ class Config:
             "protected-mode": "yes" if self.protectedMode else "no",
             "requirepass": "",
             "proto-max-bulk-len": self.maxBulk,
-            "client-output-buffer-limit": "normal %d %d 0" % (
-                self.maxOutputBuffer, self.maxOutputBuffer),
+            "client-output-buffer-limit": "normal %d %d 0 pubsub %d %d %d"
+            % ((self.maxOutputBuffer, self.maxOutputBuffer) +
+               self.pubsubOutputLimit),
             "dir": self.dataDir,
             "appendonly": "yes",
             "appendfsync": {"always": "always", "interval": "everysec",

@@ -534,3 +534,38 @@ def test_sameRepliesBlocking(pair, protocol):
         client.call("HELLO", protocol)
     for words in SAME_BLOCKING:
         assert kvtwist.call(*words) == redis.call(*words), words
+
+
+#: A pub/sub session: each request and how many replies (frames) it gets.
+PUBSUB_SESSION = [
+    (["PUBSUB", "NUMPAT"], 1), (["PUBSUB", "CHANNELS"], 1),
+    (["PUBSUB", "NUMSUB", "a", "b"], 1), (["PUBSUB", "HELP"], 1),
+    (["PUBSUB", "NOSUCH"], 1), (["PUBSUB", "CHANNELS", "a", "b"], 1),
+    (["PUBSUB", "NUMPAT", "x"], 1), (["PUBSUB", "SHARDCHANNELS"], 1),
+    (["PUBSUB", "SHARDNUMSUB", "a"], 1), (["PUBLISH", "a", "m"], 1),
+    (["UNSUBSCRIBE"], 1), (["PUNSUBSCRIBE"], 1), (["SUBSCRIBE"], 1),
+    (["SUBSCRIBE", "a", "b", "a"], 3), (["PSUBSCRIBE", "x*", "y?"], 2),
+    (["PING"], 1), (["PING", "hi"], 1), (["PING", "a", "b"], 1),
+    (["GET", "k"], 1), (["PUBSUB", "NUMPAT"], 1), (["NOSUCH"], 1),
+    (["SET"], 1), (["UNSUBSCRIBE", "zz", "a"], 2), (["PUNSUBSCRIBE"], 2),
+    (["UNSUBSCRIBE"], 1), (["UNSUBSCRIBE"], 1), (["GET", "k"], 1),
+    (["SUBSCRIBE", "c"], 1), (["RESET"], 1), (["GET", "k"], 1),
+]
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_samePubSub(pair, protocol):
+    """
+    Subscribing and unsubscribing, RESP2's subscribed mode (its refusals,
+    PING's C{pong} array) and RESP3's pushes, PUBSUB and PUBLISH: the same
+    bytes from both servers.
+    """
+    redis, kvtwist = pair
+    for client in pair:
+        client.call("HELLO", protocol)
+    for words, count in PUBSUB_SESSION:
+        theirs = [redis.call(*words)] + [redis.reply()
+                                         for _ in range(count - 1)]
+        ours = [kvtwist.call(*words)] + [kvtwist.reply()
+                                         for _ in range(count - 1)]
+        assert ours == theirs, words

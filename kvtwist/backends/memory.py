@@ -21,6 +21,7 @@ from zope.interface import implementer
 
 from kvtwist import replies
 from kvtwist.backends.blocking import Waiting
+from kvtwist.backends.pubsub import Hub
 from kvtwist.commands import TABLE, Context, Offload, errorReply
 from kvtwist.commands.blocking import Block
 from kvtwist.interfaces import IBackend
@@ -62,6 +63,7 @@ class MemoryBackend:
         reactor.
     @ivar waiting: the blocked clients (L{Waiting}), made when the first
         one blocks; L{None} before.
+    @ivar hub: the pub/sub L{Hub}.
     """
 
     #: Store size from which O(store) work goes to C{runInThread}.
@@ -73,6 +75,7 @@ class MemoryBackend:
         self.runInThread = runInThread
         self.clock = clock
         self.waiting = None
+        self.hub = Hub()
 
     def execute(self, ctx: Context, name: bytes, args: List[bytes]):
         """
@@ -208,10 +211,12 @@ class MemoryBackend:
 
     def clientDisconnected(self, ctx: Context) -> None:
         """
-        The client of C{ctx} is gone: it stops waiting.
+        The client of C{ctx} is gone: it stops waiting, and subscribes to
+        nothing.
         """
         if self.waiting is not None:
             self.waiting.forget(ctx.client)
+        self.hub.forget(ctx.client)
 
     def endTurn(self):
         """
@@ -227,7 +232,7 @@ class MemoryBackend:
         The store's keyspace and the service's persistence, for the stats
         snapshot (L{kvtwist.stats.IBackendStats}).
         """
-        return memoryFigures(self.store, self.service)
+        return memoryFigures(self.store, self.service, self.hub)
 
 
 def _notDurable(service, failure) -> Error:

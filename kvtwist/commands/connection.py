@@ -49,6 +49,25 @@ def exit_(ctx, args):
     return quit(ctx, args)
 
 
+@command("RESET", 1, "noscript loading stale fast no_auth allow_busy",
+         "Reset the connection: unsubscribe from everything, back to "
+         "RESP2, database 0, no name, authenticated only if no password "
+         "is required.", (0, 0, 0), syntax="RESET")
+def reset(ctx, args):
+    client = ctx.client
+    hub = getattr(getattr(ctx.factory, "backend", None), "hub", None)
+    if hub is not None:
+        hub.forget(client)
+    client.protover = 2
+    client.name = b""
+    client.db = 0
+    if ctx.store is not None:
+        ctx.store = ctx.store.owner
+    factory = ctx.factory
+    client.authenticated = getattr(factory, "password", None) is None
+    return Status("RESET")
+
+
 def _checkPassword(ctx, user, password):
     factory = ctx.factory
     secret = getattr(factory, "password", None) if factory else None
@@ -135,15 +154,28 @@ def field(value) -> str:
     return str(value)
 
 
+def clientFlags(state) -> str:
+    """
+    C{CLIENT LIST}'s C{flags} of a client: Redis's C{b} (blocked), C{P}
+    (subscribed), or C{N} for none.
+    """
+    flags = ("b" if state.blocked else "") + ("P" if state.pubsub else "")
+    return flags or "N"
+
+
 def clientLine(state, now: float) -> str:
     """
     One line of C{CLIENT LIST} for a L{kvtwist.commands.ClientState}.
     """
-    return ("id=%d addr=%s name=%s age=%d idle=%d db=%d cmd=%s dialect=%s "
-            "resp=%d cmds=%d" % (
+    pubsub = state.pubsub
+    return ("id=%d addr=%s name=%s age=%d idle=%d flags=%s db=%d sub=%d "
+            "psub=%d cmd=%s dialect=%s resp=%d cmds=%d" % (
                 state.id, state.addr, field(state.name),
                 int(now - state.created), int(now - state.lastActive),
-                state.db, field(state.lastCommand).lower() or "NULL",
+                clientFlags(state), state.db,
+                len(pubsub.channels) if pubsub is not None else 0,
+                len(pubsub.patterns) if pubsub is not None else 0,
+                field(state.lastCommand).lower() or "NULL",
                 state.dialect, state.protover, state.commands))
 
 

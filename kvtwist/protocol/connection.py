@@ -24,6 +24,22 @@ the client is unblocked.  A blocked client is neither stalled (it is not
 the client's fault that its replies don't come) nor idle for
 C{--timeout}.  Nothing of this costs a client that never blocks anything:
 it is all on the path of Deferred replies.
+
+Pushed messages
+===============
+
+What the server pushes to a client (pub/sub's messages) comes through
+C{state.push} (L{_push}): rendered for the connection (RESP2 arrays, RESP3
+push replies, readable lines on a text connection) and put in its output
+in order with its replies (not behind the reply of a blocking command it
+waits on, as in Redis).  Publishing never waits for a subscriber: a
+subscriber that doesn't read its messages is dropped once what it was sent
+beyond what its socket and transport hold passes the pub/sub output limits
+(Redis's C{client-output-buffer-limit pubsub}: a hard limit, and a soft
+one it may stay over for some seconds), and counted as closed by the
+server.  A RESP connection whose client subscribes runs its requests
+through a L{SubscribedMode} (RESP2's subscribed mode), a connection of a
+client that never subscribes doesn't.
 """
 
 from twisted.internet.defer import Deferred
@@ -39,8 +55,9 @@ from kvtwist.protocol import framing, replyqueue
 from kvtwist.protocol.framing import (
     Framer, LineTooLong, PREAUTH, ProtocolError, RESP_STARTS, TelnetReply)
 from kvtwist.protocol.replyqueue import ReplyQueue
+from kvtwist.protocol.subscribed import SubscribedMode
 from kvtwist.protocol.writer import TurnWriter
-from kvtwist.replies import PLAIN, Error, Status
+from kvtwist.replies import PLAIN, Error, Pushes, Status
 
 TOO_BIG_INLINE = Error(framing.TOO_BIG_INLINE)
 
@@ -102,6 +119,10 @@ class KVProtocol(LineReceiver):
         self.blocked = False
         # Whether reading stopped because a blocked client sent too much.
         self._inputHeld = False
+        # Pushed bytes sent since the transport's buffer filled, and since
+        # when they are over the soft limit.
+        self._pushedWhileFull = 0
+        self._overSoftSince = None
 
     # -- connection ---------------------------------------------------------
 
@@ -135,6 +156,7 @@ class KVProtocol(LineReceiver):
                                   self._repliesSent)
         self._backend = factory.backend
         self._endTurn = factory.backend.endTurn
+        self.state.push = self._push
         self.warnings = RepeatLimiter(
             self._log, factory.clock, "client {client} ({addr}): ",
             client=self.state.id, addr=self.state.addr)
@@ -178,6 +200,8 @@ class KVProtocol(LineReceiver):
         The transport drained: run what is buffered, read again.
         """
         self._writePaused = False
+        self._pushedWhileFull = 0
+        self._overSoftSince = None
         if self._readPaused and not self._closing and \
                 not self.replies.heavy:
             self._readPaused = False
@@ -412,6 +436,11 @@ class KVProtocol(LineReceiver):
             elif cls in plain and not ((cls is list or cls is dict) and
                                        len(reply) > large):
                 data = render(reply, state.protover)
+            elif cls is Pushes:
+                # (Un)subscribed: RESP2's subscribed mode may begin or end.
+                data = render(reply, state.protover)
+                if self._subscribedMode():
+                    execute = self._backend.execute
             else:
                 data = None
             if data is not None:
@@ -430,6 +459,10 @@ class KVProtocol(LineReceiver):
                     budget = 0
                 if self.blocked:
                     break
+                # (A backend's later reply to SUBSCRIBE...: the client's
+                # subscriptions are known as the command runs.)
+                if self._subscribedMode():
+                    execute = self._backend.execute
             if state.closeAfterReply:
                 self._closeAfterOutput()
             if state.authenticated is not authenticated:
@@ -540,6 +573,76 @@ class KVProtocol(LineReceiver):
         if blocking:
             self._block(reply)
         return heavy
+
+    # -- pushed messages -----------------------------------------------------
+
+    def _push(self, message) -> None:
+        """
+        C{state.push}: send a message pushed to this client (a
+        L{kvtwist.replies.Push}), in order with its replies, and drop the
+        client if it holds too many unread (see the module's docstring).
+        """
+        if self._closing:
+            return
+        if self.line_mode:
+            data = text.renderPush(message)
+        else:
+            data = resp.renderPush(message, self.state.protover)
+        if self.blocked:
+            self._send(data)
+        else:
+            self.replies.add(data)
+        if self._writePaused:
+            self._heldUnread(len(data))
+
+    def _heldUnread(self, size: int) -> None:
+        """
+        C{size} more bytes of messages wait for a client whose transport
+        is full: drop it past the hard limit, or past the soft one for its
+        seconds (C{--pubsub-output-limit}).
+        """
+        held = self._pushedWhileFull = self._pushedWhileFull + size
+        hard, soft, seconds = self.factory.config.pubsubOutputLimit
+        why = None
+        if hard and held >= hard:
+            why = "hard"
+        elif soft and held >= soft:
+            now = self.factory.now()
+            since = self._overSoftSince
+            if since is None:
+                self._overSoftSince = now
+            elif now - since >= seconds:
+                why = "soft"
+        else:
+            self._overSoftSince = None
+        if why is not None:
+            self._log.warn(
+                "client {id} ({addr}) dropped: {held} bytes of pub/sub "
+                "messages unread, past the {which} limit", id=self.state.id,
+                addr=self.state.addr, held=held, which=why)
+            self.factory.stats.outputLimitDisconnects += 1
+            self.abort("pub/sub output past its %s limit" % (why,))
+
+    def _subscribedMode(self) -> bool:
+        """
+        A RESP client subscribed or unsubscribed: run its requests through
+        a L{SubscribedMode} while it subscribes to anything, through the
+        backend itself otherwise.
+
+        @return: whether that changed.
+        """
+        backend = self.factory.backend
+        subscribed = bool(self.state.pubsub)
+        if subscribed == (self._backend is not backend):
+            return False
+        if subscribed:
+            self._backend = SubscribedMode(backend, self._leaveSubscribedMode)
+        else:
+            self._backend = backend
+        return True
+
+    def _leaveSubscribedMode(self) -> None:
+        self._backend = self.factory.backend
 
     # -- a blocked client ----------------------------------------------------
 
