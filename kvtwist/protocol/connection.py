@@ -8,39 +8,12 @@ Every connection speaks all dialects on the one port.  It starts as a text
 connection (L{LineReceiver}'s line mode): each line goes to the line
 dialect L{kvtwist.dialects.detect} picks, and Telnet commands are taken out
 of its input (L{kvtwist.protocol.telnet}: Ctrl+C in telnet cancels the line
-being typed).  The first request starting with
-C{*} makes it a RESP connection (raw mode) for good: its lines are then
-Redis's inline commands, answered in RESP.
+being typed).  The first request starting with C{*} makes it a RESP
+connection (raw mode) for good: its lines are then Redis's inline
+commands, answered in RESP.
 
 A blocked client
-================
-
-A command the table flags C{blocking} (C{BLPOP}...) whose reply is a
-Deferred blocks its client until the Deferred fires: none of the client's
-later requests I{run} before (not only their replies wait), as in Redis.
-Meanwhile the connection goes on reading ahead, keeping the input, until
-it holds C{--max-output-buffer} bytes of it; then it stops reading until
-the client is unblocked.  A blocked client is neither stalled (it is not
-the client's fault that its replies don't come) nor idle for
-C{--timeout}.  Nothing of this costs a client that never blocks anything:
-it is all on the path of Deferred replies.
-
-Pushed messages
-===============
-
-What the server pushes to a client (pub/sub's messages) comes through
-C{state.push} (L{_push}): rendered for the connection (RESP2 arrays, RESP3
-push replies, readable lines on a text connection) and put in its output
-in order with its replies (not behind the reply of a blocking command it
-waits on, as in Redis).  Publishing never waits for a subscriber: a
-subscriber that doesn't read its messages is dropped once what it was sent
-beyond what its socket and transport hold passes the pub/sub output limits
-(Redis's C{client-output-buffer-limit pubsub}: a hard limit, and a soft
-one it may stay over for some seconds), and counted as closed by the
-server.  A RESP connection whose client subscribes runs its requests
-through a L{SubscribedMode} (RESP2's subscribed mode), a connection of a
-client that never subscribes doesn't.
-"""
+========="""
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer

@@ -20,7 +20,7 @@ from kvtwist.commands import ClientState, Context
 from kvtwist.dialects.resp import encodeCommand
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import OK, Error
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.stats import IBackendStats
 from kvtwist.store import Store
 from kvtwist.web.data import CommandFailed, WebData
