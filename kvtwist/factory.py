@@ -28,6 +28,7 @@ class Config:
 
     @ivar password: the required password (L{bytes}) or L{None}.
     @ivar databases: how many databases (C{--databases}).
+    @ivar backend: the C{--backend}: C{memory} or a cluster's seeds.
     @ivar pubsubOutputLimit: C{(hard, soft, seconds)}: a subscriber
         holding this many bytes of unread messages is dropped, at once
         past C{hard}, past C{soft} for C{seconds} (0: no limit;
@@ -42,6 +43,7 @@ class Config:
                  dataDir: str = ".", fsync: str = "interval",
                  flushInterval: float = 1.0,
                  stallTimeout: float = 60.0, databases: int = 16,
+                 backend: str = "memory",
                  pubsubOutputLimit=(32 * 1024 ** 2, 8 * 1024 ** 2, 60)):
         self.port = port
         self.maxClients = maxClients
@@ -56,6 +58,7 @@ class Config:
         self.flushInterval = flushInterval
         self.stallTimeout = stallTimeout
         self.databases = databases
+        self.backend = backend
         self.pubsubOutputLimit = tuple(pubsubOutputLimit)
 
     def portNumber(self) -> int:
@@ -72,9 +75,11 @@ class Config:
     def view(self) -> Dict[str, object]:
         """
         The read-only view C{CONFIG GET} shows, with Redis's names where one
-        exists.  The password is never shown.
+        exists.  The password is never shown.  A front end over a cluster
+        (C{--backend redis-cluster://...}) keeps no data: it shows no
+        persistence settings.
         """
-        return {
+        view = {
             "port": self.portNumber(),
             "bind": "*",
             "maxclients": self.maxClients,
@@ -93,7 +98,14 @@ class Config:
             "save": "",
             "databases": self.databases,
             "unterminated-ms": self.unterminatedMs,
+            "backend": self.backend,
         }
+        if self.backend != "memory":
+            for name in ("dir", "appendfsync", "flush-interval"):
+                del view[name]
+            # (Still answered: redis-benchmark asks for both.)
+            view["appendonly"] = "no"
+        return view
 
 
 def _isLoopback(host: str) -> bool:

@@ -337,12 +337,16 @@ class BackendFigures(NamedTuple):
     @ivar keyspace: its L{KeyspaceFigures}, or L{None} if it can't tell.
     @ivar persistence: its L{PersistenceFigures}, or L{None} if it keeps
         nothing on disk itself.
+    @ivar fields: figures of its own, C{(name, value)} in order (a front
+        end over a cluster: its state, nodes, redirections): C{INFO}'s
+        C{# Backend} section, numbers among them also in C{/metrics}.
     @ivar pubsub: its L{PubSubFigures}, or L{None} if it can't tell.
     """
 
     kind: str
     keyspace: Optional[KeyspaceFigures] = None
     persistence: Optional[PersistenceFigures] = None
+    fields: Tuple[Tuple[str, object], ...] = ()
     pubsub: Optional[PubSubFigures] = None
 
 
@@ -440,7 +444,7 @@ def memoryFigures(store, service=None, hub=None) -> BackendFigures:
     return BackendFigures(
         "memory", keyspaceFigures(store),
         persistenceFigures(service) if service is not None else None,
-        PubSubFigures(len(hub.channels()), hub.numpat(), hub.clients)
+        pubsub=PubSubFigures(len(hub.channels()), hub.numpat(), hub.clients)
         if hub is not None else None)
 
 
