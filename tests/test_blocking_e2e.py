@@ -125,6 +125,19 @@ def test_moves(sharedServer, clients, pool):
     assert c.lrange("dst", 0, -1) == [b"w"]
 
 
+def test_sortedSets(sharedServer, clients, pool):
+    """
+    BZPOPMIN waits for a ZADD; BZPOPMAX answers at once when it can.
+    """
+    a, b = clients(), clients()
+    popped = pool.submit(a.bzpopmin, ["scores", "other"], 0)
+    blocked(sharedServer, 1)
+    b.zadd("scores", {"alice": 3, "bob": 1.5})
+    assert tuple(popped.result(IO_TIMEOUT)) == (b"scores", b"bob", 1.5)
+    assert tuple(a.bzpopmax("scores", 0)) == (b"scores", b"alice", 3.0)
+    assert a.bzpopmax("scores", 0.1) is None
+
+
 def test_laterRequestsWait(sharedServer, clients):
     """
     A client's requests after its BLPOP don't run while it waits: another

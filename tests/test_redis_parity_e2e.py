@@ -524,6 +524,11 @@ SAME_BLOCKING = [
     ["BLMPOP", "0", "1", "none", "LEFT", "COUNT", "0"],
     ["BLMPOP", "0", "1", "none", "SIDEWAYS"],
     ["BLMPOP", "0", "1", "s", "LEFT"],
+    ["ZADD", "z", "1.5", "a", "2", "b", "3e20", "c"],
+    ["BZPOPMIN", "none", "z", "0"], ["BZPOPMAX", "z", "0"],
+    ["BZPOPMIN", "s", "z", "0"], ["BZPOPMAX", "z", "0.01"],
+    ["BZPOPMIN", "l", "0.01"], ["BZPOPMAX", "z", "-1"],
+    ["BZPOPMIN", "z", "nope"],
     ["CLIENT", "UNBLOCK", "abc"], ["CLIENT", "UNBLOCK", "1", "later"],
     ["CLIENT", "UNBLOCK", "999999"],
 ]

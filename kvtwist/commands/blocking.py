@@ -1,7 +1,7 @@
 # -*- test-case-name: kvtwist.test.test_blocking -*-
 """
-The blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP (and BZPOPMIN,
-BZPOPMAX once sorted sets are in the store).
+The blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
+BZPOPMAX.
 
 Each handler first does what the non-blocking command would (a pop from
 the first of its keys that holds something, Redis's C{WRONGTYPE} for a key
@@ -22,6 +22,7 @@ from kvtwist.store import WrongType
 from kvtwist.store import longdouble
 
 command = group("list")
+zcommand = group("sorted-set")
 
 #: Redis's errors for a timeout it can't read.
 NOT_A_TIMEOUT = Error("ERR timeout is not a float or out of range")
@@ -232,3 +233,50 @@ def blmpop(ctx, args):
         if store.llen(key):
             return [key, store.pop(key, count or 1, left)]
     return block(ctx, keys, timeout, _popper(left, count or 1))
+
+
+def _zpopper(highest: bool):
+    """
+    The C{serve} of C{BZPOPMIN} and C{BZPOPMAX}: C{[key, member, score]},
+    or L{None} while the key holds no sorted set.
+    """
+    def serve(store, key: bytes):
+        try:
+            taken = store.zpop(key, 1, highest)
+        except WrongType:
+            return None
+        if not taken:
+            return None
+        member, score = taken[0]
+        return [key, member, score]
+    return serve
+
+
+def _blockingZpop(ctx, args: List[bytes], highest: bool):
+    timeout = parseTimeout(args[-1])
+    if timeout.__class__ is Error:
+        return timeout
+    keys = args[:-1]
+    store = ctx.store
+    for key in keys:
+        taken = store.zpop(key, 1, highest)
+        if taken:
+            member, score = taken[0]
+            return [key, member, score]
+    return block(ctx, keys, timeout, _zpopper(highest))
+
+
+@zcommand("BZPOPMIN", -3, "write noscript blocking fast",
+          "Pop the member with the lowest score from the first non-empty "
+          "sorted set, waiting for one for up to TIMEOUT seconds (0: for "
+          "ever).", (1, -2, 1), syntax="BZPOPMIN key [key ...] timeout")
+def bzpopmin(ctx, args):
+    return _blockingZpop(ctx, args, False)
+
+
+@zcommand("BZPOPMAX", -3, "write noscript blocking fast",
+          "Pop the member with the highest score from the first non-empty "
+          "sorted set, waiting for one for up to TIMEOUT seconds (0: for "
+          "ever).", (1, -2, 1), syntax="BZPOPMAX key [key ...] timeout")
+def bzpopmax(ctx, args):
+    return _blockingZpop(ctx, args, True)

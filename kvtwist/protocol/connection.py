@@ -696,10 +696,17 @@ class KVProtocol(LineReceiver):
         Stop running this client's requests and close the connection once
         the replies already owed to it are sent (graceful shutdown).  The
         requests it sent but that have not run yet are dropped unanswered.
+        A blocked client is closed now, with what is ready for it: the
+        reply of its blocking command will not come (Redis closes it too).
         """
         if self._closing:
             return
         self.disconnectReason = why
+        if self.blocked:
+            self._closing = True
+            self.framer.discard()
+            self._finishClose()
+            return
         self._closeAfterOutput()
 
     def abort(self, why: str):

@@ -433,6 +433,8 @@ CORPUS = [
                                        "RIGHT", "1"],
     ["BLMPOP", "0.01", "2", "nol", "bl", "LEFT", "COUNT", "5"],
     ["BLMPOP", "0.01", "1", "nol", "RIGHT"], ["BLPOP", "nol", "-1"],
+    ["ZADD", "bz", "1", "a", "2", "b"], ["BZPOPMIN", "nol", "bz", "0"],
+    ["BZPOPMAX", "bz", "0.5"], ["BZPOPMIN", "bz", "0.01"],
     ["CLIENT", "UNBLOCK", "99"], ["PUBLISH", "ch", "nobody"],
     ["PUBSUB", "NUMPAT"], ["PUBSUB", "HELP"], ["PUBSUB", "NOSUCH"],
     ["SUBSCRIBE", "ch", "ch2"], ["PUBSUB", "CHANNELS"], ["PING"],

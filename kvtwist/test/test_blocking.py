@@ -214,6 +214,28 @@ class BlockingCommandTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(d3), WRONGTYPE)
         self.assertEqual(self.c.store.lrange(b"src", 0, -1), [b"w"])
 
+    def test_sortedSets(self):
+        """
+        BZPOPMIN and BZPOPMAX answer at once from a sorted set, or wait
+        for one: a ZADD serves them (the score as a double); a list pushed
+        to the key they wait on serves a BLPOP waiting there, not them.
+        """
+        self.run(self.a, "ZADD", "z", "1", "a", "2", "b")
+        self.assertEqual(self.run(self.a, "BZPOPMAX", "none", "z", "0"),
+                         [b"z", b"b", 2.0])
+        self.run(self.a, "ZREM", "z", "a")
+        zmin = self.run(self.a, "BZPOPMIN", "k", "0")
+        lpop = self.run(self.b, "BLPOP", "k", "0")
+        self.run(self.c.client(), "RPUSH", "k", "x")
+        self.assertNoResult(zmin)
+        self.assertEqual(self.successResultOf(lpop), [b"k", b"x"])
+        self.run(self.c.client(), "ZADD", "k", "0.5", "m", "7", "n")
+        self.assertEqual(self.successResultOf(zmin), [b"k", b"m", 0.5])
+        self.run(self.a, "SET", "s", "x")
+        self.assertEqual(self.run(self.a, "BZPOPMIN", "s", "0"), WRONGTYPE)
+        self.a.client.atomic = object()
+        self.assertIs(self.run(self.a, "BZPOPMAX", "none", "0"), NULL_ARRAY)
+
     def test_blmpop(self):
         """
         BLMPOP is served up to its COUNT from the key that was pushed to.
@@ -439,6 +461,18 @@ class BlockedConnectionTests(SynchronousTestCase):
             clock.advance(1)
         self.assertTrue(ta.connected)
         self.assertFalse(tidle.connected)
+
+    def test_shutdown(self):
+        """
+        A graceful shutdown closes a blocked client at once, after what
+        was ready for it, instead of waiting for a reply that won't come.
+        """
+        self.a.dataReceived(e("PING") + e("BLPOP", "k", "0"))
+        self.ta.clear()
+        done = self.factory.disconnectAll(timeout=5)
+        self.assertEqual(self.ta.value(), b"")
+        self.assertFalse(self.ta.connected)
+        self.successResultOf(done)
 
     def test_stats(self):
         """
