@@ -25,16 +25,22 @@ from kvtwist.backends.pubsub import Hub
 from kvtwist.commands import TABLE, Context, Offload, errorReply
 from kvtwist.commands.blocking import Block
 from kvtwist.interfaces import IBackend
+from kvtwist.persist.journal import SHUT_DOWN
 from kvtwist.replies import PLAIN, Error
 from kvtwist.stats import IBackendStats, memoryFigures
 
 
 def misconf(failure: str) -> Error:
     """
-    The error a write gets while persistence fails (Redis's C{MISCONF}).
+    The error a write gets while persistence fails (Redis's C{MISCONF}),
+    or, once the store service has stopped
+    (L{kvtwist.persist.journal.SHUT_DOWN}), a plain error saying so:
+    C{MISCONF} means a failing disk and nothing else.
 
     @param failure: the persistence failure, in a few words.
     """
+    if failure == SHUT_DOWN:
+        return Error("ERR the server is shutting down")
     return Error("MISCONF Errors writing to the append-only log: %s. "
                  "Writes are refused until the data directory is "
                  "writable again; reads go on." % (failure,))

@@ -23,6 +23,7 @@ from zope.interface import implementer
 
 from kvtwist import commands, dialects, transport as _transport
 from kvtwist.dialects import resp, text
+from kvtwist.interfaces import Backpressure
 from kvtwist.logs import RepeatLimiter
 from kvtwist.protocol import framing, replyqueue
 from kvtwist.protocol.framing import (
@@ -528,19 +529,23 @@ class KVProtocol(LineReceiver):
     def _emitLater(self, name: bytes, reply, render) -> bool:
         """
         Queue C{reply} (a Deferred, or a large reply); it is I{heavy} if it
-        is large or the Deferred of a command the table marks heavy
-        (C{KEYS} or C{PRINT} on a big store, computed in the thread pool),
-        as opposed to a write waiting for its fsync or any reply a backend
+        is large, the Deferred of a command the table marks heavy (C{KEYS}
+        or C{PRINT} on a big store, computed in the thread pool), or a
+        L{Backpressure} (a write waiting for the log to catch up), as
+        opposed to a write waiting for its fsync or any reply a backend
         gives later.  Until a heavy reply is rendered this client's next
         requests wait unread, so a pipeline of them holds one snapshot at a
-        time, not hundreds; other Deferred replies don't stop the reading.
+        time, not hundreds, and a writer slowed down by the log sends
+        nothing more meanwhile; other Deferred replies don't stop the
+        reading.
 
         @return: whether it is heavy (the caller stops reading).
         """
         blocking = False
         if isinstance(reply, Deferred):
             cmd = commands.lookup(name)
-            heavy = cmd is not None and cmd.heavy
+            heavy = (cmd is not None and cmd.heavy) or (
+                reply.__class__ is Backpressure)
             blocking = cmd is not None and cmd.blocking and not reply.called
         else:
             heavy = replyqueue.isLarge(reply)
