@@ -22,12 +22,12 @@ from kvtwist.commands.errors import errorReply
 from kvtwist.commands.registry import (
     TABLE, Command, Offload, group, intArg, lookup)
 from kvtwist.commands import (  # registers the handlers
-    connection, databases, keys, lists, server, strings)
+    configuration, connection, databases, keys, lists, server, strings)
 from kvtwist.replies import PLAIN as PLAIN_REPLIES
 
 __all__ = ["TABLE", "Command", "ClientState", "Context", "Offload",
            "PLAIN_REPLIES", "errorReply", "execute", "group", "intArg",
-           "lookup", "connection", "databases", "keys", "lists", "server",
+           "lookup", "configuration", "connection", "databases", "keys", "lists", "server",
            "strings"]
 
 

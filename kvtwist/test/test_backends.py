@@ -364,7 +364,11 @@ CORPUS = [
     ["LINDEX", "l", "0"], ["LSET", "l", "0", "q"], ["LREM", "l", "0", "q"],
     ["LREPLACE", "l", "x", "X"], ["GET", "l"], ["INCR", "a2"],
     ["PRINT"], ["CLIENT", "ID"], ["CLIENT", "SETNAME", "me"],
-    ["CLIENT", "GETNAME"], ["CLIENT", "LIST"], ["CLIENT", "INFO"],
+    # (CLIENT LIST and INFO of a connection show its buffers, which hold
+    # other figures while replies wait for a later backend: listed here
+    # for no connection.)
+    ["CLIENT", "GETNAME"], ["CLIENT", "LIST", "TYPE", "master"],
+    ["WAIT", "0", "0"],
     ["CONFIG", "GET", "maxclients"], ["COMMAND", "COUNT"],
     ["COMMAND", "INFO", "get", "nosuch"], ["COMMAND", "DOCS", "get"],
     ["COMMAND", "LIST"], ["COMMAND"], ["TIME"], ["INFO", "keyspace"],
