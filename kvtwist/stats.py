@@ -552,11 +552,15 @@ class BackendFigures(NamedTuple):
     @ivar keyspace: its L{KeyspaceFigures}, or L{None} if it can't tell.
     @ivar persistence: its L{PersistenceFigures}, or L{None} if it keeps
         nothing on disk itself.
+    @ivar fields: figures of its own, C{(name, value)} in order (a front
+        end over a cluster: its state, nodes, redirections): C{INFO}'s
+        C{# Backend} section, numbers among them also in C{/metrics}.
     """
 
     kind: str
     keyspace: Optional[KeyspaceFigures] = None
     persistence: Optional[PersistenceFigures] = None
+    fields: Tuple[Tuple[str, object], ...] = ()
 
 
 class IBackendStats(Interface):
@@ -691,7 +695,7 @@ def takeSnapshot(factory=None,
     """
     The figures of now.
 
-    @param factory: the server's L{kvtwist.server.KVFactory}, or L{None}
+    @param factory: the server's L{kvtwist.factory.KVFactory}, or L{None}
         (a command run without a server: the server parts are L{None}).
     @param backend: the backend's part; asked of C{factory.backend}
         (L{IBackendStats}) if not given.

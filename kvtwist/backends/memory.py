@@ -143,6 +143,11 @@ class MemoryBackend:
         except Exception as e:
             return errorReply(cmd, e)
 
+    def clientDisconnected(self, ctx: Context) -> None:
+        """
+        Nothing: no client holds anything here yet.
+        """
+
     def endTurn(self):
         """
         Seal the journal's batch: the service encodes the ops pending so

@@ -186,7 +186,7 @@ def _connections(ctx):
     """
     if ctx.factory is None:
         return [(ctx.client, None)]
-    return [(p.state, p) for p in ctx.factory.clients()]
+    return [(p.state, p) for p in ctx.factory.connections()]
 
 
 def _figures(connection) -> ConnectionFigures:

@@ -205,6 +205,8 @@ def renderInfo(snap: IStatsSnapshot):
             ("errorstat_" + code, "count=%d" % (count,))
             for code, count in commands.errors]))
     sections.append(("Cluster", [("cluster_enabled", 0)]))
+    if snap.backend.fields:
+        sections.append(("Backend", list(snap.backend.fields)))
     if keyspace is not None:
         # keys: every database's (kvtwist's); then Redis's line for each
         # non-empty database.

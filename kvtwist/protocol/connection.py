@@ -8,9 +8,9 @@ Every connection speaks all dialects on the one port.  It starts as a text
 connection (L{LineReceiver}'s line mode): each line goes to the line
 dialect L{kvtwist.dialects.detect} picks, and Telnet commands are taken out
 of its input (L{kvtwist.protocol.telnet}: Ctrl+C in telnet cancels the line
-being typed).  The first request starting with
-C{*} makes it a RESP connection (raw mode) for good: its lines are then
-Redis's inline commands, answered in RESP.
+being typed).  The first request starting with C{*} makes it a RESP
+connection (raw mode) for good: its lines are then Redis's inline
+commands, answered in RESP.
 """
 
 from twisted.internet.defer import Deferred
@@ -28,7 +28,7 @@ from kvtwist.protocol.framing import (
 from kvtwist.protocol.replyqueue import ReplyQueue
 from kvtwist.protocol.writer import TurnWriter
 from kvtwist.commands.context import ConnectionFigures
-from kvtwist.replies import NO_REPLY, PLAIN, Error, Status
+from kvtwist.replies import NO_REPLY, PLAIN, Error, SetReply, Status
 
 TOO_BIG_INLINE = Error(framing.TOO_BIG_INLINE)
 
@@ -45,7 +45,8 @@ class KVProtocol(LineReceiver):
     It is a L{LineReceiver} whose line mode is a text connection and whose
     raw mode a RESP one: L{MAX_LENGTH} is the longest line once
     authenticated (L{lineLengthExceeded} refuses a longer one),
-    L{delimiter} ends lines, L{setRawMode} makes the connection RESP,
+    L{delimiter} ends a text connection's lines (the framer splits at it),
+    L{setRawMode} makes the connection RESP,
     L{clearLineBuffer} takes the unfinished line that C{--unterminated-ms}
     runs.  L{dataReceived} is its own (see there).
 
@@ -109,7 +110,7 @@ class KVProtocol(LineReceiver):
         self._limits = framing.authenticated(config.maxBulk,
                                              inline=self.MAX_LENGTH)
         self.framer = Framer(self._limits if self.state.authenticated
-                             else PREAUTH)
+                             else PREAUTH, self.delimiter)
         self.writer = TurnWriter(transport, factory.endOfTurn,
                                  _transport.directSender(transport),
                                  self._countOutput)
@@ -132,6 +133,12 @@ class KVProtocol(LineReceiver):
             self.warnings.flush()
         if self.factory is not None and self.state is not None:
             self.factory.clientDisconnected(self, reason)
+            # (getattr: backends written before the hook need not have it;
+            # a refused client never reached the backend.)
+            if self.framer is not None:
+                gone = getattr(self._backend, "clientDisconnected", None)
+                if gone is not None:
+                    gone(self.ctx)
         if self.framer is not None:
             self.framer.discard()
             self.replies.clear()
@@ -383,7 +390,8 @@ class KVProtocol(LineReceiver):
                 data = b"$%d\r\n%s\r\n" % (len(reply), reply)
             elif cls is Status:
                 data = statusLines.get(reply) or render(reply)
-            elif cls in plain and not ((cls is list or cls is dict) and
+            elif cls in plain and not ((cls is list or cls is dict or
+                                        cls is SetReply) and
                                        len(reply) > large):
                 data = render(reply, state.protover)
             else:

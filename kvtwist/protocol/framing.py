@@ -111,6 +111,7 @@ class _RespStarts:
 #: RESP one: the connection switches to RESP (L{Framer.startResp}).
 RESP_STARTS = _RespStarts()
 
+
 class TelnetReply(bytes):
     """
     What L{Framer.next} returns for a Telnet command that wants an answer
@@ -134,16 +135,25 @@ class Framer:
           last one run (the rest are parsed again by the next L{next});
         - L{bytes} is a line (without its line end), already consumed;
         - L{RESP_STARTS}: the next request is RESP; call L{startResp} to
-          go on (a connection does this once).
+          go on (a connection does this once);
+        - a L{TelnetReply} is the answer to a Telnet command, to send in
+          its place among the replies.
 
     @ivar limits: the L{Limits} in force; set it when they change (after
         authentication).
     @ivar resp: whether this is a RESP connection.
     """
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Limits, delimiter: bytes = b"\n"):
+        """
+        @param limits: the L{Limits} to start with.
+        @param delimiter: what ends a line of a text connection (a CR
+            before it is dropped too).  RESP has its own: CR LF, and LF
+            for an inline command, as in Redis.
+        """
         self.limits = limits
         self.resp = False
+        self._delimiter = delimiter
         # The input: parsing goes on at _buf[_pos].
         self._buf = b""
         self._pos = 0
@@ -154,6 +164,7 @@ class Framer:
         self._have = 0
         self._need = 0
         self._needLF = False
+        self._lf = b"\n"
         self._lfWithin = 0
         self._lineWaits = False
         # A multibulk request parsed so far: its arguments, and how many
@@ -206,7 +217,7 @@ class Framer:
         self._have += len(data)
         if self._have < self._need:
             return False
-        if self._needLF and b"\n" not in data and \
+        if self._needLF and self._lf not in data and \
                 self._have <= self._lfWithin:
             return False
         self._buf = b"".join(pending)
@@ -367,6 +378,9 @@ class Framer:
         @raise ProtocolError: the client broke RESP's framing or a limit.
         @raise LineTooLong: a line ran past the limit.
         """
+        if self._pending:
+            # Reads kept aside: what they lack still hasn't come.
+            return None
         # What the last call found missing is looked for again.
         self._need = 0
         self._needLF = self._lineWaits = False
@@ -455,19 +469,20 @@ class Framer:
         buf = self._buf
         pos = self._pos
         inline = self.limits.inline
-        eol = buf.find(b"\n", pos)
+        delimiter = self._delimiter
+        eol = buf.find(delimiter, pos)
         if eol < 0:
             if len(buf) - pos > inline:
                 self.discard()
                 raise LineTooLong(buf[pos:])
-            self._waitForLine(inline)
+            self._waitForLine(inline, delimiter[-1:])
             self._lineWaits = True
             return None
         if eol - pos > inline:
             self.discard()
             raise LineTooLong(buf[pos:])
         line = buf[pos:eol]
-        self._pos = eol + 1
+        self._pos = eol + len(delimiter)
         if line[-1:] == b"\r":
             return line[:-1]
         return line
@@ -498,8 +513,14 @@ class Framer:
                 return [(words, eol + 1)]
             self._pos = eol + 1
             if self._pos >= len(buf) or buf[self._pos] == 42:
-                return self.next()
+                return self._next()
 
-    def _waitForLine(self, within: int) -> None:
+    def _waitForLine(self, within: int, end: bytes = b"\n") -> None:
+        """
+        Keep reads aside until one brings C{end} (the last byte of a line
+        end), unless more than C{within} bytes wait: then the line is too
+        long, and parsing says so.
+        """
         self._needLF = True
+        self._lf = end
         self._lfWithin = within

@@ -20,7 +20,7 @@ from kvtwist.commands import ClientState, Context
 from kvtwist.dialects.resp import encodeCommand
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import OK, Error
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.stats import IBackendStats
 from kvtwist.store import Store
 from kvtwist.web.data import CommandFailed, WebData
@@ -363,6 +363,37 @@ CORPUS = [
     ["LPOP", "nol", "2"], ["LRANGE", "l", "0", "-1"], ["LLEN", "l"],
     ["LINDEX", "l", "0"], ["LSET", "l", "0", "q"], ["LREM", "l", "0", "q"],
     ["LREPLACE", "l", "x", "X"], ["GET", "l"], ["INCR", "a2"],
+    ["HSET", "h", "f", "1", "g", "2"], ["HMSET", "h", "i", "x"],
+    ["HSETNX", "h", "f", "3"], ["HGET", "h", "f"], ["HMGET", "h", "f", "z"],
+    ["HGETALL", "h"], ["HKEYS", "h"], ["HVALS", "h"], ["HLEN", "h"],
+    ["HEXISTS", "h", "g"], ["HSTRLEN", "h", "g"], ["HDEL", "h", "g", "z"],
+    ["HINCRBY", "h", "f", "2"], ["HINCRBYFLOAT", "h", "f", "0.5"],
+    ["HINCRBY", "h", "i", "1"], ["HSET", "h1", "only", "v"],
+    ["HRANDFIELD", "h1", "-2"],
+    ["HSCAN", "h", "0", "MATCH", "f*"], ["HGET", "a2", "f"],
+    ["SADD", "s", "a", "b", "c"], ["SADD", "s2", "b"], ["SREM", "s", "c"],
+    ["SMEMBERS", "s"], ["SISMEMBER", "s", "a"], ["SMISMEMBER", "s", "a", "z"],
+    ["SCARD", "s"], ["SINTER", "s", "s2"], ["SUNION", "s", "s2"],
+    ["SDIFF", "s", "s2"], ["SINTERSTORE", "s3", "s", "s2"],
+    ["SUNIONSTORE", "s4", "s", "s2"], ["SDIFFSTORE", "s5", "s", "s2"],
+    ["SINTERCARD", "2", "s", "s2", "LIMIT", "5"], ["SMOVE", "s", "s2", "a"],
+    ["SRANDMEMBER", "s", "-3"], ["SPOP", "s4", "5"], ["SPOP", "s3"],
+    ["SSCAN", "s2", "0", "COUNT", "5"], ["SADD", "a2", "x"],
+    ["ZADD", "z", "1", "a", "2.5", "b", "inf", "c"], ["ZADD", "z", "INCR", "1",
+     "a"], ["ZINCRBY", "z", "1", "b"], ["ZSCORE", "z", "b"],
+    ["ZMSCORE", "z", "a", "q"], ["ZCARD", "z"], ["ZCOUNT", "z", "(1", "+inf"],
+    ["ZRANK", "z", "b"], ["ZREVRANK", "z", "b", "WITHSCORE"],
+    ["ZRANGE", "z", "0", "-1", "WITHSCORES"], ["ZREVRANGE", "z", "0", "0"],
+    ["ZRANGEBYSCORE", "z", "-inf", "3", "WITHSCORES", "LIMIT", "0", "2"],
+    ["ZREVRANGEBYSCORE", "z", "+inf", "(2"], ["ZADD", "zl", "0", "p", "0", "q"],
+    ["ZRANGEBYLEX", "zl", "[p", "+"], ["ZREVRANGEBYLEX", "zl", "+", "-"],
+    ["ZLEXCOUNT", "zl", "-", "+"], ["ZRANGESTORE", "zr", "z", "0", "1"],
+    ["ZUNIONSTORE", "zu", "2", "z", "zl", "WEIGHTS", "2", "1"],
+    ["ZINTERSTORE", "zi", "2", "z", "zr", "AGGREGATE", "MAX"],
+    ["ZSCAN", "z", "0"], ["ZPOPMIN", "zu"], ["ZPOPMAX", "zu", "2"],
+    ["ZREMRANGEBYRANK", "zu", "0", "0"], ["ZREMRANGEBYSCORE", "zi", "0", "9"],
+    ["ZREMRANGEBYLEX", "zl", "-", "(q"], ["ZREM", "z", "a", "q"],
+    ["ZADD", "a2", "x", "y"],
     ["PRINT"], ["CLIENT", "ID"], ["CLIENT", "SETNAME", "me"],
     # (CLIENT LIST and INFO of a connection show its buffers, which hold
     # other figures while replies wait for a later backend: listed here
@@ -375,7 +406,10 @@ CORPUS = [
     ["SAVE"], ["BGSAVE"], ["LASTSAVE"], ["SHUTDOWN", "NOSAVE"], ["HELP"],
     ["AUTH", "pw"],
     ["NOSUCH", "x"], ["GET"], ["HELLO", "3"], ["GET", "a2"],
-    ["MGET", "a2", "zz"], ["LPOP", "nol", "1"], ["PRINT"],
+    ["MGET", "a2", "zz"], ["LPOP", "nol", "1"], ["HGETALL", "h"],
+    ["HRANDFIELD", "h1", "-1", "WITHVALUES"], ["SMEMBERS", "s2"],
+    ["SPOP", "s5", "2"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    ["ZPOPMIN", "z", "1"], ["ZSCORE", "z", "c"], ["PRINT"],
     ["CONFIG", "GET", "*port*"], ["HELLO", "2", "SETNAME", "again"],
     ["SET", "f", "1.5"], ["INCRBYFLOAT", "f", "0.25"],
     ["INCRBYFLOAT", "f", "x"], ["GETEX", "f", "PX", "9000"],

@@ -276,7 +276,7 @@ class CommandTests(SynchronousTestCase):
         negates a class; C{[!x]} is a class of C{!} and C{x}, as in Redis
         (not a negation as in shell globs).
         """
-        from kvtwist.server import Config, KVFactory
+        from kvtwist.factory import Config, KVFactory
         from twisted.internet.task import Clock
         self.ctx.factory = KVFactory(self.store, config=Config(maxClients=7),
                                      clock=Clock())

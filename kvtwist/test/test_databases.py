@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import Context
 from kvtwist.replies import NOT_INTEGER, OK, Error
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.store import Store
 from kvtwist.store.databases import DatabaseSet
 
@@ -542,6 +542,14 @@ class CommandTests(SynchronousTestCase):
         self.assertIn("\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n", info)
         self.assertIn("\r\ndb2:keys=2,expires=1,avg_ttl=3000\r\n", info)
         self.assertNotIn("db1:", info)
+
+    def test_configDatabases(self):
+        """
+        CONFIG GET databases tells how many there are (C{--databases}).
+        """
+        self.ctx.factory = KVFactory(self.store, None, Config(databases=16))
+        self.assertEqual(self.call("CONFIG", "GET", "databases"),
+                         {b"databases": b"16"})
 
     def test_clientListShowsDatabase(self):
         """

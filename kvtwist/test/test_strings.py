@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import Context
 from kvtwist.replies import NOT_FLOAT, NOT_INTEGER, OK, SYNTAX, WRONGTYPE
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.store import Store
 
 
