@@ -3,6 +3,7 @@
 The seams of kvtwist, as L{zope.interface} interfaces.
 """
 
+from twisted.internet.defer import Deferred
 from zope.interface import Attribute, Interface
 
 
@@ -197,6 +198,19 @@ class IStore(Interface):
         """Replay one journaled op."""
 
 
+class Backpressure(Deferred):
+    """
+    A reply that comes later, and until it does, the client must wait: the
+    caller (a connection) runs no more of that client's requests, and
+    leaves its input unread, until this Deferred fires.
+
+    The memory backend gives one for a write while the log is far behind
+    the clients (a big value being written, a disk slower than the
+    clients): writers are slowed down, never refused, and what the server
+    holds for the log stays bounded.
+    """
+
+
 class IBackend(Interface):
     """
     Where requests become effects: runs whole commands.
@@ -220,7 +234,8 @@ class IBackend(Interface):
             L{twisted.internet.defer.Deferred} that fires with one.  It
             never raises and the Deferred never fails: every problem is an
             error reply.  Callers keep replies in request order whatever
-            fires first.
+            fires first.  A L{Backpressure} Deferred also asks the caller
+            to run no more of that client's requests until it fires.
         """
 
     def clientDisconnected(ctx):

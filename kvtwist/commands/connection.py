@@ -10,8 +10,8 @@ import hmac
 import time
 
 from kvtwist import __version__, replies
-from kvtwist.commands.registry import TABLE, group
 from kvtwist.commands.context import ConnectionFigures
+from kvtwist.commands.registry import TABLE, group, intArg
 from kvtwist.replies import (
     NO_REPLY, NOT_INTEGER, OK, PONG, SYNTAX, Error, Status, Verbatim)
 
@@ -49,6 +49,25 @@ def quit(ctx, args):
          syntax="EXIT")
 def exit_(ctx, args):
     return quit(ctx, args)
+
+
+@command("RESET", 1, "noscript loading stale fast no_auth allow_busy",
+         "Reset the connection: unsubscribe from everything, back to "
+         "RESP2, database 0, no name, authenticated only if no password "
+         "is required.", (0, 0, 0), syntax="RESET")
+def reset(ctx, args):
+    client = ctx.client
+    hub = getattr(getattr(ctx.factory, "backend", None), "hub", None)
+    if hub is not None:
+        hub.forget(client)
+    client.protover = 2
+    client.name = b""
+    client.db = 0
+    if ctx.store is not None:
+        ctx.store = ctx.store.owner
+    factory = ctx.factory
+    client.authenticated = getattr(factory, "password", None) is None
+    return Status("RESET")
 
 
 def _checkPassword(ctx, user, password):
@@ -144,9 +163,11 @@ _NO_CONNECTION = ConnectionFigures("", -1, 0, 0, 0, 0)
 
 def _flags(state) -> str:
     """
-    C{CLIENT LIST}'s C{flags} of a client, as Redis writes them.
+    C{CLIENT LIST}'s C{flags} of a client, as Redis writes them: C{b}
+    (blocked), C{P} (subscribed), C{c} (closing after this reply), C{e}
+    (no-evict), C{T} (no-touch), or C{N} for none.
     """
-    flags = ""
+    flags = ("b" if state.blocked else "") + ("P" if state.pubsub else "")
     if state.closeAfterReply:
         flags += "c"
     if state.noEvict:
@@ -164,15 +185,18 @@ def clientLine(state, now: float, conn: ConnectionFigures = _NO_CONNECTION
     figure for answer what Redis answers for a client that doesn't use
     them), then kvtwist's own (C{dialect}, C{cmds}).
     """
+    pubsub = state.pubsub
     return (
         "id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d "
-        "sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf=%d qbuf-free=0 "
+        "sub=%d psub=%d ssub=0 multi=-1 watch=0 qbuf=%d qbuf-free=0 "
         "argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=%d oll=%d omem=%d "
         "tot-mem=%d events=r cmd=%s user=default redir=-1 resp=%d "
         "lib-name=%s lib-ver=%s dialect=%s cmds=%d" % (
             state.id, state.addr, conn.laddr, conn.fd, field(state.name),
             int(now - state.created), int(now - state.lastActive),
-            _flags(state), state.db, conn.qbuf, conn.obl, conn.oll,
+            _flags(state), state.db, len(pubsub.channels) if pubsub else 0,
+            len(pubsub.patterns) if pubsub else 0, conn.qbuf, conn.obl,
+            conn.oll,
             conn.omem, conn.qbuf + conn.obl + conn.omem,
             field(state.lastCommand).lower() or "NULL", state.protover,
             field(state.libName), field(state.libVersion), state.dialect,
@@ -205,9 +229,10 @@ _CLIENT_TYPES = (b"NORMAL", b"MASTER", b"REPLICA", b"SLAVE", b"PUBSUB")
 
 def _typeOf(state) -> bytes:
     """
-    Redis's type of a client (C{normal}; kvtwist has no replicas).
+    Redis's type of a client: C{pubsub} while it subscribes to anything,
+    else C{normal} (kvtwist has no replicas).
     """
-    return b"NORMAL"
+    return b"PUBSUB" if state.pubsub else b"NORMAL"
 
 
 def _clientList(ctx, args):
@@ -335,6 +360,26 @@ def _badName(name: bytes) -> bool:
     return any(c < 33 or c > 126 for c in name)
 
 
+def _unblock(ctx, args):
+    """
+    C{CLIENT UNBLOCK id [TIMEOUT | ERROR]}: through the backend's
+    C{unblockClient(id, error)}, if it has one.
+    """
+    error = False
+    if len(args) == 2:
+        reason = args[1].upper()
+        if reason not in (b"TIMEOUT", b"ERROR"):
+            return Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or "
+                         "ERROR")
+        error = reason == b"ERROR"
+    clientId = intArg(args[0])
+    backend = getattr(ctx.factory, "backend", None)
+    unblock = getattr(backend, "unblockClient", None)
+    if unblock is None:
+        return 0
+    return int(unblock(clientId, error))
+
+
 #: C{CLIENT HELP}'s lines.
 _CLIENT_HELP = [
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -373,6 +418,8 @@ _CLIENT_HELP = [
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
     "SETNAME <name>", "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "SETINFO <option> <value>",
     "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.",
@@ -386,7 +433,8 @@ _CLIENT_HELP = [
          syntax="CLIENT ID | INFO | LIST [TYPE type | ID id ...] | "
          "KILL [addr | filter value ...] | GETNAME | SETNAME name | "
          "SETINFO LIB-NAME|LIB-VER value | REPLY ON|OFF|SKIP | "
-         "NO-EVICT ON|OFF | NO-TOUCH ON|OFF | HELP")
+         "NO-EVICT ON|OFF | NO-TOUCH ON|OFF | "
+         "UNBLOCK client-id [TIMEOUT | ERROR] | HELP")
 def client(ctx, args):
     sub = args[0].upper()
     rest = args[1:]
@@ -414,6 +462,8 @@ def client(ctx, args):
         else:
             state.libVersion = value
         return OK
+    if sub == b"UNBLOCK" and len(rest) in (1, 2):
+        return _unblock(ctx, rest)
     if sub == b"INFO" and not rest:
         connection = None
         if ctx.factory is not None:

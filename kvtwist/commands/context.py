@@ -56,6 +56,15 @@ class ClientState:
         times: shown in the flags).
     @ivar libName: set by C{CLIENT SETINFO LIB-NAME}.
     @ivar libVersion: set by C{CLIENT SETINFO LIB-VER}.
+    @ivar blocked: whether it waits on a blocking command (C{BLPOP}...):
+        its later requests wait behind it (set by its connection).
+    @ivar pubsub: its subscriptions (a
+        L{kvtwist.backends.pubsub.Subscriptions}, whose length is the
+        number of channels and patterns), or L{None} if it never
+        subscribed.
+    @ivar push: C{push(message)}, where messages pushed to this client
+        (a L{kvtwist.replies.Push}) go, in order with its replies; set by
+        a connection that can show them, else L{None}.
     """
 
     afterReply = False
@@ -102,6 +111,9 @@ class ClientState:
         self.db = 0
         self.afterReply = False
         self.replyMode = None
+        self.blocked = False
+        self.pubsub = None
+        self.push = None
 
 
 class Context:

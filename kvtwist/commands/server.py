@@ -100,6 +100,9 @@ def renderInfo(snap: IStatsSnapshot):
             ("dropped_clients", clients.dropped),
             ("closed_by_server", clients.closedByServer),
         ]))
+        if snap.backend.pubsub is not None:
+            sections[-1][1].append(("pubsub_clients",
+                                    snap.backend.pubsub.clients))
     memory = snap.memory
     # kvtwist can't tell its heap from its resident memory cheaply on
     # either interpreter: used_memory is the resident memory.
@@ -162,11 +165,15 @@ def renderInfo(snap: IStatsSnapshot):
         if keyspace is not None:
             fields += [("keyspace_hits", keyspace.hits),
                        ("keyspace_misses", keyspace.misses)]
+        pubsub = snap.backend.pubsub
+        if pubsub is not None:
+            fields += [("pubsub_channels", pubsub.channels),
+                       ("pubsub_patterns", pubsub.patterns)]
         fields += [
             ("total_error_replies", sum(n for _, n in commands.errors)),
             ("unexpected_error_replies", 0),
             ("client_output_buffer_limit_disconnections",
-             clients.stalledDisconnects),
+             clients.stalledDisconnects + clients.outputLimitDisconnects),
             ("acl_access_denied_auth", clients.authFailures),
             ("unknown_commands", commands.unknown),
             ("auth_failures", clients.authFailures),

@@ -111,6 +111,20 @@ class ClientListTests(ServerTestCase):
         self.assertEqual(self.send(a, "CLIENT", "LIST", "TYPE", "x"),
                          b"-ERR Unknown client type 'x'\r\n")
 
+    def test_subscriber(self):
+        """
+        A subscriber's line counts its channels and patterns and has the
+        C{P} flag; C{TYPE pubsub} lists it.
+        """
+        sub, other = self.connect(40001), self.connect(40002)
+        self.send(sub, "SUBSCRIBE", "a", "b")
+        self.send(sub, "PSUBSCRIBE", "c*")
+        listed = self.send(other, "CLIENT", "LIST", "TYPE", "pubsub")
+        self.assertEqual(listed.count(b"id="), 1)
+        values = dict(fields(listed.split(b"\r\n")[1].rstrip(b"\n")))
+        self.assertEqual((values["id"], values["flags"], values["sub"],
+                          values["psub"]), ("1", "P", "2", "1"))
+
     def test_info(self):
         """
         C{CLIENT INFO} is the caller's line.
