@@ -204,3 +204,26 @@ def test_redisCli(sharedServer):
             proc.kill()
             proc.wait()
     assert out == b"tasks\nt1\n"
+
+
+def test_durable(makeServer, pool):
+    """
+    With C{--fsync always}, a pop served to a blocked client is on disk
+    when its reply comes: after a kill -9 and a restart, the element is
+    gone from the list (and the other one, pushed after, is there).
+    """
+    server = makeServer(["--fsync", "always"])
+    waiter = server.redis(protocol=2)
+    pusher = server.redis(protocol=2)
+    popped = pool.submit(waiter.blpop, "jobs", 0)
+    waitFor(lambda: server.info()["blocked_clients"] == "1",
+            what="a blocked client")
+    pusher.rpush("jobs", "first", "second")
+    assert popped.result(IO_TIMEOUT) == (b"jobs", b"first")
+    waiter.close()
+    pusher.close()
+    server.kill9()
+    server.restart()
+    after = server.redis(protocol=2)
+    assert after.lrange("jobs", 0, -1) == [b"second"]
+    after.close()
