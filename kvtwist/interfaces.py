@@ -3,6 +3,7 @@
 The seams of kvtwist, as L{zope.interface} interfaces.
 """
 
+from twisted.internet.defer import Deferred
 from zope.interface import Attribute, Interface
 
 
@@ -73,8 +74,20 @@ class IStore(Interface):
     def keys(pattern):
         """Every live key matching a glob pattern."""
 
-    def scan(cursor, pattern, count):
-        """C{(nextCursor, keys)}: one step of an incremental iteration."""
+    def scan(cursor, pattern, count, typeName=None):
+        """
+        C{(nextCursor, keys)}: one step of an incremental iteration (only
+        keys of Redis's type C{typeName}, if given).
+        """
+
+    def randomKey():
+        """A live key picked at random, or L{None}."""
+
+    def valueOf(key):
+        """The live value of C{key}, of any type, or L{None}."""
+
+    def encodingOf(value):
+        """Redis's C{OBJECT ENCODING} name for a value."""
 
     def keysTask(pattern):
         """
@@ -94,8 +107,20 @@ class IStore(Interface):
     def contents():
         """A new dict of every live key to its value (lists as lists)."""
 
-    def rename(src, dst):
-        """Rename C{src} to C{dst}."""
+    def rename(src, dst, onlyNew=False):
+        """
+        Rename C{src} to C{dst} (unless C{onlyNew} and it exists);
+        whether it was renamed.
+        """
+
+    def copyTo(src, target, dst, replace=False):
+        """
+        Copy C{src}'s value and expiry to C{dst} in database C{target};
+        whether it was copied.
+        """
+
+    def moveTo(key, target):
+        """Move C{key} to database C{target}; whether it moved."""
 
     def expireAt(key, whenMs):
         """Set an absolute expiry; whether the key existed."""
@@ -105,6 +130,9 @@ class IStore(Interface):
 
     def ttlMs(key):
         """Milliseconds to live, -1 without expiry, -2 if missing."""
+
+    def expiresAt(key):
+        """The absolute expiry time in milliseconds, or L{None}."""
 
     def get(key):
         """The string value of C{key} or L{None}."""
@@ -117,6 +145,15 @@ class IStore(Interface):
 
     def append(key, value):
         """Append to a string; the new length."""
+
+    def setKeepTTL(key, value):
+        """Set a string value, keeping the key's expiry."""
+
+    def setRange(key, offset, value):
+        """Overwrite part of a string; the new length."""
+
+    def setBit(key, offset, bit):
+        """Set or clear one bit of a string; its old value."""
 
     def push(key, values, left=False, onlyIfExists=False):
         """Push to a list; the new length."""
@@ -142,11 +179,36 @@ class IStore(Interface):
     def lreplace(key, old, new):
         """Replace elements equal to C{old}; how many."""
 
+    def lmove(src, dst, fromLeft, toLeft):
+        """Move an element between list ends; it, or L{None}."""
+
+    def linsert(key, before, pivot, value):
+        """Insert next to C{pivot}; the new length, -1 or 0."""
+
+    def ltrim(key, start, stop):
+        """Keep a range of a list."""
+
+    def lpos(key, value, rank=1, count=None, maxlen=0):
+        """The index (or indexes, with C{count}) of matching elements."""
+
     def sweep(limit):
         """Actively expire up to C{limit} keys; how many."""
 
     def apply(op):
         """Replay one journaled op."""
+
+
+class Backpressure(Deferred):
+    """
+    A reply that comes later, and until it does, the client must wait: the
+    caller (a connection) runs no more of that client's requests, and
+    leaves its input unread, until this Deferred fires.
+
+    The memory backend gives one for a write while the log is far behind
+    the clients (a big value being written, a disk slower than the
+    clients): writers are slowed down, never refused, and what the server
+    holds for the log stays bounded.
+    """
 
 
 class IBackend(Interface):
@@ -159,6 +221,21 @@ class IBackend(Interface):
     command table over the in-process store and its journal; another one
     (a front end over Redis Cluster, say) can run every command without
     the protocol or the dialects knowing.
+
+    Blocking commands and pushed messages, for any backend:
+
+        - a Deferred reply to a command the table flags C{blocking}
+          (C{BLPOP}...) blocks its client: the connection runs none of
+          that client's later requests until it fires, and the client is
+          neither stalled nor idle meanwhile;
+        - messages for a client (pub/sub) go to C{ctx.client.push(message)}
+          with a L{kvtwist.replies.Push}, which its connection renders and
+          sends in order with its replies (the attribute is L{None} where
+          no connection can show them); while C{ctx.client.pubsub} (a
+          L{kvtwist.backends.pubsub.Subscriptions}, or anything whose
+          length counts the client's channels and patterns) is non-empty,
+          a RESP2 connection is in Redis's subscribed mode
+          (L{kvtwist.protocol.subscribed}), and the client is not idle.
     """
 
     def execute(ctx, name, args):
@@ -172,7 +249,8 @@ class IBackend(Interface):
             L{twisted.internet.defer.Deferred} that fires with one.  It
             never raises and the Deferred never fails: every problem is an
             error reply.  Callers keep replies in request order whatever
-            fires first.
+            fires first.  A L{Backpressure} Deferred also asks the caller
+            to run no more of that client's requests until it fires.
         """
 
     def clientDisconnected(ctx):

@@ -6,12 +6,14 @@ To keep the hot path cheap, plain Python values are replies too:
 
     - L{bytes}: a bulk string
     - L{int}: an integer (L{bool}: a boolean, RESP3 C{#t}/C{#f})
-    - L{float}: a double
+    - L{float}: a double (RESP3 C{,}; RESP2 a bulk string), written as
+      Redis writes doubles (L{kvtwist.doubles.formatDouble})
     - L{None}: a null
     - L{NULL_ARRAY}: a null array (RESP2 tells it from a null), as
       C{LPOP key count} answers for a missing key
     - L{list}: an array of replies
     - L{dict}: a map of replies (RESP2 renders it as a flat array)
+    - L{SetReply}: a set of replies (RESP3 C{~}; RESP2 an array)
     - L{Status}: a simple status line (C{+OK})
     - L{Error}: an error line (C{-ERR ...})
     - L{Verbatim}: a bulk of text meant for people (C{INFO}, C{CLIENT LIST})
@@ -51,6 +53,16 @@ class Verbatim(bytes):
     """
 
 
+class SetReply(list):
+    """
+    A set of replies, in no particular order: RESP3 sends it as a set
+    (C{~}), RESP2 and the other dialects as an array.  As C{SMEMBERS}
+    answers.
+    """
+
+    __slots__ = ()
+
+
 class NullArray:
     """
     The type of L{NULL_ARRAY}: an array that isn't there (RESP2 C{*-1},
@@ -70,11 +82,30 @@ class NullArray:
 NULL_ARRAY = NullArray()
 
 
-#: The types of the replies above (every reply but a Deferred): checked
+class NoReply:
+    """
+    The type of L{NO_REPLY}.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_REPLY"
+
+
+#: What a command answers when nothing is to be sent back: C{CLIENT REPLY
+#: OFF} and C{SKIP}, a C{SHUTDOWN} that succeeds (the connection closes
+#: instead).  Not plain: connections check for it where they queue
+#: replies that are not plain.
+NO_REPLY = NoReply()
+
+
+#: The types of the replies above (every reply but a Deferred and
+#: L{NO_REPLY}): checked
 #: with C{reply.__class__ in PLAIN} before C{isinstance(reply, Deferred)},
 #: which goes through the (slow) abstract-class machinery.
 PLAIN = frozenset([bytes, int, type(None), list, dict, bool, float,
-                   Status, Error, Verbatim, NullArray])
+                   Status, Error, Verbatim, NullArray, SetReply])
 
 OK = Status("OK")
 PONG = Status("PONG")
@@ -108,3 +139,30 @@ def unknownCommand(name: bytes, args) -> Error:
                      for a in args[:16])
     return Error("ERR unknown command '%s', with args beginning with: %s"
                  % (name[:128].decode("utf-8", "replace"), shown))
+
+
+class Push(list):
+    """
+    A message the server pushes to a client (C{message}, C{pmessage}) or
+    one frame of a subscription's acknowledgement (C{subscribe}...): an
+    array, sent as a push (C{>}) in RESP3.
+
+    Not among L{PLAIN}: a connection looks at it (a client subscribing
+    may enter RESP2's subscribed mode).  A message goes to many clients:
+    its RESP bytes are kept once rendered (L{kvtwist.dialects.resp}).
+    """
+
+    __slots__ = ("rendered",)
+
+    def __init__(self, items=()):
+        list.__init__(self, items)
+        self.rendered = None
+
+
+class Pushes(list):
+    """
+    Several L{Push} frames in a row: the reply of C{SUBSCRIBE a b}, one
+    frame per channel.
+    """
+
+    __slots__ = ()

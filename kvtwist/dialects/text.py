@@ -29,7 +29,10 @@ C{\\'}.
 import re
 from typing import List, Optional
 
-from kvtwist.replies import Error, NullArray, Status, Verbatim, wrongArity
+from kvtwist.dialects import textforms
+from kvtwist.doubles import formatDouble
+from kvtwist.replies import (
+    Error, NullArray, Pushes, SetReply, Status, Verbatim, wrongArity)
 
 name = "text"
 
@@ -37,7 +40,7 @@ name = "text"
 BLOCK_COMMANDS = frozenset([
     b"PRINT", b"KEYS", b"MGET", b"INFO", b"LRANGE", b"SCAN", b"CONFIG",
     b"COMMAND", b"TIME", b"HELLO", b"HELP", b"CLIENT",
-])
+]) | textforms.BLOCK_COMMANDS
 
 #: Words the text protocol takes for a command of the table.
 ALIASES = {
@@ -74,6 +77,15 @@ TEXT_NOTES = {
     b"QUIT": ["Text: also EXIT; answers Goodbye! and closes the "
               "connection."],
     b"KEYS": ["Text: KEYS alone lists every key."],
+    b"SUBSCRIBE": [
+        "Text: answers a line per channel, Subscribed to channel 'news' "
+        "(1 subscription).; then each message comes as a line, Message "
+        "on 'news': hello, and other commands still run meanwhile.",
+    ],
+    b"PSUBSCRIBE": [
+        "Text: as SUBSCRIBE; a message comes as Message on 'news' "
+        "(pattern 'n*'): hello.",
+    ],
     b"PRINT": ["Text: a key: value line per key, a list as key: ['a', "
                "'b'] (see the README)."],
 }
@@ -359,7 +371,7 @@ def _lines(reply) -> List[bytes]:
     Render a reply as body lines of a block.
     """
     t = type(reply)
-    if t is list:
+    if t is list or t is SetReply:
         out = []
         for item in reply:
             if type(item) is list:
@@ -401,10 +413,10 @@ def _one(reply) -> bytes:
     if t is Status or t is Error:
         return _safeText(reply.replace("\r\n", " ").replace("\n", " "))
     if t is float:
-        return repr(reply).encode()
+        return formatDouble(reply)
     if t is Verbatim:
         return escape(bytes(reply).rstrip(b"\r\n"))
-    if t is list:
+    if t is list or t is SetReply:
         return b" ".join(quote(x) if type(x) is bytes else _one(x)
                          for x in reply) or b"(empty)"
     if t is dict:
@@ -451,6 +463,78 @@ def _error(request: Request, reply: Error) -> Error:
     return reply
 
 
+def _lcsLine(reply) -> Optional[bytes]:
+    """
+    C{LCS ... IDX}'s map on one line: C{len 6: a[4..7] = b[5..8] (4),
+    ...}.
+    """
+    if type(reply) is not dict:
+        return None
+    parts = []
+    for match in reply.get(b"matches", []):
+        text = b"a[%d..%d] = b[%d..%d]" % (match[0][0], match[0][1],
+                                           match[1][0], match[1][1])
+        if len(match) > 2:
+            text += b" (%d)" % (match[2],)
+        parts.append(text)
+    line = b"len %d" % (reply.get(b"len", 0),)
+    return line + (b": " + b", ".join(parts) if parts else b"")
+
+
+def _mpopLine(reply) -> Optional[bytes]:
+    """
+    C{LMPOP}'s C{[key, [elements]]} as C{'key': 'a' 'b'}.
+    """
+    if type(reply) is not list or len(reply) != 2:
+        return None
+    return quote(reply[0]) + b": " + _one(reply[1])
+
+
+#: Readable one-line forms of some commands' replies (a function of the
+#: reply, answering L{None} where it has no form for it).
+READABLE = {
+    b"LCS": _lcsLine,
+    b"LMPOP": _mpopLine,
+    b"BLMPOP": _mpopLine,
+}
+
+
+def _count(n: int) -> bytes:
+    return b"%d subscription%s" % (n, b"" if n == 1 else b"s")
+
+
+#: How the frames of (un)subscribing read: verb, what.
+_SUBSCRIBED = {
+    b"subscribe": (b"Subscribed to", b"channel"),
+    b"psubscribe": (b"Subscribed to", b"pattern"),
+    b"unsubscribe": (b"Unsubscribed from", b"channel"),
+    b"punsubscribe": (b"Unsubscribed from", b"pattern"),
+}
+
+
+def renderPush(push) -> bytes:
+    """
+    A message pushed to a text client, or a frame of (un)subscribing, as
+    a line for people (L{kvtwist.replies.Push}):
+
+        - C{Message on 'news': hello}
+        - C{Message on 'news' (pattern 'n*'): hello}
+        - C{Subscribed to channel 'news' (1 subscription).}
+        - C{Unsubscribed from pattern 'n*' (0 subscriptions).}
+    """
+    kind = push[0]
+    if kind == b"message":
+        return b"Message on %s: %s\r\n" % (quote(push[1]), escape(push[2]))
+    if kind == b"pmessage":
+        return b"Message on %s (pattern %s): %s\r\n" % (
+            quote(push[2]), quote(push[1]), escape(push[3]))
+    verb, what = _SUBSCRIBED.get(kind, (kind, b""))
+    if push[1] is None:
+        return b"%s no %s (%s).\r\n" % (verb, what, _count(push[2]))
+    return b"%s %s %s (%s).\r\n" % (verb, what, quote(push[1]),
+                                      _count(push[2]))
+
+
 def render(request: Optional[Request], reply) -> bytes:
     """
     Render C{reply} to the text C{request} (L{None} if it could not be
@@ -458,6 +542,8 @@ def render(request: Optional[Request], reply) -> bytes:
     """
     if request is None:
         return _one(reply) + b"\r\n"
+    if type(reply) is Pushes:
+        return b"".join([renderPush(p) for p in reply])
     name = request.name
     if type(reply) is Error:
         line = _one(_error(request, reply))
@@ -472,10 +558,13 @@ def render(request: Optional[Request], reply) -> bytes:
                 return _block([b"Store is empty."])
             return _block([_printKey(k) + b": " + (
                 _printValue(v) if type(v) is bytes else
-                b"[" + b", ".join(quote(x) for x in v) + b"]")
+                textforms.printValue(v, quote))
                 for k, v in reply.items()])
         if name == b"HELP" and type(reply) is list:
             return _block(_lines(reply + _helpNotes(request.args)))
+        form = textforms.FORMS.get(name)
+        if form is not None:
+            return _block(form(request.args, reply, _one))
         return _block(_lines(reply))
     args = request.args
     if name == b"SET" and len(args) == 3 and args[2] == b"GET":
@@ -494,4 +583,9 @@ def render(request: Optional[Request], reply) -> bytes:
         # Redis's inline protocol answers a bare PING in RESP (redis-
         # benchmark's PING_INLINE relies on it).
         return b"+PONG\r\n"
+    readable = READABLE.get(name)
+    if readable is not None:
+        line = readable(reply)
+        if line is not None:
+            return line + b"\r\n"
     return _one(reply) + b"\r\n"

@@ -167,8 +167,10 @@ class Databases:
         try:
             return self.database(int(number))
         except (IndexError, ValueError):
-            raise ValueError("no database %r in a store of %d (--databases)"
-                             % (number, len(self.databases)))
+            raise ValueError("an op of database %s, but this server has %d "
+                             "databases (--databases)"
+                             % (number.decode("ascii", "replace"),
+                                len(self.databases)))
 
     # -- the journal --------------------------------------------------------
 
@@ -281,6 +283,16 @@ class Databases:
         """
         return sum(db._expired for db in self.databases)
 
+    def lookupCounts(self) -> Tuple[int, int]:
+        """
+        C{(hits, misses)}: lookups of string values since start that found
+        one and that found none, in every database (C{INFO}'s
+        C{keyspace_hits} and C{keyspace_misses}).
+        """
+        databases = self.databases
+        return (sum(db._hits for db in databases),
+                sum(db._misses for db in databases))
+
     def keyCount(self) -> int:
         """
         The number of keys in every database.
@@ -332,7 +344,8 @@ class Databases:
         if missing:
             raise ValueError(
                 "the snapshot has data in database %d, but this server has "
-                "%d databases (--databases)" % (max(missing), len(databases)))
+                "%d databases: start it with --databases %d or more"
+                % (max(missing), len(databases), max(missing) + 1))
         empty = ({}, {})
         for db in databases:
             db._loadOwnState(*states.get(db.index, empty))
