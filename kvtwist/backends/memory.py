@@ -15,7 +15,10 @@ from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
 from kvtwist import replies
+from kvtwist.backends.atomic import AtomicRun, execAbort
 from kvtwist.commands import TABLE, Context, Offload, errorReply
+from kvtwist.commands.atomic import Atomic
+from kvtwist.commands.transactions import NOT_QUEUED, discard, queue, refused
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import PLAIN, Error
 from kvtwist.stats import IBackendStats, memoryFigures
@@ -75,7 +78,7 @@ class MemoryBackend:
                     factory.stats.unknown += 1
                 if not ctx.client.authenticated:
                     return replies.NOAUTH
-                return replies.unknownCommand(name, args)
+                return refused(ctx, replies.unknownCommand(name, args))
         client = ctx.client
         client.commands += 1
         factory = ctx.factory
@@ -90,7 +93,9 @@ class MemoryBackend:
         arity = cmd.arity
         n = len(args) + 1
         if (n != arity) if arity > 0 else (n < -arity):
-            return replies.wrongArity(cmd.name)
+            return refused(ctx, replies.wrongArity(cmd.name))
+        if client.transaction is not None and cmd.name not in NOT_QUEUED:
+            return queue(ctx, cmd, args, self.writeRefusal())
         service = self.service
         if cmd.write and service is not None and service.failure is not None:
             return misconf(service.failure)
@@ -101,6 +106,8 @@ class MemoryBackend:
         if reply.__class__ not in PLAIN:
             if reply.__class__ is Offload:
                 reply = self._offload(cmd, reply)
+            elif reply.__class__ is Atomic:
+                return self._atomic(ctx, cmd, reply)
             elif isinstance(reply, Deferred):
                 reply.addErrback(lambda f: errorReply(cmd, f.value))
         if cmd.write and service is not None:
@@ -123,6 +130,56 @@ class MemoryBackend:
             return offload.work()
         except Exception as e:
             return errorReply(cmd, e)
+
+    def writeRefusal(self):
+        """
+        The C{MISCONF} error writes get while persistence fails, or
+        L{None}.
+        """
+        service = self.service
+        if service is not None and service.failure is not None:
+            return misconf(service.failure)
+        return None
+
+    def _atomic(self, ctx: Context, cmd, atomic: Atomic):
+        """
+        Run an L{Atomic} (an C{EXEC}, a script) as one: its writes are
+        journaled as one group, and with C{--fsync always} its reply
+        waits once, until they are durable.
+        """
+        service = self.service
+        if atomic.writes:
+            failure = self.writeRefusal()
+            if failure is not None:
+                return execAbort(failure)
+        mark = service.journalSeq() if service is not None else 0
+        run = AtomicRun(self, ctx)
+        client = ctx.client
+        client.atomic = run
+        try:
+            reply = atomic.work(run)
+        except Exception as e:
+            reply = errorReply(cmd, e)
+        finally:
+            client.atomic = None
+            durable = None
+            if service is not None and service.journalSeq() != mark:
+                service.groupSince(mark)
+                durable = service.whenDurable()
+        run.runLater()
+        if isinstance(reply, Deferred):
+            reply.addErrback(lambda f: errorReply(cmd, f.value))
+        if durable is not None:
+            return durable.addCallbacks(
+                lambda _: reply, lambda f: _notDurable(service, f))
+        return reply
+
+    def clientDisconnected(self, ctx: Context) -> None:
+        """
+        The client of C{ctx} is gone: forget its transaction and its
+        watched keys.
+        """
+        discard(ctx.client)
 
     def endTurn(self):
         """

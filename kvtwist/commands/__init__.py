@@ -2,7 +2,7 @@
 """
 The commands: the table (L{kvtwist.commands.registry}) and one module of
 handlers per Redis command group: L{keys} (generic), L{strings}, L{lists},
-L{connection}, L{server}.
+L{connection}, L{server}, L{transactions}.
 
 A handler is called as C{handler(ctx, args)} with a
 L{kvtwist.commands.context.Context} and the arguments (L{bytes}, without
@@ -22,12 +22,13 @@ from kvtwist.commands.errors import errorReply
 from kvtwist.commands.registry import (
     TABLE, Command, Offload, group, intArg, lookup)
 from kvtwist.commands import (  # registers the handlers
-    connection, keys, lists, server, strings)
+    connection, keys, lists, server, strings, transactions)
 from kvtwist.replies import PLAIN as PLAIN_REPLIES
 
 __all__ = ["TABLE", "Command", "ClientState", "Context", "Offload",
            "PLAIN_REPLIES", "errorReply", "execute", "group", "intArg",
-           "lookup", "connection", "keys", "lists", "server", "strings"]
+           "lookup", "connection", "keys", "lists", "server", "strings",
+           "transactions"]
 
 
 def execute(ctx: Context, name: bytes, args: List[bytes]):

@@ -19,6 +19,17 @@ class ClientState:
     @ivar lastActive: when it last sent something, in seconds.
     @ivar lastCommand: the name of the last command it sent.
     @ivar closeAfterReply: set by C{QUIT}: close once its reply is sent.
+    @ivar transaction: its L{kvtwist.commands.transactions.Transaction}
+        between C{MULTI} and C{EXEC} or C{DISCARD} (its commands are
+        queued meanwhile), else L{None}.
+    @ivar watching: its L{kvtwist.store.watches.Watch} (the keys it
+        C{WATCH}es) while it watches any, else L{None}.
+    @ivar atomic: while an C{EXEC} or a script of this client runs, the
+        L{kvtwist.backends.atomic.AtomicRun} running it, else L{None}.
+        Commands run by it must answer at once: a blocking command
+        answers as if its timeout had passed (as Redis does inside
+        C{MULTI}), and C{BGSAVE} is scheduled to start after it
+        (C{AtomicRun.later}).
     """
 
     def __init__(self, id: int = 0, addr: str = "", now: float = 0.0,
@@ -34,6 +45,9 @@ class ClientState:
         self.lastActive = now
         self.lastCommand = b""
         self.closeAfterReply = False
+        self.transaction = None
+        self.watching = None
+        self.atomic = None
 
 
 class Context:

@@ -50,6 +50,12 @@ class JournalService:
         self.waiting.append(d)
         return d
 
+    def journalSeq(self):
+        return 0
+
+    def groupSince(self, since):
+        return 0
+
     def sealBatch(self):
         self.sealed += 1
 
@@ -368,7 +374,9 @@ CORPUS = [
     ["COMMAND", "INFO", "get", "nosuch"], ["COMMAND", "DOCS", "get"],
     ["COMMAND", "LIST"], ["COMMAND"], ["TIME"], ["INFO", "keyspace"],
     ["SAVE"], ["BGSAVE"], ["LASTSAVE"], ["SHUTDOWN", "NOSAVE"], ["HELP"],
-    ["AUTH", "pw"],
+    ["AUTH", "pw"], ["MULTI"], ["SET", "tx", "1"], ["INCR", "tx"],
+    ["MULTI"], ["EXEC"], ["EXEC"], ["MULTI"], ["GET"], ["EXEC"], ["MULTI"],
+    ["DISCARD"], ["DISCARD"],
     ["NOSUCH", "x"], ["GET"], ["HELLO", "3"], ["GET", "a2"],
     ["MGET", "a2", "zz"], ["LPOP", "nol", "1"], ["PRINT"],
     ["CONFIG", "GET", "*port*"], ["HELLO", "2", "SETNAME", "again"],
