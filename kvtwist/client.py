@@ -6,7 +6,8 @@ The client speaks the text protocol, the one people type on telnet, so the
 replies it hands back are exactly what the server shows a person.  A reply
 is one line, except for the commands in
 L{kvtwist.dialects.text.BLOCK_COMMANDS}, whose reply is a block: lines up to
-a lone C{.} line, with a leading dot doubled on body lines (dot-stuffing).
+a lone C{.} line, with a leading dot doubled on body lines (dot-stuffing),
+or a single error line (C{ERR ...}; a block never starts with one).
 The client decides which framing to expect by parsing each request line with
 the server's own text parser, so the two cannot disagree.  Requests may be
 pipelined: replies are matched to requests first in, first out.
@@ -33,11 +34,14 @@ so a value with spaces, quotes or even line breaks is stored exactly.
 that is what a person typing C{SET k hello world} gets, and what
 L{KVClient.sendLine} sends untouched.)
 
-Limits of the text protocol, which a program wanting binary safety should
-avoid by using a Redis client on the same port: the server shows CR and LF
-inside values as C{\\r} and C{\\n}, and an error reply is a line starting
-with an error code (C{ERR}, C{WRONGTYPE}, ...), which a stored value could
-imitate.
+The server shows keys and values escaped (control bytes, bytes that aren't
+UTF-8 and backslashes as C{\\n}, C{\\xHH}, C{\\\\}, ...); L{KVClient.get}
+undoes it (L{kvtwist.dialects.text.unescape}), so any value reads back
+exactly.  What the text protocol can't tell apart, and a program wanting
+certainty should leave to a Redis client on the same port: an error reply
+is a line starting with an error code (C{ERR}, C{WRONGTYPE}, ...), which a
+value shown alone on its line (C{GET}) could imitate, as it could the
+seed's C{Key 'k' not found.}.
 """
 
 import re
@@ -77,13 +81,8 @@ BLOCK = "block"
 #: 512 MiB; escaping can lengthen a value a little).
 MAX_LINE = 600 * 1024 * 1024
 
-_ERROR_CODES = (
-    "ERR", "WRONGTYPE", "NOAUTH", "WRONGPASS", "MISCONF", "NOPROTO",
-    "DENIED", "EXECABORT", "NOSCRIPT", "BUSY", "LOADING", "READONLY", "OOM",
-    "NOPERM",
-)
 _ERROR_LINE = re.compile(
-    r"-?(?:%s)(?: |\Z)" % ("|".join(_ERROR_CODES),))
+    r"-?(?:%s)(?: |\Z)" % ("|".join(text.ERROR_CODES),))
 _ERROR_LINE_BYTES = re.compile(_ERROR_LINE.pattern.encode("ascii"))
 
 _NEEDS_QUOTES = re.compile(rb"[\x00-\x20\x7f\"'\\]")
@@ -496,6 +495,11 @@ class KVClientProtocol(Protocol):
             return
         entry = self._pending[0]
         if entry.block:
+            if not entry.lines and text.ERROR_LINE.match(line):
+                # An error instead of the block.
+                self._pending.popleft()
+                entry.deferred.callback([line])
+                return
             if line == b".":
                 self._pending.popleft()
                 entry.deferred.callback(entry.lines)
@@ -583,18 +587,18 @@ class KVClient:
         """
         Read a key.
 
-        @return: a Deferred firing with the value (C{str}), or L{None} for
-            a missing key; failing with L{ReplyError} on an error reply
-            (C{WRONGTYPE} for a list, say).
+        @return: a Deferred firing with the value (C{str}, exactly as
+            stored: the server's escapes undone), or L{None} for a missing
+            key; failing with L{ReplyError} on an error reply (C{WRONGTYPE}
+            for a list, say).
         """
-        shown = text._show(_toBytes(key))
-        missing = b"Key '%s' not found." % (shown,)
+        missing = b"Key %s not found." % (text.quote(_toBytes(key)),)
 
         def got(reply):
             if reply == missing:
                 return None
-            reply = self._decode(reply)
-            return self._checked(reply)
+            self._checked(self._decode(reply))
+            return self._decode(text.unescape(reply))
 
         return self.protocol.sendLine(encodeCommand("GET", key)).addCallback(
             got)

@@ -8,7 +8,8 @@ from zope.interface import Attribute, Interface
 
 class IStore(Interface):
     """
-    A key-value store of strings and lists with expiry.
+    A key-value store of strings and lists with expiry: one database of a
+    set (database 0 holds the others, C{store.databases}).
 
     A data structure: every method answers at once, with the documented
     result, or raises (L{kvtwist.store.WrongType} and friends).  Command
@@ -17,8 +18,12 @@ class IStore(Interface):
     runs commands there, not store methods.
     """
 
-    journal = Attribute("Callable receiving each mutation op, or None.")
-    expiredCount = Attribute("Keys expired since start.")
+    journal = Attribute("Callable receiving each mutation op of every "
+                        "database, or None.")
+    expiredCount = Attribute("Keys expired since start, in every database.")
+    index = Attribute("This database's number.")
+    owner = Attribute("Database 0, which holds the set.")
+    databases = Attribute("Every database, by number.")
 
     def now():
         """The store's clock, in milliseconds since the epoch."""
@@ -36,7 +41,34 @@ class IStore(Interface):
         """Remove C{key}; whether it existed."""
 
     def flush():
-        """Remove every key."""
+        """Remove every key of this database (C{FLUSHDB})."""
+
+    def database(index):
+        """Database number C{index} (an L{IStore}); L{IndexError}."""
+
+    def flushAll():
+        """Remove every key of every database (C{FLUSHALL})."""
+
+    def swapDatabases(a, b):
+        """Swap the contents of two databases (C{SWAPDB})."""
+
+    def keyCount():
+        """The number of keys in every database."""
+
+    def figures():
+        """
+        C{(number, keys, expiring keys, average TTL ms)} of each
+        non-empty database (C{INFO keyspace}).
+        """
+
+    def addChangeListener(listener):
+        """
+        Call C{listener(database, keys)} after each change of this
+        database (C{keys}: the keys changed, or L{None} for all).
+        """
+
+    def removeChangeListener(listener):
+        """Stop calling C{listener}."""
 
     def keys(pattern):
         """Every live key matching a glob pattern."""

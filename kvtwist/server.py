@@ -25,6 +25,7 @@ class Config:
     The server's settings (the C{twistd kvstore} options).
 
     @ivar password: the required password (L{bytes}) or L{None}.
+    @ivar databases: how many databases (C{--databases}).
     """
 
     def __init__(self, port: str = "3490", maxClients: int = 10000,
@@ -34,7 +35,7 @@ class Config:
                  password: Optional[bytes] = None, unterminatedMs: int = 0,
                  dataDir: str = ".", fsync: str = "interval",
                  flushInterval: float = 1.0,
-                 stallTimeout: float = 60.0):
+                 stallTimeout: float = 60.0, databases: int = 16):
         self.port = port
         self.maxClients = maxClients
         self.maxOutputBuffer = maxOutputBuffer
@@ -47,6 +48,7 @@ class Config:
         self.fsync = fsync
         self.flushInterval = flushInterval
         self.stallTimeout = stallTimeout
+        self.databases = databases
 
     def portNumber(self) -> int:
         """
@@ -80,7 +82,7 @@ class Config:
                             "no": "no"}.get(self.fsync, self.fsync),
             "flush-interval": self.flushInterval,
             "save": "",
-            "databases": 1,
+            "databases": self.databases,
             "unterminated-ms": self.unterminatedMs,
         }
 
@@ -231,10 +233,13 @@ class KVFactory(ServerFactory):
     def clientDisconnected(self, proto: KVProtocol, reason):
         """
         Called by a protocol when its connection is lost: count it as
-        dropped and log why.
+        dropped, and as closed by the server if the server closed it (the
+        protocol then says why: C{disconnectReason}), and log why.
         """
         state = proto.state
         self.stats.dropped += 1
+        if proto.disconnectReason is not None:
+            self.stats.closedByServer += 1
         self._clients.pop(state.id, None)
         why = proto.disconnectReason
         if why is None:

@@ -38,6 +38,10 @@ class Stats:
     @ivar rejected: connections refused (client limit, protected mode).
     @ivar connectionsReceived: connections accepted.
     @ivar dropped: client connections ended, whatever the cause.
+    @ivar closedByServer: client connections the server closed (refused at
+        the client limit or by protected mode, a protocol error, idle past
+        C{--timeout}, stalled past the output bound, shutdown): those
+        of L{dropped} that the client did not end itself.
     @ivar netInput: bytes received from clients.
     @ivar netOutput: bytes sent to clients.
     @ivar authFailures: failed C{AUTH}s.
@@ -54,6 +58,7 @@ class Stats:
         self.rejected = 0
         self.connectionsReceived = 0
         self.dropped = 0
+        self.closedByServer = 0
         self.netInput = 0
         self.netOutput = 0
         self.authFailures = 0
@@ -109,6 +114,8 @@ class ClientFigures(NamedTuple):
     @ivar rejected: connections refused since start.
     @ivar stalledDisconnects: clients closed for not reading replies.
     @ivar authFailures: failed C{AUTH}s.
+    @ivar closedByServer: connections the server closed since start (of
+        C{dropped}; see L{Stats.closedByServer}).
     """
 
     connected: int
@@ -118,6 +125,7 @@ class ClientFigures(NamedTuple):
     rejected: int
     stalledDisconnects: int
     authFailures: int
+    closedByServer: int = 0
 
 
 class CommandFigures(NamedTuple):
@@ -157,18 +165,37 @@ class MemoryFigures(NamedTuple):
     idleReleases: int
 
 
+class DatabaseFigures(NamedTuple):
+    """
+    One non-empty database (a line of C{INFO keyspace}).
+
+    @ivar index: its number.
+    @ivar keys: keys now.
+    @ivar expiring: keys with an expiry time now.
+    @ivar avgTtl: the average time to live of those, in milliseconds
+        (estimated, as Redis does).
+    """
+
+    index: int
+    keys: int
+    expiring: int
+    avgTtl: int
+
+
 class KeyspaceFigures(NamedTuple):
     """
     The data a backend holds.
 
-    @ivar keys: keys now.
-    @ivar expiring: keys with an expiry time now.
+    @ivar keys: keys now, in every database.
+    @ivar expiring: keys with an expiry time now, in every database.
     @ivar expired: keys expired since start.
+    @ivar databases: a L{DatabaseFigures} for each non-empty database.
     """
 
     keys: int
     expiring: int
     expired: int
+    databases: Tuple[DatabaseFigures, ...] = ()
 
 
 class PersistenceFigures(NamedTuple):
@@ -342,8 +369,10 @@ def keyspaceFigures(store) -> KeyspaceFigures:
     """
     The keyspace figures of an L{kvtwist.interfaces.IStore}.
     """
-    return KeyspaceFigures(store.size(), store.expiringCount(),
-                           store.expiredCount)
+    databases = tuple(DatabaseFigures(*db) for db in store.figures())
+    return KeyspaceFigures(sum(db.keys for db in databases),
+                           sum(db.expiring for db in databases),
+                           store.expiredCount, databases)
 
 
 class IPersistenceStats(Interface):
@@ -421,7 +450,8 @@ def takeSnapshot(factory=None,
         clients = ClientFigures(
             factory.countActive(), factory.config.maxClients,
             stats.connectionsReceived, stats.dropped, stats.rejected,
-            stats.stalledDisconnects, stats.authFailures)
+            stats.stalledDisconnects, stats.authFailures,
+            stats.closedByServer)
         commands = CommandFigures(
             stats.commandsProcessed, stats.unknown,
             tuple(sorted(stats.perCommand.items())))
@@ -450,7 +480,7 @@ def backendFiguresOf(backend) -> BackendFigures:
 __all__ = ["Stats", "rss", "IStatsSnapshot", "StatsSnapshot",
            "IBackendStats", "BackendFigures", "ProcessFigures",
            "ClientFigures", "CommandFigures", "TrafficFigures",
-           "MemoryFigures", "KeyspaceFigures", "PersistenceFigures",
+           "MemoryFigures", "KeyspaceFigures", "DatabaseFigures", "PersistenceFigures",
            "IPersistenceStats",
            "takeSnapshot", "memoryFigures", "keyspaceFigures",
            "persistenceFigures", "backendFiguresOf", "reactorName"]

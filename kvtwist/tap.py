@@ -132,6 +132,9 @@ class Options(usage.Options):
          "Require this password (AUTH). Prefer --password-file."],
         ["password-file", None, None,
          "Read the required password from the first line of this file."],
+        ["databases", None, 16,
+         "How many databases (SELECT 0 to N-1), 1 to 100000.",
+         _positiveInt("databases")],
         ["unterminated-ms", None, 0,
          "Run a text line left unterminated this many milliseconds as if "
          "it had ended (for seed clients that send no line end; 0: off).",
@@ -183,6 +186,8 @@ class Options(usage.Options):
                                    % (", ".join(_FSYNC_MODES), self["fsync"]))
         if self["flush-interval"] <= 0:
             raise usage.UsageError("--flush-interval must be positive")
+        if not 1 <= self["databases"] <= 100000:
+            raise usage.UsageError("--databases must be from 1 to 100000")
         if self["max-clients"] < 1:
             raise usage.UsageError("--max-clients must be at least 1")
         try:
@@ -383,7 +388,7 @@ def makeService(options, reactor=None) -> KVService:
     top = KVService()
     top.reactor = reactor
     runInThread = threadPoolRunner(reactor)
-    store = Store(runInThread=runInThread)
+    store = Store(runInThread=runInThread, databases=options["databases"])
     storeService = StoreService(
         store, options["data-dir"], fsync=options["fsync"],
         flushInterval=options["flush-interval"], clock=reactor,
@@ -404,7 +409,8 @@ def makeService(options, reactor=None) -> KVService:
         password=options["password"],
         unterminatedMs=options["unterminated-ms"],
         dataDir=options["data-dir"], fsync=options["fsync"],
-        flushInterval=options["flush-interval"])
+        flushInterval=options["flush-interval"],
+        databases=options["databases"])
     factory = KVFactory(store, storeService, config, clock=reactor,
                         runInThread=runInThread)
     if idlegc.available():

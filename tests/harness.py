@@ -34,6 +34,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from kvtwist import nursery
 from kvtwist.dialects.resp import encodeCommand
+from kvtwist.dialects.text import ERROR_LINE
 
 #: How long a server may take to start listening or to exit, in seconds.
 START_TIMEOUT = 15.0
@@ -220,13 +221,16 @@ class LineClient:
         """
         Read a block reply: lines up to a lone C{.}, with one leading dot
         removed from dot-stuffed lines (the framing of
-        L{kvtwist.dialects.text}).
+        L{kvtwist.dialects.text}), or a single error line.
         """
         lines = []
         while True:
             line = self.readLine()
             if line == ".":
                 return lines
+            if not lines and ERROR_LINE.match(line.encode("utf-8")):
+                # An error instead of the block.
+                return [line]
             if line.startswith("."):
                 line = line[1:]
             lines.append(line)

@@ -91,7 +91,7 @@ def test_printAndFlushOnBigStore(server):
         lines = c.blockCommand("PRINT")
         assert len(lines) == KEYS + 1
         assert "key:123: v123" in lines
-        assert "list: [a, b]" in lines
+        assert "list: ['a', 'b']" in lines
         assert c.command("FLUSHALL") == "OK"
         assert c.blockCommand("PRINT") == ["Store is empty."]
         assert c.command("SET k v").startswith("Added")

@@ -148,7 +148,7 @@ def test_batchFromStdin(server):
     assert lines[2] == "second"
     assert lines[3].startswith("ERR unknown command 'NOSUCHCOMMAND'")
     assert lines[4:7] == ["2", "x", "y"]
-    assert sorted(lines[7:9]) == ["a: second", "l: [x, y]"]
+    assert sorted(lines[7:9]) == ["a: second", "l: ['x', 'y']"]
     assert lines[9:] == ["Removed key 'a'."]
 
 

@@ -4,8 +4,10 @@ process, driven by headless Chromium (Debian's C{chromium}) through
 Playwright's Python API, which drives that browser (it downloads none).
 
 They load the status page and watch its counts change as a client comes
-and goes, find a key with the key browser and edit it, check that a value
-with markup shows as text, and log in to a server with a password.
+and goes, find a key with the key browser and edit it (keeping its TTL),
+page through the keys matching a filter, check that a value with markup
+shows as text and one that isn't text shows escaped, get the 404 page, and
+log in to a server with a password.
 
 The status test saves a screenshot; with C{KVTWIST_UPDATE_SCREENSHOT=1} it
 also replaces C{docs/screenshot-status.png}, the README's picture.
@@ -137,8 +139,10 @@ def busyHistory(server, page, clients):
 def test_statusPageLive(webServer, browser, tmp_path):
     """
     The status page shows the server's figures and updates them without a
-    reload: a client connecting and leaving shows in the connected and
-    dropped counts, and the chart is drawn.
+    reload: clients connecting and leaving show in the connected count and
+    as neutral disconnect bars; a client the server closes (a protocol
+    error) counts as closed by the server and is drawn apart; the
+    commands per second and memory charts are drawn.
     """
     server, url = webServer
     seed = server.redis(protocol=2)
@@ -148,21 +152,19 @@ def test_statusPageLive(webServer, browser, tmp_path):
     expect = sync_api.expect
     browser.goto(url + "/")
     expect(browser).to_have_title(re.compile("Status"))
-    dropped = int(field(browser, "clients.dropped").inner_text())
+    expect(field(browser, "clients.closedByServer")).to_have_text("0")
     expect(field(browser, "clients.connected")).to_have_text("0")
     expect(field(browser, "keys")).to_have_text("26")
 
     clients = [socket.create_connection((HOST, server.port), timeout=10)
                for _ in range(3)]
-    opened = 3
     try:
         clients[0].sendall(b"PING\r\n")
         assert b"PONG" in clients[0].recv(100)
         expect(field(browser, "clients.connected")).to_have_text("3")
         browser.locator("#chart svg polyline").wait_for()
         if os.environ.get("KVTWIST_UPDATE_SCREENSHOT") == "1":
-            clients, more = busyHistory(server, browser, clients)
-            opened += more
+            clients, _ = busyHistory(server, browser, clients)
         shot = tmp_path / "status.png"
         browser.screenshot(path=str(shot), full_page=True)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -174,8 +176,18 @@ def test_statusPageLive(webServer, browser, tmp_path):
         for c in clients:
             c.close()
     expect(field(browser, "clients.connected")).to_have_text("0")
-    expect(field(browser, "clients.dropped")).to_have_text(
-        str(dropped + opened))
+    browser.locator("#chart rect.disconnects").first.wait_for()
+    expect(field(browser, "clients.closedByServer")).to_have_text("0")
+    assert browser.locator("#chart rect.closed").count() == 0
+
+    bad = socket.create_connection((HOST, server.port), timeout=10)
+    bad.sendall(b"*1\r\n$x\r\n")
+    assert bad.recv(200).startswith(b"-ERR Protocol error")
+    bad.close()
+    expect(field(browser, "clients.closedByServer")).to_have_text("1")
+    browser.locator("#chart rect.closed").first.wait_for()
+    browser.locator("#chart-commands svg polyline").wait_for()
+    browser.locator("#chart-memory svg polyline").wait_for()
     assert browser.dialogs == []
 
 
@@ -251,6 +263,99 @@ def test_markupShownAsText(webServer, browser):
     sync_api.expect(browser.locator("a.key")).to_have_count(2)
     assert browser.dialogs == []
     assert browser.locator("#value img").count() == 0
+
+
+def test_saveKeepsTTL(webServer, browser):
+    """
+    Saving a new value with the TTL left alone keeps the key's TTL (the
+    form says "Keep it", checked); "Remove it" removes it; "Set it to"
+    sets a new one.
+    """
+    server, url = webServer
+    expect = sync_api.expect
+    server.rawCommand(b"SET", b"session", b"old", b"EX", b"3600")
+    browser.goto(url + "/keys/session")
+    expect(browser.locator("#ttlmode-keep")).to_be_checked()
+    expect(browser.locator("#ttl-choice")).to_contain_text("expires in")
+    browser.fill("#edit-value", "new")
+    browser.click("#save")
+    expect(browser).to_have_url(url + "/keys/session?done=saved")
+    expect(browser.locator("#value")).to_have_text("new")
+    assert server.rawCommand(b"GET", b"session") == b"new"
+    assert 3500 < int(server.rawCommand(b"TTL", b"session")) <= 3600
+
+    browser.fill("#edit-ttl", "120")
+    browser.click("#ttlmode-set")
+    browser.click("#save")
+    expect(browser.locator("#ttl")).to_have_text(re.compile(r"^(1 min|2 min)"))
+    assert 110 < int(server.rawCommand(b"TTL", b"session")) <= 120
+
+    browser.click("#ttlmode-remove")
+    browser.click("#save")
+    expect(browser.locator("#ttl")).to_have_text("no expiry")
+    assert int(server.rawCommand(b"TTL", b"session")) == -1
+
+
+def test_filteredCountAndPaging(webServer, browser):
+    """
+    A filter shows how many keys match; the pages of matches go forward
+    and back, numbered, each key once.
+    """
+    server, url = webServer
+    expect = sync_api.expect
+    client = server.redis(protocol=2)
+    pipe = client.pipeline(transaction=False)
+    for i in range(120):
+        pipe.set("user:%03d" % (i,), "x")
+    for i in range(30):
+        pipe.set("other:%d" % (i,), "x")
+    pipe.execute()
+    client.close()
+    browser.goto(url + "/keys")
+    expect(browser.locator("#matching")).to_have_text("150 keys")
+    browser.fill("#pattern", "user:*")
+    browser.click("form.search button")
+    expect(browser.locator("#matching")).to_have_text("120 matching")
+    expect(browser.locator("#page-number")).to_have_text("Page 1")
+    expect(browser.locator("#previous-page")).to_have_count(0)
+    seen = []
+    for number in (2, 3):
+        seen.append(browser.locator("a.key").all_text_contents())
+        browser.click("#next-page")
+        expect(browser.locator("#page-number")).to_have_text(
+            "Page %d" % (number,))
+    seen.append(browser.locator("a.key").all_text_contents())
+    expect(browser.locator("#next-page")).to_have_count(0)
+    assert sorted(sum(seen, [])) == ["user:%03d" % (i,) for i in range(120)]
+    browser.click("#previous-page")
+    expect(browser.locator("#page-number")).to_have_text("Page 2")
+    assert browser.locator("a.key").all_text_contents() == seen[1]
+    expect(browser.locator("#matching")).to_have_text("120 matching")
+
+
+def test_notFoundAndBinary(webServer, browser):
+    """
+    An unknown URL gets the site's own 404 page (its header and
+    navigation, the path named); a value that isn't text is shown with
+    escapes, not replacement characters.
+    """
+    server, url = webServer
+    expect = sync_api.expect
+    response = browser.goto(url + "/no/such/page")
+    assert response.status == 404
+    expect(browser.locator("h1")).to_have_text("Not found")
+    expect(browser.locator("#missing-path")).to_have_text("/no/such/page")
+    expect(browser.locator("header .brand")).to_be_visible()
+    browser.click("nav.nav a:text-is('Keys')")
+    expect(browser).to_have_url(url + "/keys")
+
+    server.rawCommand(b"SET", b"blob", b"\x00\xffok\\")
+    browser.goto(url + "/keys/blob")
+    expect(browser.locator("#value")).to_have_text("\\x00\\xffok\\\\")
+    assert "\ufffd" not in browser.locator("#value").text_content()
+    browser.click("#save")
+    expect(browser).to_have_url(url + "/keys/blob?done=saved")
+    assert server.rawCommand(b"GET", b"blob") == b"\x00\xffok\\"
 
 
 def test_login(makeServer, browser):

@@ -195,3 +195,107 @@ def test_keysWithoutPattern(server):
         c.command("SET b 2")
         assert sorted(c.blockCommand("KEYS")) == ["a", "b"]
         assert c.blockCommand("KEYS a*") == ["a"]
+
+
+def test_valuesShownSafely(server):
+    """
+    What a value holds can't act on the terminal that shows it: the ESC of
+    C{SET esc "\\x1b[31mRED"} comes back as C{\\x1b}; a backslash and an n
+    differ from a line break; bytes that aren't UTF-8 are shown as
+    C{\\xHH}.  redis-py reads back exactly what was stored.
+    """
+    with server.textClient() as c:
+        c.sendLine('SET esc "\\x1b[31mRED"')
+        assert c.readLineBytes() == \
+            b"Added key 'esc' with value '\\x1b[31mRED'"
+        c.sendLine("GET esc")
+        assert c.readLineBytes() == b"\\x1b[31mRED"
+        c.sendLine("SET literal a\\nb")
+        c.readLineBytes()
+        c.sendLine('SET broken "a\\nb"')
+        c.readLineBytes()
+        c.sendLine("GET literal")
+        assert c.readLineBytes() == b"a\\\\nb"
+        c.sendLine("GET broken")
+        assert c.readLineBytes() == b"a\\nb"
+        c.sendLine('SET bin "\\xff\\x00ok"')
+        c.readLineBytes()
+        c.sendLine("GET bin")
+        assert c.readLineBytes() == b"\\xff\\x00ok"
+    r = server.redis(protocol=2)
+    try:
+        assert r.get("esc") == b"\x1b[31mRED"
+        assert r.get("literal") == b"a\\nb"
+        assert r.get("broken") == b"a\nb"
+        assert r.get("bin") == b"\xff\x00ok"
+    finally:
+        r.close()
+
+
+def test_printListVersusString(server):
+    """
+    In C{PRINT}, a list and a string that looks like one differ.
+    """
+    with server.textClient() as c:
+        c.command("RPUSH l x y")
+        c.command("SET s [x, y]")
+        assert sorted(c.blockCommand("PRINT")) == [
+            "l: ['x', 'y']", "s: '[x, y]'"]
+
+
+def test_aliasErrorsNameTheWord(server):
+    """
+    C{REMOVE} and C{DELETE} with no key name themselves in the error, not
+    C{del}.
+    """
+    with server.textClient() as c:
+        assert c.command("REMOVE") == \
+            "ERR wrong number of arguments for 'remove' command"
+        assert c.command("delete") == \
+            "ERR wrong number of arguments for 'delete' command"
+        assert c.command("DEL") == \
+            "ERR wrong number of arguments for 'del' command"
+
+
+def test_setSkipsBlanksBeforeValue(server):
+    """
+    C{SET k  v} (two spaces) stores C{v}; a quoted value keeps its spaces.
+    """
+    with server.textClient() as c:
+        assert c.command("SET k  v") == "Added key 'k' with value 'v'"
+        assert c.command("GET k") == "v"
+        assert c.command('SET q "  v  "') == "Added key 'q' with value '  v  '"
+        assert c.command("GET q") == "  v  "
+
+
+def test_blockCommandErrorIsOneLine(server):
+    """
+    C{MGET} with no key (and any block command that fails) answers one
+    error line, with no stray C{.} line after it.
+    """
+    with server.textClient() as c:
+        c.send(b"MGET\r\nKEYS a b\r\nPING\r\n")
+        assert c.readLine() == \
+            "ERR wrong number of arguments for 'mget' command"
+        assert c.readLine().startswith("ERR")
+        assert c.readLine() == "+PONG"
+
+
+def test_helpFromTheTable(server):
+    """
+    C{HELP} lists every command with its syntax and summary; C{HELP SET}
+    gives SET's and how the text protocol reads its value; C{HELP PING}
+    says a bare PING line answers +PONG (and it does).
+    """
+    with server.textClient() as c:
+        lines = c.blockCommand("HELP")
+        assert any(line.startswith("  SET key value [NX | XX]")
+                   for line in lines)
+        assert any(line.startswith("  LRANGE key start stop")
+                   for line in lines)
+        assert len(lines) > 60
+        lines = c.blockCommand("HELP SET")
+        assert lines[0].startswith("SET key value")
+        assert "rest of the line" in "\n".join(lines)
+        assert "+PONG" in "\n".join(c.blockCommand("HELP PING"))
+        assert c.command("PING") == "+PONG"

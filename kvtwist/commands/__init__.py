@@ -2,7 +2,8 @@
 """
 The commands: the table (L{kvtwist.commands.registry}) and one module of
 handlers per Redis command group: L{keys} (generic), L{strings}, L{lists},
-L{connection}, L{server}, L{transactions}.
+L{connection}, L{server}, L{transactions}; and L{databases} (SELECT,
+SWAPDB, FLUSHDB...).
 
 A handler is called as C{handler(ctx, args)} with a
 L{kvtwist.commands.context.Context} and the arguments (L{bytes}, without
@@ -22,13 +23,13 @@ from kvtwist.commands.errors import errorReply
 from kvtwist.commands.registry import (
     TABLE, Command, Offload, group, intArg, lookup)
 from kvtwist.commands import (  # registers the handlers
-    connection, keys, lists, server, strings, transactions)
+    connection, databases, keys, lists, server, strings, transactions)
 from kvtwist.replies import PLAIN as PLAIN_REPLIES
 
 __all__ = ["TABLE", "Command", "ClientState", "Context", "Offload",
            "PLAIN_REPLIES", "errorReply", "execute", "group", "intArg",
-           "lookup", "connection", "keys", "lists", "server", "strings",
-           "transactions"]
+           "lookup", "connection", "databases", "keys", "lists", "server",
+           "strings", "transactions"]
 
 
 def execute(ctx: Context, name: bytes, args: List[bytes]):

@@ -1,7 +1,8 @@
 # -*- test-case-name: kvtwist.test.test_commands -*-
 """
 Commands about the client's own connection (Redis's C{connection} group):
-PING, ECHO, QUIT, AUTH, HELLO, CLIENT, SELECT; and kvtwist's EXIT and
+PING, ECHO, QUIT, AUTH, HELLO, CLIENT (SELECT is with the databases'
+commands, L{kvtwist.commands.databases}); and kvtwist's EXIT and
 HELP.
 """
 
@@ -9,7 +10,7 @@ import hmac
 import time
 
 from kvtwist import __version__, replies
-from kvtwist.commands.registry import group
+from kvtwist.commands.registry import TABLE, group
 from kvtwist.replies import OK, PONG, SYNTAX, Error, Status, Verbatim
 
 command = group("connection")
@@ -138,11 +139,11 @@ def clientLine(state, now: float) -> str:
     """
     One line of C{CLIENT LIST} for a L{kvtwist.commands.ClientState}.
     """
-    return ("id=%d addr=%s name=%s age=%d idle=%d cmd=%s dialect=%s "
+    return ("id=%d addr=%s name=%s age=%d idle=%d db=%d cmd=%s dialect=%s "
             "resp=%d cmds=%d" % (
                 state.id, state.addr, field(state.name),
                 int(now - state.created), int(now - state.lastActive),
-                field(state.lastCommand).lower() or "NULL",
+                state.db, field(state.lastCommand).lower() or "NULL",
                 state.dialect, state.protover, state.commands))
 
 
@@ -176,35 +177,59 @@ def client(ctx, args):
                                                              "replace"),))
 
 
-@command("SELECT", 2, "loading stale fast",
-         "Select the database (only 0 exists).", (0, 0, 0),
-         syntax="SELECT index")
-def select(ctx, args):
-    try:
-        db = int(args[0])
-    except ValueError:
-        return replies.NOT_INTEGER
-    if db != 0:
-        return Error("ERR DB index is out of range")
-    return OK
-
-
-_HELP = [
-    "Commands are case-insensitive; the README lists them all.",
-    "  SET key value        store a value (text: the rest of the line)",
-    "  GET key              show a value",
-    "  REMOVE key           delete a key (also DEL, DELETE)",
-    "  PRINT                every key and value (O(store): prefer SCAN)",
-    "  MSET k1 v1 k2 v2     set several keys",
-    "  MGET k1 k2           several values",
-    "  EXISTS k | KEYS [p] | SCAN c | INCR k | EXPIRE k s | TTL k | FLUSH",
-    "  LPUSH RPUSH LPOP RPOP LRANGE LLEN LINDEX LSET LREM  lists",
-    "  INFO [section] | CLIENT LIST | SAVE | BGSAVE",
-    "  quit                 leave (also EXIT)",
+#: The groups of HELP's list, in order, with their headings.
+_HELP_GROUPS = [
+    ("generic", "Keys"), ("string", "Strings"), ("list", "Lists"),
+    ("server", "Server"), ("connection", "Connection"),
 ]
 
+#: Where the summary starts in HELP's list (after a longer syntax, two
+#: spaces).
+_HELP_COLUMN = 30
 
-@command("HELP", -1, "loading stale fast", "A short list of commands "
-         "(kvtwist).", (0, 0, 0), syntax="HELP")
+
+def _helpLine(cmd) -> str:
+    return "  %-*s  %s" % (_HELP_COLUMN - 4, cmd.syntax or cmd.name,
+                           cmd.summary)
+
+
+def helpLines(names=()):
+    """
+    HELP's lines, from the command table: with no names, every command's
+    syntax and summary, by group; else each named command's syntax,
+    summary and group.
+
+    @return: the lines, or an L{Error} naming an unknown command.
+    """
+    if not names:
+        lines = ["Commands, in any case (HELP command for one):"]
+        known = {name for name, _ in _HELP_GROUPS}
+        groups = _HELP_GROUPS + sorted(
+            {(c.group, c.group.capitalize()) for c in TABLE.values()
+             if c.group not in known})
+        for name, heading in groups:
+            commands = sorted((c for c in TABLE.values() if c.group == name),
+                              key=lambda c: c.name)
+            if commands:
+                lines.append(heading + ":")
+                lines.extend(_helpLine(c) for c in commands)
+        return lines
+    lines = []
+    for name in names:
+        cmd = TABLE.get(name.upper())
+        if cmd is None:
+            return Error("ERR unknown command '%s'. Try HELP."
+                         % (name[:128].decode("utf-8", "replace"),))
+        lines += [cmd.syntax or cmd.name, "  " + cmd.summary,
+                  "  Group: %s." % (cmd.group,)]
+    return lines
+
+
+@command("HELP", -1, "loading stale fast", "The commands: the syntax and "
+         "summary of each, or of the ones named (kvtwist).", (0, 0, 0),
+         syntax="HELP [command ...]")
 def help_(ctx, args):
-    return [Status(line) for line in _HELP]
+    lines = helpLines(args)
+    if isinstance(lines, Error):
+        return lines
+    return [Status(line) for line in lines]

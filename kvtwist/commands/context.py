@@ -19,6 +19,7 @@ class ClientState:
     @ivar lastActive: when it last sent something, in seconds.
     @ivar lastCommand: the name of the last command it sent.
     @ivar closeAfterReply: set by C{QUIT}: close once its reply is sent.
+    @ivar db: the number of its selected database (C{SELECT}).
     @ivar transaction: its L{kvtwist.commands.transactions.Transaction}
         between C{MULTI} and C{EXEC} or C{DISCARD} (its commands are
         queued meanwhile), else L{None}.
@@ -45,6 +46,7 @@ class ClientState:
         self.lastActive = now
         self.lastCommand = b""
         self.closeAfterReply = False
+        self.db = 0
         self.transaction = None
         self.watching = None
         self.atomic = None
@@ -54,8 +56,9 @@ class Context:
     """
     Everything a handler may use.
 
-    @ivar store: the L{kvtwist.interfaces.IStore}, or L{None} where no
-        store is kept (a backend that is a front end to another server).
+    @ivar store: the L{kvtwist.interfaces.IStore}: the client's selected
+        database (C{SELECT} changes it), or L{None} where no store is kept
+        (a backend that is a front end to another server).
     @ivar factory: the server's factory (L{kvtwist.server.KVFactory}: its
         config, stats and clients), or L{None} in tests of bare commands.
     @ivar service: the L{kvtwist.persist.StoreService}, or L{None}.

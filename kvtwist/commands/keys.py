@@ -4,11 +4,14 @@ Commands on keys of any type (Redis's C{generic} group): DEL, EXISTS,
 KEYS, SCAN, TYPE, RENAME, expiry; and kvtwist's PRINT.
 """
 
+from kvtwist.commands.databases import databaseOf
 from kvtwist.commands.expiry import expireTime, invalidExpire
 from kvtwist.commands.registry import Offload, group, intArg
 from kvtwist.replies import OK, SYNTAX, Error, Status
 
 command = group("generic")
+
+SAME_OBJECT = Error("ERR source and destination objects are the same")
 
 
 @command("DEL", -2, "write", "Delete keys; how many existed.", (1, -1, 1),
@@ -86,6 +89,18 @@ def rename(ctx, args):
     return OK
 
 
+@command("MOVE", 3, "write fast",
+         "Move a key to another database, unless it exists there.",
+         syntax="MOVE key db")
+def move(ctx, args):
+    target = databaseOf(ctx, args[1])
+    if type(target) is Error:
+        return target
+    if target is ctx.store:
+        return SAME_OBJECT
+    return int(ctx.store.moveTo(args[0], target))
+
+
 def _expire(ctx, args, name: str, unit: int, relative: bool):
     """
     EXPIRE and its siblings: set C{args[0]}'s expiry to C{args[1]}
@@ -140,6 +155,32 @@ def ttl(ctx, args):
          "The milliseconds a key has left to live.", syntax="PTTL key")
 def pttl(ctx, args):
     return ctx.store.ttlMs(args[0])
+
+
+@command("EXPIRETIME", 2, "readonly fast",
+         "The Unix time, in seconds, at which a key expires.",
+         syntax="EXPIRETIME key")
+def expiretime(ctx, args):
+    when = _expiryOf(ctx.store, args[0])
+    return when if when < 0 else (when + 500) // 1000
+
+
+@command("PEXPIRETIME", 2, "readonly fast",
+         "The Unix time, in milliseconds, at which a key expires.",
+         syntax="PEXPIRETIME key")
+def pexpiretime(ctx, args):
+    return _expiryOf(ctx.store, args[0])
+
+
+def _expiryOf(store, key: bytes) -> int:
+    """
+    C{key}'s absolute expiry time in milliseconds; -1 if it has none, -2
+    if it is missing.
+    """
+    if not store.exists(key):
+        return -2
+    when = store.expiresAt(key)
+    return -1 if when is None else when
 
 
 @command("PERSIST", 2, "write fast", "Remove the expiry of a key.",

@@ -1,8 +1,8 @@
 # -*- test-case-name: kvtwist.test.test_commands -*-
 """
 Commands about the server as a whole (Redis's C{server} group): INFO,
-CONFIG, COMMAND, TIME, DBSIZE, FLUSHDB, FLUSHALL, SAVE, BGSAVE, LASTSAVE;
-and kvtwist's FLUSH.
+CONFIG, COMMAND, TIME, SAVE, BGSAVE, LASTSAVE.  Those on the databases
+(DBSIZE, FLUSHDB, FLUSHALL, SWAPDB) are L{kvtwist.commands.databases}'.
 """
 
 import time
@@ -10,7 +10,7 @@ import time
 from kvtwist.commands.connection import REDIS_COMPAT_VERSION, field
 from kvtwist.commands.registry import TABLE, group
 from kvtwist.glob import Glob
-from kvtwist.replies import OK, SYNTAX, Error, Status, Verbatim
+from kvtwist.replies import SYNTAX, Error, Status, Verbatim
 from kvtwist.stats import IStatsSnapshot, memoryFigures, takeSnapshot
 
 command = group("server")
@@ -53,6 +53,7 @@ def renderInfo(snap: IStatsSnapshot):
         sections.append(("Clients", [
             ("connected_clients", clients.connected),
             ("dropped_clients", clients.dropped),
+            ("closed_by_server", clients.closedByServer),
             ("maxclients", clients.maxClients),
             ("rejected_connections", clients.rejected),
             ("blocked_clients", 0),
@@ -84,11 +85,12 @@ def renderInfo(snap: IStatsSnapshot):
         ]
         sections.append(("Stats", stats))
     if keyspace is not None:
-        sections.append(("Keyspace", [
-            ("keys", keyspace.keys),
-            ("db0", "keys=%d,expires=%d,avg_ttl=0"
-             % (keyspace.keys, keyspace.expiring)),
-        ]))
+        # keys: every database's (kvtwist's); then Redis's line for each
+        # non-empty database.
+        sections.append(("Keyspace", [("keys", keyspace.keys)] + [
+            ("db%d" % (db.index,), "keys=%d,expires=%d,avg_ttl=%d"
+             % (db.keys, db.expiring, db.avgTtl))
+            for db in keyspace.databases]))
     return sections
 
 
@@ -164,33 +166,6 @@ def command_(ctx, args):
 def time_(ctx, args):
     now = time.time()
     return [b"%d" % int(now), b"%d" % int((now % 1) * 1000000)]
-
-
-@command("DBSIZE", 1, "readonly fast", "The number of keys.", (0, 0, 0),
-         syntax="DBSIZE")
-def dbsize(ctx, args):
-    return ctx.store.size()
-
-
-@command("FLUSHDB", -1, "write", "Remove every key.", (0, 0, 0),
-         syntax="FLUSHDB [ASYNC | SYNC]")
-def flushdb(ctx, args):
-    if args and (len(args) > 1 or args[0].upper() not in (b"SYNC", b"ASYNC")):
-        return SYNTAX
-    ctx.store.flush()
-    return OK
-
-
-@command("FLUSHALL", -1, "write", "Remove every key of every database.",
-         (0, 0, 0), syntax="FLUSHALL [ASYNC | SYNC]")
-def flushall(ctx, args):
-    return flushdb(ctx, args)
-
-
-@command("FLUSH", 1, "write", "Remove every key (the gevent seeds' name; "
-         "kvtwist).", (0, 0, 0), syntax="FLUSH")
-def flush(ctx, args):
-    return flushdb(ctx, args)
 
 
 @command("SAVE", 1, "admin noscript no_async_loading no_multi",

@@ -59,7 +59,7 @@ import math
 from typing import List, Optional
 
 from kvtwist import commands
-from kvtwist.replies import Error, NullArray, Status, Verbatim
+from kvtwist.replies import Error, NullArray, Status, Verbatim, wrongArity
 
 name = "jsonlines"
 
@@ -241,6 +241,11 @@ def render(request: Optional[Request], reply) -> bytes:
                 "ERR unknown command '") and \
                 commands.lookup(request.name) is None:
             return UNKNOWN_COMMAND
+        if request is not None and request.type != request.name and \
+                reply == wrongArity(request.name.decode("ascii", "replace")):
+            # Named as the client typed it (DELETE), not as the table
+            # knows it (GETDEL).
+            reply = wrongArity(request.type.decode("utf-8", "replace"))
         return _line({"error": str(reply)})
     if request is not None:
         if request.ok:

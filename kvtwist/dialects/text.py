@@ -5,20 +5,31 @@ The text dialect, for people on telnet or nc (the threaded Python seed).
 Requests are lines of words: C{SET key value with spaces}, C{GET key},
 C{REMOVE key}, C{PRINT}, C{quit}, and every command of the table.  Words may
 be double-quoted (C{"a b"}, with C{\\n}, C{\\"}, C{\\\\} and C{\\xHH} escapes)
-as in redis-cli, except the value of C{SET}, which is the rest of the line.
+as in redis-cli, except the value of C{SET}, which is the rest of the line
+after the key, without the blanks around it (quote it to keep them).
 
 Replies are single lines, except for the commands in L{BLOCK_COMMANDS},
 whose reply is a block: zero or more lines, then a line holding a single
 C{.}.  A body line that starts with C{.} is sent with one more C{.} in
 front (dot-stuffing, as SMTP does), so a client reads until the lone C{.}
-and strips one leading dot from the lines it kept.  CR and LF inside values
-are shown as C{\\r} and C{\\n}.
+and strips one leading dot from the lines it kept.  An error is one line,
+whatever the command (C{MGET} alone: C{ERR wrong number of arguments for
+'mget' command}, no block); so that a block is never mistaken for one, a
+block whose first line would start with an error code (L{ERROR_CODES}) has
+that line dot-stuffed too.
+
+Keys and values are shown so that they can't act on a terminal and read
+back exactly (L{escape}, L{unescape}): control bytes (below 0x20, 0x7f, and
+the C1 controls U+0080-U+009F), bytes that aren't UTF-8 and the backslash
+are escaped (C{\\n}, C{\\r}, C{\\t}, C{\\\\}, C{\\xHH}); text in other scripts
+is shown as it is.  Inside single quotes (C{Key 'k' not found.}) a quote is
+C{\\'}.
 """
 
 import re
 from typing import List, Optional
 
-from kvtwist.replies import Error, NullArray, Status, Verbatim
+from kvtwist.replies import Error, NullArray, Status, Verbatim, wrongArity
 
 name = "text"
 
@@ -35,7 +46,61 @@ ALIASES = {
     b"EXIT": b"QUIT",
 }
 
-_SET_LINE = re.compile(rb"\s*(\S+)\s+(\S+)(?:\s(.*))?\Z", re.DOTALL)
+#: What the text protocol does beyond the command table, shown by HELP on a
+#: text connection after what the table says.
+TEXT_NOTES = {
+    b"SET": [
+        "Text: SET key value stores the rest of the line after the key, "
+        "without the blanks around it (SET greeting hello  world); quote "
+        "the value to keep its spaces or to give options: "
+        "SET k \"  v  \" EX 60.",
+        "Text: answers Added key 'k' with value 'v' (Updated key ... when "
+        "it existed).",
+    ],
+    b"GET": [
+        "Text: the value alone on its line, escaped (\\n, \\xHH, \\\\); "
+        "a missing key answers Key 'k' not found.",
+    ],
+    b"DEL": [
+        "Text: also REMOVE and DELETE; with one key, answers Removed key "
+        "'k'. or Key 'k' not found.",
+    ],
+    b"PING": [
+        "Text: a bare PING line is answered +PONG, exactly, as Redis "
+        "answers an inline PING (redis-benchmark's PING_INLINE and load "
+        "balancers' health checks rely on it); PING message answers the "
+        "message.",
+    ],
+    b"QUIT": ["Text: also EXIT; answers Goodbye! and closes the "
+              "connection."],
+    b"KEYS": ["Text: KEYS alone lists every key."],
+    b"PRINT": ["Text: a key: value line per key, a list as key: ['a', "
+               "'b'] (see the README)."],
+}
+
+#: Shown by HELP (without a command) on a text connection.
+TEXT_HELP = [
+    "Text protocol: REMOVE and DELETE are DEL, EXIT is QUIT; words may be "
+    "double-quoted (\"a b\", with \\n \\xHH escapes); keys and values "
+    "are shown escaped. HELP SET: how SET reads its value.",
+]
+
+#: The codes that start an error line: a line of a text reply that starts
+#: with one of them, then a blank or the end, is an error (the client reads
+#: it as the whole reply, even to a block command).  Redis's codes.
+ERROR_CODES = (
+    "ERR", "WRONGTYPE", "NOAUTH", "WRONGPASS", "MISCONF", "NOPROTO",
+    "DENIED", "EXECABORT", "NOSCRIPT", "BUSY", "LOADING", "READONLY", "OOM",
+    "NOPERM", "MOVED", "ASK", "TRYAGAIN", "CROSSSLOT", "CLUSTERDOWN",
+    "NOGROUP", "BUSYGROUP", "NOREPLICAS", "MASTERDOWN", "UNBLOCKED",
+    "NOTBUSY", "BUSYKEY", "UNKILLABLE",
+)
+
+#: A line that starts with an error code.
+ERROR_LINE = re.compile(
+    ("(?:%s)(?: |\\Z)" % ("|".join(ERROR_CODES),)).encode("ascii"))
+
+_SET_LINE = re.compile(rb"\s*(\S+)\s+(\S+)(?:\s+(.*?))?\s*\Z", re.DOTALL)
 
 GOODBYE = b"Goodbye!"
 
@@ -123,9 +188,10 @@ def _plainSet(line: bytes, words: List[bytes]) -> bool:
 
 def _setArgs(line: bytes, words: List[bytes]) -> List[bytes]:
     """
-    The arguments of a SET line: the key and the rest of the line,
-    spaces and quotes kept verbatim (C{SET msg don't panic}), unless the
-    key or the value starts with a quote; then the quoted words.
+    The arguments of a SET line: the key and the rest of the line without
+    the blanks around it, inner spaces and quotes kept verbatim (C{SET msg
+    don't panic}), unless the key or the value starts with a quote; then
+    the quoted words.
     """
     match = _SET_LINE.match(line) if len(words) >= 3 else None
     if match is not None and match.group(2)[:1] not in b"\"'" and \
@@ -159,17 +225,133 @@ def parse(line: bytes):
     if name == b"KEYS" and len(words) == 1:
         # For people, KEYS alone lists everything (the gevent seeds' wish).
         return Request(name, word, [b"*"])
+    if name == b"HELP":
+        # HELP REMOVE is HELP DEL.
+        return Request(name, word, [ALIASES.get(w.upper(), w)
+                                    for w in words[1:]])
     return Request(name, word, words[1:])
 
 
-def _show(value: bytes) -> bytes:
-    if b"\n" in value or b"\r" in value:
-        value = value.replace(b"\r", b"\\r").replace(b"\n", b"\\n")
-    return value
+#: Bytes after which a value may need escaping: the fast path's test.
+_MAYBE_UNSAFE = re.compile(rb"[\x00-\x1f\x7f-\xff\\]")
+
+#: What is escaped, in a value decoded as UTF-8 with C{surrogateescape}:
+#: C0 and C1 controls, DEL, the backslash, and bytes that weren't UTF-8.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\\\\\udc80-\udcff]")
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 
 
-def _quoted(value: bytes) -> bytes:
-    return b"'" + _show(value) + b"'"
+def _escapeChar(match) -> str:
+    c = match.group(0)
+    named = _NAMED.get(c)
+    if named is not None:
+        return named
+    code = ord(c)
+    if code >= 0xdc80:
+        # A byte that wasn't UTF-8 (surrogateescape).
+        return "\\x%02x" % (code - 0xdc00,)
+    return "".join("\\x%02x" % (b,) for b in c.encode("utf-8"))
+
+
+def escape(value: bytes) -> bytes:
+    """
+    Show a key or value safely on a terminal, on one line, so that
+    L{unescape} gives it back: control characters (C0, DEL, C1), bytes
+    that aren't UTF-8 and backslashes become C{\\n}, C{\\r}, C{\\t},
+    C{\\\\} or C{\\xHH}; everything else (UTF-8 text in any script) is
+    kept.
+    """
+    if _MAYBE_UNSAFE.search(value) is None:
+        return value
+    text = value.decode("utf-8", "surrogateescape")
+    return _UNSAFE.sub(_escapeChar, text).encode("utf-8")
+
+
+def _inQuotes(value: bytes) -> bytes:
+    shown = escape(value)
+    if b"'" in shown:
+        return shown.replace(b"'", b"\\'")
+    return shown
+
+
+def quote(value: bytes) -> bytes:
+    """
+    L{escape}, in single quotes, a quote inside shown as C{\\'}:
+    C{'it\\'s'}.
+    """
+    return b"'" + _inQuotes(value) + b"'"
+
+
+_ESCAPE_SEQUENCE = re.compile(rb"\\(x[0-9a-fA-F]{2}|.)", re.DOTALL)
+_UNNAMED = {b"n": b"\n", b"r": b"\r", b"t": b"\t"}
+
+
+def _unescapeSequence(match) -> bytes:
+    what = match.group(1)
+    if len(what) == 3:
+        return bytes([int(what[1:], 16)])
+    return _UNNAMED.get(what, what)
+
+
+def unescape(shown: bytes) -> bytes:
+    """
+    The value that L{escape} (or L{quote}, without its quotes) showed as
+    C{shown}.
+    """
+    if b"\\" not in shown:
+        return shown
+    return _ESCAPE_SEQUENCE.sub(_unescapeSequence, shown)
+
+
+#: Control characters in a status or error line, or a line of text meant
+#: for people: shown as C{\\xHH}, their backslashes left as they are.
+_CONTROL_TEXT = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]|\xc2[\x80-\x9f]")
+
+
+def _hexChars(match) -> str:
+    return "".join("\\x%02x" % (b,) for b in match.group(0).encode("utf-8"))
+
+
+def _hexBytes(match) -> bytes:
+    return b"".join(b"\\x%02x" % (b,) for b in match.group(0))
+
+
+def _safeText(line: str) -> bytes:
+    """
+    A status or error line, its control characters shown as C{\\xHH}.
+    """
+    return _CONTROL_TEXT.sub(_hexChars, line).encode("utf-8")
+
+
+def _safeLine(line: bytes) -> bytes:
+    """
+    A line of text for people (C{INFO}, C{CLIENT LIST}), its control
+    characters shown as C{\\xHH}.
+    """
+    return _CONTROL_BYTES.sub(_hexBytes, line)
+
+
+def _printValue(value: bytes) -> bytes:
+    """
+    A string value in C{PRINT}: as it is, unless it starts like a list or
+    a quoted value (C{[} or C{'}): then quoted, so that a list can't be
+    imitated.
+    """
+    if value[:1] in (b"[", b"'"):
+        return quote(value)
+    return escape(value)
+
+
+def _printKey(key: bytes) -> bytes:
+    """
+    A key in C{PRINT}: as it is, unless it starts with a quote or holds
+    C{": "} (which would end it early): then quoted.
+    """
+    if key[:1] == b"'" or b": " in key:
+        return quote(key)
+    return escape(key)
 
 
 def _lines(reply) -> List[bytes]:
@@ -198,7 +380,8 @@ def _lines(reply) -> List[bytes]:
         text = bytes(reply).replace(b"\r\n", b"\n")
         if text.endswith(b"\n"):
             text = text[:-1]
-        return text.split(b"\n") if text else []
+        return [_safeLine(line) for line in text.split(b"\n")] \
+            if text else []
     return [_one(reply)]
 
 
@@ -208,7 +391,7 @@ def _one(reply) -> bytes:
     """
     t = type(reply)
     if t is bytes:
-        return _show(reply)
+        return escape(reply)
     if reply is None or t is NullArray:
         return b"(nil)"
     if t is bool:
@@ -216,13 +399,13 @@ def _one(reply) -> bytes:
     if t is int:
         return b"%d" % (reply,)
     if t is Status or t is Error:
-        return reply.replace("\r", " ").replace("\n", " ").encode("utf-8")
+        return _safeText(reply.replace("\r\n", " ").replace("\n", " "))
     if t is float:
         return repr(reply).encode()
     if t is Verbatim:
-        return _show(bytes(reply).rstrip(b"\r\n"))
+        return escape(bytes(reply).rstrip(b"\r\n"))
     if t is list:
-        return b" ".join(_quoted(x) if type(x) is bytes else _one(x)
+        return b" ".join(quote(x) if type(x) is bytes else _one(x)
                          for x in reply) or b"(empty)"
     if t is dict:
         return b" ".join(_one(k) + b"=" + _one(v) for k, v in reply.items())
@@ -237,7 +420,35 @@ def _block(lines: List[bytes]) -> bytes:
         out.append(line)
         out.append(b"\r\n")
     out.append(b".\r\n")
+    if out[0][:1] != b"." and ERROR_LINE.match(out[0]) is not None:
+        # Not to be read as an error reply.
+        out[0] = b"." + out[0]
     return b"".join(out)
+
+
+def _helpNotes(names: List[bytes]) -> List[Status]:
+    """
+    What HELP adds on a text connection: the notes of the commands named,
+    or with none, the text protocol's own words.
+    """
+    if not names:
+        return [Status(line) for line in TEXT_HELP]
+    out = []
+    for n in names:
+        out.extend(Status("  " + line)
+                   for line in TEXT_NOTES.get(n.upper(), ()))
+    return out
+
+
+def _error(request: Request, reply: Error) -> Error:
+    """
+    An error as the person should read it: the arity error names the word
+    typed (C{REMOVE}), not the command the table knows it as (C{DEL}).
+    """
+    if request.word != request.name and \
+            reply == wrongArity(request.name.decode("ascii", "replace")):
+        return wrongArity(request.word.decode("utf-8", "replace"))
+    return reply
 
 
 def render(request: Optional[Request], reply) -> bytes:
@@ -248,30 +459,35 @@ def render(request: Optional[Request], reply) -> bytes:
     if request is None:
         return _one(reply) + b"\r\n"
     name = request.name
+    if type(reply) is Error:
+        line = _one(_error(request, reply))
+        if name in BLOCK_COMMANDS and ERROR_LINE.match(line) is None:
+            # An error a client can't tell from a block's line: framed as
+            # a block, as before error lines were known.
+            return _block([line])
+        return line + b"\r\n"
     if name in BLOCK_COMMANDS:
         if name == b"PRINT" and type(reply) is dict:
             if not reply:
                 return _block([b"Store is empty."])
-            return _block([_one(k) + b": " + (
-                _one(v) if type(v) is bytes else
-                b"[" + b", ".join(_one(x) for x in v) + b"]")
+            return _block([_printKey(k) + b": " + (
+                _printValue(v) if type(v) is bytes else
+                b"[" + b", ".join(quote(x) for x in v) + b"]")
                 for k, v in reply.items()])
-        if type(reply) is Error:
-            return _block([_one(reply)])
+        if name == b"HELP" and type(reply) is list:
+            return _block(_lines(reply + _helpNotes(request.args)))
         return _block(_lines(reply))
-    if type(reply) is Error:
-        return _one(reply) + b"\r\n"
     args = request.args
     if name == b"SET" and len(args) == 3 and args[2] == b"GET":
         verb = b"Added" if reply is None else b"Updated"
         return b"%s key '%s' with value '%s'\r\n" % (
-            verb, _show(args[0]), _show(args[1]))
+            verb, _inQuotes(args[0]), _inQuotes(args[1]))
     if name == b"GET" and reply is None:
-        return b"Key %s not found.\r\n" % (_quoted(args[0]),)
+        return b"Key %s not found.\r\n" % (quote(args[0]),)
     if name == b"DEL" and len(args) == 1:
         if reply:
-            return b"Removed key %s.\r\n" % (_quoted(args[0]),)
-        return b"Key %s not found.\r\n" % (_quoted(args[0]),)
+            return b"Removed key %s.\r\n" % (quote(args[0]),)
+        return b"Key %s not found.\r\n" % (quote(args[0]),)
     if name == b"QUIT":
         return GOODBYE + b"\r\n"
     if name == b"PING" and not args and type(reply) is Status:

@@ -164,7 +164,11 @@ def recover(store, dataDir: str, fs: FileSystem,
         except OSError as e:
             problem("can't read %s: %s" % (listing.snapshot, describe(e)))
         else:
-            store.loadState(snap.data, snap.expires)
+            try:
+                store.loadState(snap.data, snap.expires)
+            except ValueError as e:
+                # Data in a database beyond --databases.
+                problem("%s can't be loaded: %s" % (listing.snapshot, e))
             nextGen = snap.nextGen
             snapshotSize = len(content)
             savedAtMs = snap.savedAtMs

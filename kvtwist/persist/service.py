@@ -324,7 +324,7 @@ class StoreService(StoreServiceFigures, MultiService):
             snaps.lastSave = int(now)
         self.writer.begin(chain.live, chain.current, chain.base)
         self.tornBytes = found.tornBytes
-        self.recoveredKeys = store.size()
+        self.recoveredKeys = store.keyCount()
         self.recoveryTime = time.perf_counter() - started
         self._log.info(
             "Recovered {keys} keys in {seconds:.3f}s from {dataDir} "

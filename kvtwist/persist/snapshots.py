@@ -245,7 +245,7 @@ class Snapshotter:
             seconds = time.perf_counter() - started
             self._installed(nextGen, savedAt, seq, size, seconds)
             self._log.info("DB saved on disk ({keys} keys, {size} bytes, "
-                           "{ms:.1f} ms)", keys=self.store.size(), size=size,
+                           "{ms:.1f} ms)", keys=self.store.keyCount(), size=size,
                            ms=seconds * 1000)
             return OK
 

@@ -90,7 +90,7 @@ def _newChain(fs: FileSystem, dataDir: str, store, found: Recovery,
         log.critical(
             "Started with --load-damaged: the files that could not all be "
             "loaded are in {movedTo}; starting from the {keys} keys loaded",
-            movedTo=movedTo, keys=store.size())
+            movedTo=movedTo, keys=store.keyCount())
     else:
         obsolete = [path for _, path, _ in found.live]
         log.info("Converting {dataDir} to log format 2: a snapshot "

@@ -20,7 +20,7 @@ from twisted.protocols.basic import LineReceiver
 from zope.interface import implementer
 
 from kvtwist import commands, dialects, transport as _transport
-from kvtwist.dialects import resp
+from kvtwist.dialects import resp, text
 from kvtwist.logs import RepeatLimiter
 from kvtwist.protocol import framing, replyqueue
 from kvtwist.protocol.framing import (
@@ -424,7 +424,13 @@ class KVProtocol(LineReceiver):
             self._emit(data)
             return len(data)
         state.lastCommand = request.name
-        reply = self._backend.execute(self.ctx, request.name, request.args)
+        ctx = self.ctx
+        if state.db and dialect is not text and ctx.store is not None:
+            # Only the text protocol (and RESP) SELECTs: the colon and
+            # JSON-lines dialects use database 0 (issue 14).
+            ctx = commands.Context(ctx.store.owner, ctx.factory, ctx.service,
+                                   state)
+        reply = self._backend.execute(ctx, request.name, request.args)
         # Not plain (a Deferred), or large: isinstance(reply, Deferred)
         # costs more than the rest of this method.
         if reply.__class__ not in PLAIN or \

@@ -1,17 +1,25 @@
 # -*- test-case-name: kvtwist.test.test_store -*-
 """
-The data: an in-memory key-value store with strings, lists and expiry.
+The data: an in-memory key-value store with strings, lists and expiry, in
+numbered databases.
 
 Keys and values are L{bytes}.  A value is a string (L{bytes}) or a list (a
 L{collections.deque} of L{bytes}).  Expiry times are absolute, in
 milliseconds since the epoch, read from an injectable clock.
 
-The store is made of parts, one module each: the keyspace
-(L{kvtwist.store.keyspace}: keys, SCAN, the journal, replay, snapshots),
-expiry (L{kvtwist.store.expiry}), and one module per kind of value
+The store is made of parts, one module each: the set of databases
+(L{kvtwist.store.databases}: C{SELECT}'s numbers, C{SWAPDB}, C{FLUSHALL},
+replay and snapshots of the whole), the keyspace of one database
+(L{kvtwist.store.keyspace}: keys, SCAN, the feed of changes), expiry
+(L{kvtwist.store.expiry}), and one module per kind of value
 (L{kvtwist.store.strings}, L{kvtwist.store.lists}), each declaring its
 L{kvtwist.store.valuetype.ValueType}.  A new kind of value is a module of
 its own, added to L{Store}'s bases and L{VALUE_TYPES}.
+
+A L{Store} is one database; the one made first is database 0 and holds
+the others (C{store.databases}).  Code that knows nothing of databases
+(the colon and JSON-lines dialects, the web interface) uses database 0
+by using the store.
 
 Nothing here knows about Twisted, sockets or files; every method answers
 at once.  Every mutation is reported to an optional C{journal} callable as
@@ -28,7 +36,8 @@ from typing import Callable, Optional
 from zope.interface import implementer
 
 from kvtwist.interfaces import IStore
-from kvtwist.store import keyspace, expiry, lists, strings
+from kvtwist.store import databases, keyspace, expiry, lists, strings
+from kvtwist.store.databases import DEFAULT_DATABASES, Databases
 from kvtwist.store.errors import NoSuchKey, NotAnInteger, OutOfRange, WrongType
 from kvtwist.store.expiry import Expiry
 from kvtwist.store.keyspace import TOMBSTONE, Keyspace
@@ -48,6 +57,7 @@ def _nowMs() -> float:
 
 def _allOps():
     ops = dict(keyspace.OPS)
+    ops.update(databases.OPS)
     ops.update(expiry.OPS)
     for kind in VALUE_TYPES:
         ops.update(kind.ops)
@@ -55,10 +65,11 @@ def _allOps():
 
 
 @implementer(IStore)
-class Store(Strings, Lists, Expiry, Keyspace):
+class Store(Databases, Strings, Lists, Expiry, Keyspace):
     """
-    The in-memory store: its keyspace and expiry, and the operations of
-    each kind of value.
+    The in-memory store: one database (its keyspace and expiry, and the
+    operations of each kind of value) and, for database 0, the set of
+    databases.
     """
 
     _types = {kind.pythonType: kind for kind in VALUE_TYPES}
@@ -66,10 +77,18 @@ class Store(Strings, Lists, Expiry, Keyspace):
     _ops = _allOps()
 
     def __init__(self, clock: Optional[Callable[[], float]] = None,
-                 runInThread: Optional[Callable] = None):
+                 runInThread: Optional[Callable] = None,
+                 databases: int = DEFAULT_DATABASES, owner=None,
+                 index: int = 0):
         """
         @param clock: returns the current time in milliseconds since the
             epoch; the real time if not given.
         @param runInThread: see L{Keyspace.runInThread}.
+        @param databases: how many databases (C{--databases}): this store
+            is database 0 and makes the others.
+        @param owner: (for database 0 making the others) the store whose
+            database this one is.
+        @param index: (with C{owner}) this database's number.
         """
         super().__init__(clock or _nowMs, runInThread)
+        self._makeDatabases(databases, owner, index)

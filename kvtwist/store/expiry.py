@@ -6,6 +6,7 @@ L{Expiry.sweep}, in time order (a heap).
 """
 
 import heapq
+import random
 from typing import Dict, List, Optional, Tuple
 
 
@@ -23,16 +24,16 @@ OPS = {b"PEXPIREAT": _replayPexpireAt, b"PERSIST": _replayPersist}
 
 class Expiry:
     """
-    The expiry part of L{kvtwist.store.Store}, beside its keyspace
-    (L{kvtwist.store.keyspace.Keyspace}).
-
-    @ivar expiredCount: how many keys have expired since start.
+    The expiry part of one database of L{kvtwist.store.Store}, beside its
+    keyspace (L{kvtwist.store.keyspace.Keyspace}).
     """
+
+    #: How many keys of this database have expired since start.
+    _expired = 0
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._forgetExpiries()
-        self.expiredCount = 0
 
     def _forgetExpiries(self):
         self._expires: Dict[bytes, float] = {}
@@ -53,7 +54,7 @@ class Expiry:
     def _expire(self, key: bytes):
         self._bury(key)
         del self._expires[key]
-        self.expiredCount += 1
+        self._expired += 1
         self._emit(b"DEL", key)
 
     def expireAt(self, key: bytes, whenMs: float) -> bool:
@@ -66,7 +67,7 @@ class Expiry:
         whenMs = int(whenMs)
         if whenMs <= self._now():
             self._drop(key)
-            self.expiredCount += 1
+            self._expired += 1
             self._emit(b"DEL", key)
         else:
             self._setExpiry(key, whenMs)
@@ -105,10 +106,10 @@ class Expiry:
         when = self._expires.get(key)
         return None if when is None else int(when)
 
-    def sweep(self, limit: int = 100) -> int:
+    def _sweepOwn(self, limit: int = 100) -> int:
         """
-        Actively expire at most C{limit} keys whose time has passed.
-        Return how many were removed.
+        Actively expire at most C{limit} keys of this database whose time
+        has passed.  Return how many were removed.
         """
         heap = self._heap
         now = self._now()
@@ -127,3 +128,25 @@ class Expiry:
         The number of keys with an expiry time.
         """
         return len(self._expires)
+
+    def averageTtlMs(self, sample: int = 64) -> int:
+        """
+        The average time to live of the keys with an expiry, in
+        milliseconds (0 if none): exact with up to C{sample} of them,
+        estimated from as many picked at random otherwise (C{INFO
+        keyspace}'s C{avg_ttl}, which Redis estimates too).
+        """
+        expires = self._expires
+        if not expires:
+            return 0
+        if len(expires) <= sample:
+            times = list(expires.values())
+        else:
+            heap = self._heap
+            times = [w for w, k in (heap[random.randrange(len(heap))]
+                                    for _ in range(sample))
+                     if expires.get(k) == w]
+            if not times:
+                return 0
+        now = self._now()
+        return max(0, int(sum(times) / len(times) - now))

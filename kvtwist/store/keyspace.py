@@ -1,13 +1,20 @@
 # -*- test-case-name: kvtwist.test.test_store -*-
 """
-The keyspace: keys to values of any type, with the positions SCAN cursors
-stand for, whole-keyspace reads (KEYS, PRINT, SCAN), the journal of every
-change, replay, and the state snapshots save.
+The keyspace of one database: keys to values of any type, with the
+positions SCAN cursors stand for, whole-keyspace reads (KEYS, PRINT,
+SCAN), the feed of every change (to the journal and to listeners), the
+replay of one database's ops, and its state for snapshots.
 
 Deleted keys leave a tombstone in their slot until the next compaction, so
 that the positions SCAN cursors stand for don't move.
+
+Every change is reported as an I{op}, a tuple of L{bytes} naming the
+change first and, by convention, the key it changes second (C{(b"SET",
+key, value)}); L{changedKeys} knows the few ops of the keyspace that
+change something else (every key, or two keys).
 """
 
+import random
 from itertools import repeat
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -57,7 +64,7 @@ def _replayDel(store, args):
     store._drop(args[0])
 
 
-def _replayFlushAll(store, args):
+def _replayFlushDb(store, args):
     store.flush()
 
 
@@ -66,23 +73,54 @@ def _replayRename(store, args):
 
 
 #: The journal ops of the keyspace itself.
-OPS = {b"DEL": _replayDel, b"FLUSHALL": _replayFlushAll,
+OPS = {b"DEL": _replayDel, b"FLUSHDB": _replayFlushDb,
        b"RENAME": _replayRename}
+
+#: Ops that change every key of their database (L{changedKeys}).
+_EVERY_KEY = frozenset([b"FLUSHDB", b"FLUSHALL"])
+
+
+def changedKeys(op: tuple) -> Optional[Tuple[bytes, ...]]:
+    """
+    The keys of its database that C{op} changes: L{None} for every key
+    (C{FLUSHDB}), both names for C{RENAME}, none for C{COPY} (it changes
+    the destination, whose database is told apart), else the key an op
+    names second.
+    """
+    name = op[0]
+    if name in _EVERY_KEY:
+        return None
+    if name == b"RENAME":
+        return op[1:3]
+    if name == b"COPY":
+        return ()
+    return op[1:2]
 
 
 class Keyspace:
     """
-    The keyspace part of L{kvtwist.store.Store}: the dict of keys to
-    values, their SCAN positions, the journal, replay and snapshots.  It
-    expects the expiry part (L{kvtwist.store.expiry.Expiry}) beside it.
+    The keyspace part of one database of L{kvtwist.store.Store}: the dict
+    of keys to values, their SCAN positions, the feed of its changes, the
+    replay of its ops and its state.  It expects the expiry part
+    (L{kvtwist.store.expiry.Expiry}) beside it.
 
-    @ivar journal: called with each mutation op, or L{None}.
+    Each change goes to C{self._journal}: the store's journal (for
+    database 0 the journal itself, so that nothing is added to the hot
+    path of a client of database 0; for the others, a function that
+    tags the op with the database), or, while someone listens
+    (L{addChangeListener}), a function that tells the listeners first.
+
     @ivar runInThread: C{runInThread(f, *args)}, or L{None}: with one,
         L{flush} on a store of more than L{OFFLOAD_KEYS} keys frees the old
         contents through it, off the calling thread.
     """
 
-    journal: Optional[Callable[[tuple], None]] = None
+    #: Where this database's ops go (see L{_setSink}), or L{None}.
+    _sink: Optional[Callable[[tuple], None]] = None
+    #: What a change calls: L{_sink}, or the listeners and then L{_sink}.
+    _journal: Optional[Callable[[tuple], None]] = None
+    #: Who is told of each change: C{listener(database, keys)}.
+    _listeners: Tuple[Callable, ...] = ()
 
     #: Store size from which L{flush} frees through C{runInThread}.
     OFFLOAD_KEYS = 20000
@@ -105,12 +143,65 @@ class Keyspace:
         self._tombs = 0
         self._epoch = 0
 
-    # -- internals ---------------------------------------------------------
+    # -- the feed of changes ----------------------------------------------
 
     def _emit(self, *op):
-        journal = self.journal
+        journal = self._journal
         if journal is not None:
             journal(op)
+
+    def _setSink(self, sink: Optional[Callable[[tuple], None]]):
+        """
+        Send this database's ops to C{sink} (or nowhere).
+        """
+        self._sink = sink
+        self._rewire()
+
+    def _rewire(self):
+        listeners = self._listeners
+        sink = self._sink
+        if not listeners:
+            self._journal = sink
+            return
+
+        def tell(op, db=self):
+            keys = changedKeys(op)
+            for listener in listeners:
+                listener(db, keys)
+            if sink is not None:
+                sink(op)
+        self._journal = tell
+
+    def addChangeListener(self, listener: Callable):
+        """
+        Call C{listener(database, keys)} after each change of this
+        database: C{keys} is a tuple of the keys changed (written,
+        deleted, expired, moved away or in), or L{None} when every key may
+        have changed (C{FLUSHDB}, C{FLUSHALL}, C{SWAPDB}).  For C{WATCH}
+        and the like; costs nothing while no one listens.
+        """
+        self._listeners = self._listeners + (listener,)
+        self._rewire()
+
+    def removeChangeListener(self, listener: Callable):
+        """
+        Stop calling C{listener}.
+        """
+        listeners = list(self._listeners)
+        if listener in listeners:
+            listeners.remove(listener)
+        self._listeners = tuple(listeners)
+        self._rewire()
+
+    def _notify(self, keys: Optional[Tuple[bytes, ...]]):
+        """
+        Tell the listeners of a change that isn't one of this database's
+        ops (a key moved or copied in, a swap, a flush of every database).
+        """
+        for listener in self._listeners:
+            listener(self, keys)
+
+    # -- internals ---------------------------------------------------------
 
     def _lookup(self, key: bytes):
         """
@@ -221,8 +312,16 @@ class Keyspace:
 
     def flush(self):
         """
-        Remove every key.  With C{runInThread}, a big store's old contents
-        are freed off the calling thread.
+        Remove every key of this database (C{FLUSHDB}).  With
+        C{runInThread}, a big database's old contents are freed off the
+        calling thread.
+        """
+        self._clear()
+        self._emit(b"FLUSHDB")
+
+    def _clear(self):
+        """
+        Remove every key, without telling anyone.
         """
         old = self._data
         self._data = {}
@@ -230,13 +329,62 @@ class Keyspace:
         self._tombs = 0
         self._epoch = (self._epoch + 1) % _EPOCHS
         self._forgetExpiries()
-        self._emit(b"FLUSHALL")
         if self.runInThread is not None and len(old) > self.OFFLOAD_KEYS:
             self.runInThread(_drain, old)
 
-    def rename(self, src: bytes, dst: bytes):
+    def randomKey(self) -> Optional[bytes]:
         """
-        Rename C{src} to C{dst}, replacing C{dst}.
+        A live key chosen at random, or L{None} if there is none.  Expired
+        keys met on the way are expired (as Redis does).
+        """
+        data = self._data
+        if len(data) == self._tombs:
+            return None
+        order = self._order
+        if order is None:
+            order = self._order = list(data)
+        choice = random.randrange
+        n = len(order)
+        for _ in range(64):
+            key = order[choice(n)]
+            if self._lookup(key) is not None:
+                return key
+        # Mostly tombstones and expired keys: walk from a random place.
+        start = choice(n)
+        for i in range(n):
+            key = order[(start + i) % n]
+            if self._lookup(key) is not None:
+                return key
+        return None
+
+    def _take(self, key: bytes):
+        """
+        Remove C{key} without telling anyone; its C{(value, expiry)}, or
+        L{None} if it has no live value.
+        """
+        value = self._lookup(key)
+        if value is None:
+            return None
+        when = self._expires.get(key)
+        self._drop(key)
+        return value, when
+
+    def _install(self, key: bytes, value, when: Optional[float]):
+        """
+        Put C{value} in C{key} (replacing any value and expiry), expiring at
+        C{when}, without telling anyone.
+        """
+        self._drop(key)
+        self._put(key, value)
+        if when is not None:
+            self._setExpiry(key, when)
+
+    def rename(self, src: bytes, dst: bytes, onlyNew: bool = False) -> bool:
+        """
+        Rename C{src} to C{dst} with its expiry, replacing C{dst} (unless
+        C{onlyNew}: then a C{dst} that exists is left alone).  Return
+        whether it was renamed (renaming a key to itself is a success,
+        except with C{onlyNew}, as Redis's C{RENAMENX} answers).
 
         @raise NoSuchKey: if C{src} does not exist.
         """
@@ -244,14 +392,55 @@ class Keyspace:
         if value is None:
             raise NoSuchKey(src)
         if src == dst:
-            return
+            return not onlyNew
+        if onlyNew and self._lookup(dst) is not None:
+            return False
         when = self._expires.get(src)
         self._drop(src)
-        self._drop(dst)
-        self._put(dst, value)
-        if when is not None:
-            self._setExpiry(dst, when)
+        self._install(dst, value, when)
         self._emit(b"RENAME", src, dst)
+        return True
+
+    def copyTo(self, src: bytes, target: "Keyspace", dst: bytes,
+               replace: bool = False) -> bool:
+        """
+        Copy C{src}'s value and expiry to C{dst} in the C{target} database
+        (maybe this one); a C{dst} that exists is replaced only if
+        C{replace}.  Return whether it was copied.
+
+        @raise ValueError: if C{src} and C{dst} are the same key of the
+            same database.
+        """
+        if target is self and src == dst:
+            raise ValueError("source and destination objects are the same")
+        value = self._lookup(src)
+        if value is None:
+            return False
+        if not replace and target._lookup(dst) is not None:
+            return False
+        copy = value if type(value) is bytes else \
+            self._types[type(value)].copy(value)
+        target._install(dst, copy, self._expires.get(src))
+        self._emit(b"COPY", src, dst, b"%d" % (target.index,))
+        target._notify((dst,))
+        return True
+
+    def moveTo(self, key: bytes, target: "Keyspace") -> bool:
+        """
+        Move C{key} with its expiry to the C{target} database, unless it
+        is missing here or exists there.  Return whether it moved.
+
+        @raise ValueError: if C{target} is this database.
+        """
+        if target is self:
+            raise ValueError("source and destination objects are the same")
+        if self._lookup(key) is None or target._lookup(key) is not None:
+            return False
+        value, when = self._take(key)
+        target._install(key, value, when)
+        self._emit(b"MOVE", key, b"%d" % (target.index,))
+        target._notify((key,))
+        return True
 
     # -- the whole keyspace ------------------------------------------------
 
@@ -319,12 +508,14 @@ class Keyspace:
 
         return lambda: work(keys, values, live)
 
-    def scan(self, cursor: int, pattern: bytes = b"*", count: int = 10
-             ) -> Tuple[int, List[bytes]]:
+    def scan(self, cursor: int, pattern: bytes = b"*", count: int = 10,
+             typeName: Optional[str] = None) -> Tuple[int, List[bytes]]:
         """
         Incremental iteration: visit about C{count} key slots from
         C{cursor} on, in insertion order, and return C{(nextCursor, keys)};
-        C{nextCursor} is 0 when the iteration is over.
+        C{nextCursor} is 0 when the iteration is over.  With C{typeName}
+        (Redis's name of a type: C{"string"}, C{"list"}...), only keys
+        holding that type are returned.
 
         As Redis guarantees, a full iteration returns every key present
         from its start to its end (possibly more than once): deleted keys
@@ -346,9 +537,14 @@ class Keyspace:
             return 0, []
         end = min(total, pos + max(1, count))
         out = []
+        types = self._types
         for key in order[pos:end]:
-            if data.get(key) is TOMBSTONE or (
+            value = data.get(key)
+            if value is TOMBSTONE or (
                     exp and key in exp and exp[key] <= now):
+                continue
+            if typeName is not None and (
+                    value is None or types[type(value)].name != typeName):
                 continue
             if glob is None or glob.match(key):
                 out.append(key)
@@ -370,43 +566,40 @@ class Keyspace:
             yield key, (value if type(value) is bytes else
                         types[type(value)].plain(value))
 
-    # -- replay and snapshots ----------------------------------------------
+    # -- replay and state -------------------------------------------------
 
-    def apply(self, op: tuple):
+    def _replay(self, op: tuple):
         """
-        Replay one journaled op without journaling it again.  Each module
-        of the store lists the ops it replays (its C{OPS}): C{SET k v},
-        C{SETKEEPTTL k v}, C{DEL k}, C{FLUSHALL}, C{PEXPIREAT k ms},
-        C{PERSIST k}, C{RENAME a b}, C{LPUSH k v...}, C{RPUSH k v...},
-        C{LPOP k n}, C{RPOP k n}, C{LSET k i v}, C{LREM k n v},
-        C{LREPLACE k old new}.
+        Replay one op of this database, without telling anyone, as of the
+        moment it was journaled: no key expires meanwhile (the clock reads
+        the beginning of time), so that a key whose time passed while the
+        server was down is still there for the ops that changed it, and
+        expires after recovery, as Redis loads its AOF.
 
         @raise ValueError: for an unknown or malformed op.
         """
-        journal, self.journal = self.journal, None
+        replay = self._ops.get(op[0])
+        if replay is None:
+            raise ValueError("unknown op %r" % (op[0],))
+        clock, self._now = self._now, _beforeAnything
         try:
-            replay = self._ops.get(op[0])
-            if replay is None:
-                raise ValueError("unknown op %r" % (op[0],))
             replay(self, op[1:])
         except (IndexError, NoSuchKey, OutOfRange, WrongType) as e:
             raise ValueError("malformed op %r: %r" % (op[:1], e))
         finally:
-            self.journal = journal
+            self._now = clock
 
-    def dumpState(self):
+    def _ownState(self):
         """
-        A picklable copy-free view of the whole state: C{(data, expires)}.
-        Only safe to serialise while nothing mutates the store (in a forked
-        child, or on the reactor thread).  C{data} may hold L{TOMBSTONE}s
-        for deleted keys; L{loadState} drops them.
+        This database's state, copy-free: C{(data, expires)}; C{data} may
+        hold L{TOMBSTONE}s.
         """
         return self._data, self._expires
 
-    def loadState(self, data: Dict[bytes, object],
-                  expires: Dict[bytes, float]):
+    def _loadOwnState(self, data: Dict[bytes, object],
+                      expires: Dict[bytes, float]):
         """
-        Replace the whole state (no journaling).
+        Replace this database's state (telling no one).
         """
         restorers = self._restorers
         self._data = {k: (v if type(v) is bytes else
@@ -417,3 +610,10 @@ class Keyspace:
         self._epoch = (self._epoch + 1) % _EPOCHS
         self._loadExpiries({k: w for k, w in expires.items()
                             if k in self._data})
+
+
+def _beforeAnything() -> float:
+    """
+    The clock of a database while it replays ops: nothing has expired yet.
+    """
+    return float("-inf")

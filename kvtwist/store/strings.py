@@ -102,7 +102,7 @@ class Strings:
         elif old is TOMBSTONE:
             self._tombs -= 1
         data[key] = value
-        journal = self.journal
+        journal = self._journal
         if expireAtMs is not None:
             self._setExpiry(key, int(expireAtMs))
             if journal is not None:

@@ -362,6 +362,7 @@ CORPUS = [
     ["TYPE", "a"], ["RENAME", "a", "a2"], ["EXPIRE", "b", "50"],
     ["PEXPIRE", "b", "40000"], ["EXPIREAT", "b", "9999999999"],
     ["PEXPIREAT", "b", "9999999999000"], ["TTL", "b"], ["PTTL", "b"],
+    ["EXPIRETIME", "b"], ["PEXPIRETIME", "b"], ["PEXPIRETIME", "nope"],
     ["PERSIST", "b"], ["DBSIZE"], ["SELECT", "0"], ["SELECT", "1"],
     ["LPUSH", "l", "x", "y"], ["RPUSH", "l", "z"], ["LPUSHX", "l", "w"],
     ["RPUSHX", "nol", "w"], ["LPOP", "l"], ["RPOP", "l", "1"],
@@ -380,6 +381,8 @@ CORPUS = [
     ["NOSUCH", "x"], ["GET"], ["HELLO", "3"], ["GET", "a2"],
     ["MGET", "a2", "zz"], ["LPOP", "nol", "1"], ["PRINT"],
     ["CONFIG", "GET", "*port*"], ["HELLO", "2", "SETNAME", "again"],
+    ["MOVE", "x", "0"], ["MOVE", "a2", "3"], ["SWAPDB", "1", "3"],
+    ["SWAPDB", "0", "99"],
     ["FLUSHDB"], ["SET", "x", "1"], ["FLUSHALL"], ["SET", "x", "1"],
     ["FLUSH"], ["DBSIZE"], ["QUIT"]]
 

@@ -245,6 +245,25 @@ class ProtocolTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(d),
                          [b"a: 1", b".hidden: 2", b".."])
 
+    def test_errorInsteadOfBlock(self):
+        """
+        A block command answered by an error gets that one line (the
+        server sends no block), and the next reply is framed as its own; a
+        first line that only looks like an error comes dot-stuffed.
+        """
+        proto, _, _ = connected()
+        first = proto.sendLine(b"MGET")
+        second = proto.sendLine(b"MGET a b")
+        third = proto.sendLine(b"GET a")
+        proto.dataReceived(
+            b"ERR wrong number of arguments for 'mget' command\r\n"
+            b".ERR boom\r\nERR bang\r\n.\r\nv\r\n")
+        self.assertEqual(self.successResultOf(first), [
+            b"ERR wrong number of arguments for 'mget' command"])
+        self.assertEqual(self.successResultOf(second),
+                         [b"ERR boom", b"ERR bang"])
+        self.assertEqual(self.successResultOf(third), b"v")
+
     def test_emptyBlock(self):
         """
         A block with no lines is an empty list.
@@ -445,6 +464,19 @@ class KVClientTests(SynchronousTestCase):
         self.assertIsNone(self.successResultOf(missing))
         self.assertIn("WRONGTYPE",
                       str(self.failureResultOf(wrong, ReplyError).value))
+
+    def test_getUnescapes(self):
+        """
+        L{KVClient.get} undoes the server's escapes: the value comes back
+        as stored; a missing key with a quote in its name is recognised.
+        """
+        _, kv, transport = connected()
+        found = kv.get("k")
+        missing = kv.get("it's")
+        kv.protocol.dataReceived(b"a\\\\nb\\x1b[31m\\tc\r\n"
+                                 b"Key 'it\\'s' not found.\r\n")
+        self.assertEqual(self.successResultOf(found), "a\\nb\x1b[31m\tc")
+        self.assertIsNone(self.successResultOf(missing))
 
     def test_set(self):
         """

@@ -648,9 +648,10 @@ class LineFuzzTests(FuzzMixin, SynchronousTestCase):
     def test_textLines(self, lines, sizes, ending):
         """
         Every text line gets one reply line, or a block ending in a lone
-        dot for the block commands (a line that can't be split into words,
-        such as one with unbalanced quotes, gets one error line: its
-        command is unknown); reply lines hold no bare CR or LF.
+        dot for the block commands unless they fail (a line that can't be
+        split into words, such as one with unbalanced quotes, gets one
+        error line: its command is unknown; so does a block command that
+        fails); reply lines hold no bare CR or LF.
         """
         data = b"".join(line + ending for line in lines)
         run = self.checkRun(data, sizes)
@@ -667,7 +668,9 @@ class LineFuzzTests(FuzzMixin, SynchronousTestCase):
             request = text.parse(line.rstrip(b"\r"))
             if request is None:
                 continue
-            if type(request) is not Error and request.name in BLOCK_COMMANDS:
+            if type(request) is not Error and \
+                    request.name in BLOCK_COMMANDS and \
+                    not text.ERROR_LINE.match(replyLines[pos]):
                 while replyLines[pos] != b".":
                     pos += 1
             pos += 1

@@ -182,6 +182,21 @@ class RenderTests(SynchronousTestCase):
         self.assertEqual(self.render({"type": "GET", "key": "k"}, WRONGTYPE),
                          {"error": WRONGTYPE})
 
+    def test_aliasArity(self):
+        """
+        C{DELETE} without a key names C{delete} in the arity error, not
+        C{getdel}, the command it runs.
+        """
+        from kvtwist.replies import wrongArity
+        self.assertEqual(self.render({"type": "DELETE"},
+                                     wrongArity("GETDEL")),
+                         {"error": "ERR wrong number of arguments for "
+                                   "'delete' command"})
+        self.assertEqual(self.render({"type": "GETDEL"},
+                                     wrongArity("GETDEL")),
+                         {"error": "ERR wrong number of arguments for "
+                                   "'getdel' command"})
+
     def test_parseError(self):
         """
         A parse error is rendered as an C{error} object.

@@ -128,11 +128,12 @@ class TextProtocolTests(ConnectedMixin, SynchronousTestCase):
 
     def test_valueSpacesKept(self):
         """
-        The value of SET is the rest of the line, spaces kept verbatim.
+        The value of SET is the rest of the line, inner spaces kept
+        verbatim, the blanks around it dropped.
         """
-        self.send(b"SET greeting hello  world \n")
+        self.send(b"SET greeting  hello  world \n")
         self.assertEqual(self.factory.store.get(b"greeting"),
-                         b"hello  world ")
+                         b"hello  world")
         self.send(b"SET msg don't \"panic\"\n")
         self.assertEqual(self.factory.store.get(b"msg"), b"don't \"panic\"")
         self.send(b'SET quoted "a\\nb" EX 100\n')

@@ -11,13 +11,14 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from kvtwist.commands import Context
-from kvtwist.commands.server import infoSections
+from kvtwist.commands.server import infoSections, renderInfo
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import OK
 from kvtwist.server import Config, KVFactory
-from kvtwist.stats import (BackendFigures, IBackendStats, IStatsSnapshot,
-                           KeyspaceFigures, PersistenceFigures, memoryFigures,
-                           rss, takeSnapshot)
+from kvtwist.stats import (BackendFigures, DatabaseFigures, IBackendStats,
+                           IStatsSnapshot, KeyspaceFigures,
+                           PersistenceFigures, memoryFigures, rss,
+                           takeSnapshot)
 from kvtwist.store import Store
 from kvtwist.web.data import WebData
 from kvtwist.web.metrics import makeRegistry
@@ -79,13 +80,14 @@ class SnapshotTests(SynchronousTestCase):
         self.assertEqual(snap.process.tcpPort, 4000)
         self.assertEqual(snap.process.reactor,
                          "twisted.internet.task.Clock")
-        self.assertEqual(tuple(snap.clients), (0, 9, 4, 2, 1, 0, 3))
+        self.assertEqual(tuple(snap.clients), (0, 9, 4, 2, 1, 0, 3, 0))
         self.assertEqual(snap.commands.perCommand,
                          (("GET", 2), ("SET", 3)))
         self.assertEqual((snap.traffic.input, snap.traffic.output),
                          (10, 20))
         self.assertEqual(snap.backend.kind, "memory")
-        self.assertEqual(snap.backend.keyspace, KeyspaceFigures(1, 1, 0))
+        self.assertEqual(snap.backend.keyspace, KeyspaceFigures(
+            1, 1, 0, (DatabaseFigures(0, 1, 1, 910000),)))
         persistence = snap.backend.persistence
         self.assertEqual(persistence.fsync, "always")
         self.assertEqual(persistence.flushes, 7)
@@ -214,3 +216,91 @@ class PersistenceFiguresTests(SynchronousTestCase):
                          (10, 2, 99, 1))
         self.assertIsNone(figures.flushErrors)
         self.assertEqual(figures.field("nope", "-"), "-")
+
+
+class ClosedByServerTests(SynchronousTestCase):
+    """
+    Clients the server closed are counted apart from ordinary disconnects
+    (C{dropped_clients} still counts every one), and shown by INFO,
+    C{/metrics} and the web status page.
+    """
+
+    def setUp(self):
+        from kvtwist.test import test_protocol
+        self.p = test_protocol
+
+    def counts(self, factory):
+        """
+        C{(dropped, closedByServer)} of the factory's snapshot.
+        """
+        clients = takeSnapshot(factory).clients
+        return clients.dropped, clients.closedByServer
+
+    def test_clientEnds(self):
+        """
+        A client that leaves, or says QUIT, is dropped but not closed by
+        the server.
+        """
+        factory, clock = self.p.makeFactory()
+        proto, transport = self.p.connect(factory, port=1)
+        self.p.lose(proto)
+        proto, transport = self.p.connect(factory, port=2)
+        proto.dataReceived(b"QUIT\r\n")
+        self.assertFalse(transport.connected)
+        self.assertEqual(self.counts(factory), (2, 0))
+
+    def test_serverCloses(self):
+        """
+        A client refused at the limit, one closed for a protocol error and
+        one idle past --timeout are closed by the server.
+        """
+        factory, clock = self.p.makeFactory(maxClients=1, timeout=10)
+        factory.startFactory()
+        self.addCleanup(factory.stopFactory)
+        first, firstTransport = self.p.connect(factory, port=1)
+        refused, refusedTransport = self.p.connect(factory, port=2)
+        self.assertFalse(refusedTransport.connected)
+        self.assertEqual(self.counts(factory), (1, 1))
+        first.dataReceived(b"*1\r\n$x\r\n")
+        self.assertFalse(firstTransport.connected)
+        self.assertEqual(self.counts(factory), (2, 2))
+        idle, idleTransport = self.p.connect(factory, port=3)
+        clock.advance(11)
+        self.assertFalse(idleTransport.connected)
+        self.assertEqual(self.counts(factory), (3, 3))
+
+    def test_stalled(self):
+        """
+        A client closed for not reading its replies is closed by the
+        server.
+        """
+        factory, clock = self.p.makeFactory(maxOutputBuffer=100,
+                                            stallTimeout=30)
+        factory.startFactory()
+        self.addCleanup(factory.stopFactory)
+        factory.store.set(b"big", b"x" * 600)
+        slow, slowTransport = self.p.connectBuffering(factory, port=1)
+        slow.dataReceived(self.p.encodeCommand("GET", "big") * 3)
+        clock.advance(0)
+        clock.advance(31)
+        self.assertFalse(slowTransport.connected)
+        self.assertEqual(self.counts(factory), (1, 1))
+
+    def test_rendered(self):
+        """
+        INFO has C{closed_by_server} beside C{dropped_clients}; C{/metrics}
+        has C{kvtwist_clients_closed_by_server_total}; the status API has
+        it with the disconnects per second.
+        """
+        factory, clock = makeFactory()
+        factory.stats.dropped = 5
+        factory.stats.closedByServer = 2
+        fields = dict(dict(renderInfo(takeSnapshot(factory)))["Clients"])
+        self.assertEqual((fields["dropped_clients"],
+                          fields["closed_by_server"]), (5, 2))
+        text = generate_latest(makeRegistry(factory)).decode()
+        self.assertIn("kvtwist_clients_closed_by_server_total 2.0", text)
+        self.assertIn("kvtwist_dropped_clients_total 5.0", text)
+        clients = WebData(factory).status()["clients"]
+        self.assertEqual((clients["dropped"], clients["closedByServer"],
+                          clients["disconnectsPerSecond"]), (5, 2, 0.0))

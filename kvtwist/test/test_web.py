@@ -7,11 +7,12 @@ L{Clock} and a real L{Store}; no sockets.
 
 import base64
 import json
+import re
 from urllib.parse import unquote_to_bytes
 
 from prometheus_client import REGISTRY, generate_latest
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
-from twisted.internet.defer import succeed
+from twisted.internet.defer import maybeDeferred, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogLevel, capturedLogs
@@ -21,6 +22,8 @@ from twisted.web.error import UnsupportedMethod
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
 
+from kvtwist.backends.memory import MemoryBackend
+from kvtwist.commands import TABLE
 from kvtwist.server import Config, KVFactory
 from kvtwist.store import Store
 from kvtwist.tap import Options
@@ -190,17 +193,20 @@ class Browser:
                             body=json.dumps(value).encode("utf-8"))
 
 
-def makeServer(password=None, store=None):
+def makeServer(password=None, store=None, backend=None):
     """
     A factory on a L{Clock} (with a store on the same clock), and a
     L{Browser} on its web root with a sampler.
+
+    @param backend: the factory's backend (default: a memory backend over
+        its store).
     """
     clock = Clock()
     clock.advance(1000)
     if store is None:
         store = Store(lambda: clock.seconds() * 1000)
     factory = KVFactory(store, FakeService(), Config(password=password),
-                        clock=clock)
+                        clock=clock, backend=backend)
     sampler = Sampler(factory, size=10, interval=2.0)
     browser = Browser(makeRoot(factory, clock=clock, sampler=sampler))
     return factory, clock, sampler, browser
@@ -257,7 +263,29 @@ class StatusTests(SynchronousTestCase):
         history = status["history"]
         self.assertEqual([h["connected"] for h in history], [0, 1, 0])
         self.assertEqual([h["droppedDelta"] for h in history], [0, 0, 1])
+        self.assertEqual([h["disconnectsPerSecond"] for h in history],
+                         [0, 0, 0.5])
+        self.assertEqual([h["closedByServerDelta"] for h in history],
+                         [0, 0, 0])
         self.assertEqual(history[1]["commandsPerSecond"], 5.0)
+        self.assertTrue(all(h["memory"] >= 0 for h in history))
+        self.assertEqual(status["clients"]["disconnectsPerSecond"], 0.5)
+
+    def test_closedByServerSampled(self):
+        """
+        A client the server closed shows in the history apart from the
+        disconnects.
+        """
+        factory, clock, sampler, browser = makeServer()
+        sampler.sample()
+        proto, transport = connect(factory)
+        proto.dataReceived(b"*1\r\n$x\r\n")
+        clock.advance(2)
+        sampler.sample()
+        status = browser.get("/api/status").json()
+        self.assertEqual(status["clients"]["closedByServer"], 1)
+        self.assertEqual([h["closedByServerDelta"]
+                          for h in status["history"]], [0, 1])
 
     def test_failureShown(self):
         """
@@ -282,9 +310,50 @@ class StatusTests(SynchronousTestCase):
         self.assertEqual(request.status, 200)  # 200
         self.assertTrue(request.body.startswith(b"<!DOCTYPE html>"))
         self.assertIn(b'data-field="clients.connected"', request.body)
+        self.assertIn(b'data-field="clients.disconnectsPerSecond"',
+                      request.body)
+        self.assertIn(b'data-field="clients.closedByServer"', request.body)
+        self.assertNotIn(b"Dropped clients", request.body)
+        for chart in (b'id="chart"', b'id="chart-commands"',
+                      b'id="chart-memory"'):
+            self.assertIn(chart, request.body)
         self.assertIn(b'<script src="/static/app.js"', request.body)
         self.assertIn(b"script-src 'self'", request.responseHeaders
                       .getRawHeaders(b"content-security-policy")[0])
+
+
+class FormatTests(SynchronousTestCase):
+    """
+    Figures for people (L{kvtwist.web.fmt}).
+    """
+
+    def test_rate(self):
+        """
+        A rate has one decimal below 10, else is whole and grouped by
+        thousands (not C{37243.9}).
+        """
+        from kvtwist.web import fmt
+        self.assertEqual([fmt.rate(v) for v in (0, 2.54, 9.94, 37243.9,
+                                                1234567.2)],
+                         ["0.0", "2.5", "9.9", "37,244", "1,234,567"])
+
+    def test_count(self):
+        """
+        Counts are grouped by thousands.
+        """
+        from kvtwist.web import fmt
+        self.assertEqual(fmt.count(1234567), "1,234,567")
+
+    def test_rateOnThePage(self):
+        """
+        The status page shows commands per second in that format.
+        """
+        factory, clock, sampler, browser = makeServer()
+        sampler.sample()
+        factory.stats.commandsProcessed += 74488
+        clock.advance(2)
+        sampler.sample()
+        self.assertIn(b">37,244<", browser.get("/").body)
 
 
 class SamplerTests(SynchronousTestCase):
@@ -406,8 +475,9 @@ class KeyBrowserTests(SynchronousTestCase):
         factory.store.set(b"other", b"b")
         page = browser.get("/api/keys", args={b"pattern": b"user:*"}).json()
         self.assertEqual(page["keys"], [
-            {"key": "user:1", "type": "string", "ttl": 30000},
-            {"key": "user:2", "type": "list", "ttl": -1}])
+            {"key": "user:1", "type": "string", "ttl": 30000,
+             "binary": False},
+            {"key": "user:2", "type": "list", "ttl": -1, "binary": False}])
         self.assertEqual(page["next"], 0)
 
     def test_boundedWork(self):
@@ -441,28 +511,104 @@ class KeyBrowserTests(SynchronousTestCase):
             factory.store.set(b"a/b %d" % (i,), b"v")
         body = browser.get("/keys", args={b"pattern": b"a/*"}).body
         self.assertIn(b'href="/keys/a%2Fb%200"', body)
-        self.assertIn(b'href="/keys?pattern=a%2F%2A&amp;cursor=50"', body)
+        self.assertIn(b'href="/keys?pattern=a%2F%2A&amp;cursor=50&amp;back=0"',
+                      body)
 
-    def test_asynchronousStore(self):
+    def test_deferredBackend(self):
         """
-        A store answering with Deferreds (as L{kvtwist.interfaces.IStore}
-        allows) works the same.
+        Over a backend that answers through Deferreds (as one over a remote
+        engine does), the key browser, a key and a change work the same.
         """
-        real = Store()
-        real.set(b"k", b"v")
-        real.push(b"l", [b"1", b"2"])
-
-        class DeferredStore:
-            def __getattr__(self, name):
-                attribute = getattr(real, name)
-                if not callable(attribute):
-                    return attribute
-                return lambda *a, **kw: succeed(attribute(*a, **kw))
-        factory, clock, _, browser = makeServer(store=DeferredStore())
+        store = Store()
+        store.set(b"k", b"v")
+        store.push(b"l", [b"1", b"2"])
+        factory, clock, _, browser = makeServer(
+            store=store, backend=DeferredBackend(MemoryBackend(store)))
         page = browser.get("/api/keys").json()
         self.assertEqual(sorted(k["key"] for k in page["keys"]), ["k", "l"])
         self.assertEqual(browser.get("/api/keys/l").json()["items"],
                          ["1", "2"])
+        self.assertIn(b"2 keys", browser.get("/keys").body)
+        browser.postJSON("/api/keys/k", {"value": "w"})
+        self.assertEqual(store.get(b"k"), b"w")
+
+    def test_onlyThroughTheBackend(self):
+        """
+        The web interface reads and writes keys only by running commands
+        through the factory's backend, never through the factory's store
+        (a front end over Redis Cluster has none).
+        """
+        store = Store()
+        store.set(b"k", b"v", expireAtMs=10 ** 15)
+        store.push(b"l", [b"1"])
+        guarded = GuardedStore(store)
+        factory, clock, _, browser = makeServer(
+            store=guarded, backend=GuardingBackend(MemoryBackend(guarded),
+                                                   guarded))
+        self.assertEqual(
+            sorted(k["key"] for k in browser.get("/api/keys").json()["keys"]),
+            ["k", "l"])
+        self.assertIn(b"2 keys", browser.get("/keys").body)
+        self.assertIn(b"1 matching",
+                      browser.get("/keys", args={b"pattern": b"k*"}).body)
+        self.assertEqual(browser.get("/keys/k").status, 200)
+        self.assertEqual(browser.get("/keys/l").status, 200)
+        self.assertEqual(browser.post("/keys/k", {b"action": b"set",
+                                                  b"value": b"w"}).status, 303)
+        self.assertEqual(store.get(b"k"), b"w")
+        self.assertGreater(store.ttlMs(b"k"), 0)
+
+
+class GuardedStore:
+    """
+    A store that only commands may use: outside L{GuardingBackend}'s
+    C{execute}, any use fails the test.
+    """
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.inCommand = False
+
+    def __getattr__(self, name):
+        if not self.inCommand:
+            raise AssertionError("the web interface used the store's %s"
+                                 % (name,))
+        return getattr(self._inner, name)
+
+
+class GuardingBackend:
+    """
+    Lets the commands it runs use a L{GuardedStore}.
+    """
+
+    def __init__(self, inner, guarded):
+        self.inner = inner
+        self.guarded = guarded
+
+    def execute(self, ctx, name, args):
+        self.guarded.inCommand = True
+        try:
+            return self.inner.execute(ctx, name, args)
+        finally:
+            self.guarded.inCommand = False
+
+    def endTurn(self):
+        self.inner.endTurn()
+
+
+class DeferredBackend:
+    """
+    A backend whose every reply is a Deferred (already fired).
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def execute(self, ctx, name, args):
+        return maybeDeferred(self.inner.execute, ctx, name, args)
+
+    def endTurn(self):
+        self.inner.endTurn()
 
 
 class KeyTests(SynchronousTestCase):
@@ -506,14 +652,39 @@ class KeyTests(SynchronousTestCase):
 
     def test_binaryKeyAndValue(self):
         """
-        A key that is not UTF-8 is reached by its percent-encoded bytes,
-        and its value is flagged as binary.
+        A key that is not UTF-8 is reached by its percent-encoded bytes;
+        it and its value are shown escaped (C{\\xff}), not with
+        replacement characters, and the value is flagged as binary; so
+        are list items.
         """
         factory, clock, _, browser = makeServer()
-        factory.store.set(b"\xff\x00k", b"\xfe")
+        factory.store.set(b"\xff\x00k", b"\xfe\x00a\\b")
         info = browser.get("/api/keys/%FF%00k").json()
         self.assertTrue(info["binary"])
-        self.assertEqual(info["value"], "\ufffd")
+        self.assertEqual(info["key"], "\\xff\\x00k")
+        self.assertEqual(info["value"], "\\xfe\\x00a\\\\b")
+        body = browser.get("/keys/%FF%00k").body
+        self.assertIn(b"\\xfe\\x00a\\\\b</pre>", body)
+        self.assertNotIn("\ufffd".encode("utf-8"), body)
+        self.assertIn(b'name="encoding" value="escaped"', body)
+        page = browser.get("/api/keys").json()
+        self.assertEqual(page["keys"][0]["key"], "\\xff\\x00k")
+        self.assertTrue(page["keys"][0]["binary"])
+        factory.store.push(b"l", [b"ok", b"\xff"])
+        info = browser.get("/api/keys/l").json()
+        self.assertEqual((info["items"], info["binaryItems"]),
+                         (["ok", "\\xff"], [1]))
+
+    def test_textShownAsIs(self):
+        """
+        Text, line breaks, tabs and backslashes included, is shown as it is
+        and not flagged.
+        """
+        factory, clock, _, browser = makeServer()
+        factory.store.set(b"t", "caf\u00e9\n\ta\\b".encode("utf-8"))
+        info = browser.get("/api/keys/t").json()
+        self.assertEqual((info["value"], info["binary"]),
+                         ("caf\u00e9\n\ta\\b", False))
 
 
 class EscapingTests(SynchronousTestCase):
@@ -743,15 +914,15 @@ class ChangeTests(SynchronousTestCase):
 
     def test_popBinaryAndEmpty(self):
         """
-        A value popped through the API says whether it was shown without
-        loss (C{binary}); the form says when there was nothing to pop.
+        A value popped through the API is shown escaped when it is not
+        text (C{binary}); the form says when there was nothing to pop.
         """
         factory, clock, _, browser = makeServer()
         factory.store.push(b"l", [b"\xff\xfe", b"ok"])
         self.assertEqual(browser.postJSON("/api/keys/l/pop", {}).json(),
                          {"value": "ok", "binary": False})
         self.assertEqual(browser.postJSON("/api/keys/l/pop", {}).json(),
-                         {"value": "\ufffd\ufffd", "binary": True})
+                         {"value": "\\xff\\xfe", "binary": True})
         request = browser.post("/keys/l", {b"action": b"pop"})
         self.assertEqual(request.responseHeaders.getRawHeaders(b"location"),
                          [b"/keys/l?done=empty"])
@@ -802,6 +973,267 @@ class ChangeTests(SynchronousTestCase):
                                            b"ttl": b"-5"})
         self.assertEqual(request.status, 400)
         self.assertFalse(factory.store.exists(b"k"))
+
+
+class TTLKeptTests(SynchronousTestCase):
+    """
+    Saving a value keeps the key's time to live unless asked otherwise,
+    on the page and through the API.
+    """
+
+    def setUp(self):
+        """
+        A key with a minute to live.
+        """
+        self.factory, self.clock, _, self.browser = makeServer()
+        self.factory.store.set(b"k", b"v", expireAtMs=self.clock.seconds()
+                               * 1000 + 60000)
+
+    def ttl(self):
+        """
+        The key's time to live, in ms.
+        """
+        return self.factory.store.ttlMs(b"k")
+
+    def test_formKeeps(self):
+        """
+        The form with an empty TTL field (the default choice, "keep")
+        saves the value and keeps the TTL.
+        """
+        for args in ({}, {b"ttl": b""}, {b"ttlmode": b"keep"},
+                     {b"ttlmode": b"keep", b"ttl": b""}):
+            args = dict(args, action=b"set", value=b"new")
+            args = {k.encode() if isinstance(k, str) else k: v
+                    for k, v in args.items()}
+            request = self.browser.post("/keys/k", args)
+            self.assertEqual(request.status, 303, args)
+            self.assertEqual(self.factory.store.get(b"k"), b"new")
+            self.assertEqual(self.ttl(), 60000, args)
+
+    def test_formRemovesOrSets(self):
+        """
+        The "remove" choice removes the TTL; a number sets it (with the
+        "set" choice, or typed without choosing).
+        """
+        self.browser.post("/keys/k", {b"action": b"set", b"value": b"a",
+                                      b"ttlmode": b"set", b"ttl": b"90"})
+        self.assertEqual(self.ttl(), 90000)
+        self.browser.post("/keys/k", {b"action": b"set", b"value": b"a",
+                                      b"ttlmode": b"keep", b"ttl": b"30"})
+        self.assertEqual(self.ttl(), 30000)
+        self.browser.post("/keys/k", {b"action": b"set", b"value": b"b",
+                                      b"ttlmode": b"remove"})
+        self.assertEqual((self.factory.store.get(b"k"), self.ttl()),
+                         (b"b", -1))
+
+    def test_formMistakes(self):
+        """
+        "Set" without a number, a number with "remove", or a TTL that is
+        not a positive number are refused (400) and change nothing.
+        """
+        for args in ({b"ttlmode": b"set"},
+                     {b"ttlmode": b"remove", b"ttl": b"5"},
+                     {b"ttl": b"0"}, {b"ttl": b"x"},
+                     {b"ttlmode": b"forever"}):
+            args = dict(args, action=b"set", value=b"changed")
+            args = {k.encode() if isinstance(k, str) else k: v
+                    for k, v in args.items()}
+            self.assertEqual(self.browser.post("/keys/k", args).status, 400,
+                             args)
+        self.assertEqual((self.factory.store.get(b"k"), self.ttl()),
+                         (b"v", 60000))
+
+    def test_formOffersTheChoice(self):
+        """
+        The key page's form shows the current TTL in its "keep" choice,
+        checked, and offers to remove or set it.
+        """
+        body = self.browser.get("/keys/k").body
+        self.assertIn(b'id="ttlmode-keep" checked="checked"', body)
+        self.assertIn(b"Keep it (expires in 1 min)", body)
+        self.assertIn(b'id="ttlmode-remove"', body)
+        self.assertIn(b'id="ttlmode-set"', body)
+        self.factory.store.set(b"p", b"v")
+        body = self.browser.get("/keys/p").body
+        self.assertIn(b"Keep it (no expiry)", body)
+        self.assertNotIn(b'id="ttlmode-remove"', body)
+
+    def test_api(self):
+        """
+        C{POST /api/keys/KEY} keeps the TTL without C{ttl} (or with
+        C{null} or C{"keep"}), removes it with C{"remove"}, sets it with a
+        number, and refuses anything else.
+        """
+        for body in ({"value": "a"}, {"value": "a", "ttl": None},
+                     {"value": "a", "ttl": "keep"}, {"value": "a",
+                                                     "ttl": ""}):
+            self.assertEqual(self.browser.postJSON("/api/keys/k",
+                                                   body).status, 200, body)
+            self.assertEqual(self.ttl(), 60000, body)
+        self.browser.postJSON("/api/keys/k", {"value": "b", "ttl": 5})
+        self.assertEqual(self.ttl(), 5000)
+        for bad in (0, -1, "x", "1.5"):
+            self.assertEqual(self.browser.postJSON(
+                "/api/keys/k", {"value": "c", "ttl": bad}).status, 400, bad)
+        self.browser.postJSON("/api/keys/k", {"value": "d", "ttl": "remove"})
+        self.assertEqual((self.factory.store.get(b"k"), self.ttl()),
+                         (b"d", -1))
+
+    def test_newKeyForm(self):
+        """
+        The new-key form without a TTL makes a key without one; with one,
+        it sets it.
+        """
+        self.browser.post("/keys", {b"key": b"n", b"value": b"v"})
+        self.assertEqual(self.factory.store.ttlMs(b"n"), -1)
+        self.browser.post("/keys", {b"key": b"m", b"value": b"v",
+                                    b"ttl": b"20"})
+        self.assertEqual(self.factory.store.ttlMs(b"m"), 20000)
+
+    def test_binaryEditKeepsBytes(self):
+        """
+        A binary value's form carries its escaped text and says so; saving
+        it unchanged stores the same bytes.
+        """
+        self.factory.store.set(b"b", b"\xff\x00\\n\n")
+        info = self.browser.get("/api/keys/b").json()
+        request = self.browser.post("/keys/b", {
+            b"action": b"set", b"encoding": b"escaped",
+            b"value": info["value"].encode("utf-8")})
+        self.assertEqual(request.status, 303)
+        self.assertEqual(self.factory.store.get(b"b"), b"\xff\x00\\n\n")
+        self.browser.postJSON("/api/keys/b", {"value": "\\x01", "encoding":
+                                              "escaped"})
+        self.assertEqual(self.factory.store.get(b"b"), b"\x01")
+        self.assertEqual(self.browser.postJSON(
+            "/api/keys/b", {"value": "x", "encoding": "rot13"}).status, 400)
+
+
+class CountAndPagingTests(SynchronousTestCase):
+    """
+    The key browser: how many keys match, and previous/next pages.
+    """
+
+    def test_counts(self):
+        """
+        C{*} counts every key; a pattern counts its matches; a plain key
+        name counts 0 or 1.
+        """
+        factory, clock, _, browser = makeServer()
+        for i in range(12):
+            factory.store.set(b"user:%d" % (i,), b"v")
+        factory.store.set(b"other", b"v")
+        self.assertIn(b">13 keys<", browser.get("/keys").body)
+        self.assertIn(b">12 matching<", browser.get(
+            "/keys", args={b"pattern": b"user:*"}).body)
+        self.assertIn(b">1 matching<", browser.get(
+            "/keys", args={b"pattern": b"other"}).body)
+        self.assertIn(b">0 matching<", browser.get(
+            "/keys", args={b"pattern": b"nothing"}).body)
+        page = browser.get("/api/keys", args={b"pattern": b"user:1*",
+                                              b"matching": b"1"}).json()
+        self.assertEqual(page["matching"], {"count": 3, "exact": True})
+        self.assertNotIn("matching", browser.get("/api/keys").json())
+
+    def test_boundedCount(self):
+        """
+        Counting a pattern visits at most L{webdata.COUNT_BUDGET} slots;
+        past it the count is shown as a lower bound, C{N+ matching}.
+        """
+        self.patch(webdata, "COUNT_BUDGET", 100)
+        factory, clock, _, browser = makeServer()
+        for i in range(250):
+            factory.store.set(b"k%03d" % (i,), b"v")
+        self.assertIn(b">10+ matching<", browser.get(
+            "/keys", args={b"pattern": b"k00*"}).body)
+        # What the page shows counts too.
+        self.assertIn(b">50+ matching<", browser.get(
+            "/keys", args={b"pattern": b"k1*"}).body)
+        page = browser.get("/api/keys", args={b"pattern": b"k*",
+                                              b"matching": b"1"}).json()
+        self.assertEqual(page["matching"], {"count": 100, "exact": False})
+        self.assertIn(b">250 keys<", browser.get("/keys").body)
+
+    def test_previousAndNext(self):
+        """
+        Following "Next page" to the end and "Previous page" back visits
+        the same pages, numbered, each key once.
+        """
+        factory, clock, _, browser = makeServer()
+        for i in range(120):
+            factory.store.set(b"k%03d" % (i,), b"v")
+
+        def keysOf(body):
+            return re.findall(rb'class="key">(k\d+)<', body)
+
+        def link(body, rel):
+            found = re.search(rb'<a href="([^"]+)" rel="%s"' % (rel,), body)
+            return found and found.group(1).replace(b"&amp;", b"&").decode()
+
+        def get(url):
+            path, _, query = url.partition("?")
+            args = {k.encode(): v.encode() for k, v in
+                    (part.split("=", 1) for part in query.split("&")
+                     if part)}
+            args = {k: unquote_to_bytes(v) for k, v in args.items()}
+            return browser.get(path, args=args).body
+
+        pages = []
+        body = get("/keys")
+        self.assertIsNone(link(body, b"prev"))
+        while True:
+            pages.append(keysOf(body))
+            self.assertIn(b"Page %d" % (len(pages),), body)
+            url = link(body, b"next")
+            if url is None:
+                break
+            body = get(url)
+        self.assertEqual(len(pages), 3)
+        self.assertEqual(sorted(sum(pages, [])),
+                         [b"k%03d" % (i,) for i in range(120)])
+        back = []
+        while True:
+            url = link(body, b"prev")
+            if url is None:
+                break
+            body = get(url)
+            back.append(keysOf(body))
+        self.assertEqual(back, [pages[1], pages[0]])
+
+
+class NotFoundTests(SynchronousTestCase):
+    """
+    URLs that name nothing get the site's own 404 page.
+    """
+
+    def test_styled404(self):
+        """
+        An unknown page, a path under a key, and a missing static file are
+        404s in the site's layout, naming the path (escaped); any method.
+        """
+        factory, clock, _, browser = makeServer()
+        for method, path in [(b"GET", "/nowhere"), (b"GET", "/a/b/c"),
+                             (b"POST", "/nowhere"), (b"GET", "/keys/a/b"),
+                             (b"GET", "/static/missing.css"),
+                             (b"GET", "/static/"),
+                             (b"GET", "/%3Cscript%3E")]:
+            request = browser.request(method, path)
+            self.assertEqual(request.status, 404, path)
+            body = request.body
+            self.assertIn(b"<title>Not found", body, path)
+            self.assertIn(b'href="/static/style.css"', body, path)
+            self.assertIn(b'id="missing-path"', body, path)
+            self.assertNotIn(b"<script>", body, path)
+        self.assertIn(b"/nowhere</code>", browser.get("/nowhere").body)
+
+    def test_apiStaysJSON(self):
+        """
+        Under C{/api/}, a 404 is still JSON.
+        """
+        factory, clock, _, browser = makeServer()
+        request = browser.get("/api/nowhere")
+        self.assertEqual(request.status, 404)
+        self.assertEqual(request.json(), {"error": "no such resource"})
 
 
 class CSRFTests(SynchronousTestCase):
@@ -924,7 +1356,7 @@ class GetNeverChangesTests(SynchronousTestCase):
         """
         GETs of every page and API resource, with arguments that a POST
         would act on and a valid token, leave the store as it was and run
-        no command.
+        only read-only commands.
         """
         factory, clock, _, browser = makeServer()
         factory.store.set(b"k", b"v")
@@ -934,7 +1366,9 @@ class GetNeverChangesTests(SynchronousTestCase):
         for action in (b"delete", b"push", b"pop"):
             self.getEverything(browser, token, action)
         self.assertEqual(factory.store.dumpState(), before)
-        self.assertEqual(factory.stats.commandsProcessed, 0)
+        self.assertTrue(factory.stats.perCommand)
+        for name in factory.stats.perCommand:
+            self.assertFalse(TABLE[name.encode("ascii")].write, name)
 
     def getEverything(self, browser, token, action):
         """

@@ -8,9 +8,15 @@ interface"):
     POST   /api/logout
     GET    /api/status             uptime, clients, commands/s, keys, ...
     GET    /api/clients            the connected clients
-    GET    /api/keys?pattern=&cursor=&count=   one page of keys (SCAN)
+    GET    /api/keys?pattern=&cursor=&count=&matching=1
+                                   one page of keys (SCAN); with matching=1
+                                   also how many keys match
     GET    /api/keys/KEY           one key: type, TTL, value or items
-    POST   /api/keys/KEY           {"value": ..., "ttl": seconds?}: SET
+    POST   /api/keys/KEY           {"value": ..., "ttl": ...}: SET; no ttl
+                                   (or "keep") keeps the key's TTL,
+                                   "remove" removes it, seconds set it;
+                                   "encoding": "escaped" reads value's
+                                   \\xHH escapes
     DELETE /api/keys/KEY           DEL
     POST   /api/keys/KEY/expire    {"seconds": n}: EXPIRE; no seconds: PERSIST
     POST   /api/keys/KEY/push      {"value": ..., "end": "right"}: RPUSH
@@ -20,14 +26,19 @@ interface"):
 
 KEY is percent-encoded as one path segment.  Every POST and DELETE carries
 the session's CSRF token in an C{X-CSRF-Token} header (or a C{csrf}
-field); a GET never changes anything.
+field); a GET never changes anything.  A key or value that is not text
+(not UTF-8, or holding control characters) is shown escaped as the text
+protocol shows it (C{\\x00\\xff}, C{\\\\}), with C{"binary": true}.
 """
 
 from twisted.web.resource import Resource
 
-from kvtwist.web.data import CommandFailed, isText, text
+from twisted.internet.defer import gatherResults, succeed
+
+from kvtwist.dialects.text import unescape
+from kvtwist.web.data import CommandFailed, isText, shown
 from kvtwist.web.respond import (answerLater, fields, jsonBody, jsonError,
-                                 parseSeconds)
+                                 parseSeconds, parseTTL)
 from kvtwist.web.session import LoginThrottled
 
 
@@ -171,6 +182,22 @@ def _keyJSON(row):
     return {k: v for k, v in row.items() if k != "raw"}
 
 
+def _value(given):
+    """
+    The C{value} field, its escapes read with C{encoding=escaped}.
+
+    @raise ValueError: if it is missing, or the encoding is unknown.
+    """
+    if b"value" not in given:
+        raise ValueError("value is required")
+    encoding = given.get(b"encoding", b"").lower()
+    if encoding in (b"", b"utf-8", b"text"):
+        return given[b"value"]
+    if encoding == b"escaped":
+        return unescape(given[b"value"])
+    raise ValueError("encoding is text or escaped")
+
+
 class KeysAPI(Resource):
     """
     C{GET /api/keys}: one page of keys; C{/api/keys/KEY}: one key.
@@ -201,8 +228,10 @@ class KeysAPI(Resource):
 
     def render_GET(self, request):
         """
-        C{{"pattern", "cursor", "next", "keys": [{"key", "type",
-        "ttl"}]}}; C{next} is the cursor of the next page, 0 at the end.
+        C{{"pattern", "cursor", "next", "keys": [{"key", "type", "ttl",
+        "binary"}]}}; C{next} is the cursor of the next page, 0 at the end.
+        With C{matching=1}, also C{"matching": {"count": n, "exact":
+        bool}} (see L{kvtwist.web.data.WebData.countKeys}).
         """
         pattern = _arg(request, b"pattern", b"*") or b"*"
         try:
@@ -213,11 +242,19 @@ class KeysAPI(Resource):
         if cursor < 0 or count < 1:
             return jsonError(request, 400, "cursor and count are positive")
 
-        def done(page):
+        def done(results):
+            page, matching = results
             page["keys"] = [_keyJSON(r) for r in page["keys"]]
+            if matching is not None:
+                page["matching"] = matching
             return jsonBody(request, page)
-        return answerLater(request, self.data.keys(pattern, cursor, count),
-                           done, lambda f: f)
+        wanted = _arg(request, b"matching") in (b"1", b"true", b"yes")
+        d = gatherResults([
+            self.data.keys(pattern, cursor, count),
+            self.data.countKeys(pattern) if wanted else succeed(None)],
+            consumeErrors=True)
+        d.addErrback(lambda f: f.value.subFailure)
+        return answerLater(request, d, done, _failed(request))
 
 
 class KeyAPI(_Leaf):
@@ -242,23 +279,23 @@ class KeyAPI(_Leaf):
 
     def render_POST(self, request):
         """
-        Set the key to the string C{value}, with C{ttl} seconds to live if
-        given.
+        Set the key to the string C{value}.  Its time to live is kept
+        unless C{ttl} says otherwise: C{"remove"}, or a number of seconds
+        (L{parseTTL}).  With C{"encoding": "escaped"}, C{value}'s
+        escapes (C{\\xHH}, C{\\n}, C{\\\\}) are read, as shown for a binary
+        value.
         """
         refused = self.refuseChange(request)
         if refused is not None:
             return refused
         try:
             given = fields(request)
-            ttl = parseSeconds(given.get(b"ttl"))
+            ttl = parseTTL(given.get(b"ttl"))
+            value = _value(given)
         except ValueError as e:
             return jsonError(request, 400, str(e))
-        if b"value" not in given:
-            return jsonError(request, 400, "value is required")
-        if ttl is not None and ttl <= 0:
-            return jsonError(request, 400, "ttl must be positive")
         return answerLater(
-            request, self.data.setKey(self.key, given[b"value"], ttl),
+            request, self.data.setKey(self.key, value, ttl),
             lambda _: jsonBody(request, {"ok": True}), _failed(request))
 
     def render_DELETE(self, request):
@@ -312,7 +349,7 @@ class ListAPI(_Leaf):
     C{POST /api/keys/KEY/push} with C{value} and C{end} (C{right}, the
     default, or C{left}): C{{"length": n}}; C{POST /api/keys/KEY/pop} with
     C{end}: C{{"value": ..., "binary": ...}} (C{binary}: the value is not
-    UTF-8, and invalid bytes were replaced), or 404 if there is no list.
+    text, and is shown escaped), or 404 if there is no list.
     """
 
     def __init__(self, data, sessions, key: bytes, action: bytes):
@@ -331,9 +368,7 @@ class ListAPI(_Leaf):
             given = fields(request)
             end = given.get(b"end", b"right")
             if self.action == b"push":
-                if b"value" not in given:
-                    return jsonError(request, 400, "value is required")
-                d = self.data.pushKey(self.key, given[b"value"], end)
+                d = self.data.pushKey(self.key, _value(given), end)
             else:
                 d = self.data.popKey(self.key, end)
         except ValueError as e:
@@ -344,7 +379,7 @@ class ListAPI(_Leaf):
                 return jsonBody(request, {"length": reply})
             if reply is None:
                 return jsonError(request, 404, "no such key")
-            return jsonBody(request, {"value": text(reply),
+            return jsonBody(request, {"value": shown(reply),
                                       "binary": not isText(reply)})
         return answerLater(request, d, done, _failed(request))
 

@@ -2,19 +2,24 @@
 """
 What the web pages and the JSON API show, gathered from the running server
 in one place: status, clients, a page of keys, one key; and the changes the
-web interface may make, run through the one command table.
+web interface may make.
 
-Reads go to the store through L{maybeDeferred}, so that a store answering
-with Deferreds (L{kvtwist.interfaces.IStore}) fits; changes go through
-the factory's backend (L{kvtwist.interfaces.IBackend}) so that they are
-counted, journaled and refused while persistence fails, like any client's.
+Keys and values are read and written only by running commands through the
+factory's backend (L{kvtwist.interfaces.IBackend}), as any client's are:
+C{SCAN} for the key browser, C{TYPE}, C{PTTL}, C{GET}, C{LRANGE} for a key,
+C{SET}, C{DEL}, C{EXPIRE}, ... for changes.  So they are counted,
+journaled and refused while persistence fails, and the web interface works
+the same over any backend (one that answers through Deferreds, or a
+front end over Redis Cluster); it never reaches into the store.
 """
 
+import re
 from typing import Dict, List, Optional
 
 from twisted.internet.defer import inlineCallbacks, maybeDeferred, returnValue
 
 from kvtwist.commands import ClientState, Context
+from kvtwist.dialects.text import escape
 from kvtwist.replies import Error
 from kvtwist.stats import PersistenceFigures, takeSnapshot
 from kvtwist.web.fmt import duration, size
@@ -27,6 +32,12 @@ SCAN_BUDGET = 5000
 LIST_LIMIT = 1000
 #: The most bytes of a string value shown.
 VALUE_LIMIT = 256 * 1024
+#: The most store slots counted for the number of keys matching a pattern
+#: (past it, the count is a lower bound: "N+ matching").
+COUNT_BUDGET = 10000
+
+#: Glob characters: a pattern without them names one key.
+_GLOB = frozenset(b"*?[\\")
 
 
 def text(value: bytes) -> str:
@@ -36,15 +47,32 @@ def text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
+#: Control characters, but tabs and line breaks.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def isText(value: bytes) -> bool:
     """
-    Whether C{value} is valid UTF-8 (and so is shown without loss).
+    Whether C{value} is text: valid UTF-8 with no control characters but
+    tabs and line breaks (and so is shown as it is, without loss).
     """
     try:
-        value.decode("utf-8")
+        decoded = value.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return True
+    return _CONTROL.search(decoded) is None
+
+
+def shown(value: bytes) -> str:
+    """
+    A value as the web interface shows it: text as it is; anything else
+    (not UTF-8, or holding control characters) escaped as the text
+    protocol shows it (C{\\x00\\xff}, C{\\\\} for a backslash), never with
+    replacement characters.
+    """
+    if isText(value):
+        return value.decode("utf-8")
+    return escape(value).decode("utf-8")
 
 
 def _plain(value):
@@ -107,6 +135,15 @@ def persistence(figures: Optional[PersistenceFigures],
     }
 
 
+class _Keep:
+    def __repr__(self):
+        return "KEEP"
+
+
+#: L{WebData.setKey}'s time to live that keeps the key's own.
+KEEP = _Keep()
+
+
 class WebData:
     """
     The web interface's view of one server.
@@ -156,6 +193,9 @@ class WebData:
             "clients": {
                 "connected": clients.connected,
                 "dropped": clients.dropped,
+                "closedByServer": clients.closedByServer,
+                "disconnectsPerSecond": (sampler.disconnectsPerSecond()
+                                         if sampler else 0.0),
                 "rejected": clients.rejected,
                 "max": clients.maxClients,
             },
@@ -199,66 +239,95 @@ class WebData:
     def keys(self, pattern: bytes = b"*", cursor: int = 0,
              count: int = PAGE_SIZE):
         """
-        One page of the key browser, built on the store's C{scan}: steps
-        from C{cursor} until C{count} matching keys are found, the
-        iteration ends, or L{SCAN_BUDGET} slots were visited.  Never
-        touches the whole store.
+        One page of the key browser, built on C{SCAN}: steps from C{cursor}
+        until C{count} matching keys are found, the iteration ends, or
+        L{SCAN_BUDGET} slots were visited; then C{TYPE} and C{PTTL} of
+        each.  Never touches the whole store.
 
         @return: a Deferred firing with C{{"pattern", "cursor", "next",
-            "keys": [{"key", "type", "ttl"}]}}; C{next} is 0 at the end.
+            "keys": [{"key", "raw", "type", "ttl", "binary"}]}}; C{next} is
+            0 at the end; C{key} is the name as shown (L{shown}), C{raw}
+            its bytes.
         """
-        store = self.store
         count = max(1, min(count, 500))
         found: List[bytes] = []
         position = cursor
         visited = 0
         while True:
             step = count - len(found)
-            position, batch = yield maybeDeferred(
-                store.scan, position, pattern, step)
+            reply = yield self.run(b"SCAN", b"%d" % (position,), b"MATCH",
+                                   pattern, b"COUNT", b"%d" % (step,))
+            position = int(reply[0])
+            found.extend(reply[1])
             visited += step
-            found.extend(batch)
             if position == 0 or len(found) >= count \
                     or visited >= SCAN_BUDGET:
                 break
         rows = []
         for key in found:
-            kind = yield maybeDeferred(store.typeOf, key)
+            kind = yield self.run(b"TYPE", key)
             if kind == "none":
                 continue
-            ttl = yield maybeDeferred(store.ttlMs, key)
-            rows.append({"key": text(key), "raw": key, "type": kind,
-                         "ttl": ttl})
-        returnValue({"pattern": text(pattern), "cursor": cursor,
+            ttl = yield self.run(b"PTTL", key)
+            rows.append({"key": shown(key), "raw": key, "type": str(kind),
+                         "ttl": ttl, "binary": not isText(key)})
+        returnValue({"pattern": shown(pattern), "cursor": cursor,
                      "next": position, "keys": rows})
+
+    @inlineCallbacks
+    def countKeys(self, pattern: bytes = b"*"):
+        """
+        How many keys match C{pattern}: C{DBSIZE} for C{*}, C{EXISTS} for a
+        pattern without glob characters, else a C{SCAN} of at most
+        L{COUNT_BUDGET} slots.
+
+        @return: a Deferred firing with C{{"count": n, "exact": bool}};
+            not exact when the scan stopped at its budget, C{n} then being
+            the matches found so far (a lower bound).
+        """
+        if pattern == b"*":
+            n = yield self.run(b"DBSIZE")
+            returnValue({"count": n, "exact": True})
+        if not _GLOB.intersection(pattern):
+            n = yield self.run(b"EXISTS", pattern)
+            returnValue({"count": n, "exact": True})
+        reply = yield self.run(b"SCAN", b"0", b"MATCH", pattern, b"COUNT",
+                               b"%d" % (COUNT_BUDGET,))
+        returnValue({"count": len(reply[1]), "exact": reply[0] == b"0"})
 
     @inlineCallbacks
     def key(self, key: bytes):
         """
-        One key: C{{"key", "type", "ttl", "value"}} for a string (with
-        C{"binary"} when not UTF-8 and C{"length"}), C{"items"} and
+        One key, read with C{TYPE}, C{PTTL}, and C{GET} or C{LLEN} and
+        C{LRANGE}: C{{"key", "type", "ttl", "value"}} for a string (with
+        C{"length"}, and C{"binary"} when it is not text and so shown
+        escaped, see L{shown}), C{"items"} (and C{"binaryItems"}) and
         C{"length"} for a list, C{"truncated"} when not all is shown.
 
         @return: a Deferred firing with it, or with L{None} if there is no
             such key.
         """
-        store = self.store
-        kind = yield maybeDeferred(store.typeOf, key)
+        kind = yield self.run(b"TYPE", key)
         if kind == "none":
             returnValue(None)
-        ttl = yield maybeDeferred(store.ttlMs, key)
-        out: Dict[str, object] = {"key": text(key), "type": kind, "ttl": ttl}
+        ttl = yield self.run(b"PTTL", key)
+        out: Dict[str, object] = {"key": shown(key), "type": str(kind),
+                                  "ttl": ttl}
         if kind == "string":
-            value = yield maybeDeferred(store.get, key)
-            value = value or b""
-            shown = value[:VALUE_LIMIT]
-            out.update(value=text(shown), length=len(value),
-                       binary=not isText(shown),
+            value = yield self.run(b"GET", key)
+            if value is None:
+                returnValue(None)
+            head = value[:VALUE_LIMIT]
+            out.update(value=shown(head), length=len(value),
+                       binary=not isText(head),
                        truncated=len(value) > VALUE_LIMIT)
         else:
-            length = yield maybeDeferred(store.llen, key)
-            items = yield maybeDeferred(store.lrange, key, 0, LIST_LIMIT - 1)
-            out.update(items=[text(i) for i in items], length=length,
+            length = yield self.run(b"LLEN", key)
+            items = yield self.run(b"LRANGE", key, b"0",
+                                   b"%d" % (LIST_LIMIT - 1,))
+            out.update(items=[shown(i) for i in items], length=length,
+                       binaryItems=[n for n, i in enumerate(items)
+                                    if not isText(i)],
                        truncated=length > len(items))
         returnValue(out)
 
@@ -283,10 +352,16 @@ class WebData:
         backend.endTurn()
         return d.addCallback(check)
 
-    def setKey(self, key: bytes, value: bytes, ttl: Optional[int] = None):
+    def setKey(self, key: bytes, value: bytes, ttl=KEEP):
         """
-        C{SET key value [EX ttl]}: a Deferred.
+        Set a string: C{SET key value KEEPTTL} (L{KEEP}, the default: the
+        key keeps the time to live it has), C{SET key value} (L{None}: no
+        time to live), or C{SET key value EX ttl} (a number of seconds).
+
+        @return: a Deferred.
         """
+        if ttl is KEEP:
+            return self.run(b"SET", key, value, b"KEEPTTL")
         if ttl is not None:
             return self.run(b"SET", key, value, b"EX", b"%d" % (ttl,))
         return self.run(b"SET", key, value)

@@ -21,6 +21,23 @@ def duration(seconds: float) -> str:
     return "%d d" % (days,) + (" %d h" % (h,) if h else "")
 
 
+def count(n: int) -> str:
+    """
+    C{1234567} -> C{"1,234,567"}: a count for people.
+    """
+    return "{:,}".format(int(n))
+
+
+def rate(n: float) -> str:
+    """
+    A rate for people: C{2.5}, C{37,244}: one decimal below 10, else whole
+    and grouped by thousands (as the status page's script shows it).
+    """
+    if abs(n) < 10:
+        return "%.1f" % (n,)
+    return "{:,}".format(int(round(n)))
+
+
 def size(n: float) -> str:
     """
     C{1536} -> C{"1.5 KiB"}: a number of bytes for people.

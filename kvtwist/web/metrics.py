@@ -57,6 +57,12 @@ def render(snap: IStatsSnapshot):
         "Client connections ended since start, whatever the cause.",
         value=clients.dropped)
     yield CounterMetricFamily(
+        "kvtwist_clients_closed_by_server",
+        "Client connections the server closed since start (client limit, "
+        "protected mode, protocol errors, timeouts, output-buffer "
+        "overruns, shutdown); part of kvtwist_dropped_clients.",
+        value=clients.closedByServer)
+    yield CounterMetricFamily(
         "kvtwist_connections_received",
         "Client connections accepted since start.",
         value=clients.received)

@@ -21,17 +21,18 @@ import os
 from typing import Optional
 from urllib.parse import quote, urlencode
 
-from twisted.internet.defer import maybeDeferred, succeed
-from twisted.web.resource import NoResource, Resource
+from twisted.internet.defer import inlineCallbacks, maybeDeferred, succeed
+from twisted.web.resource import Resource
 from twisted.web.static import File
 from twisted.web.template import Tag, flattenString, tags
 
 from kvtwist import __version__
 from kvtwist.web.api import APIResource
-from kvtwist.web.data import CommandFailed, text
-from kvtwist.web.fmt import duration, size, ttl
+from kvtwist.dialects.text import unescape
+from kvtwist.web.data import CommandFailed, shown, text
+from kvtwist.web.fmt import count, duration, rate, size, ttl
 from kvtwist.web.metrics import MetricsResource, makeRegistry
-from kvtwist.web.respond import answerLater, parseSeconds, secure
+from kvtwist.web.respond import answerLater, parseSeconds, parseTTL, secure
 from kvtwist.web.session import LoginThrottled, Sessions
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -57,16 +58,36 @@ def keyURL(key: bytes) -> str:
     return "/keys/" + quote(key, safe="")
 
 
-def keysURL(pattern: bytes = b"*", cursor: int = 0) -> str:
+def keysURL(pattern: bytes = b"*", cursor: int = 0, back=()) -> str:
     """
-    A page of the key browser.
+    A page of the key browser: the keys of C{pattern} from SCAN cursor
+    C{cursor}; C{back} holds the cursors of the pages before it (SCAN
+    can't go backwards, so the way back travels in the link).
     """
     query = []
     if pattern and pattern != b"*":
         query.append(("pattern", pattern))
     if cursor:
         query.append(("cursor", str(cursor)))
+    if back:
+        query.append(("back", ",".join(str(c) for c in back)))
     return "/keys" + ("?" + urlencode(query) if query else "")
+
+
+def _cursors(raw: bytes):
+    """
+    The C{back} trail of a key browser link: cursors, comma-separated
+    (whatever isn't one is dropped).
+    """
+    out = []
+    for part in raw.split(b","):
+        try:
+            cursor = int(part)
+        except ValueError:
+            continue
+        if cursor >= 0:
+            out.append(cursor)
+    return out[-1000:]
 
 
 def _arg(request, name: bytes, default: bytes = b"") -> bytes:
@@ -261,14 +282,19 @@ class StatusPage(Page):
             tags.section(
                 _card("Uptime", "uptime", duration(s["uptime"]), "duration"),
                 _card("Connected clients", "clients.connected",
-                      str(s["clients"]["connected"])),
-                _card("Dropped clients", "clients.dropped",
-                      str(s["clients"]["dropped"])),
+                      count(s["clients"]["connected"])),
+                _card("Disconnects / s", "clients.disconnectsPerSecond",
+                      rate(s["clients"]["disconnectsPerSecond"]), "rate",
+                      hint="clients leaving, whoever ended it"),
+                _card("Closed by server", "clients.closedByServer",
+                      count(s["clients"]["closedByServer"]),
+                      hint="limits, timeouts, errors, slow readers"),
                 _card("Commands / s", "commands.perSecond",
-                      "%.1f" % (s["commands"]["perSecond"],), "rate"),
+                      rate(s["commands"]["perSecond"]), "rate"),
                 _card("Commands run", "commands.total",
-                      str(s["commands"]["total"])),
-                _card("Keys", "keys", str(s["keys"])),
+                      count(s["commands"]["total"])),
+                _card("Keys", "keys", "-" if s["keys"] is None
+                      else count(s["keys"])),
                 _card("Memory (RSS)", "memory.rss",
                       size(s["memory"]["rss"]), "bytes"),
                 _card("Network in", "net.input", size(s["net"]["input"]),
@@ -279,11 +305,24 @@ class StatusPage(Page):
             tags.section(
                 tags.h2("Clients over the last minutes"),
                 tags.div(id="chart", class_="chart",
-                         **{"aria-label": "connected and dropped clients "
+                         **{"aria-label": "connected clients, disconnects "
+                            "per second and clients closed by the server, "
                             "over time"}),
                 tags.p(tags.span(class_="swatch connected"), "connected  ",
-                       tags.span(class_="swatch dropped"),
-                       "dropped per sample", class_="legend"),
+                       tags.span(class_="swatch disconnects"),
+                       "disconnects / s  ",
+                       tags.span(class_="swatch closed"),
+                       "closed by server (per sample)", class_="legend"),
+                tags.div(
+                    tags.div(tags.h2("Commands / s"),
+                             tags.div(id="chart-commands", class_="chart",
+                                      **{"aria-label": "commands per second "
+                                         "over time"})),
+                    tags.div(tags.h2("Memory (RSS)"),
+                             tags.div(id="chart-memory", class_="chart",
+                                      **{"aria-label": "resident memory "
+                                         "over time"})),
+                    class_="columns charts"),
                 class_="panel"),
             tags.div(
                 tags.section(
@@ -398,24 +437,31 @@ class KeysPage(Page):
         if not path:
             return self
         if [p for p in request.postpath if p]:
-            return NoResource()
+            return NotFoundPage(self.sessions)
         return KeyPage(self.data, self.sessions, path)
 
+    @inlineCallbacks
     def content(self, request, session):
         """
-        The search form, one page of keys and the new-key form.
+        The search form, the number of matching keys, one page of keys
+        with links to the previous and next pages, and the new-key form.
         """
         pattern = _arg(request, b"pattern", b"*") or b"*"
         try:
             cursor = max(0, int(_arg(request, b"cursor", b"0") or b"0"))
         except ValueError:
             cursor = 0
-        return self.data.keys(pattern, cursor).addCallback(
-            self._page, request, session, pattern, cursor)
+        back = _cursors(_arg(request, b"back"))
+        page = yield self.data.keys(pattern, cursor)
+        matching = yield self.data.countKeys(pattern)
+        return self._page(page, matching, request, session, pattern, cursor,
+                          back)
 
-    def _page(self, page, request, session, pattern, cursor):
+    def _page(self, page, matching, request, session, pattern, cursor,
+              back):
         rows = [tags.tr(tags.td(tags.a(row["key"], href=keyURL(row["raw"]),
-                                       class_="key")),
+                                       class_="key binary" if row["binary"]
+                                       else "key")),
                         tags.td(tags.span(row["type"],
                                           class_="tag " + row["type"])),
                         tags.td(ttl(row["ttl"])))
@@ -423,15 +469,36 @@ class KeysPage(Page):
         if not rows:
             rows = [tags.tr(tags.td("No keys on this page match.",
                                     colspan="3", class_="muted"))]
-        pager = tags.nav(class_="pager")
-        if cursor:
-            pager(tags.a("First page", href=keysURL(pattern)))
+        pager = tags.nav(class_="pager", **{"aria-label": "Pages"})
+        if back:
+            pager(tags.a("Previous page",
+                         href=keysURL(pattern, back[-1], back[:-1]),
+                         rel="prev", id="previous-page"))
+        if back or page["next"]:
+            pager(tags.span("Page %d" % (len(back) + 1,), class_="muted",
+                            id="page-number"))
         if page["next"]:
-            pager(tags.a("Next page", href=keysURL(pattern, page["next"]),
+            pager(tags.a("Next page",
+                         href=keysURL(pattern, page["next"],
+                                      back + [cursor]),
                          rel="next", id="next-page"))
+        found = matching["count"]
+        if not matching["exact"]:
+            # The count stopped at its budget: at least what it found, and
+            # at least this page's keys.
+            found = max(found, len(page["keys"]))
+        n = count(found) + ("" if matching["exact"] else "+")
+        if pattern == b"*":
+            total = "%s %s" % (n, "key" if matching["count"] == 1 and
+                               matching["exact"] else "keys")
+        else:
+            total = "%s matching" % (n,)
         return [
-            tags.h1("Keys ", tags.span(str(self.data.store.size()),
-                                       class_="count")),
+            tags.h1("Keys ", tags.span(total, class_="count",
+                                       id="matching",
+                                       title="" if matching["exact"] else
+                                       "at least: counting all would read "
+                                       "the whole store")),
             notice(request),
             tags.form(
                 tags.label("Pattern", for_="pattern", class_="sr-only"),
@@ -459,7 +526,7 @@ class KeysPage(Page):
                     tags.label("TTL (seconds, optional)",
                                tags.input(name="ttl", type="number",
                                           min="1", inputmode="numeric")),
-                    tags.button("Create", type="submit"),
+                    tags.button("Create", type="submit", id="create"),
                     class_="stack"),
                 class_="panel"),
         ]
@@ -473,10 +540,10 @@ class KeysPage(Page):
             return self.forbidden(request, session)
         key = _arg(request, b"key")
         try:
-            seconds = parseSeconds(_arg(request, b"ttl"))
+            seconds = parseTTL(_arg(request, b"ttl"))
         except ValueError:
             seconds = -1
-        if not key or (seconds is not None and seconds <= 0):
+        if not key or seconds == -1:
             return self.respond(request, session, maybeDeferred(
                 lambda: tags.p("A key needs a name, and a TTL must be a "
                                "positive number of seconds.",
@@ -511,7 +578,7 @@ class KeyPage(KeysPage):
     def __init__(self, data, sessions, key: bytes):
         KeysPage.__init__(self, data, sessions)
         self.key = key
-        self.title = text(key)
+        self.title = shown(key)
 
     def content(self, request, session):
         """
@@ -523,25 +590,28 @@ class KeyPage(KeysPage):
     def _key(self, info, request, session):
         url = keyURL(self.key)
         back = tags.p(tags.a("← Keys", href="/keys"), class_="crumbs")
-        heading = tags.h1(text(self.key), class_="keyname")
+        heading = tags.h1(shown(self.key), class_="keyname")
         if info is None:
             request.setResponseCode(404)
             return [back, heading, notice(request),
                     tags.p("There is no such key.", class_="muted"),
                     tags.div(
                         tags.section(tags.h2("Create it"), self._setForm(
-                            session, url, ""), class_="panel"),
+                            session, url, None), class_="panel"),
                         tags.section(tags.h2("Or start a list"),
                                      self._pushForm(session, url),
                                      class_="panel"),
                         class_="columns")]
         if info["type"] == "string":
-            shown = tags.pre(info["value"], class_="value", id="value")
-            current = info["value"]
+            value = tags.pre(info["value"], id="value",
+                             class_="value binary" if info["binary"]
+                             else "value")
         else:
-            shown = tags.ol(*[tags.li(item) for item in info["items"]],
+            binary = set(info["binaryItems"])
+            value = tags.ol(*[tags.li(item, class_="binary")
+                              if n in binary else tags.li(item)
+                              for n, item in enumerate(info["items"])],
                             start="0", class_="items", id="value")
-            current = ""
         facts = tags.dl(
             tags.div(tags.dt("Type"), tags.dd(tags.span(
                 info["type"], class_="tag " + info["type"]), id="type")),
@@ -554,11 +624,11 @@ class KeyPage(KeysPage):
         if info.get("truncated"):
             warnings.append(tags.p("Only the beginning is shown.",
                                    class_="muted"))
-        if info.get("binary"):
+        if info.get("binary") or info.get("binaryItems"):
             warnings.append(tags.p(
-                "This value is not UTF-8 text; invalid bytes are shown as "
-                "\N{REPLACEMENT CHARACTER}. Saving it here would replace "
-                "them.", class_="warning"))
+                "Not all of this is text: bytes that aren't UTF-8 and "
+                "control characters are shown escaped (\\x00, \\xff, "
+                "\\n, and \\\\ for a backslash).", class_="hint"))
         setTitle = "Edit value" if info["type"] == "string" else \
             "Replace with a string"
         listForms = []
@@ -583,12 +653,12 @@ class KeyPage(KeysPage):
                 class_="columns")]
         return [
             back, heading, notice(request), facts,
-            tags.section(tags.h2("Value"), shown, *warnings,
+            tags.section(tags.h2("Value"), value, *warnings,
                          class_="panel"),
             *listForms,
             tags.div(
                 tags.section(tags.h2(setTitle),
-                             self._setForm(session, url, current),
+                             self._setForm(session, url, info),
                              class_="panel"),
                 tags.section(
                     tags.h2("Expiry"),
@@ -633,17 +703,63 @@ class KeyPage(KeysPage):
             tags.button("Push", type="submit", id="push"),
             class_="stack")
 
-    def _setForm(self, session, url, current):
-        return _keyForm(
-            session, url,
-            tags.input(type="hidden", name="action", value="set"),
+    def _setForm(self, session, url, info):
+        """
+        The form that sets a string: its value, and what becomes of the
+        time to live: kept (the default), removed, or set anew.
+
+        @param info: the key (L{kvtwist.web.data.WebData.key}), or L{None}
+            for one to create.
+        """
+        if info is None:
+            return _keyForm(
+                session, url,
+                tags.input(type="hidden", name="action", value="set"),
+                tags.label("Value", tags.textarea(name="value", rows="5",
+                                                  id="edit-value")),
+                tags.label("TTL (seconds, optional)",
+                           tags.input(name="ttl", type="number", min="1",
+                                      inputmode="numeric", id="edit-ttl")),
+                tags.button("Save", type="submit", id="save"),
+                class_="stack")
+        string = info["type"] == "string"
+        binary = string and info["binary"]
+        current = info["value"] if string else ""
+        expires = info["ttl"] >= 0
+        keepLabel = "Keep it (%s)" % (
+            "expires in " + ttl(info["ttl"]) if expires else "no expiry",)
+        choices = [self._ttlChoice("keep", keepLabel, checked=True)]
+        if expires:
+            choices.append(self._ttlChoice("remove", "Remove it"))
+        choices.append(tags.label(
+            tags.input(type="radio", name="ttlmode", value="set",
+                       id="ttlmode-set"),
+            " Set it to ",
+            tags.input(name="ttl", type="number", min="1",
+                       inputmode="numeric", id="edit-ttl",
+                       **{"aria-label": "New TTL in seconds"}),
+            " seconds", class_="choice"))
+        fields = [tags.input(type="hidden", name="action", value="set")]
+        if binary:
+            fields.append(tags.input(type="hidden", name="encoding",
+                                     value="escaped"))
+        fields += [
             tags.label("Value", tags.textarea(current, name="value",
                                               rows="5", id="edit-value")),
-            tags.label("TTL (seconds, optional)",
-                       tags.input(name="ttl", type="number", min="1",
-                                  inputmode="numeric")),
+            tags.p("Type \\xHH for a byte and \\\\ for a backslash.",
+                   class_="hint") if binary else "",
+            tags.fieldset(tags.legend("Time to live"), *choices,
+                          class_="choices", id="ttl-choice"),
             tags.button("Save", type="submit", id="save"),
-            class_="stack")
+        ]
+        return _keyForm(session, url, *fields, class_="stack")
+
+    def _ttlChoice(self, value, label, checked=False):
+        radio = tags.input(type="radio", name="ttlmode", value=value,
+                           id="ttlmode-" + value)
+        if checked:
+            radio(checked="checked")
+        return tags.label(radio, " ", label, class_="choice")
 
     def render_POST(self, request):
         """
@@ -659,11 +775,15 @@ class KeyPage(KeysPage):
         url = keyURL(self.key)
         try:
             if action == b"set":
-                seconds = parseSeconds(_arg(request, b"ttl"))
-                if seconds is not None and seconds <= 0:
-                    raise ValueError(seconds)
-                d = self.data.setKey(self.key, _arg(request, b"value"),
-                                     seconds)
+                seconds = parseTTL(_arg(request, b"ttl"),
+                                   _arg(request, b"ttlmode"))
+                value = _arg(request, b"value")
+                encoding = _arg(request, b"encoding")
+                if encoding == b"escaped":
+                    value = unescape(value)
+                elif encoding:
+                    raise ValueError(encoding)
+                d = self.data.setKey(self.key, value, seconds)
                 done = url + "?done=saved"
             elif action == b"expire":
                 seconds = parseSeconds(_arg(request, b"seconds"))
@@ -690,8 +810,10 @@ class KeyPage(KeysPage):
         except ValueError:
             return self.respond(request, session, maybeDeferred(
                 lambda: tags.p("That change is not valid: times to live "
-                               "are whole numbers of seconds, and a list's "
-                               "ends are left and right.",
+                               "are whole numbers of seconds (to set one, "
+                               "choose \N{LEFT DOUBLE QUOTATION MARK}Set "
+                               "it\N{RIGHT DOUBLE QUOTATION MARK} and give "
+                               "it), and a list's ends are left and right.",
                                class_="error", role="alert")), 400)
         d.addCallback(lambda reply: url + "?done=empty"
                       if action == b"pop" and reply is None else done)
@@ -804,18 +926,67 @@ class LogoutPage(Page):
         return self.seeOther(request, "/login?done=loggedout")
 
 
+# -- not found ---------------------------------------------------------------
+
+class NotFoundPage(Resource):
+    """
+    The answer to a URL that names nothing: a page in the site's style,
+    status 404, whatever the method.  It starts no session.
+    """
+
+    isLeaf = True
+
+    def __init__(self, sessions: Sessions):
+        Resource.__init__(self)
+        self.sessions = sessions
+
+    def render(self, request):
+        """
+        The 404 page.
+        """
+        secure(request)
+        request.setResponseCode(404)
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        path = request.path.decode("utf-8", "replace")
+        tree = layout("Not found", "notfound", None, self.sessions,
+                      tags.h1("Not found"),
+                      tags.section(
+                          tags.p("There is no page at ",
+                                 tags.code(path, id="missing-path"), "."),
+                          tags.p("Try the ", tags.a("status", href="/"),
+                                 ", the ", tags.a("clients", href="/clients"),
+                                 " or the ", tags.a("keys", href="/keys"),
+                                 " page."),
+                          class_="panel notfound"))
+        d = flattenString(None, tree).addCallback(
+            lambda html: b"<!DOCTYPE html>\n" + html)
+        return answerLater(request, d, lambda body: body, lambda f: f)
+
+
 # -- the root ----------------------------------------------------------------
 
 class StaticFiles(File):
     """
-    The package's C{static/} files, without directory listings.
+    The package's C{static/} files, without directory listings; a missing
+    file gets the styled 404 page.
     """
+
+    @classmethod
+    def forSessions(cls, path: str, sessions: Sessions) -> "StaticFiles":
+        """
+        The files under C{path}, with the 404 page of C{sessions}' site
+        (C{createSimilarFile} gives each child the same).
+        """
+        files = cls(path)
+        files.childNotFound = NotFoundPage(sessions)
+        return files
 
     def directoryListing(self):
         """
         No listings.
         """
-        return NoResource()
+        return self.childNotFound
 
 
 class _LoginFirst(Resource):
@@ -855,7 +1026,7 @@ class WebRoot(Resource):
         self.putChild(b"api", APIResource(data, sessions))
         self.putChild(b"metrics", MetricsResource(
             makeRegistry(data.factory), sessions))
-        self.putChild(b"static", StaticFiles(STATIC))
+        self.putChild(b"static", StaticFiles.forSessions(STATIC, sessions))
 
     def getChildWithDefault(self, path, request):
         """
@@ -864,4 +1035,10 @@ class WebRoot(Resource):
         if path not in self._public and not self.sessions.authorized(request):
             return _LoginFirst()
         return Resource.getChildWithDefault(self, path, request)
+
+    def getChild(self, path, request):
+        """
+        A URL that names nothing: the styled 404 page.
+        """
+        return NotFoundPage(self.sessions)
 

@@ -10,6 +10,8 @@ from typing import Callable, Dict, Optional
 from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET
 
+from kvtwist.web.data import KEEP
+
 _log = Logger(namespace="kvtwist.web")
 
 #: Sent with every page: no inline script or style, no framing, nothing
@@ -87,6 +89,38 @@ def parseSeconds(raw: Optional[bytes]) -> Optional[int]:
     if raw is None or not raw.strip():
         return None
     return int(raw.strip())
+
+
+def parseTTL(raw: Optional[bytes], mode: Optional[bytes] = None):
+    """
+    The time to live a change of value asks for, from its C{ttl} field and
+    (on the page's form) its C{ttlmode} choice.
+
+      - nothing, an empty C{ttl} or C{keep}: L{KEEP}, the key keeps the
+        time to live it has (a new key has none);
+      - C{remove} (as C{ttl}, or C{ttlmode=remove}): L{None}, no time to
+        live;
+      - a positive whole number of seconds: that.
+
+    @raise ValueError: for anything else, for C{ttlmode=set} without a
+        number, or a number with C{ttlmode=remove}.
+    """
+    value = (raw or b"").strip().lower()
+    mode = (mode or b"").strip().lower()
+    if mode not in (b"", b"keep", b"set", b"remove"):
+        raise ValueError("ttlmode is keep, set or remove")
+    if value in (b"", b"keep"):
+        if mode == b"set":
+            raise ValueError("give the new time to live in seconds")
+        return None if mode == b"remove" else KEEP
+    if value == b"remove":
+        return None
+    seconds = int(value)
+    if seconds <= 0:
+        raise ValueError("a time to live is a positive number of seconds")
+    if mode == b"remove":
+        raise ValueError("either remove the time to live or set one")
+    return seconds
 
 
 def answerLater(request, d, onResult: Callable, onError: Callable):

@@ -1,7 +1,8 @@
 # -*- test-case-name: kvtwist.test.test_web -*-
 """
-A ring buffer of samples of the server's counters, taken every few seconds
-by a L{LoopingCall}, for the status page's chart and commands per second.
+A ring buffer of samples of the server's figures (from its stats snapshot,
+L{kvtwist.stats.takeSnapshot}), taken every few seconds by a
+L{LoopingCall}, for the status page's charts and its rates per second.
 """
 
 from collections import deque
@@ -11,25 +12,33 @@ from twisted.application.service import Service
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from kvtwist.stats import takeSnapshot
+
 
 class Sample:
     """
-    The server's counters at one moment.
+    The server's figures at one moment.
 
     @ivar time: the factory clock's time, in seconds.
     @ivar connected: connected clients.
-    @ivar dropped: client connections ended since start.
+    @ivar dropped: client connections ended since start, whatever the
+        cause.
+    @ivar closedByServer: of those, the ones the server closed.
     @ivar commands: commands processed since start.
+    @ivar memory: the process's resident memory, in bytes.
     """
 
-    __slots__ = ("time", "connected", "dropped", "commands")
+    __slots__ = ("time", "connected", "dropped", "closedByServer",
+                 "commands", "memory")
 
     def __init__(self, time: float, connected: int, dropped: int,
-                 commands: int):
+                 commands: int, closedByServer: int = 0, memory: int = 0):
         self.time = time
         self.connected = connected
         self.dropped = dropped
+        self.closedByServer = closedByServer
         self.commands = commands
+        self.memory = memory
 
 
 class Sampler:
@@ -61,9 +70,11 @@ class Sampler:
         """
         Take one sample now and keep it.
         """
-        factory = self._factory
-        s = Sample(factory.now(), factory.countActive(),
-                   factory.countDropped(), factory.stats.commandsProcessed)
+        snap = takeSnapshot(self._factory)
+        clients = snap.clients
+        s = Sample(snap.time, clients.connected, clients.dropped,
+                   snap.commands.processed, clients.closedByServer,
+                   snap.memory.rss)
         self.samples.append(s)
         return s
 
@@ -71,37 +82,55 @@ class Sampler:
         """
         Commands per second between the last two samples (0 before two).
         """
+        return self._lastRate("commands")
+
+    def disconnectsPerSecond(self) -> float:
+        """
+        Client disconnections per second (whoever ended them) between the
+        last two samples (0 before two).
+        """
+        return self._lastRate("dropped")
+
+    def _lastRate(self, field: str) -> float:
         if len(self.samples) < 2:
             return 0.0
-        return _rate(self.samples[-2], self.samples[-1])
+        return _rate(self.samples[-2], self.samples[-1], field)
 
     def history(self) -> List[Dict[str, float]]:
         """
         The samples as JSON-ready dicts, oldest first: C{time},
-        C{connected}, C{dropped} (cumulative), C{droppedDelta} (since the
-        previous sample) and C{commandsPerSecond}.
+        C{connected}, C{dropped} (cumulative) and C{droppedDelta} (since
+        the previous sample), C{disconnectsPerSecond}, C{closedByServer}
+        (cumulative) and C{closedByServerDelta}, C{commandsPerSecond} and
+        C{memory} (resident, in bytes).
         """
         out = []
         previous: Optional[Sample] = None
         for s in self.samples:
+            first = previous is None
             out.append({
                 "time": s.time,
                 "connected": s.connected,
                 "dropped": s.dropped,
-                "droppedDelta": (s.dropped - previous.dropped
-                                 if previous is not None else 0),
-                "commandsPerSecond": (_rate(previous, s)
-                                      if previous is not None else 0.0),
+                "droppedDelta": 0 if first else s.dropped - previous.dropped,
+                "disconnectsPerSecond": 0.0 if first else
+                _rate(previous, s, "dropped"),
+                "closedByServer": s.closedByServer,
+                "closedByServerDelta": 0 if first else
+                s.closedByServer - previous.closedByServer,
+                "commandsPerSecond": 0.0 if first else
+                _rate(previous, s, "commands"),
+                "memory": s.memory,
             })
             previous = s
         return out
 
 
-def _rate(a: Sample, b: Sample) -> float:
+def _rate(a: Sample, b: Sample, field: str) -> float:
     elapsed = b.time - a.time
     if elapsed <= 0:
         return 0.0
-    return round((b.commands - a.commands) / elapsed, 2)
+    return round((getattr(b, field) - getattr(a, field)) / elapsed, 2)
 
 
 class SamplerService(Service):

@@ -1,5 +1,5 @@
 /* kvtwist web interface: keeps the status and clients pages live by
- * polling the JSON API, and draws the clients chart.  Pages work without
+ * polling the JSON API, and draws the status charts.  Pages work without
  * it.  Every value goes into the page through textContent or setAttribute,
  * never as HTML. */
 (function () {
@@ -32,9 +32,30 @@
     return i === 0 ? n + " B" : n.toFixed(1) + " " + units[i];
   }
 
+  /* A rate for people: one decimal below 10, else whole and grouped by
+   * thousands (37,244, not 37243.9). */
+  function rate(v) {
+    v = Number(v);
+    return Math.abs(v) < 10 ? v.toFixed(1)
+      : Math.round(v).toLocaleString("en-US");
+  }
+
+  /* A short number for a chart's axis: 950, 37k, 1.2M. */
+  function compact(v) {
+    var units = [[1e9, "G"], [1e6, "M"], [1e3, "k"]];
+    for (var i = 0; i < units.length; i++) {
+      if (Math.abs(v) >= units[i][0]) {
+        var n = v / units[i][0];
+        return (Math.abs(n) < 10 ? n.toFixed(1).replace(/\.0$/, "")
+                                 : Math.round(n)) + units[i][1];
+      }
+    }
+    return String(Math.round(v * 10) / 10);
+  }
+
   var FORMATS = {
     number: function (v) { return Number(v).toLocaleString("en-US"); },
-    rate: function (v) { return Number(v).toFixed(1); },
+    rate: rate,
     bytes: bytes,
     duration: duration,
     text: function (v) { return String(v); }
@@ -113,17 +134,38 @@
     body.replaceChildren.apply(body, rows);
   }
 
-  function drawChart(history, interval, windowSeconds) {
-    var box = document.getElementById("chart");
+  /* The smallest of 1, 2, 5 x 10^n at least v (a round top for an
+   * axis). */
+  function niceTop(v) {
+    if (v <= 0) return 1;
+    var step = Math.pow(10, Math.floor(Math.log(v) / Math.LN10));
+    var tops = [1, 2, 5, 10];
+    for (var i = 0; i < tops.length; i++) {
+      if (tops[i] * step >= v) return tops[i] * step;
+    }
+    return 10 * step;
+  }
+
+  /* Draw one chart of the history into the element with id boxId:
+   * spec.lines are polylines ({field, cls, area}), spec.bars are bars
+   * ({field, cls}, side by side in each sample's slot), spec.label
+   * formats the axis, spec.title says what it shows. */
+  function drawChart(boxId, history, interval, windowSeconds, spec) {
+    var box = document.getElementById(boxId);
     if (!box) return;
-    var W = 900, H = 200, left = 34, right = 8, top = 10, bottom = 22;
+    var W = spec.width || 900, H = spec.height || 200;
+    var left = spec.left || 44, right = 8, top = 10, bottom = 22;
     var plotW = W - left - right, plotH = H - top - bottom;
     var chart = svg("svg", {viewBox: "0 0 " + W + " " + H, role: "img"});
-    var max = 1;
+    var max = 0;
     history.forEach(function (s) {
-      max = Math.max(max, s.connected, s.droppedDelta);
+      spec.lines.concat(spec.bars || []).forEach(function (series) {
+        max = Math.max(max, Number(s[series.field]) || 0);
+      });
     });
-    max = Math.ceil(max * 1.15);
+    // A round top, in the series' unit (MiB for memory).
+    var unit = spec.unit || 1;
+    max = niceTop(max * 1.1 / unit) * unit;
     var now = history.length ? history[history.length - 1].time : 0;
     // Show the history there is, at least a minute, at most the window.
     var first = history.length ? history[0].time : now;
@@ -132,12 +174,12 @@
     function y(v) { return top + plotH * (1 - v / max); }
 
     [0, 0.5, 1].forEach(function (f) {
-      var v = Math.round(max * f);
+      var v = max * f;
       chart.appendChild(svg("line", {x1: left, x2: W - right, y1: y(v),
                                      y2: y(v), "class": "grid"}));
       var label = svg("text", {x: left - 6, y: y(v) + 4,
                                "text-anchor": "end", "class": "axis"});
-      label.textContent = String(v);
+      label.textContent = spec.label(v);
       chart.appendChild(label);
     });
     var start = svg("text", {x: left, y: H - 4, "class": "axis"});
@@ -148,37 +190,64 @@
     chart.appendChild(start);
     chart.appendChild(end);
 
-    var barW = Math.max(2, plotW * (interval || 2) / span * 0.7);
+    var bars = spec.bars || [];
+    var slot = Math.max(2, plotW * (interval || 2) / span * 0.8);
+    var barW = slot / Math.max(1, bars.length);
     history.forEach(function (s) {
-      if (s.droppedDelta > 0) {
-        chart.appendChild(svg("rect", {
-          x: x(s.time) - barW, y: y(s.droppedDelta), width: barW,
-          height: y(0) - y(s.droppedDelta), "class": "dropped"}));
-      }
+      bars.forEach(function (series, i) {
+        var v = Number(s[series.field]) || 0;
+        if (v > 0) {
+          chart.appendChild(svg("rect", {
+            x: x(s.time) - slot + i * barW, y: y(v), width: barW,
+            height: y(0) - y(v), "class": series.cls}));
+        }
+      });
     });
     if (history.length) {
-      var last = now;
-      var points = history.map(function (s) {
-        return x(s.time).toFixed(1) + "," + y(s.connected).toFixed(1);
+      spec.lines.forEach(function (series) {
+        var points = history.map(function (s) {
+          return x(s.time).toFixed(1) + "," +
+            y(Number(s[series.field]) || 0).toFixed(1);
+        });
+        if (series.area) {
+          chart.appendChild(svg("polygon", {
+            points: x(first) + "," + y(0) + " " + points.join(" ") + " " +
+                    x(now) + "," + y(0),
+            "class": series.cls + "-area"}));
+        }
+        chart.appendChild(svg("polyline", {points: points.join(" "),
+                                           "class": series.cls}));
       });
-      chart.appendChild(svg("polygon", {
-        points: x(first) + "," + y(0) + " " + points.join(" ") + " " +
-                x(last) + "," + y(0),
-        "class": "connected-area"}));
-      chart.appendChild(svg("polyline", {points: points.join(" "),
-                                         "class": "connected"}));
     }
     var title = svg("title", {});
-    title.textContent = "Connected clients, and clients dropped per " +
-      (interval || "?") + " s sample, over the last " + duration(span);
+    title.textContent = spec.title + ", over the last " + duration(span);
     chart.insertBefore(title, chart.firstChild);
     box.replaceChildren(chart);
+  }
+
+  function drawCharts(history, interval, windowSeconds) {
+    drawChart("chart", history, interval, windowSeconds, {
+      lines: [{field: "connected", cls: "connected", area: true}],
+      bars: [{field: "disconnectsPerSecond", cls: "disconnects"},
+             {field: "closedByServerDelta", cls: "closed"}],
+      label: compact,
+      title: "Connected clients, disconnects per second and clients " +
+             "closed by the server per sample"});
+    drawChart("chart-commands", history, interval, windowSeconds, {
+      width: 440, height: 160,
+      lines: [{field: "commandsPerSecond", cls: "commands", area: true}],
+      label: compact, title: "Commands per second"});
+    drawChart("chart-memory", history, interval, windowSeconds, {
+      width: 440, height: 160, left: 64, unit: 1024 * 1024,
+      lines: [{field: "memory", cls: "memory", area: true}],
+      label: function (v) { return v ? bytes(v).replace(".0 ", " ") : "0"; },
+      title: "Resident memory"});
   }
 
   function updateStatus(data) {
     updateFields(data);
     updatePersistence(data.persistence);
-    drawChart(data.history || [], data.sampleInterval, data.historyWindow);
+    drawCharts(data.history || [], data.sampleInterval, data.historyWindow);
   }
 
   /* -- clients ---------------------------------------------------------- */
