@@ -41,6 +41,14 @@ class AtomicRun:
         self.ctx = ctx
         self._later: List[Callable[[], object]] = []
 
+    @property
+    def scripts(self):
+        """
+        The backend's scripts (L{kvtwist.scripting.engine.Scripts}),
+        made on first use; L{None} where Lua is not installed.
+        """
+        return self.backend.scriptEngine()
+
     def later(self, f: Callable[[], object]):
         """
         Call C{f} once the whole C{EXEC} or script has run and its writes

@@ -19,8 +19,11 @@ from kvtwist.backends.atomic import AtomicRun, execAbort
 from kvtwist.commands import TABLE, Context, Offload, errorReply
 from kvtwist.commands.atomic import Atomic
 from kvtwist.commands.transactions import NOT_QUEUED, discard, queue, refused
+from kvtwist.commands.connection import REDIS_COMPAT_VERSION
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import PLAIN, Error
+from kvtwist.scripting import luaModule
+from kvtwist.scripting.engine import Scripts
 from kvtwist.stats import IBackendStats, memoryFigures
 
 
@@ -48,6 +51,10 @@ class MemoryBackend:
     @ivar service: the store service that journals the store's changes
         (L{kvtwist.persist.StoreService}: its C{failure}, C{whenDurable()}
         and C{sealBatch()}), or L{None} for a store kept only in memory.
+    @ivar scripts: its Lua scripts (L{kvtwist.scripting.engine.Scripts}),
+        made by the first script (L{scriptEngine}), or L{None}.
+    @ivar scriptTimeLimit: the most seconds a script may run
+        (C{lua-time-limit}).
     @ivar runInThread: C{runInThread(f) -> Deferred}, or L{None}: with
         one, the O(store) work of C{KEYS} and C{PRINT} on a store of more
         than L{OFFLOAD_KEYS} keys is done through it, off the reactor
@@ -58,10 +65,13 @@ class MemoryBackend:
     #: Store size from which O(store) work goes to C{runInThread}.
     OFFLOAD_KEYS = 20000
 
-    def __init__(self, store, service=None, runInThread=None):
+    def __init__(self, store, service=None, runInThread=None,
+                 scriptTimeLimit: float = 5.0):
         self.store = store
         self.service = service
         self.runInThread = runInThread
+        self.scriptTimeLimit = scriptTimeLimit
+        self.scripts = None
 
     def execute(self, ctx: Context, name: bytes, args: List[bytes]):
         """
@@ -130,6 +140,20 @@ class MemoryBackend:
             return offload.work()
         except Exception as e:
             return errorReply(cmd, e)
+
+    def scriptEngine(self):
+        """
+        Its L{Scripts}, made on first use (the Lua runtime costs a few
+        milliseconds and some memory), or L{None} where C{lupa} is not
+        installed.
+        """
+        scripts = self.scripts
+        if scripts is None:
+            lua = luaModule()
+            if lua is not None:
+                scripts = self.scripts = Scripts(
+                    lua, self.scriptTimeLimit, version=REDIS_COMPAT_VERSION)
+        return scripts
 
     def writeRefusal(self):
         """
