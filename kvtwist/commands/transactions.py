@@ -27,6 +27,7 @@ from typing import List, Tuple
 from kvtwist.commands.atomic import Atomic
 from kvtwist.commands.registry import Command, group
 from kvtwist.replies import NULL_ARRAY, OK, QUEUED, Error
+from kvtwist.store.watches import Watch
 
 command = group("transactions")
 
@@ -160,3 +161,28 @@ def discard_(ctx, args):
     discard(client)
     return OK
 
+
+@command("WATCH", -2, "noscript loading stale fast allow_busy",
+         "Make the next EXEC run nothing if one of these keys changes "
+         "first.", (1, -1, 1), syntax="WATCH key [key ...]")
+def watch(ctx, args):
+    client = ctx.client
+    if client.transaction is not None:
+        return Error("ERR WATCH inside MULTI is not allowed")
+    watching = client.watching
+    if watching is None:
+        watching = client.watching = Watch()
+    db = ctx.store
+    for key in args:
+        watching.add(db, key)
+    return OK
+
+
+@command("UNWATCH", 1, "noscript loading stale fast allow_busy",
+         "Forget the keys WATCH watches.", (0, 0, 0), syntax="UNWATCH")
+def unwatch_(ctx, args):
+    watching = ctx.client.watching
+    if watching is not None:
+        ctx.client.watching = None
+        watching.release(check=False)
+    return OK

@@ -253,6 +253,7 @@ class Scripts:
                  keys: List[bytes], argv: List[bytes], readOnly: bool):
         client = self._client
         client.protover = 2
+        client.db = ctx.client.db
         client.atomic = run
         self._ctx = Context(ctx.store, ctx.factory, ctx.service, client)
         self._run = run

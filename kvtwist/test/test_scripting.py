@@ -244,7 +244,7 @@ class ErrorTests(ScriptTestsMixin, SynchronousTestCase):
             "ERR Please specify at least one argument for this redis lib "
             "call")
         for name in ["multi", "exec", "eval', 'return 1', '0", "save",
-                     "script', 'flush"]:
+                     "script', 'flush", "watch', 'x"]:
             self.assertScriptError(
                 "return redis.call('%s')" % (name,),
                 "ERR This Redis command is not allowed from script")

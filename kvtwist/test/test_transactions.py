@@ -356,6 +356,10 @@ class TransactionTests(SynchronousTestCase):
             "EXEC": (1, "noscript loading stale skip_slowlog", (0, 0, 0)),
             "DISCARD": (1, "noscript loading stale fast allow_busy",
                         (0, 0, 0)),
+            "WATCH": (-2, "noscript loading stale fast allow_busy",
+                      (1, -1, 1)),
+            "UNWATCH": (1, "noscript loading stale fast allow_busy",
+                        (0, 0, 0)),
         }
         for name, (arity, flags, keys) in expected.items():
             cmd = commands.TABLE[name.encode()]
