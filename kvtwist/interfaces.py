@@ -175,6 +175,15 @@ class IBackend(Interface):
             fires first.
         """
 
+    def clientDisconnected(ctx):
+        """
+        The client of C{ctx} is gone (its connection ended): let go what
+        it held (a blocking command, a watch, a subscription).  Replies
+        still owed to it are dropped by the caller.
+
+        @param ctx: the departed client's L{kvtwist.commands.Context}.
+        """
+
     def endTurn():
         """
         The caller has run the requests it had for now (a connection calls

@@ -131,6 +131,12 @@ class KVProtocol(LineReceiver):
             self.warnings.flush()
         if self.factory is not None and self.state is not None:
             self.factory.clientDisconnected(self, reason)
+            # (getattr: backends written before the hook need not have it;
+            # a refused client never reached the backend.)
+            if self.framer is not None:
+                gone = getattr(self._backend, "clientDisconnected", None)
+                if gone is not None:
+                    gone(self.ctx)
         if self.framer is not None:
             self.framer.discard()
             self.replies.clear()

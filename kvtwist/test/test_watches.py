@@ -286,3 +286,37 @@ class WatchTests(SynchronousTestCase):
         self.call(self.them, "EVAL", "redis.call('set', KEYS[1], 'x')", "1",
                   "k")
         self.assertAborted()
+
+
+class ConnectionTests(SynchronousTestCase):
+    """
+    A connection's end tells the backend, which lets its watches go.
+    """
+
+    def test_connectionLost(self):
+        """
+        A client that watched keys and whose connection ends leaves no
+        watcher, and no listener on the keyspace.
+        """
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.task import Clock
+        from twisted.internet.testing import StringTransport
+        from twisted.python.failure import Failure
+        from twisted.internet.error import ConnectionDone
+
+        from kvtwist.dialects.resp import encodeCommand
+        from kvtwist.server import Config, KVFactory
+
+        store = Store()
+        factory = KVFactory(store, None, Config(), clock=Clock())
+        addr = IPv4Address("TCP", "127.0.0.1", 40000)
+        proto = factory.buildProtocol(addr)
+        transport = StringTransport(peerAddress=addr)
+        proto.makeConnection(transport)
+        proto.dataReceived(encodeCommand(b"WATCH", b"a", b"b") +
+                           encodeCommand(b"MULTI"))
+        self.assertEqual(transport.value(), b"+OK\r\n+OK\r\n")
+        self.assertEqual(watchers(store), 2)
+        proto.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(watchers(store), 0)
+        self.assertEqual(store._listeners, ())
