@@ -8,12 +8,15 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from kvtwist.backends.memory import MemoryBackend
+from kvtwist.commands import ClientState, Context
 from kvtwist.persist import format
 from kvtwist.persist.files import FileSystem
 from kvtwist.persist.journal import Journal
 from kvtwist.persist.recovery import recover
 from kvtwist.store import Store
 from kvtwist.test.test_persist_recovery import DataDir
+from kvtwist.test.test_persist_service import ServiceTestMixin
 
 OPS = [(b"SET", b"a", b"1"), (b"DEL", b"b"), (b"RPUSH", b"l", b"x", b"\x00y"),
        (b"SET", b"", b"")]
@@ -152,3 +155,45 @@ class GroupRecoveryTests(SynchronousTestCase):
         [problem] = found.problems
         self.assertIn("can't be replayed", problem)
         self.assertIn(os.path.basename(self.dir.path), problem)
+
+
+class ServiceGroupTests(ServiceTestMixin, SynchronousTestCase):
+    """
+    Through the store service and its log files: an C{EXEC} of more ops
+    than one log record holds is still recovered whole or not at all.
+    """
+
+    def test_bigExecWholeOrNothing(self):
+        """
+        An C{EXEC} of more writes than L{format.FRAME_OPS}, its log cut
+        anywhere in its record, recovers with all of its writes or none.
+        """
+        store, svc = self.start()
+        backend = MemoryBackend(store, svc)
+        ctx = Context(store, None, svc, ClientState())
+        count = format.FRAME_OPS + 500
+        backend.execute(ctx, b"SET", [b"before", b"1"])
+        backend.endTurn()
+        self.clock.advance(1)
+        backend.execute(ctx, b"MULTI", [])
+        for i in range(count):
+            backend.execute(ctx, b"SET", [b"k%d" % (i,), b"v"])
+        self.assertEqual(len(backend.execute(ctx, b"EXEC", [])), count)
+        backend.endTurn()
+        self.clock.advance(1)
+        [path] = self.logPaths()
+        with open(path, "rb") as f:
+            data = f.read()
+        self.stop(svc)
+        for cut in (len(data) - 1, len(data) - 5000, len(data) - 20000):
+            with open(path, "wb") as f:
+                f.write(data[:cut])
+            recovered = Store()
+            recover(recovered, self.dir, FileSystem())
+            self.assertEqual(recovered.get(b"before"), b"1")
+            self.assertIn(recovered.size(), (1, 1 + count))
+        with open(path, "wb") as f:
+            f.write(data)
+        recovered = Store()
+        recover(recovered, self.dir, FileSystem())
+        self.assertEqual(recovered.size(), 1 + count)
