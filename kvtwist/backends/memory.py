@@ -18,8 +18,8 @@ from kvtwist import replies
 from kvtwist.backends.atomic import AtomicRun, execAbort
 from kvtwist.commands import TABLE, Context, Offload, errorReply
 from kvtwist.commands.atomic import Atomic
-from kvtwist.commands.transactions import NOT_QUEUED, discard, queue, refused
 from kvtwist.commands.connection import REDIS_COMPAT_VERSION
+from kvtwist.commands.transactions import NOT_QUEUED, discard, queue, refused
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import PLAIN, Error
 from kvtwist.scripting import luaModule

@@ -16,7 +16,8 @@ C{BUSY} until C{SCRIPT KILL} (which can't stop a script that wrote) or
 C{SHUTDOWN NOSAVE}; kvtwist can't answer anyone while a script runs, so
 it stops it rather than stall the server for good.  A script stopped that
 way after writing keeps the writes it made (they are journaled as one
-group, so the files agree with memory), and its error says how many.
+group, so the files agree with memory), and its error says how many
+write commands it ran.
 """
 
 import hashlib
@@ -147,7 +148,8 @@ class Scripts:
         self._client = ClientState(0, "lua", authenticated=True)
         # The script running now: its AtomicRun, context, whether it may
         # write, its RESP version, its deadline, whether it ran out of
-        # time, its writes; the error a Python function raised last.
+        # time, how many writes it made; the error a Python function
+        # raised last.
         self._run = None
         self._ctx: Optional[Context] = None
         self._readOnly = False
@@ -287,8 +289,8 @@ class Scripts:
             "stopped (script {sha}, {writes} writes kept)", limit=limit,
             sha=sha.decode("ascii"), writes=writes)
         if writes:
-            what = ("the %d writes it made are kept (kvtwist can't undo "
-                    "them)" % (writes,))
+            what = ("the effects of the %d write commands it ran are kept "
+                    "(kvtwist can't undo them)" % (writes,))
         else:
             what = "it had written nothing"
         return Error("ERR Script killed: it ran longer than lua-time-limit "
@@ -334,17 +336,19 @@ class Scripts:
             else:
                 return Error("ERR Lua redis lib command arguments must be "
                              "strings or integers")
-        cmd = lookup(args[0])
-        if cmd is not None and cmd.write and not self._readOnly:
-            self._writes += 1
         ctx = self._ctx
         ctx.client.protover = self._resp
         try:
-            return self._run.call(ctx, args[0], args[1:], self._readOnly)
+            reply = self._run.call(ctx, args[0], args[1:], self._readOnly)
         except Exception:
             self._log.failure("redis.call failed")
             return Error("ERR internal error running a command from a "
                          "script")
+        if reply.__class__ is not Error:
+            cmd = lookup(args[0])
+            if cmd.write:
+                self._writes += 1
+        return reply
 
     def _raising(self, *words):
         """

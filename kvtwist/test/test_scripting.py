@@ -620,7 +620,8 @@ class TimeLimitTests(ScriptTestsMixin, SynchronousTestCase):
         """
         reply = self.runaway("redis.call('set', 'a', '1')"
                              " redis.call('set', 'b', '2') while true do end")
-        self.assertIn("the 2 writes it made are kept", reply)
+        self.assertIn("the effects of the 2 write commands it ran are kept",
+                      reply)
         self.assertEqual(self.store.get(b"b"), b"2")
         [op] = self.service.journal.pending
         self.assertEqual(len(format.ungroup(op)), 2)
