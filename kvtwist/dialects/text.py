@@ -29,7 +29,8 @@ C{\\'}.
 import re
 from typing import List, Optional
 
-from kvtwist.replies import Error, NullArray, Status, Verbatim, wrongArity
+from kvtwist.replies import (
+    QUEUED, Error, NullArray, Status, Verbatim, wrongArity)
 
 name = "text"
 
@@ -459,6 +460,10 @@ def render(request: Optional[Request], reply) -> bytes:
     if request is None:
         return _one(reply) + b"\r\n"
     name = request.name
+    if type(reply) is Status and reply == QUEUED:
+        # Inside MULTI: the command was queued, not run; its own text
+        # (Added key..., Key not found.) would not be true yet.
+        return b"QUEUED\r\n"
     if type(reply) is Error:
         line = _one(_error(request, reply))
         if name in BLOCK_COMMANDS and ERROR_LINE.match(line) is None:
