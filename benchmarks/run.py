@@ -18,9 +18,11 @@ and then, for a store of 1,000,000 small keys loaded with pipelined C{MSET}
 batches: the memory each key costs, the worst PING latency while C{BGSAVE}
 snapshots it, the time to restart and recover it
 (L{benchmarks.bigstore}), and 10,000 idle connections held with the memory
-each costs (L{benchmarks.idle}); and one huge request of each kind, a
+each costs (L{benchmarks.idle}); one huge request of each kind, a
 million-argument C{MSET} and a 400 MB value, with another client's worst
-PING meanwhile and the memory the value takes (L{benchmarks.bigrequests}).
+PING meanwhile and the memory the value takes (L{benchmarks.bigrequests});
+and the worst PING of another client while one sends C{KEYS} with a
+pathological glob pattern (L{benchmarks.stall}).
 
 kvtwist runs on CPython (the interpreter running the benchmark) and, when
 C{pypy3} is installed, on PyPy from its own virtualenv (created on first use,
@@ -42,6 +44,7 @@ from benchmarks.bigrequests import bigRequests, bigRequestsTable
 from benchmarks.bigstore import bigStore
 from benchmarks.idle import idleConnections
 from benchmarks.report import figuresTable, throughputTable
+from benchmarks.stall import globStall
 from benchmarks.servers import (DEFAULT_PYPY_VENV, ensurePyPyVenv,
                                 interpreterVersion, killAll, kvtwistServer,
                                 output, raiseFileLimit, redisServer,
@@ -84,9 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bulk-mb", type=int, default=400,
                    help="megabytes of the one big SET value (default 400)")
     p.add_argument("--parts",
-                   default="throughput,text,bigstore,idle,bigrequests",
+                   default="throughput,text,bigstore,idle,bigrequests,glob",
                    help="comma-separated parts to run (default all: "
-                        "throughput,text,bigstore,idle,bigrequests)")
+                        "throughput,text,bigstore,idle,bigrequests,glob)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: -n 10000, 1 round, 100000 keys, "
                         "2000 connections, 1 s text load")
@@ -199,6 +202,7 @@ def _run(args, log) -> int:
         throughput = alternate(servers + references, redis, args, log)
     big = {}
     idle = {}
+    stalls = {}
     huge = {}
     for server in [redis] + servers:
         if "bigstore" in args.parts:
@@ -213,6 +217,9 @@ def _run(args, log) -> int:
                 % (server.name, args.mset_pairs, args.bulk_mb))
             huge[server.name] = bigRequests(server, args.mset_pairs,
                                             args.bulk_mb, log)
+        if "glob" in args.parts:
+            log("glob stall: %s" % (server.name,))
+            stalls[server.name] = globStall(server, log)
 
     machine["loadavgAfter"] = os.getloadavg()
     print()
@@ -249,11 +256,19 @@ def _run(args, log) -> int:
         print("Big requests: one MSET of %d arguments, one SET of %d MB"
               % (2 * args.mset_pairs + 1, args.bulk_mb))
         print(bigRequestsTable(huge))
+    if stalls:
+        print()
+        print("KEYS a*a*a*a*a*a*a*a*a*a*a*a*b over 10,001 keys (one of 40 "
+              "a's) and another client's worst PING meanwhile")
+        for name, result in stalls.items():
+            print("  %-16s KEYS %8.1f ms   worst PING %8.1f ms   (%d PINGs)"
+                  % (name, result["keysMs"], result["pingWorstMs"],
+                     result["pings"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "settings": settings,
                        "throughput": throughput, "bigStore": big,
-                       "idle": idle, "bigRequests": huge}, f, indent=2,
-                      default=str)
+                       "idle": idle, "bigRequests": huge,
+                       "globStall": stalls}, f, indent=2, default=str)
         log("results written to %s" % (args.json,))
     return 0

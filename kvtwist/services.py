@@ -13,19 +13,12 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
 from kvtwist.listening import describeSocketError, where
+from kvtwist.startup import StartupError
 
-
-class StartupError(Exception):
-    """
-    The server can't start, for a reason the user must fix.  The message
-    is one or two lines for people, naming the problem and the fix;
-    C{twistd kvstore} shows it as it is, without a traceback, and exits
-    with status 1 (L{twisted.plugins.kvtwist_plugin}).
-
-    Raised before twistd daemonizes (by L{kvtwist.tap.makeService}) it
-    reaches the terminal whole; raised while the service starts, twistd
-    reports the first 100 bytes of it from a daemon, so keep it short.
-    """
+#: What twistd is told when the tree fails to start: short, for twistd
+#: reports the first 100 bytes of it from a daemon; the reason itself goes
+#: to the terminal (L{Reporter}) and the log.
+NOT_STARTED = "could not start: the reason is above, and in the log"
 
 
 class ListenerService(StreamServerEndpointService):
@@ -98,7 +91,7 @@ class ClientsService(service.Service):
 
     def __init__(self, factory, timeout: float = 5.0):
         """
-        @param factory: the L{kvtwist.server.KVFactory}.
+        @param factory: the L{kvtwist.factory.KVFactory}.
         @param timeout: seconds the clients have to take their last
             replies before they are aborted.
         """
@@ -137,41 +130,47 @@ class OrderedMultiService(service.MultiService):
 
 class KVService(OrderedMultiService):
     """
-    The top of the tree.  A L{StartupError} while starting is logged as
-    it is (the log is where twistd sends people when a daemon fails to
-    start); a shutdown asked for by SIGTERM or SIGINT that flushed
-    everything exits with status 0, as Redis does, rather than twistd's
-    default of re-raising the signal.
+    The top of the tree.  A L{StartupError} while starting is logged and
+    told to the person who started the server (L{reporter}), and twistd
+    is given a short one (L{NOT_STARTED}); a shutdown asked for by SIGTERM
+    or SIGINT that flushed everything exits with status 0, as Redis does,
+    rather than twistd's default of re-raising the signal.
 
     @ivar storeService: the L{kvtwist.persist.StoreService}.
     @ivar reactor: the reactor the tree runs on; the global one if
         L{None}.
+    @ivar reporter: the L{kvtwist.startup.Reporter} of startup failures (twistd's
+        standard error, kept from before it daemonized), or L{None}; let
+        go once the tree has started.
     """
 
     storeService = None
     reactor = None
+    reporter = None
 
     def privilegedStartService(self):
         """
-        Start the children's privileged part (listening); log a
-        L{StartupError} before it propagates to twistd.
+        Start the children's privileged part (listening).
         """
-        try:
-            OrderedMultiService.privilegedStartService(self)
-        except StartupError as e:
-            self._log.critical("{error}", error=e)
-            raise
+        self._starting(OrderedMultiService.privilegedStartService)
 
     def startService(self):
         """
-        Start the children; log a L{StartupError} before it propagates to
-        twistd.
+        Start the children; then let the reporter go.
         """
+        self._starting(OrderedMultiService.startService)
+        if self.reporter is not None:
+            self.reporter.close()
+
+    def _starting(self, step):
         try:
-            OrderedMultiService.startService(self)
+            step(self)
         except StartupError as e:
             self._log.critical("{error}", error=e)
-            raise
+            if self.reporter is None:
+                raise
+            self.reporter.report(e)
+            raise StartupError(NOT_STARTED) from None
 
     def stopService(self) -> Deferred:
         """

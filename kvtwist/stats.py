@@ -430,7 +430,7 @@ def takeSnapshot(factory=None,
     """
     The figures of now.
 
-    @param factory: the server's L{kvtwist.server.KVFactory}, or L{None}
+    @param factory: the server's L{kvtwist.factory.KVFactory}, or L{None}
         (a command run without a server: the server parts are L{None}).
     @param backend: the backend's part; asked of C{factory.backend}
         (L{IBackendStats}) if not given.

@@ -31,8 +31,8 @@ from kvtwist.listening import (ListenError, checkDescription,
                                portToEndpoint, tryListening, withBacklog)
 from kvtwist import logs
 from kvtwist.logs import parseLevel
-from kvtwist.services import (ClientsService, KVService, ListenerService,
-                              StartupError)
+from kvtwist.services import ClientsService, KVService, ListenerService
+from kvtwist.startup import Reporter, StartupError
 
 _FSYNC_MODES = ("always", "interval", "no")
 
@@ -355,13 +355,17 @@ def makeTwistdService(options) -> KVService:
     """
     What C{twistd kvstore} calls, through the plugin, once the options are
     read: try the ports, then L{makeService}.  A L{StartupError} stops the
-    process with its message and status 1, before twistd daemonizes.
+    process with its message and status 1, before twistd daemonizes; the
+    tree keeps the terminal's standard error to tell one raised later, as
+    it starts (L{kvtwist.startup.Reporter}).
     """
     try:
         tryPorts(options)
-        return makeService(options)
+        top = makeService(options)
     except StartupError as e:
         raise SystemExit("twistd kvstore: %s" % (e,))
+    top.reporter = Reporter.keepStderr()
+    return top
 
 
 def makeService(options, reactor=None) -> KVService:
@@ -380,7 +384,7 @@ def makeService(options, reactor=None) -> KVService:
         server uses it.
     """
     from kvtwist import idlegc
-    from kvtwist.server import Config, KVFactory
+    from kvtwist.factory import Config, KVFactory
     from kvtwist.persist import DataDirInUse, StoreService, threadPoolRunner
     from kvtwist.store import Store
 

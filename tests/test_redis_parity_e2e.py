@@ -228,6 +228,197 @@ SAME = [
     ["LPOP", "s", "1"],
 ]
 
+#: Issue 14's string, list and key commands, corner cases and errors
+#: included: the same bytes from both servers (no reply depends on the
+#: time: expiry times are absolute and far off).
+SAME_ISSUE_14 = [
+    # INCRBYFLOAT computes in long double and shows 17 decimals, as Redis.
+    ["SET", "f", "10.5"], ["INCRBYFLOAT", "f", "0.1"],
+    ["INCRBYFLOAT", "f", "-5e3"], ["INCRBYFLOAT", "f", "1e-3"],
+    ["INCRBYFLOAT", "g", "1e308"], ["INCRBYFLOAT", "g", "1e308"],
+    ["INCRBYFLOAT", "h", "0x10"], ["INCRBYFLOAT", "h", "1_0"],
+    ["INCRBYFLOAT", "h", " 1"], ["INCRBYFLOAT", "h", "1 "],
+    ["INCRBYFLOAT", "h", "inf"], ["INCRBYFLOAT", "h", "nan"],
+    ["INCRBYFLOAT", "h", "1e5000"], ["INCRBYFLOAT", "h", ""],
+    ["INCRBYFLOAT", "n", "1"], ["INCRBYFLOAT", "n", "-1"],
+    ["INCRBYFLOAT", "n", "3.0000000000000000001"],
+    ["INCRBYFLOAT", "n", "-0.1"], ["INCRBYFLOAT", "n", "+.5e1"],
+    ["SET", "big", "1e30"], ["INCRBYFLOAT", "big", "1"],
+    ["SET", "word", "abc"], ["INCRBYFLOAT", "word", "1"],
+    ["RPUSH", "list", "a"], ["INCRBYFLOAT", "list", "1"],
+    ["INCRBYFLOAT", "list", "x"],
+    # GETEX and its options.
+    ["SET", "k", "v"], ["GETEX", "k"], ["GETEX", "k", "EX", "0"],
+    ["GETEX", "nokey", "EX", "0"], ["GETEX", "k", "PERSIST", "EX", "10"],
+    ["GETEX", "k", "EX", "10", "EX", "20"], ["GETEX", "k", "PX"],
+    ["GETEX", "k", "PXAT", "9999999999999"], ["PEXPIRETIME", "k"],
+    ["EXPIRETIME", "k"], ["GETEX", "k", "EXAT", "9999999999"],
+    ["PEXPIRETIME", "k"], ["GETEX", "k", "PERSIST"], ["PEXPIRETIME", "k"],
+    ["GETEX", "k", "EX", "x"], ["GETEX", "k", "EX", "9223372036854776"],
+    ["GETEX", "k", "KEEPTTL"], ["GETEX", "k", "NX"], ["GETEX", "list"],
+    ["GETEX", "k", "PXAT", "1"], ["EXISTS", "k"],
+    # SET's options, parsed as Redis parses them.
+    ["SET", "k", "v", "EX", "10", "EX", "20"], ["SET", "k", "v", "EX", "0",
+                                                "FOO"],
+    ["SET", "k", "v", "NX", "NX"], ["SET", "k", "v", "KEEPTTL", "EX", "1"],
+    ["SET", "k", "v", "PXAT", "9999999999999", "GET"], ["PEXPIRETIME", "k"],
+    ["SET", "k", "w", "KEEPTTL", "GET"], ["PEXPIRETIME", "k"],
+    ["SET", "list", "v", "GET"], ["SET", "k", "v", "NX", "GET"],
+    # PSETEX, GETDEL, APPEND, GETRANGE, SETRANGE, STRLEN.
+    ["PSETEX", "p", "0", "v"], ["PSETEX", "p", "x", "v"],
+    ["PSETEX", "p", "9223372036854775807", "v"],
+    ["PSETEX", "p", "100000", "v"], ["GETDEL", "p"], ["GETDEL", "p"],
+    ["GETDEL", "list"],
+    ["SET", "s", "Hello World"], ["GETRANGE", "s", "0", "4"],
+    ["GETRANGE", "s", "-5", "-1"], ["GETRANGE", "s", "-1", "-5"],
+    ["GETRANGE", "s", "5", "2"], ["GETRANGE", "s", "-100", "100"],
+    ["GETRANGE", "s", "20", "30"], ["GETRANGE", "nokey", "0", "-1"],
+    ["GETRANGE", "s", "x", "1"], ["GETRANGE", "list", "0", "1"],
+    ["SET", "num", "12345"], ["GETRANGE", "num", "1", "2"],
+    ["SETRANGE", "s", "6", "Redis"], ["GET", "s"],
+    ["SETRANGE", "s", "15", "!"], ["GET", "s"], ["STRLEN", "s"],
+    ["SETRANGE", "s", "0", ""], ["SETRANGE", "new", "3", ""],
+    ["EXISTS", "new"], ["SETRANGE", "new", "3", "x"], ["GET", "new"],
+    ["SETRANGE", "s", "-1", "x"], ["SETRANGE", "s", "536870911", "xx"],
+    ["SETRANGE", "s", "536870911", ""], ["SETRANGE", "s", "536870912", "x"],
+    ["STRLEN", "s"], ["SETRANGE", "list", "0", "x"],
+    ["SETRANGE", "list", "0", ""], ["SETRANGE", "s", "x", "y"],
+    ["APPEND", "s", "?"], ["APPEND", "nokey2", "a"], ["GET", "nokey2"],
+    ["APPEND", "list", "a"],
+    # SETBIT, GETBIT, BITCOUNT.
+    ["SETBIT", "b", "7", "1"], ["SETBIT", "b", "7", "1"], ["GET", "b"],
+    ["SETBIT", "b", "100", "1"], ["STRLEN", "b"], ["GETBIT", "b", "100"],
+    ["GETBIT", "b", "101"], ["GETBIT", "b", "100000"],
+    ["SETBIT", "b", "7", "0"], ["SETBIT", "b", "4294967296", "1"],
+    ["STRLEN", "b"],
+    ["SETBIT", "b", "-1", "1"], ["SETBIT", "b", "1", "2"],
+    ["SETBIT", "b", "1", "01"], ["SETBIT", "b", "x", "1"],
+    ["GETBIT", "b", "4294967296"], ["GETBIT", "nokey", "3"],
+    ["SETBIT", "list", "1", "1"], ["GETBIT", "list", "1"],
+    ["SET", "bits", "foobar"], ["BITCOUNT", "bits"],
+    ["BITCOUNT", "bits", "0", "0"], ["BITCOUNT", "bits", "1", "1"],
+    ["BITCOUNT", "bits", "1", "1", "BYTE"],
+    ["BITCOUNT", "bits", "5", "30", "BIT"],
+    ["BITCOUNT", "bits", "-5", "-1", "bit"], ["BITCOUNT", "bits", "0"],
+    ["BITCOUNT", "bits", "0", "1", "WORD"], ["BITCOUNT", "bits", "-1", "-5"],
+    ["BITCOUNT", "bits", "3", "100"], ["BITCOUNT", "bits", "x", "1"],
+    ["BITCOUNT", "nokey"], ["BITCOUNT", "nokey", "0", "-1", "BIT"],
+    ["BITCOUNT", "list"], ["BITCOUNT", "bits", "0", "-1", "BIT", "x"],
+    # LCS.
+    ["SET", "k1", "ohmytext"], ["SET", "k2", "mynewtext"],
+    ["LCS", "k1", "k2"], ["LCS", "k1", "k2", "LEN"],
+    ["LCS", "k1", "k2", "IDX"], ["LCS", "k1", "k2", "IDX", "WITHMATCHLEN"],
+    ["LCS", "k1", "k2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"],
+    ["LCS", "k1", "k2", "IDX", "MINMATCHLEN", "-4"],
+    ["LCS", "k1", "k2", "LEN", "IDX"], ["LCS", "k1", "k2", "FOO"],
+    ["LCS", "k1", "k2", "MINMATCHLEN"], ["LCS", "k1", "k2", "MINMATCHLEN",
+                                         "x"],
+    ["LCS", "k1", "nokey"], ["LCS", "nokey", "nokey", "IDX"],
+    ["LCS", "k1", "list"], ["LCS", "list", "k1", "FOO"],
+    ["SET", "rna1", "CACCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTGTAGATCTGTTCT"
+                    "CTAAACGAACTTTAAAATCTGTGTGGCTGTCACTCGGCTGCATGCTTAGTGCA"],
+    ["SET", "rna2", "ATTAAAGGTTTATACCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTG"
+                    "TAGATCTGTTCTCTAAACGAACTTTAAAATCTGTGTGGCTGTCACTCGGCTGC"],
+    ["LCS", "rna1", "rna2"], ["LCS", "rna1", "rna2", "IDX", "WITHMATCHLEN"],
+    ["LCS", "rna1", "rna2", "IDX", "MINMATCHLEN", "5"],
+    # Lists: LMOVE, RPOPLPUSH, LMPOP, LPOS, LINSERT, LTRIM, LREM, LSET,
+    # LINDEX.
+    ["DEL", "list"], ["RPUSH", "l", "a", "b", "c", "a", "b", "c", "a"],
+    ["LMOVE", "l", "m", "LEFT", "RIGHT"], ["LMOVE", "l", "m", "right",
+                                           "left"],
+    ["LMOVE", "l", "l", "LEFT", "RIGHT"], ["LRANGE", "l", "0", "-1"],
+    ["LMOVE", "l", "m", "UP", "LEFT"], ["LMOVE", "nol", "m", "LEFT", "LEFT"],
+    ["LMOVE", "nol", "k1", "LEFT", "LEFT"],
+    ["LMOVE", "l", "k1", "LEFT", "LEFT"], ["LMOVE", "k1", "l", "LEFT",
+                                           "LEFT"],
+    ["RPOPLPUSH", "l", "m"], ["RPOPLPUSH", "nol", "m"],
+    ["LRANGE", "m", "0", "-1"], ["RPUSH", "one", "x"],
+    ["RPOPLPUSH", "one", "one"], ["RPOPLPUSH", "one", "two"],
+    ["EXISTS", "one"], ["LRANGE", "two", "0", "-1"],
+    ["LMPOP", "2", "nol", "m", "LEFT"], ["LMPOP", "2", "nol", "m", "RIGHT",
+                                         "COUNT", "2"],
+    ["LMPOP", "1", "nol", "LEFT"], ["LMPOP", "0", "m", "LEFT"],
+    ["LMPOP", "x", "m", "LEFT"], ["LMPOP", "2", "m", "LEFT"],
+    ["LMPOP", "1", "m", "UP"], ["LMPOP", "1", "m", "LEFT", "COUNT", "0"],
+    ["LMPOP", "1", "m", "LEFT", "COUNT", "x"],
+    ["LMPOP", "1", "m", "LEFT", "COUNT", "1", "COUNT", "1"],
+    ["LMPOP", "1", "m", "LEFT", "FOO"], ["LMPOP", "2", "k1", "m", "LEFT"],
+    ["LMPOP", "1", "m", "LEFT", "COUNT", "100"], ["EXISTS", "m"],
+    ["DEL", "l"], ["RPUSH", "l", "a", "b", "c", "1", "2", "3", "c", "c"],
+    ["LPOS", "l", "c"], ["LPOS", "l", "c", "RANK", "2"],
+    ["LPOS", "l", "c", "RANK", "-1"], ["LPOS", "l", "c", "COUNT", "2"],
+    ["LPOS", "l", "c", "COUNT", "0"], ["LPOS", "l", "c", "RANK", "-2",
+                                       "COUNT", "0"],
+    ["LPOS", "l", "c", "COUNT", "0", "MAXLEN", "7"],
+    ["LPOS", "l", "c", "RANK", "-1", "MAXLEN", "2"], ["LPOS", "l", "z"],
+    ["LPOS", "l", "z", "COUNT", "3"], ["LPOS", "nol", "z"],
+    ["LPOS", "nol", "z", "COUNT", "1"], ["LPOS", "l", "c", "RANK", "0"],
+    ["LPOS", "l", "c", "COUNT", "-1"], ["LPOS", "l", "c", "COUNT", "x"],
+    ["LPOS", "l", "c", "MAXLEN", "-1"], ["LPOS", "l", "c", "RANK", "x"],
+    ["LPOS", "l", "c", "RANK"], ["LPOS", "l", "c", "FOO", "1"],
+    ["LPOS", "k1", "c"], ["LPOS", "k1", "c", "RANK", "0"],
+    ["LINSERT", "l", "BEFORE", "c", "X"], ["LINSERT", "l", "after", "3",
+                                           "Y"],
+    ["LINSERT", "l", "BEFORE", "zz", "X"], ["LINSERT", "nol", "BEFORE", "a",
+                                            "X"],
+    ["LINSERT", "l", "MIDDLE", "a", "X"], ["LINSERT", "k1", "BEFORE", "a",
+                                           "X"],
+    ["LRANGE", "l", "0", "-1"], ["LINDEX", "l", "-1"], ["LINDEX", "l", "99"],
+    ["LINDEX", "l", "x"], ["LINDEX", "k1", "0"], ["LSET", "l", "-1", "Z"],
+    ["LSET", "l", "99", "Z"], ["LSET", "nol", "0", "Z"],
+    ["LSET", "k1", "0", "Z"], ["LREM", "l", "-1", "c"],
+    ["LREM", "l", "0", "c"], ["LREM", "l", "1", "nothing"],
+    ["LREM", "k1", "0", "c"], ["LRANGE", "l", "0", "-1"],
+    ["LTRIM", "l", "1", "-2"], ["LRANGE", "l", "0", "-1"],
+    ["LTRIM", "l", "-100", "100"], ["LRANGE", "l", "0", "-1"],
+    ["LTRIM", "l", "x", "1"], ["LTRIM", "k1", "0", "1"],
+    ["LTRIM", "nol", "0", "1"], ["LTRIM", "l", "5", "1"], ["EXISTS", "l"],
+    # Keys: RENAMENX, COPY, TOUCH, RANDOMKEY, UNLINK, EXPIRE's options,
+    # EXPIRETIME, OBJECT.
+    ["FLUSHALL"], ["RANDOMKEY"], ["SET", "a", "1"], ["RANDOMKEY"],
+    ["SET", "b", "2"],
+    ["RENAMENX", "a", "b"], ["RENAMENX", "a", "c"], ["RENAMENX", "c", "c"],
+    ["RENAMENX", "nokey", "d"], ["TOUCH", "b", "c", "nokey"],
+    ["COPY", "b", "c"], ["COPY", "b", "c", "REPLACE"],
+    ["COPY", "b", "b"], ["COPY", "b", "d", "DB", "0"],
+    ["COPY", "b", "b", "DB", "1"], ["COPY", "b", "b", "DB", "1"],
+    ["COPY", "b", "b", "DB", "16"], ["COPY", "b", "b", "DB", "x"],
+    ["COPY", "b", "b", "FOO"], ["COPY", "b", "b", "DB"],
+    ["COPY", "nokey", "e"], ["SELECT", "1"], ["GET", "b"], ["SELECT", "0"],
+    ["RPUSH", "ls", "x", "y"], ["PEXPIREAT", "ls", "9999999999999"],
+    ["COPY", "ls", "ls2"], ["LRANGE", "ls2", "0", "-1"],
+    ["PEXPIRETIME", "ls2"], ["UNLINK", "ls", "nokey", "b"],
+    ["EXPIRE", "c", "100", "XX"], ["EXPIRE", "c", "100", "NX"],
+    ["EXPIRE", "c", "200", "NX"], ["EXPIREAT", "c", "9999999999", "GT"],
+    ["EXPIRETIME", "c"], ["EXPIREAT", "c", "9999999990", "GT"],
+    ["EXPIREAT", "c", "9999999990", "LT"], ["EXPIRETIME", "c"],
+    ["EXPIREAT", "c", "9999999995", "XX", "GT"],
+    ["PEXPIREAT", "c", "9999999999000", "XX", "LT"], ["EXPIRETIME", "c"],
+    ["EXPIRE", "c", "10", "NX", "XX"], ["EXPIRE", "c", "10", "GT", "LT"],
+    ["EXPIRE", "c", "10", "NX", "GT"], ["EXPIRE", "c", "abc", "FOO"],
+    ["EXPIRE", "c", "10", "FOO"], ["EXPIRE", "c", "abc", "NX"],
+    ["EXPIRE", "nokey", "10", "NX"], ["PERSIST", "c"],
+    ["EXPIREAT", "c", "9999999999", "GT"], ["EXPIREAT", "c", "9999999999",
+                                            "LT"],
+    ["EXPIRETIME", "c"], ["EXPIRE", "c", "-1", "XX"], ["EXISTS", "c"],
+    ["EXPIRETIME", "nokey"], ["PEXPIRETIME", "d"],
+    ["SET", "int", "123"], ["SET", "emb", "abc"], ["SET", "raw", "x" * 50],
+    ["OBJECT", "ENCODING", "int"], ["OBJECT", "ENCODING", "emb"],
+    ["OBJECT", "ENCODING", "raw"], ["OBJECT", "ENCODING", "nokey"],
+    ["OBJECT", "REFCOUNT", "int"], ["OBJECT", "REFCOUNT", "emb"],
+    ["OBJECT", "REFCOUNT", "nokey"], ["OBJECT", "FREQ", "int"],
+    ["OBJECT", "FREQ", "nokey"], ["OBJECT", "IDLETIME", "nokey"],
+    ["OBJECT", "FOO", "int"], ["OBJECT", "ENCODING"],
+    ["OBJECT", "ENCODING", "a", "b"], ["OBJECT", "HELP"],
+    ["OBJECT", "HELP", "x"], ["TYPE", "int"], ["TYPE", "nokey"],
+    ["SELECT", "15"], ["SELECT", "16"], ["SELECT", "-1"], ["SELECT", "x"],
+    ["SELECT", "0"], ["MOVE", "int", "3"], ["MOVE", "int", "3"],
+    ["MOVE", "emb", "0"], ["MOVE", "emb", "16"], ["MOVE", "emb", "x"],
+    ["MOVE", "nokey", "3"], ["SWAPDB", "0", "3"], ["GET", "int"],
+    ["SWAPDB", "x", "3"], ["SWAPDB", "0", "y"], ["SWAPDB", "0", "16"],
+    ["DBSIZE"], ["FLUSHDB", "FOO"], ["FLUSHDB", "ASYNC"], ["DBSIZE"],
+]
+
 #: Keys and glob patterns for KEYS.
 GLOB_KEYS = [b"", b"a", b"ab", b"abc", b"a*c", b"a]", b"a-", b"a^", b"A",
              b"a\\", b"hello", b"hallo", b"hxllo", b"-", b"]", b"^", b"z"]
@@ -273,3 +464,31 @@ def test_pathologicalGlob(pair, sharedServer):
         assert other.call("PING") == b"+PONG\r\n"
     finally:
         other.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_sameRepliesIssue14(pair, protocol):
+    """
+    The strings, lists and keys commands of issue 14 (INCRBYFLOAT's long
+    double included), with their errors: the same bytes from both
+    servers.
+    """
+    redis, kvtwist = pair
+    for client in pair:
+        client.call("HELLO", protocol)
+    for words in SAME_ISSUE_14:
+        assert kvtwist.call(*words) == redis.call(*words), words
+
+
+def test_scanType(pair):
+    """
+    SCAN's TYPE option finds the keys of each type (and none for a type
+    Redis doesn't know), as Redis does.
+    """
+    for client in pair:
+        client.call("SET", "s", "v")
+        client.call("RPUSH", "l", "v")
+    for kind in ("string", "list", "STRING", "hash", "nosuch"):
+        theirs = _parse(pair[0].call("SCAN", 0, "COUNT", 100, "TYPE", kind))
+        ours = _parse(pair[1].call("SCAN", 0, "COUNT", 100, "TYPE", kind))
+        assert sorted(ours[1]) == sorted(theirs[1]), kind

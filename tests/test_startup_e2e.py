@@ -5,6 +5,7 @@ non-zero exit status, in the foreground (C{-n}) and as a daemon alike.
 """
 
 import os
+import signal
 import socket
 import subprocess
 
@@ -28,9 +29,19 @@ def runTwistd(tmp_path, mode, *kvstoreArgs, timeout=60):
     argv += list(kvstoreArgs)
     if "--data-dir" not in kvstoreArgs:
         argv += ["--data-dir", str(tmp_path / "data")]
-    return subprocess.run(argv, cwd=str(tmp_path), stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          timeout=timeout)
+    try:
+        return subprocess.run(
+            argv, cwd=str(tmp_path), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            timeout=timeout)
+    finally:
+        # A daemon that started after all must not outlive the test.
+        pidfile = tmp_path / "twistd.pid"
+        if mode == "daemon" and pidfile.exists():
+            try:
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+            except (ValueError, OSError):
+                pass
 
 
 def assertRefused(result, *words):
@@ -162,3 +173,37 @@ def test_unixSocketDirectoryMissing(tmp_path, mode):
                        % (HOST,), "--listen", "unix:%s" % (path,))
     assertRefused(result, "--listen unix:%s" % (path,),
                   "its directory %s is missing" % (path.parent,))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dataDirDamaged(tmp_path, makeServer, mode):
+    """
+    A data directory the store can't be recovered from (found as the
+    server starts, after twistd has daemonized) is named whole on the
+    terminal, with the way out, not cut off at 100 bytes.
+    """
+    server = makeServer()
+    with server.textClient() as client:
+        assert client.command("SET k v").startswith("Added key 'k'")
+    server.stop()
+    data = tmp_path / "data"
+    os.rename(server.dataDir, str(data))
+    damaged = sorted(data.glob("kvtwist-*.aof"))[0]
+    content = damaged.read_bytes()
+    damaged.write_bytes(content[:len(content) // 2] + b"garbage" * 50)
+    result = runTwistd(tmp_path, mode, "--port", "tcp:0:interface=%s"
+                       % (HOST,), "--data-dir", str(data))
+    text = result.stdout.decode("utf-8", "replace")
+    assert result.returncode != 0, text
+    assert "Traceback" not in text, text
+    first = text.splitlines()[0]
+    assert first.startswith("twistd kvstore: log %s is corrupt" % (damaged,))
+    assert first.endswith("not deleted."), first
+    assert "--load-damaged" in first
+    if mode == "daemon":
+        # twistd's own report follows, short enough to be whole.
+        assert "could not start: the reason is above, and in the log'" \
+            in text, text
+    else:
+        assert len(text.splitlines()) == 1, text
+    assert not (tmp_path / "twistd.pid").exists()

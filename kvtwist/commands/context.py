@@ -59,7 +59,7 @@ class Context:
     @ivar store: the L{kvtwist.interfaces.IStore}: the client's selected
         database (C{SELECT} changes it), or L{None} where no store is kept
         (a backend that is a front end to another server).
-    @ivar factory: the server's factory (L{kvtwist.server.KVFactory}: its
+    @ivar factory: the server's factory (L{kvtwist.factory.KVFactory}: its
         config, stats and clients), or L{None} in tests of bare commands.
     @ivar service: the L{kvtwist.persist.StoreService}, or L{None}.
     @ivar client: this connection's L{ClientState}.

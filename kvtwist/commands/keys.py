@@ -46,7 +46,8 @@ def keys(ctx, args):
 
 
 @command("SCAN", -2, "readonly", "Iterate over the keys incrementally.",
-         (0, 0, 0), syntax="SCAN cursor [MATCH pattern] [COUNT count]")
+         (0, 0, 0), syntax="SCAN cursor [MATCH pattern] [COUNT count] "
+         "[TYPE type]")
 def scan(ctx, args):
     try:
         cursor = int(args[0])
@@ -56,6 +57,7 @@ def scan(ctx, args):
         return Error("ERR invalid cursor")
     pattern = b"*"
     count = 10
+    typeName = None
     rest = args[1:]
     while rest:
         opt = rest[0].upper()
@@ -68,11 +70,14 @@ def scan(ctx, args):
             if count < 1:
                 return SYNTAX
         elif opt == b"TYPE":
-            return Error("ERR SCAN TYPE is not supported")
+            typeName = rest[1].decode("utf-8", "replace").lower()
         else:
             return SYNTAX
         rest = rest[2:]
-    following, found = ctx.store.scan(cursor, pattern, count)
+    if typeName is None:
+        following, found = ctx.store.scan(cursor, pattern, count)
+    else:
+        following, found = ctx.store.scan(cursor, pattern, count, typeName)
     return [b"%d" % following, found]
 
 
@@ -101,45 +106,120 @@ def move(ctx, args):
     return int(ctx.store.moveTo(args[0], target))
 
 
+@command("RENAMENX", 3, "write fast",
+         "Rename a key, only if the new name doesn't exist.", (1, 2, 1),
+         syntax="RENAMENX key newkey")
+def renamenx(ctx, args):
+    return int(ctx.store.rename(args[0], args[1], onlyNew=True))
+
+
+@command("COPY", -3, "write denyoom",
+         "Copy a key's value and expiry to another key, maybe in another "
+         "database.", (1, 2, 1),
+         syntax="COPY source destination [DB destination-db] [REPLACE]")
+def copy(ctx, args):
+    target = ctx.store
+    replace = False
+    i = 2
+    while i < len(args):
+        opt = args[i].upper()
+        if opt == b"REPLACE":
+            replace = True
+        elif opt == b"DB" and i + 1 < len(args):
+            i += 1
+            target = databaseOf(ctx, args[i])
+            if type(target) is Error:
+                return target
+        else:
+            return SYNTAX
+        i += 1
+    if target is ctx.store and args[0] == args[1]:
+        return SAME_OBJECT
+    return int(ctx.store.copyTo(args[0], target, args[1], replace))
+
+
+@command("TOUCH", -2, "readonly fast",
+         "How many of the keys exist (kvtwist keeps no access times to "
+         "update).", (1, -1, 1), syntax="TOUCH key [key ...]")
+def touch(ctx, args):
+    return exists(ctx, args)
+
+
+@command("RANDOMKEY", 1, "readonly", "A key picked at random.", (0, 0, 0),
+         syntax="RANDOMKEY")
+def randomkey(ctx, args):
+    return ctx.store.randomKey()
+
+
+#: EXPIRE's conditions: NX, XX, GT, LT.
+_CONDITIONS = (b"NX", b"XX", b"GT", b"LT")
+
+
 def _expire(ctx, args, name: str, unit: int, relative: bool):
     """
     EXPIRE and its siblings: set C{args[0]}'s expiry to C{args[1]}
     seconds or milliseconds (C{unit} 1000 or 1) from now (C{relative}) or
-    from the epoch; an expiry time that doesn't fit in milliseconds is
-    refused and changes nothing.
+    from the epoch, if the conditions (C{NX}: it has none, C{XX}: it has
+    one, C{GT}/C{LT}: the new one is later/earlier, no expiry counting
+    as infinitely late) hold; a time in the past deletes the key; an
+    expiry time that doesn't fit in milliseconds is refused and changes
+    nothing.  Checked in Redis's order: options, then the time, then the
+    key.
     """
-    if len(args) > 2:
-        return Error("ERR EXPIRE options are not supported")
+    given = set()
+    for word in args[2:]:
+        opt = word.upper()
+        if opt not in _CONDITIONS:
+            return Error("ERR Unsupported option %s"
+                         % (word.decode("utf-8", "replace"),))
+        given.add(opt)
+    if b"NX" in given and len(given) > 1:
+        return Error("ERR NX and XX, GT or LT options at the same time are "
+                     "not compatible")
+    if b"GT" in given and b"LT" in given:
+        return Error("ERR GT and LT options at the same time are not "
+                     "compatible")
     store = ctx.store
     when = expireTime(int(store.now()) if relative else 0, intArg(args[1]),
                       unit)
     if when is None:
         return invalidExpire(name)
-    return int(store.expireAt(args[0], when))
+    key = args[0]
+    if given:
+        if not store.exists(key):
+            return 0
+        current = store.expiresAt(key)
+        if (b"NX" in given and current is not None) or \
+                (b"XX" in given and current is None) or \
+                (b"GT" in given and (current is None or when <= current)) or \
+                (b"LT" in given and current is not None and
+                 when >= current):
+            return 0
+    return int(store.expireAt(key, when))
 
 
 @command("EXPIRE", -3, "write fast", "Expire a key in a number of seconds.",
-         syntax="EXPIRE key seconds")
+         syntax="EXPIRE key seconds [NX | XX | GT | LT]")
 def expire(ctx, args):
     return _expire(ctx, args, "expire", 1000, True)
 
 
 @command("PEXPIRE", -3, "write fast",
          "Expire a key in a number of milliseconds.",
-         syntax="PEXPIRE key milliseconds")
+         syntax="PEXPIRE key milliseconds [NX | XX | GT | LT]")
 def pexpire(ctx, args):
     return _expire(ctx, args, "pexpire", 1, True)
 
 
 @command("EXPIREAT", -3, "write fast", "Expire a key at a Unix time.",
-         syntax="EXPIREAT key unix-time-seconds")
+         syntax="EXPIREAT key unix-time-seconds [NX | XX | GT | LT]")
 def expireat(ctx, args):
     return _expire(ctx, args, "expireat", 1000, False)
 
 
 @command("PEXPIREAT", -3, "write fast",
          "Expire a key at a Unix time in milliseconds.",
-         syntax="PEXPIREAT key unix-time-milliseconds")
+         syntax="PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]")
 def pexpireat(ctx, args):
     return _expire(ctx, args, "pexpireat", 1, False)
 
@@ -195,3 +275,69 @@ def persist(ctx, args):
 def print_(ctx, args):
     store = ctx.store
     return Offload(store.size(), store.contentsTask())
+
+
+_OBJECT_HELP = [
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store "
+    "the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned "
+    "integer is",
+    "    proportional to the logarithm of the recent access frequency of "
+    "the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number "
+    "of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the "
+    "specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+]
+
+#: What Redis answers OBJECT FREQ with without an LFU eviction policy;
+#: kvtwist has no eviction, so it always answers it.
+_NO_LFU = Error(
+    "ERR An LFU maxmemory policy is not selected, access frequency not "
+    "tracked. Please note that when switching between policies at runtime "
+    "LRU and LFU data will take some time to adjust.")
+
+#: Redis shares the string objects of the integers 0 to 9999 (without an
+#: eviction policy), and OBJECT REFCOUNT tells so.
+_SHARED_REFCOUNT = 2147483647
+
+
+@command("OBJECT", -2, "",
+         "About a key's value: ENCODING, REFCOUNT, IDLETIME (always 0: "
+         "kvtwist keeps no access times), FREQ, HELP.", (0, 0, 0),
+         syntax="OBJECT ENCODING | FREQ | IDLETIME | REFCOUNT key | "
+         "OBJECT HELP")
+def object_(ctx, args):
+    sub = args[0].upper()
+    if sub == b"HELP" and len(args) == 1:
+        return [Status(line) for line in _OBJECT_HELP]
+    if sub not in (b"ENCODING", b"FREQ", b"IDLETIME", b"REFCOUNT", b"HELP"):
+        return Error("ERR unknown subcommand '%s'. Try OBJECT HELP."
+                     % (args[0][:128].decode("utf-8", "replace"),))
+    if len(args) != 2 or sub == b"HELP":
+        return Error("ERR wrong number of arguments for 'object|%s' command"
+                     % (sub.decode().lower(),))
+    store = ctx.store
+    value = store.valueOf(args[1])
+    if value is None:
+        return None
+    if sub == b"ENCODING":
+        return store.encodingOf(value).encode()
+    if sub == b"FREQ":
+        return _NO_LFU
+    if sub == b"IDLETIME":
+        return 0
+    if type(value) is bytes and len(value) <= 4 and value.isdigit() and \
+            store.encodingOf(value) == "int":
+        return _SHARED_REFCOUNT
+    return 1

@@ -5,7 +5,8 @@ keys are lists too).
 """
 
 from kvtwist.commands.registry import group, intArg
-from kvtwist.replies import NULL_ARRAY, OK, Error
+from kvtwist.replies import NULL_ARRAY, OK, SYNTAX, Error
+from kvtwist.store import NotAnInteger
 
 command = group("list")
 
@@ -100,3 +101,138 @@ def lrem(ctx, args):
          "protocol's Update).", syntax="LREPLACE key old new")
 def lreplace(ctx, args):
     return ctx.store.lreplace(args[0], args[1], args[2])
+
+
+def _side(word: bytes):
+    """
+    C{True} for C{LEFT}, C{False} for C{RIGHT} (any case), else L{None}.
+    """
+    word = word.upper()
+    if word == b"LEFT":
+        return True
+    if word == b"RIGHT":
+        return False
+    return None
+
+
+@command("LMOVE", 5, "write denyoom",
+         "Pop an element from one end of a list and push it to an end of "
+         "another (or the same) list.", (1, 2, 1),
+         syntax="LMOVE source destination LEFT | RIGHT LEFT | RIGHT")
+def lmove(ctx, args):
+    fromLeft, toLeft = _side(args[2]), _side(args[3])
+    if fromLeft is None or toLeft is None:
+        return SYNTAX
+    return ctx.store.lmove(args[0], args[1], fromLeft, toLeft)
+
+
+@command("RPOPLPUSH", 3, "write denyoom",
+         "Pop the tail of a list and push it to the head of another (or "
+         "the same) list.", (1, 2, 1), syntax="RPOPLPUSH source destination")
+def rpoplpush(ctx, args):
+    return ctx.store.lmove(args[0], args[1], False, True)
+
+
+def _positive(value: bytes, message: str):
+    """
+    C{value} as an integer of at least 1, or the L{Error} C{message}
+    (Redis's C{getRangeLongFromObjectOrReply}, which gives the message for
+    a word that isn't an integer too).
+    """
+    try:
+        n = intArg(value)
+    except NotAnInteger:
+        return Error(message)
+    return n if n >= 1 else Error(message)
+
+
+@command("LMPOP", -4, "write movablekeys",
+         "Pop elements from the first non-empty list of several.",
+         (0, 0, 0), syntax="LMPOP numkeys key [key ...] LEFT | RIGHT "
+         "[COUNT count]")
+def lmpop(ctx, args):
+    numkeys = _positive(args[0], "ERR numkeys should be greater than 0")
+    if type(numkeys) is Error:
+        return numkeys
+    where = numkeys + 1
+    if where >= len(args):
+        return SYNTAX
+    left = _side(args[where])
+    if left is None:
+        return SYNTAX
+    count = None
+    rest = args[where + 1:]
+    while rest:
+        if count is None and rest[0].upper() == b"COUNT" and len(rest) > 1:
+            count = _positive(rest[1], "ERR count should be greater than 0")
+            if type(count) is Error:
+                return count
+            rest = rest[2:]
+        else:
+            return SYNTAX
+    store = ctx.store
+    for key in args[1:where]:
+        if store.llen(key):
+            return [key, store.pop(key, count or 1, left)]
+    return NULL_ARRAY
+
+
+#: LPOS's RANK, COUNT and MAXLEN: what they accept, and the error.
+_NOT_ZERO_RANK = Error(
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from "
+    "the second ... or use negative to start from the end of the list")
+
+
+@command("LPOS", -3, "readonly",
+         "The index of matching elements of a list.",
+         syntax="LPOS key element [RANK rank] [COUNT num-matches] "
+         "[MAXLEN len]")
+def lpos(ctx, args):
+    rank, count, maxlen = 1, None, 0
+    rest = args[2:]
+    while rest:
+        opt = rest[0].upper()
+        if len(rest) < 2 or opt not in (b"RANK", b"COUNT", b"MAXLEN"):
+            return SYNTAX
+        if opt == b"RANK":
+            rank = intArg(rest[1])
+            if rank == 0:
+                return _NOT_ZERO_RANK
+            if rank == -2 ** 63:
+                return Error("ERR value is out of range, must be between "
+                             "-9223372036854775807 and 9223372036854775807")
+        else:
+            message = "ERR %s can't be negative" % (opt.decode(),)
+            try:
+                value = intArg(rest[1])
+            except NotAnInteger:
+                return Error(message)
+            if value < 0:
+                return Error(message)
+            if opt == b"COUNT":
+                count = value
+            else:
+                maxlen = value
+        rest = rest[2:]
+    found = ctx.store.lpos(args[0], args[1], rank, count, maxlen)
+    if found is None and count is not None:
+        return []
+    return found
+
+
+@command("LINSERT", 5, "write denyoom",
+         "Insert an element before or after another in a list.",
+         syntax="LINSERT key BEFORE | AFTER pivot element")
+def linsert(ctx, args):
+    where = args[1].upper()
+    if where not in (b"BEFORE", b"AFTER"):
+        return SYNTAX
+    return ctx.store.linsert(args[0], where == b"BEFORE", args[2], args[3])
+
+
+@command("LTRIM", 4, "write",
+         "Keep only a range of a list, both ends included.",
+         syntax="LTRIM key start stop")
+def ltrim(ctx, args):
+    ctx.store.ltrim(args[0], intArg(args[1]), intArg(args[2]))
+    return OK

@@ -216,14 +216,89 @@ def encodeFrame(ops: List[tuple]) -> bytes:
     return head + _packU32(_crc32(head)) + payload
 
 
-def encodeFrames(ops: List[tuple], frameOps: int = FRAME_OPS) -> bytes:
+#: An op's part this long or longer (a big value) is not copied into its
+#: log record: the record holds it as it is (L{Pieces}).
+BIG_PART = 1 << 20
+
+#: Batches of at most this many ops are looked through for big parts.
+#: Bigger ones are not (a cost per op that pipelined writes would pay):
+#: the connection seals after a read once 32 ops are pending, so a big
+#: value, which takes many reads to arrive, is sealed in a small batch
+#: unless the read that ends it holds many more writes.
+SCAN_OPS = 64
+
+
+class Pieces:
+    """
+    Log records as pieces written one after the other (the same bytes as
+    their join): the records of ops holding a big part, which is one of
+    the pieces as it is rather than copied into a joined string.
+
+    @ivar pieces: the L{bytes} pieces.
+    """
+
+    __slots__ = ("pieces", "_size")
+
+    def __init__(self, pieces: List[bytes]):
+        self.pieces = pieces
+        self._size = sum(len(piece) for piece in pieces)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.pieces)
+
+
+def _hasBigPart(ops: List[tuple]) -> bool:
+    for op in ops:
+        for part in op:
+            if len(part) >= BIG_PART:
+                return True
+    return False
+
+
+def _encodePieces(ops: List[tuple]) -> Pieces:
+    """
+    The records of C{ops}, one per op, in the plain format, each big part
+    a piece of its own (the CRC is computed across the pieces).
+    """
+    pieces: List[bytes] = []
+    for op in ops:
+        prefix = _PLAIN + struct.pack("<%dI" % (len(op) + 1,), len(op),
+                                      *[len(part) for part in op])
+        crc = _crc32(prefix)
+        size = len(prefix)
+        body = [prefix]
+        for part in op:
+            crc = _crc32(part, crc)
+            size += len(part)
+            if len(part) >= BIG_PART:
+                body.append(part)
+            elif len(body[-1]) < BIG_PART:
+                body[-1] += part
+            else:
+                body.append(part)
+        if size > _MAX_RECORD:
+            raise ValueError("an op of %d bytes doesn't fit in a record"
+                             % (size,))
+        head = _packHeader(size, crc)
+        pieces.append(head + _packU32(_crc32(head)))
+        pieces.extend(body)
+    return Pieces(pieces)
+
+
+def encodeFrames(ops: List[tuple], frameOps: int = FRAME_OPS):
     """
     The log records for C{ops}, at most C{frameOps} ops per record, as one
-    string ready to write.
+    string ready to write; or, for a few ops holding a big part (see
+    L{SCAN_OPS}), as L{Pieces} in which each big part is not copied.
 
     Pickling a bounded slice at a time keeps the pickler's memo small,
     which is several times faster than one pickle of a long list.
     """
+    if len(ops) <= SCAN_OPS and _hasBigPart(ops):
+        return _encodePieces(ops)
     if len(ops) <= frameOps:
         return encodeFrame(ops)
     return b"".join([encodeFrame(ops[i:i + frameOps])

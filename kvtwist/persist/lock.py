@@ -17,11 +17,12 @@ import os
 from typing import Optional
 
 from kvtwist.persist.format import PersistenceError
+from kvtwist.startup import StartupError
 
 LOCK_NAME = "kvtwist.lock"
 
 
-class DataDirInUse(PersistenceError):
+class DataDirInUse(PersistenceError, StartupError):
     """
     Another process holds the data directory's lock.
 

@@ -28,6 +28,7 @@ from typing import List, NamedTuple, Optional, Tuple
 from kvtwist.persist import format, snapfile
 from kvtwist.persist.files import TMP_SUFFIX, FileSystem, listDataDir, logName
 from kvtwist.persist.format import PersistenceError
+from kvtwist.startup import StartupError
 from kvtwist.persist.journal import describe
 
 #: Said after every refusal.
@@ -37,7 +38,7 @@ HOW_TO_START_ANYWAY = (
     "directory inside the data directory, not deleted.")
 
 
-class RecoveryError(PersistenceError):
+class RecoveryError(PersistenceError, StartupError):
     """
     The data directory can't be recovered; the server must not start.
     """

@@ -20,7 +20,8 @@ flush is in flight is flushed right after it.
 import collections
 import os
 import time
-from typing import Callable, Dict, Iterable, Iterator, List, Optional
+from typing import (Callable, Dict, Iterable, Iterator, List, Optional,
+                    Union)
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
@@ -57,15 +58,22 @@ class Generation:
         self.obsolete = False
 
 
-def joined(records: List[bytes], limit: int) -> Iterator[bytes]:
+def joined(records: List[Union[bytes, format.Pieces]],
+           limit: int) -> Iterator[bytes]:
     """
     C{records} joined, in order, into strings that each end with the record
     that brings them to C{limit} bytes or more (the last may be shorter):
-    no record is split.
+    no record is split.  A record (or a piece of L{format.Pieces}) of
+    C{limit} bytes or more is never joined to anything: it is written as
+    it is, not copied.
     """
     piece: List[bytes] = []
     size = 0
-    for data in records:
+    for data in _flat(records):
+        if len(data) >= limit and piece:
+            yield piece[0] if len(piece) == 1 else b"".join(piece)
+            piece = []
+            size = 0
         piece.append(data)
         size += len(data)
         if size >= limit:
@@ -74,6 +82,14 @@ def joined(records: List[bytes], limit: int) -> Iterator[bytes]:
             size = 0
     if piece:
         yield piece[0] if len(piece) == 1 else b"".join(piece)
+
+
+def _flat(records: List[Union[bytes, format.Pieces]]) -> Iterator[bytes]:
+    for data in records:
+        if data.__class__ is format.Pieces:
+            yield from data.pieces
+        else:
+            yield data
 
 
 class LogWriter:

@@ -8,9 +8,9 @@ Every connection speaks all dialects on the one port.  It starts as a text
 connection (L{LineReceiver}'s line mode): each line goes to the line
 dialect L{kvtwist.dialects.detect} picks, and Telnet commands are taken out
 of its input (L{kvtwist.protocol.telnet}: Ctrl+C in telnet cancels the line
-being typed).  The first request starting with
-C{*} makes it a RESP connection (raw mode) for good: its lines are then
-Redis's inline commands, answered in RESP.
+being typed).  The first request starting with C{*} makes it a RESP
+connection (raw mode) for good: its lines are then Redis's inline
+commands, answered in RESP.
 """
 
 from twisted.internet.defer import Deferred

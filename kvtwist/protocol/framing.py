@@ -111,6 +111,7 @@ class _RespStarts:
 #: RESP one: the connection switches to RESP (L{Framer.startResp}).
 RESP_STARTS = _RespStarts()
 
+
 class TelnetReply(bytes):
     """
     What L{Framer.next} returns for a Telnet command that wants an answer
@@ -134,7 +135,9 @@ class Framer:
           last one run (the rest are parsed again by the next L{next});
         - L{bytes} is a line (without its line end), already consumed;
         - L{RESP_STARTS}: the next request is RESP; call L{startResp} to
-          go on (a connection does this once).
+          go on (a connection does this once);
+        - a L{TelnetReply} is the answer to a Telnet command, to send in
+          its place among the replies.
 
     @ivar limits: the L{Limits} in force; set it when they change (after
         authentication).
@@ -367,6 +370,9 @@ class Framer:
         @raise ProtocolError: the client broke RESP's framing or a limit.
         @raise LineTooLong: a line ran past the limit.
         """
+        if self._pending:
+            # Reads kept aside: what they lack still hasn't come.
+            return None
         # What the last call found missing is looked for again.
         self._need = 0
         self._needLF = self._lineWaits = False
@@ -498,7 +504,7 @@ class Framer:
                 return [(words, eol + 1)]
             self._pos = eol + 1
             if self._pos >= len(buf) or buf[self._pos] == 42:
-                return self.next()
+                return self._next()
 
     def _waitForLine(self, within: int) -> None:
         self._needLF = True

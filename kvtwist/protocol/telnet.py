@@ -23,9 +23,10 @@ they mean for it:
     - C{IAC AYT} ("are you there?") is answered C{[Yes]};
     - C{IAC IAC} is a 255 byte of data; every other command is dropped.
 
-A text connection that sends a 255 byte for itself (not from telnet) has it
-read as IAC: people type text, and programs that need every byte value use
-RESP, where nothing is filtered.
+A 255 byte followed by a byte that is no Telnet command (below 240) is
+data.  Otherwise a text connection that sends a 255 byte for itself (not
+from telnet) has it read as IAC: text in UTF-8 never holds one, and
+programs that need every byte value use RESP, where nothing is filtered.
 """
 
 from typing import List, Optional, Tuple, Union
@@ -156,6 +157,10 @@ class TelnetFilter:
                     event = ERASE_CHAR
                 elif byte == AYT:
                     event = YES
+                elif byte < SE:
+                    # Not a Telnet command: data, as it came.
+                    kept.append(bytes([IAC, byte]))
+                    atLineStart = byte == 10
             elif state == _OPTION:
                 state = _DATA
                 verb = self._verb

@@ -290,6 +290,20 @@ class Keyspace:
         """
         return self._lookup(key) is not None
 
+    def valueOf(self, key: bytes):
+        """
+        The live value of C{key}, of any type, or L{None}: for generic
+        commands that ask its kind about it (L{encodingOf}); not to be
+        changed.
+        """
+        return self._lookup(key)
+
+    def encodingOf(self, value) -> str:
+        """
+        Redis's C{OBJECT ENCODING} name for a value of this store.
+        """
+        return self._types[type(value)].encoding(value)
+
     def typeOf(self, key: bytes) -> str:
         """
         Redis's name of the type of C{key}'s value (C{"string"},

@@ -36,14 +36,39 @@ def _replayLreplace(store, args):
     store.lreplace(args[0], args[1], args[2])
 
 
+def _replayLmove(store, args):
+    store.lmove(args[0], args[1], args[2] == b"LEFT", args[3] == b"LEFT")
+
+
+def _replayLinsert(store, args):
+    store.linsert(args[0], args[1] == b"BEFORE", args[2], args[3])
+
+
+def _replayLtrim(store, args):
+    store.ltrim(args[0], int(args[1]), int(args[2]))
+
+
+def encoding(value: deque) -> str:
+    """
+    Redis 7.2's C{OBJECT ENCODING} of a list: C{listpack} while it is
+    small (its default C{list-max-listpack-size -2}: about 8 kB of
+    elements), else C{quicklist}.
+    """
+    if len(value) > 4096:
+        return "quicklist"
+    size = sum(len(item) for item in value) + 2 * len(value)
+    return "listpack" if size <= 8192 else "quicklist"
+
+
 #: Lists, for the keyspace: copied as lists, restored as deques.
 TYPE = ValueType(
     "list", deque, plain=list, restore=deque,
     ops={b"LPUSH": _replayPush(True), b"RPUSH": _replayPush(False),
          b"LPOP": _replayPop(True), b"RPOP": _replayPop(False),
          b"LSET": _replayLset, b"LREM": _replayLrem,
-         b"LREPLACE": _replayLreplace},
-    snapshotTypes=(deque, list))
+         b"LREPLACE": _replayLreplace, b"LMOVE": _replayLmove,
+         b"LINSERT": _replayLinsert, b"LTRIM": _replayLtrim},
+    snapshotTypes=(deque, list), copy=deque, encoding=encoding)
 
 
 class Lists:
@@ -204,3 +229,115 @@ class Lists:
         if replaced:
             self._emit(b"LREPLACE", key, old, new)
         return replaced
+
+    def lmove(self, src: bytes, dst: bytes, fromLeft: bool, toLeft: bool
+              ) -> Optional[bytes]:
+        """
+        Pop an element from the head (C{fromLeft}) or tail of the list in
+        C{src} and push it to the head (C{toLeft}) or tail of the list in
+        C{dst} (maybe the same list: a rotation, which keeps the key and
+        its expiry); return it, or L{None} if C{src} is missing.  An
+        emptied C{src} is deleted.
+
+        @raise WrongType: if C{src} or (when C{src} exists) C{dst} holds
+            another kind of value.
+        """
+        lst = self._list(src)
+        if lst is None:
+            return None
+        target = lst if src == dst else self._list(dst)
+        value = lst.popleft() if fromLeft else lst.pop()
+        if target is None:
+            target = deque()
+            self._put(dst, target)
+        if toLeft:
+            target.appendleft(value)
+        else:
+            target.append(value)
+        if not lst:
+            self._drop(src)
+        self._emit(b"LMOVE", src, dst, b"LEFT" if fromLeft else b"RIGHT",
+                   b"LEFT" if toLeft else b"RIGHT")
+        if src != dst:
+            self._notify((dst,))
+        return value
+
+    def linsert(self, key: bytes, before: bool, pivot: bytes,
+                value: bytes) -> int:
+        """
+        Insert C{value} before or after the first element equal to
+        C{pivot}; return the new length, -1 if there is no such element,
+        0 if the key is missing.
+        """
+        lst = self._list(key)
+        if lst is None:
+            return 0
+        for i, item in enumerate(lst):
+            if item == pivot:
+                break
+        else:
+            return -1
+        lst.insert(i if before else i + 1, value)
+        self._emit(b"LINSERT", key, b"BEFORE" if before else b"AFTER",
+                   pivot, value)
+        return len(lst)
+
+    def ltrim(self, key: bytes, start: int, stop: int):
+        """
+        Keep only the elements from C{start} to C{stop} inclusive
+        (negative indexes from the end), as Redis's LTRIM; a list left
+        empty is deleted.
+        """
+        lst = self._list(key)
+        if lst is None:
+            return
+        n = len(lst)
+        if start < 0:
+            start = max(0, n + start)
+        if stop < 0:
+            stop = n + stop
+        if start > stop or start >= n:
+            left, right = n, 0
+        else:
+            left, right = start, n - 1 - min(stop, n - 1)
+        if left == n:
+            self._drop(key)
+        else:
+            for _ in range(left):
+                lst.popleft()
+            for _ in range(right):
+                lst.pop()
+        self._emit(b"LTRIM", key, b"%d" % (start,), b"%d" % (stop,))
+
+    def lpos(self, key: bytes, value: bytes, rank: int = 1,
+             count: Optional[int] = None, maxlen: int = 0):
+        """
+        The indexes of elements equal to C{value}, as Redis's LPOS: from
+        the C{rank}th match (negative: counting from the tail), up to
+        C{count} of them (0: all), looking at C{maxlen} elements at most
+        (0: all).
+
+        @return: a list of indexes if C{count} is given, else the first
+            index or L{None}; L{None} for a missing key.
+        """
+        lst = self._list(key)
+        if lst is None:
+            return None
+        n = len(lst)
+        reverse = rank < 0
+        rank = abs(rank)
+        items = reversed(lst) if reverse else iter(lst)
+        found = []
+        matches = 0
+        for seen, item in enumerate(items):
+            if maxlen and seen >= maxlen:
+                break
+            if item == value:
+                matches += 1
+                if matches >= rank:
+                    found.append(n - 1 - seen if reverse else seen)
+                    if count is None or (count and len(found) >= count):
+                        break
+        if count is None:
+            return found[0] if found else None
+        return found

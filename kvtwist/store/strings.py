@@ -1,6 +1,14 @@
 # -*- test-case-name: kvtwist.test.test_store -*-
 """
-String values (L{bytes}): get, set (with expiry), counters, append.
+String values (L{bytes}): get, set (with expiry), counters, append, ranges
+and bits.
+
+Values are immutable L{bytes}: C{SETRANGE}, C{SETBIT} and C{APPEND} make a
+new value (O(length), where Redis writes in place), which keeps every
+reader of a value (C{GET}'s reply, a snapshot task on another thread) safe.
+They are journaled as themselves (C{APPEND k v}, C{SETRANGE k offset v},
+C{SETBIT k offset bit}), not as the whole new value, so that growing a big
+string doesn't write all of it to the log each time.
 """
 
 from typing import Optional
@@ -41,13 +49,58 @@ def _replaySetKeepTTL(store, args):
     store.set(args[0], args[1], keepTTL=True)
 
 
+def _replayAppend(store, args):
+    store.append(args[0], args[1])
+
+
+def _replaySetRange(store, args):
+    store.setRange(args[0], int(args[1]), args[2])
+
+
+def _replaySetBit(store, args):
+    store.setBit(args[0], int(args[1]), int(args[2]))
+
+
 def _same(value: bytes) -> bytes:
     return value
 
 
+def encoding(value: bytes) -> str:
+    """
+    Redis's C{OBJECT ENCODING} of a string: C{int} if it is a 64-bit
+    integer as Redis would write it, C{embstr} up to 44 bytes, else
+    C{raw}.  (Redis also keeps a string it changed in place, C{APPEND} or
+    C{SETRANGE}, as C{raw} however short; kvtwist knows values, not their
+    history.)
+    """
+    if len(value) <= 20:
+        try:
+            parseInt(value)
+            return "int"
+        except NotAnInteger:
+            pass
+    return "embstr" if len(value) <= 44 else "raw"
+
+
 #: Strings, for the keyspace.
-TYPE = ValueType("string", bytes, plain=_same, restore=_same,
-                 ops={b"SET": _replaySet, b"SETKEEPTTL": _replaySetKeepTTL})
+TYPE = ValueType("string", bytes, plain=_same, restore=_same, copy=_same,
+                 encoding=encoding,
+                 ops={b"SET": _replaySet, b"SETKEEPTTL": _replaySetKeepTTL,
+                      b"APPEND": _replayAppend, b"SETRANGE": _replaySetRange,
+                      b"SETBIT": _replaySetBit})
+
+#: Each byte's count of set bits.
+_POPCOUNT = bytes(bin(i).count("1") for i in range(256))
+
+
+def bitCount(data) -> int:
+    """
+    The number of set bits in C{data} (bytes, or a memoryview of them),
+    in C loops: each byte becomes its count of bits, then each count is
+    counted.
+    """
+    counts = bytes(data).translate(_POPCOUNT)
+    return sum(k * counts.count(k) for k in range(1, 9))
 
 
 class Strings:
@@ -134,5 +187,63 @@ class Strings:
         current = self._string(key)
         new = value if current is None else current + value
         self._put(key, new)
-        self._emit(b"SETKEEPTTL", key, new)
+        self._emit(b"APPEND", key, value)
         return len(new)
+
+    def setKeepTTL(self, key: bytes, value: bytes):
+        """
+        Set C{key} to the string C{value}, keeping its expiry (a computed
+        result: C{INCRBYFLOAT}).
+        """
+        self._put(key, value)
+        self._emit(b"SETKEEPTTL", key, value)
+
+    def setRange(self, key: bytes, offset: int, value: bytes) -> int:
+        """
+        Overwrite the string in C{key} from C{offset} with C{value},
+        padding it with zero bytes to reach there (a missing key is an
+        empty string); return the new length.  Nothing is written for an
+        empty C{value}.
+        """
+        current = self._string(key)
+        if current is None:
+            current = b""
+        if not value:
+            return len(current)
+        end = offset + len(value)
+        if offset > len(current):
+            current += bytes(offset - len(current))
+        new = current[:offset] + value + current[end:]
+        self._put(key, new)
+        self._emit(b"SETRANGE", key, b"%d" % (offset,), value)
+        return len(new)
+
+    def setBit(self, key: bytes, offset: int, bit: int) -> int:
+        """
+        Set or clear the bit at C{offset} (the most significant bit of the
+        first byte is 0) of the string in C{key}, growing it with zero
+        bytes as needed; return the bit's old value.
+        """
+        current = self._string(key)
+        if current is None:
+            current = b""
+        index = offset >> 3
+        mask = 0x80 >> (offset & 7)
+        if index >= len(current):
+            new = bytearray(current)
+            new.extend(bytes(index + 1 - len(current)))
+            old = 0
+        else:
+            old = 1 if current[index] & mask else 0
+            if old == bit:
+                # Unchanged (Redis still counts it a write).
+                self._emit(b"SETBIT", key, b"%d" % (offset,), b"%d" % (bit,))
+                return old
+            new = bytearray(current)
+        if bit:
+            new[index] |= mask
+        else:
+            new[index] &= ~mask & 0xFF
+        self._put(key, bytes(new))
+        self._emit(b"SETBIT", key, b"%d" % (offset,), b"%d" % (bit,))
+        return old

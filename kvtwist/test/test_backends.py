@@ -20,7 +20,7 @@ from kvtwist.commands import ClientState, Context
 from kvtwist.dialects.resp import encodeCommand
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import OK, Error
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.stats import IBackendStats
 from kvtwist.store import Store
 from kvtwist.web.data import CommandFailed, WebData
@@ -391,6 +391,23 @@ CORPUS = [
     ["NOSUCH", "x"], ["GET"], ["HELLO", "3"], ["GET", "a2"],
     ["MGET", "a2", "zz"], ["LPOP", "nol", "1"], ["PRINT"],
     ["CONFIG", "GET", "*port*"], ["HELLO", "2", "SETNAME", "again"],
+    ["SET", "f", "1.5"], ["INCRBYFLOAT", "f", "0.25"],
+    ["INCRBYFLOAT", "f", "x"], ["GETEX", "f", "PX", "9000"],
+    ["GETEX", "f", "PERSIST"], ["PSETEX", "p", "5000", "v"],
+    ["GETRANGE", "f", "0", "1"], ["SETRANGE", "f", "6", "xy"],
+    ["SETBIT", "bits", "9", "1"], ["GETBIT", "bits", "9"],
+    ["BITCOUNT", "bits"], ["BITCOUNT", "bits", "0", "-1", "BIT"],
+    ["LCS", "f", "p"], ["LCS", "f", "p", "IDX", "WITHMATCHLEN"],
+    ["RPUSH", "q", "a", "b", "c"], ["LMOVE", "q", "r", "LEFT", "RIGHT"],
+    ["RPOPLPUSH", "q", "r"], ["LMPOP", "2", "nol", "r", "LEFT"],
+    ["LMPOP", "1", "nol", "LEFT"], ["LPOS", "q", "c"],
+    ["LPOS", "q", "c", "COUNT", "0"], ["LINSERT", "q", "AFTER", "c", "d"],
+    ["LTRIM", "q", "0", "0"], ["RENAMENX", "q", "r"],
+    ["COPY", "r", "r2", "DB", "2", "REPLACE"], ["TOUCH", "r", "q"],
+    ["SELECT", "5"], ["SET", "only", "x"], ["RANDOMKEY"], ["SELECT", "1"],
+    ["EXPIRE", "r", "100", "NX"], ["SCAN", "0", "TYPE",
+                                                  "list"],
+    ["OBJECT", "ENCODING", "r"], ["OBJECT", "FREQ", "r"], ["OBJECT", "HELP"],
     ["MOVE", "x", "0"], ["MOVE", "a2", "3"], ["SWAPDB", "1", "3"],
     ["SWAPDB", "0", "99"],
     ["FLUSHDB"], ["SET", "x", "1"], ["FLUSHALL"], ["SET", "x", "1"],

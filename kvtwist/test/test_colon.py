@@ -11,7 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from kvtwist import dialects
 from kvtwist.dialects import colon
 from kvtwist.replies import NOAUTH, WRONGTYPE, Error
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.store import Store
 
 

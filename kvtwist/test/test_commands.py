@@ -3,7 +3,7 @@ Tests for the command table (L{kvtwist.commands}): Redis semantics and
 error texts, independent of any dialect.
 """
 
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from kvtwist import commands
 from kvtwist.backends.memory import MemoryBackend
@@ -276,7 +276,7 @@ class CommandTests(SynchronousTestCase):
         negates a class; C{[!x]} is a class of C{!} and C{x}, as in Redis
         (not a negation as in shell globs).
         """
-        from kvtwist.server import Config, KVFactory
+        from kvtwist.factory import Config, KVFactory
         from twisted.internet.task import Clock
         self.ctx.factory = KVFactory(self.store, config=Config(maxClients=7),
                                      clock=Clock())
@@ -357,6 +357,28 @@ class TableTests(SynchronousTestCase):
                          [b"a", b"b", b"c"])
         self.assertEqual(table[b"RENAME"].keysOf([b"a", b"b"]), [b"a", b"b"])
         self.assertEqual(table[b"KEYS"].keysOf([b"*"]), [])
+
+    def test_reference(self):
+        """
+        C{docs/commands.md} is the reference written from the table as it
+        is (C{python -m kvtwist.commands > docs/commands.md} after a
+        change), with every command in it.
+        """
+        import os
+        from kvtwist.commands.reference import markdown
+        path = os.path.join(os.path.dirname(commands.__file__), os.pardir,
+                            os.pardir, "docs", "commands.md")
+        text = markdown(commands.TABLE)
+        for cmd in commands.TABLE.values():
+            self.assertIn("\n### %s\n\n    %s\n" % (cmd.name, cmd.syntax),
+                          text)
+        if not os.path.exists(path):
+            raise SkipTest("no docs/commands.md beside the package (an "
+                           "installed copy)")
+        with open(path, encoding="utf-8") as f:
+            self.assertEqual(f.read(), text, "docs/commands.md is out of "
+                             "date: python -m kvtwist.commands > "
+                             "docs/commands.md")
 
     def test_serverIsTheFactory(self):
         """

@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import Context
 from kvtwist.replies import NOT_INTEGER, OK, Error
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.store import Store
 from kvtwist.store.databases import DatabaseSet
 

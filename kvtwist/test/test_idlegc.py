@@ -6,7 +6,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from kvtwist import idlegc
-from kvtwist.server import Stats
+from kvtwist.stats import Stats
 
 
 class _Step:

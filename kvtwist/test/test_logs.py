@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from kvtwist import tap
 from kvtwist.logs import (LEVELS, RepeatLimiter, TwistdLog, levelFilter,
                           parseLevel)
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.store import Store
 
 
@@ -221,7 +221,7 @@ class RefusalTests(SynchronousTestCase):
         events = []
 
         def observe(event):
-            if event.get("log_namespace") == "kvtwist.server.KVFactory":
+            if event.get("log_namespace") == "kvtwist.factory.KVFactory":
                 events.append(event)
         globalLogPublisher.addObserver(observe)
         self.addCleanup(globalLogPublisher.removeObserver, observe)

@@ -129,6 +129,29 @@ class RecordTests(SynchronousTestCase):
         self.assertEqual(crc, zlib.crc32(payload))
         self.assertEqual(headCrc, zlib.crc32(record[:8]))
 
+    def test_bigPartNotCopied(self):
+        """
+        A few ops holding a part of L{format.BIG_PART} bytes or more (a big
+        value) are encoded as L{format.Pieces}: the big part is one of the
+        pieces, the very object (not a copy), and the pieces read back as
+        records of the ops.  A batch of more than L{format.SCAN_OPS} ops is
+        encoded as before.
+        """
+        big = b"v" * format.BIG_PART
+        ops = [(b"SET", b"a", b"1"), (b"SET", b"big", big),
+               (b"RPUSH", b"l", b"x", big)]
+        encoded = encodeFrames(ops)
+        self.assertIsInstance(encoded, format.Pieces)
+        self.assertEqual(
+            [i for i, piece in enumerate(encoded.pieces) if piece is big],
+            [4, 7])
+        data = bytes(encoded)
+        self.assertEqual(len(encoded), len(data))
+        self.assertEqual(scanRecords(data).ops, ops)
+        many = [(b"SET", b"k", b"v")] * format.SCAN_OPS + [ops[1]]
+        self.assertIs(type(encodeFrames(many)), bytes)
+        self.assertEqual(scanRecords(encodeFrames(many)).ops, many)
+
     def test_tornTailCutShort(self):
         """
         A last record cut anywhere short is a torn tail: the records before

@@ -619,6 +619,17 @@ class JoinedTests(SynchronousTestCase):
     L{_joined} groups log records into writes.
     """
 
+    def test_bigRecordsAlone(self):
+        """
+        A record, or a piece of L{format.Pieces}, as long as the limit is
+        written alone, not joined (copied) into a group.
+        """
+        big = b"b" * 10
+        pieces = format.Pieces([b"hh", big, b"t"])
+        groups = list(_joined([b"aa", pieces, b"c"], 5))
+        self.assertEqual(groups, [b"aahh", big, b"tc"])
+        self.assertIs(groups[1], big)
+
     def test_groups(self):
         """
         Records are joined in order until a group reaches the limit; no

@@ -1,5 +1,5 @@
 """
-Tests for L{kvtwist.protocol} and L{kvtwist.server}: framing, dialect
+Tests for L{kvtwist.protocol} and L{kvtwist.factory}: framing, dialect
 detection, ordered replies, client tracking, limits.
 """
 
@@ -15,7 +15,7 @@ from kvtwist import transport as kvtransport
 from kvtwist.dialects import resp
 from kvtwist.protocol import replyqueue
 from kvtwist.dialects.resp import encodeCommand
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.store import Store
 
 

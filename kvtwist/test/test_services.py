@@ -3,6 +3,7 @@ Tests for L{kvtwist.services}: the listeners, and the top of the tree.
 """
 
 import errno
+import os
 
 from twisted.application.service import Service
 from twisted.internet.error import CannotListenError
@@ -11,7 +12,9 @@ from twisted.internet.testing import MemoryReactor
 from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from kvtwist.services import KVService, ListenerService, StartupError
+from kvtwist.services import (NOT_STARTED, KVService, ListenerService,
+                              StartupError)
+from kvtwist.startup import Reporter
 
 
 class RefusingReactor(MemoryReactor):
@@ -190,3 +193,59 @@ class ListenerOSErrorTests(SynchronousTestCase):
         self.assertEqual(str(e), "Server: can't listen on "
                          "unix:/nonexistent/kv.sock: No such file or "
                          "directory")
+
+
+class ReporterTests(SynchronousTestCase):
+    """
+    A L{StartupError} raised as the tree starts is told whole on the
+    standard error kept from before twistd daemonized (L{Reporter}).
+    """
+
+    def setUp(self):
+        self.read, write = os.pipe()
+        self.addCleanup(os.close, self.read)
+        self.reporter = Reporter(write)
+
+    def told(self) -> bytes:
+        """
+        What the reporter wrote, once it closed.
+        """
+        self.assertIsNone(self.reporter.fd)
+        return os.read(self.read, 4096)
+
+    def test_startFails(self):
+        """
+        The whole message goes to the reporter, which closes; twistd gets
+        a short error (it reports only 100 bytes of it from a daemon).
+        """
+        top = KVService()
+        top.reporter = self.reporter
+        Failing(privileged=False).setServiceParent(top)
+        e = self.assertRaises(StartupError, top.startService)
+        self.assertEqual(str(e), NOT_STARTED)
+        self.assertLess(len("kvtwist.startup.StartupError: " + str(e)), 98)
+        self.assertEqual(self.told(), b"twistd kvstore: the data directory "
+                         b"is locked\n")
+
+    def test_startSucceeds(self):
+        """
+        Once the tree has started, the reporter is let go: a daemon holds
+        no copy of the terminal.
+        """
+        top = KVService()
+        top.reporter = self.reporter
+        Service().setServiceParent(top)
+        top.privilegedStartService()
+        self.assertIsNotNone(self.reporter.fd)
+        top.startService()
+        self.assertEqual(self.told(), b"")
+        top.stopService()
+
+    def test_persistenceRefusals(self):
+        """
+        The store's refusals to start are startup errors.
+        """
+        from kvtwist.persist import DataDirInUse, RecoveryError
+        self.assertTrue(issubclass(RecoveryError, StartupError))
+        self.assertTrue(issubclass(DataDirInUse, StartupError))
+        self.reporter.close()

@@ -1,5 +1,5 @@
 """
-Tests for graceful shutdown: L{kvtwist.server.KVFactory.disconnectAll},
+Tests for graceful shutdown: L{kvtwist.factory.KVFactory.disconnectAll},
 L{kvtwist.services.ClientsService} and the stop order of the service tree
 L{kvtwist.tap.makeService} builds.
 """

@@ -14,7 +14,7 @@ from kvtwist.commands import Context
 from kvtwist.commands.server import infoSections, renderInfo
 from kvtwist.interfaces import IBackend
 from kvtwist.replies import OK
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.stats import (BackendFigures, DatabaseFigures, IBackendStats,
                            IStatsSnapshot, KeyspaceFigures,
                            PersistenceFigures, memoryFigures, rss,

@@ -35,7 +35,8 @@ class TelnetFilterTests(SynchronousTestCase):
     def test_commands(self):
         """
         BRK and EL cancel the line, EC erases a character, AYT is
-        answered, IAC IAC is a 255 byte, other commands vanish.
+        answered, IAC IAC is a 255 byte, other commands vanish; a 255 byte
+        before a byte that is no command is data.
         """
         f = TelnetFilter()
         self.assertEqual(f.feed(b"a\xff\xf3b\xff\xf8c\xff\xf7d\xff\xf6"),
@@ -43,6 +44,8 @@ class TelnetFilterTests(SynchronousTestCase):
                            ERASE_CHAR, b"d", YES], None))
         self.assertEqual(f.feed(b"x\xff\xffy\xff\xf1\xff\xf2\xff\xf9z"),
                          ([b"x\xffyz"], None))
+        self.assertEqual(f.feed(b"caf\xff\xe9\xff\n"),
+                         ([b"caf\xff\xe9\xff\n"], None))
 
     def test_negotiations(self):
         """

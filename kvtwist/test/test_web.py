@@ -24,7 +24,7 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import TABLE
-from kvtwist.server import Config, KVFactory
+from kvtwist.factory import Config, KVFactory
 from kvtwist.store import Store
 from kvtwist.tap import Options
 from kvtwist.test.test_protocol import connect

@@ -22,7 +22,7 @@ __all__ = ["makeRoot", "makeWebService", "WebSite"]
 def makeRoot(factory, clock=None, sampler=None) -> WebRoot:
     """
     The root resource of the web interface for a
-    L{kvtwist.server.KVFactory}.
+    L{kvtwist.factory.KVFactory}.
 
     @param clock: an L{IReactorTime} for sessions; the factory's clock if
         not given.
@@ -55,7 +55,7 @@ def makeWebService(factory, description: str, reactor=None,
     The web interface as a service: a sampler feeding the status chart and
     a listener serving the pages on endpoint C{description}.
 
-    @param factory: the L{kvtwist.server.KVFactory} to show.
+    @param factory: the L{kvtwist.factory.KVFactory} to show.
     @param reactor: the reactor to listen with and sample by; the global
         one if not given.
     """

@@ -148,7 +148,7 @@ class WebData:
     """
     The web interface's view of one server.
 
-    @ivar factory: the L{kvtwist.server.KVFactory}.
+    @ivar factory: the L{kvtwist.factory.KVFactory}.
     @ivar sampler: the L{kvtwist.web.sampler.Sampler}, or L{None}.
     """
 

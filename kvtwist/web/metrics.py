@@ -28,7 +28,7 @@ def _number(value) -> Optional[float]:
 class KVCollector:
     """
     A C{prometheus_client} collector rendering a stats snapshot
-    (L{kvtwist.stats.takeSnapshot}) of a L{kvtwist.server.KVFactory} when
+    (L{kvtwist.stats.takeSnapshot}) of a L{kvtwist.factory.KVFactory} when
     scraped.
     """
 

@@ -43,7 +43,7 @@ class Sample:
 
 class Sampler:
     """
-    Keeps the last C{size} samples of a L{kvtwist.server.KVFactory}.
+    Keeps the last C{size} samples of a L{kvtwist.factory.KVFactory}.
 
     @ivar samples: the samples, oldest first.
     @ivar interval: the seconds between samples, as shown to people.
@@ -51,7 +51,7 @@ class Sampler:
 
     def __init__(self, factory, size: int = 150, interval: float = 2.0):
         """
-        @param factory: the L{kvtwist.server.KVFactory} to sample.
+        @param factory: the L{kvtwist.factory.KVFactory} to sample.
         @param size: how many samples to keep.
         @param interval: the seconds between samples.
         """
