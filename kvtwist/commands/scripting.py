@@ -56,21 +56,25 @@ def _eval(ctx, args, bySha: bool, readOnly: bool):
     return Atomic(work)
 
 
-@command("EVAL", -3, _EVAL_FLAGS, "Run a Lua script.", _NO_FIXED_KEYS,
+@command("EVAL", -3, _EVAL_FLAGS,
+         "Run a Lua script (its keys: the numkeys arguments after numkeys).",
+         _NO_FIXED_KEYS,
          syntax="EVAL script numkeys [key [key ...]] [arg [arg ...]]")
 def eval_(ctx, args):
     return _eval(ctx, args, bySha=False, readOnly=False)
 
 
 @command("EVALSHA", -3, _EVAL_FLAGS,
-         "Run a Lua script kept by the server, by its SHA1.", _NO_FIXED_KEYS,
+         "Run a Lua script kept by the server, by its SHA1 (keys as "
+         "EVAL's).", _NO_FIXED_KEYS,
          syntax="EVALSHA sha1 numkeys [key [key ...]] [arg [arg ...]]")
 def evalsha(ctx, args):
     return _eval(ctx, args, bySha=True, readOnly=False)
 
 
 @command("EVAL_RO", -3, "readonly " + _EVAL_FLAGS,
-         "Run a Lua script that may not write.", _NO_FIXED_KEYS,
+         "Run a Lua script that may not write (keys as EVAL's).",
+         _NO_FIXED_KEYS,
          syntax="EVAL_RO script numkeys [key [key ...]] [arg [arg ...]]")
 def evalRo(ctx, args):
     return _eval(ctx, args, bySha=False, readOnly=True)
@@ -78,7 +82,7 @@ def evalRo(ctx, args):
 
 @command("EVALSHA_RO", -3, "readonly " + _EVAL_FLAGS,
          "Run a Lua script kept by the server, by its SHA1, that may not "
-         "write.", _NO_FIXED_KEYS,
+         "write (keys as EVAL's).", _NO_FIXED_KEYS,
          syntax="EVALSHA_RO sha1 numkeys [key [key ...]] [arg [arg ...]]")
 def evalshaRo(ctx, args):
     return _eval(ctx, args, bySha=True, readOnly=True)
