@@ -4,10 +4,17 @@ transactions}): what makes an C{EXEC} answer a null array, as Redis 7
 decides it, and what watching costs the keyspace.
 """
 
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import TABLE, ClientState, Context
+from kvtwist.dialects.resp import encodeCommand
+from kvtwist.factory import Config, KVFactory
 from kvtwist.replies import NULL_ARRAY, OK, Error, Status
 from kvtwist.store import Store
 from kvtwist.store.watches import watchers
@@ -298,15 +305,6 @@ class ConnectionTests(SynchronousTestCase):
         A client that watched keys and whose connection ends leaves no
         watcher, and no listener on the keyspace.
         """
-        from twisted.internet.address import IPv4Address
-        from twisted.internet.task import Clock
-        from twisted.internet.testing import StringTransport
-        from twisted.python.failure import Failure
-        from twisted.internet.error import ConnectionDone
-
-        from kvtwist.dialects.resp import encodeCommand
-        from kvtwist.server import Config, KVFactory
-
         store = Store()
         factory = KVFactory(store, None, Config(), clock=Clock())
         addr = IPv4Address("TCP", "127.0.0.1", 40000)
