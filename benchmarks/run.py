@@ -14,9 +14,11 @@ temporary directory, and measures, alternating A B A B:
     request in flight per connection) for both servers (Redis takes the same
     lines as its inline protocol);
 
-and then, for a store of 1,000,000 small keys loaded with pipelined C{MSET}
-batches: the memory each key costs, the worst PING latency while C{BGSAVE}
-snapshots it, the time to restart and recover it
+and then: the front end over a local Redis Cluster alternating with
+standalone kvtwist, and C{redis-benchmark --cluster} straight at the
+nodes (L{benchmarks.cluster}); for a store of 1,000,000 small keys
+loaded with pipelined C{MSET} batches: the memory each key costs, the
+worst PING latency while C{BGSAVE} snapshots it, the time to restart and recover it
 (L{benchmarks.bigstore}), and 10,000 idle connections held with the memory
 each costs (L{benchmarks.idle}); one huge request of each kind, a
 million-argument C{MSET} and a 400 MB value, with another client's worst
@@ -42,6 +44,7 @@ from typing import List, Optional
 
 from benchmarks.bigrequests import bigRequests, bigRequestsTable
 from benchmarks.bigstore import bigStore
+from benchmarks.cluster import clusterRounds, clusterTable
 from benchmarks.idle import idleConnections
 from benchmarks.report import figuresTable, throughputTable
 from benchmarks.stall import globStall
@@ -87,9 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bulk-mb", type=int, default=400,
                    help="megabytes of the one big SET value (default 400)")
     p.add_argument("--parts",
-                   default="throughput,text,bigstore,idle,bigrequests,glob",
+                   default="throughput,text,bigstore,idle,bigrequests,"
+                           "glob,cluster",
                    help="comma-separated parts to run (default all: "
-                        "throughput,text,bigstore,idle,bigrequests,glob)")
+                        "throughput,text,bigstore,idle,bigrequests,glob,"
+                        "cluster)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: -n 10000, 1 round, 100000 keys, "
                         "2000 connections, 1 s text load")
@@ -221,6 +226,10 @@ def _run(args, log) -> int:
             log("glob stall: %s" % (server.name,))
             stalls[server.name] = globStall(server, log)
 
+    clustered = {}
+    if "cluster" in args.parts:
+        clustered = clusterRounds(servers, args, log)
+
     machine["loadavgAfter"] = os.getloadavg()
     print()
     print("kvtwist vs redis, %s, %s CPUs (os.cpu_count), %s" % (
@@ -264,11 +273,20 @@ def _run(args, log) -> int:
             print("  %-16s KEYS %8.1f ms   worst PING %8.1f ms   (%d PINGs)"
                   % (name, result["keysMs"], result["pingWorstMs"],
                      result["pings"]))
+    if clustered:
+        print()
+        print("Front end over a local Redis Cluster (3 primaries, no "
+              "replicas) vs standalone kvtwist, requests per second "
+              "(median of rounds; ratio = median of per-round front "
+              "end/standalone); cluster direct: redis-benchmark --cluster "
+              "at the nodes")
+        print(clusterTable(clustered))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "settings": settings,
                        "throughput": throughput, "bigStore": big,
                        "idle": idle, "bigRequests": huge,
-                       "globStall": stalls}, f, indent=2, default=str)
+                       "globStall": stalls, "cluster": clustered}, f,
+                      indent=2, default=str)
         log("results written to %s" % (args.json,))
     return 0

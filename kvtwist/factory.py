@@ -28,6 +28,7 @@ class Config:
 
     @ivar password: the required password (L{bytes}) or L{None}.
     @ivar databases: how many databases (C{--databases}).
+    @ivar backend: the C{--backend}: C{memory} or a cluster's seeds.
     """
 
     def __init__(self, port: str = "3490", maxClients: int = 10000,
@@ -37,7 +38,8 @@ class Config:
                  password: Optional[bytes] = None, unterminatedMs: int = 0,
                  dataDir: str = ".", fsync: str = "interval",
                  flushInterval: float = 1.0,
-                 stallTimeout: float = 60.0, databases: int = 16):
+                 stallTimeout: float = 60.0, databases: int = 16,
+                 backend: str = "memory"):
         self.port = port
         self.maxClients = maxClients
         self.maxOutputBuffer = maxOutputBuffer
@@ -51,6 +53,7 @@ class Config:
         self.flushInterval = flushInterval
         self.stallTimeout = stallTimeout
         self.databases = databases
+        self.backend = backend
 
     def portNumber(self) -> int:
         """
@@ -66,9 +69,11 @@ class Config:
     def view(self) -> Dict[str, object]:
         """
         The read-only view C{CONFIG GET} shows, with Redis's names where one
-        exists.  The password is never shown.
+        exists.  The password is never shown.  A front end over a cluster
+        (C{--backend redis-cluster://...}) keeps no data: it shows no
+        persistence settings.
         """
-        return {
+        view = {
             "port": self.portNumber(),
             "bind": "*",
             "maxclients": self.maxClients,
@@ -86,7 +91,14 @@ class Config:
             "save": "",
             "databases": self.databases,
             "unterminated-ms": self.unterminatedMs,
+            "backend": self.backend,
         }
+        if self.backend != "memory":
+            for name in ("dir", "appendfsync", "flush-interval"):
+                del view[name]
+            # (Still answered: redis-benchmark asks for both.)
+            view["appendonly"] = "no"
+        return view
 
 
 def _isLoopback(host: str) -> bool:

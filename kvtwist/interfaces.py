@@ -73,8 +73,20 @@ class IStore(Interface):
     def keys(pattern):
         """Every live key matching a glob pattern."""
 
-    def scan(cursor, pattern, count):
-        """C{(nextCursor, keys)}: one step of an incremental iteration."""
+    def scan(cursor, pattern, count, typeName=None):
+        """
+        C{(nextCursor, keys)}: one step of an incremental iteration (only
+        keys of Redis's type C{typeName}, if given).
+        """
+
+    def randomKey():
+        """A live key picked at random, or L{None}."""
+
+    def valueOf(key):
+        """The live value of C{key}, of any type, or L{None}."""
+
+    def encodingOf(value):
+        """Redis's C{OBJECT ENCODING} name for a value."""
 
     def keysTask(pattern):
         """
@@ -94,8 +106,20 @@ class IStore(Interface):
     def contents():
         """A new dict of every live key to its value (lists as lists)."""
 
-    def rename(src, dst):
-        """Rename C{src} to C{dst}."""
+    def rename(src, dst, onlyNew=False):
+        """
+        Rename C{src} to C{dst} (unless C{onlyNew} and it exists);
+        whether it was renamed.
+        """
+
+    def copyTo(src, target, dst, replace=False):
+        """
+        Copy C{src}'s value and expiry to C{dst} in database C{target};
+        whether it was copied.
+        """
+
+    def moveTo(key, target):
+        """Move C{key} to database C{target}; whether it moved."""
 
     def expireAt(key, whenMs):
         """Set an absolute expiry; whether the key existed."""
@@ -105,6 +129,9 @@ class IStore(Interface):
 
     def ttlMs(key):
         """Milliseconds to live, -1 without expiry, -2 if missing."""
+
+    def expiresAt(key):
+        """The absolute expiry time in milliseconds, or L{None}."""
 
     def get(key):
         """The string value of C{key} or L{None}."""
@@ -117,6 +144,15 @@ class IStore(Interface):
 
     def append(key, value):
         """Append to a string; the new length."""
+
+    def setKeepTTL(key, value):
+        """Set a string value, keeping the key's expiry."""
+
+    def setRange(key, offset, value):
+        """Overwrite part of a string; the new length."""
+
+    def setBit(key, offset, bit):
+        """Set or clear one bit of a string; its old value."""
 
     def push(key, values, left=False, onlyIfExists=False):
         """Push to a list; the new length."""
@@ -141,6 +177,18 @@ class IStore(Interface):
 
     def lreplace(key, old, new):
         """Replace elements equal to C{old}; how many."""
+
+    def lmove(src, dst, fromLeft, toLeft):
+        """Move an element between list ends; it, or L{None}."""
+
+    def linsert(key, before, pivot, value):
+        """Insert next to C{pivot}; the new length, -1 or 0."""
+
+    def ltrim(key, start, stop):
+        """Keep a range of a list."""
+
+    def lpos(key, value, rank=1, count=None, maxlen=0):
+        """The index (or indexes, with C{count}) of matching elements."""
 
     def sweep(limit):
         """Actively expire up to C{limit} keys; how many."""

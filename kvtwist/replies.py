@@ -6,12 +6,14 @@ To keep the hot path cheap, plain Python values are replies too:
 
     - L{bytes}: a bulk string
     - L{int}: an integer (L{bool}: a boolean, RESP3 C{#t}/C{#f})
-    - L{float}: a double
+    - L{float}: a double (RESP3 C{,}; RESP2 a bulk string), written as
+      Redis writes doubles (L{kvtwist.doubles.formatDouble})
     - L{None}: a null
     - L{NULL_ARRAY}: a null array (RESP2 tells it from a null), as
       C{LPOP key count} answers for a missing key
     - L{list}: an array of replies
     - L{dict}: a map of replies (RESP2 renders it as a flat array)
+    - L{SetReply}: a set of replies (RESP3 C{~}; RESP2 an array)
     - L{Status}: a simple status line (C{+OK})
     - L{Error}: an error line (C{-ERR ...})
     - L{Verbatim}: a bulk of text meant for people (C{INFO}, C{CLIENT LIST})
@@ -51,6 +53,16 @@ class Verbatim(bytes):
     """
 
 
+class SetReply(list):
+    """
+    A set of replies, in no particular order: RESP3 sends it as a set
+    (C{~}), RESP2 and the other dialects as an array.  As C{SMEMBERS}
+    answers.
+    """
+
+    __slots__ = ()
+
+
 class NullArray:
     """
     The type of L{NULL_ARRAY}: an array that isn't there (RESP2 C{*-1},
@@ -74,7 +86,7 @@ NULL_ARRAY = NullArray()
 #: with C{reply.__class__ in PLAIN} before C{isinstance(reply, Deferred)},
 #: which goes through the (slow) abstract-class machinery.
 PLAIN = frozenset([bytes, int, type(None), list, dict, bool, float,
-                   Status, Error, Verbatim, NullArray])
+                   Status, Error, Verbatim, NullArray, SetReply])
 
 OK = Status("OK")
 PONG = Status("PONG")

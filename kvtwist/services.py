@@ -182,7 +182,10 @@ class KVService(OrderedMultiService):
         return d
 
     def _exitStatus(self, result):
-        if getattr(self.storeService, "stoppedCleanly", False):
+        # A front end over a cluster has no store service: nothing of its
+        # own to flush.
+        if self.storeService is None or \
+                getattr(self.storeService, "stoppedCleanly", False):
             reactor = self.reactor
             if reactor is None:
                 from twisted.internet import reactor

@@ -312,11 +312,15 @@ class BackendFigures(NamedTuple):
     @ivar keyspace: its L{KeyspaceFigures}, or L{None} if it can't tell.
     @ivar persistence: its L{PersistenceFigures}, or L{None} if it keeps
         nothing on disk itself.
+    @ivar fields: figures of its own, C{(name, value)} in order (a front
+        end over a cluster: its state, nodes, redirections): C{INFO}'s
+        C{# Backend} section, numbers among them also in C{/metrics}.
     """
 
     kind: str
     keyspace: Optional[KeyspaceFigures] = None
     persistence: Optional[PersistenceFigures] = None
+    fields: Tuple[Tuple[str, object], ...] = ()
 
 
 class IBackendStats(Interface):

@@ -142,6 +142,25 @@ class Options(usage.Options):
         ["web", None, None,
          "Serve the web interface and /metrics on this endpoint, e.g. "
          "tcp:8080:interface=127.0.0.1 (off by default)."],
+        ["backend", None, "memory",
+         "Where the keys live: memory (in this process, durable in "
+         "--data-dir) or redis-cluster://HOST:PORT[,HOST:PORT...] (a "
+         "stateless front end over Redis Cluster, its seed nodes; "
+         "rediss-cluster:// for TLS to the nodes)."],
+        ["backend-password-file", None, None,
+         "Read the cluster nodes' password (requirepass) from the first "
+         "line of this file."],
+        ["backend-ca-file", None, None,
+         "With rediss-cluster://, trust the nodes' certificates signed by "
+         "the authorities in this PEM file (default: the system's)."],
+        ["backend-wait", None, None,
+         "N[:MS]: a write's reply waits until N replicas have it (WAIT, "
+         "one per node connection per turn); if fewer did within MS "
+         "milliseconds (default 1000), the client gets an error saying the "
+         "write was applied on the primary but not confirmed."],
+        ["backend-timeout", None, 5.0,
+         "Seconds a client may wait for the cluster's reply before it gets "
+         "an error instead.", _seconds("backend-timeout")],
         ["log-level", None, "info",
          "Log events of this level and above: debug, info, warn, error or "
          "critical (warn leaves out the line per client connection)."],
@@ -159,9 +178,30 @@ class Options(usage.Options):
          "docs/operations.md)."],
     ]
 
+    #: The options that mean data kept by this process, which a cluster
+    #: front end refuses.
+    DATA_OPTIONS = ("data-dir", "fsync", "flush-interval", "load-damaged")
+
     def __init__(self):
         usage.Options.__init__(self)
         self["listen"] = []
+        self._given = set()
+
+    def parseOptions(self, options=None):
+        """
+        Parse C{options} (C{sys.argv[1:]} if not given), remembering
+        which options were given (L{given}).
+        """
+        if options is None:
+            options = sys.argv[1:]
+        self._given = _givenOptions(options, self.longOpt, self.shortOpt)
+        usage.Options.parseOptions(self, options)
+
+    def given(self, name: str) -> bool:
+        """
+        Whether the long option C{name} was on the command line.
+        """
+        return name in self._given
 
     def opt_listen(self, description):
         """
@@ -211,6 +251,67 @@ class Options(usage.Options):
                                                       str(e)))
         self["password"] = self._password()
         self["data-dir"] = os.path.abspath(self["data-dir"])
+        self._backendOptions()
+
+    def _backendOptions(self):
+        """
+        Read C{--backend} and the options that go with it: C{cluster},
+        the parsed L{kvtwist.backends.cluster.config.ClusterURL} or
+        L{None}; C{backend-password}; C{backend-wait-replicas} and
+        C{backend-wait-ms}.
+        """
+        from kvtwist.backends.cluster.config import (
+            isCluster, parseClusterURL, parseWait)
+        backend = self["backend"]
+        self["cluster"] = None
+        self["backend-password"] = None
+        self["backend-wait-replicas"], self["backend-wait-ms"] = 0, 0
+        if self["backend-timeout"] <= 0:
+            raise usage.UsageError("--backend-timeout must be positive")
+        clusterOnly = ("backend-password-file", "backend-wait",
+                       "backend-ca-file")
+        if not isCluster(backend):
+            if backend != "memory":
+                raise usage.UsageError(
+                    "--backend must be memory or redis-cluster://HOST:PORT"
+                    "[,HOST:PORT...], not %r" % (backend,))
+            for name in clusterOnly:
+                if self[name] is not None:
+                    raise usage.UsageError(
+                        "--%s goes with --backend redis-cluster://..., not "
+                        "the memory backend" % (name,))
+            return
+        try:
+            self["cluster"] = parseClusterURL(backend)
+            wait = parseWait(self["backend-wait"], self["backend-timeout"])
+        except ValueError as e:
+            raise usage.UsageError(str(e))
+        self["backend-wait-replicas"], self["backend-wait-ms"] = wait
+        if self.given("databases"):
+            raise usage.UsageError(
+                "--databases has no use with --backend %s: a cluster has "
+                "one database" % (backend,))
+        for name in self.DATA_OPTIONS:
+            if self.given(name):
+                raise usage.UsageError(
+                    "--%s has no use with --backend %s: the front end keeps "
+                    "no data (the cluster's nodes persist it)"
+                    % (name, backend))
+        path = self["backend-password-file"]
+        if path:
+            try:
+                with open(path, "rb") as f:
+                    secret = f.readline().rstrip(b"\r\n")
+            except OSError as e:
+                raise usage.UsageError("cannot read --backend-password-file "
+                                       "%s: %s" % (path, e.strerror))
+            if not secret:
+                raise usage.UsageError("--backend-password-file %s is empty"
+                                       % (path,))
+            self["backend-password"] = secret
+        if self["backend-ca-file"] and not self["cluster"].tls:
+            raise usage.UsageError("--backend-ca-file goes with "
+                                   "rediss-cluster:// (TLS to the nodes)")
 
     def _password(self):
         if self["requirepass"] is not None and self["password-file"]:
@@ -232,6 +333,37 @@ class Options(usage.Options):
                 raise usage.UsageError("--requirepass must not be empty")
             return self["requirepass"].encode("utf-8")
         return None
+
+
+def _givenOptions(argv, longOpt, shortOpt: str) -> set:
+    """
+    The long names of the options C{argv} gives (before a C{--}), as
+    C{getopt} reads them: long options may be abbreviated, short ones
+    grouped.
+    """
+    names = [n.rstrip("=") for n in longOpt]
+    given = set()
+    for arg in argv:
+        if arg == "--":
+            break
+        if arg.startswith("--"):
+            word = arg[2:].split("=", 1)[0]
+            matches = [n for n in names if n == word] or \
+                [n for n in names if n.startswith(word)]
+            if len(matches) == 1:
+                given.add(matches[0])
+        elif arg.startswith("-") and len(arg) > 1:
+            for letter in arg[1:]:
+                long = _SHORT_OPTIONS.get(letter)
+                if long is not None:
+                    given.add(long)
+                if letter + ":" in shortOpt:
+                    break  # the rest is the value
+    return given
+
+
+#: The short options of the options whose presence matters.
+_SHORT_OPTIONS = {"d": "data-dir"}
 
 
 def usageMessage(options: usage.Options, error: Exception) -> str:
@@ -361,11 +493,36 @@ def makeTwistdService(options) -> KVService:
     """
     try:
         tryPorts(options)
+        checkCluster(options)
         top = makeService(options)
     except StartupError as e:
         raise SystemExit("twistd kvstore: %s" % (e,))
     top.reporter = Reporter.keepStderr()
     return top
+
+
+def checkCluster(options, probe=None) -> None:
+    """
+    With a cluster backend, greet its seed nodes (L{kvtwist.backends.
+    cluster.probe}): a wrong password, a server that is no cluster node
+    or a TLS mismatch is named before the server starts; nodes that can't
+    be reached yet are only logged.
+
+    @raise StartupError: saying what to fix.
+    """
+    url = options.get("cluster")
+    if url is None:
+        return
+    from kvtwist.backends.cluster import probe as probing
+    probe = probe or probing.probe
+    try:
+        warning = probe(url, options["backend-password"],
+                        timeout=min(2.0, options["backend-timeout"]),
+                        caFile=options["backend-ca-file"])
+    except probing.ClusterMisconfigured as e:
+        raise StartupError(str(e))
+    if warning:
+        _log.warn("{problem}", problem=warning)
 
 
 def makeService(options, reactor=None) -> KVService:
@@ -388,23 +545,39 @@ def makeService(options, reactor=None) -> KVService:
     from kvtwist.persist import DataDirInUse, StoreService, threadPoolRunner
     from kvtwist.store import Store
 
-    _checkDataDir(options["data-dir"])
     top = KVService()
     top.reactor = reactor
     runInThread = threadPoolRunner(reactor)
-    store = Store(runInThread=runInThread, databases=options["databases"])
-    storeService = StoreService(
-        store, options["data-dir"], fsync=options["fsync"],
-        flushInterval=options["flush-interval"], clock=reactor,
-        reactor=reactor, loadDamaged=bool(options["load-damaged"]))
-    try:
-        # Refused here, before twistd daemonizes, the message reaches the
-        # terminal; the store service takes the lock itself as it starts.
-        storeService.lock.check()
-    except (DataDirInUse, OSError) as e:
-        raise StartupError(str(e))
-    storeService.setServiceParent(top)
-    top.storeService = storeService
+    cluster = options.get("cluster")
+    backend = None
+    if cluster is not None:
+        from kvtwist.backends.cluster.service import (
+            ClusterService, makeClusterBackend)
+        backend = makeClusterBackend(
+            cluster, reactor, password=options["backend-password"],
+            timeout=options["backend-timeout"],
+            waitReplicas=options["backend-wait-replicas"],
+            waitMs=options["backend-wait-ms"],
+            caFile=options["backend-ca-file"])
+        ClusterService(backend).setServiceParent(top)
+        store = storeService = None
+    else:
+        _checkDataDir(options["data-dir"])
+        store = Store(runInThread=runInThread,
+                      databases=options["databases"])
+        storeService = StoreService(
+            store, options["data-dir"], fsync=options["fsync"],
+            flushInterval=options["flush-interval"], clock=reactor,
+            reactor=reactor, loadDamaged=bool(options["load-damaged"]))
+        try:
+            # Refused here, before twistd daemonizes, the message reaches
+            # the terminal; the store service takes the lock itself as it
+            # starts.
+            storeService.lock.check()
+        except (DataDirInUse, OSError) as e:
+            raise StartupError(str(e))
+        storeService.setServiceParent(top)
+        top.storeService = storeService
     config = Config(
         port=options["port"], maxClients=options["max-clients"],
         maxOutputBuffer=options["max-output-buffer"],
@@ -414,9 +587,10 @@ def makeService(options, reactor=None) -> KVService:
         unterminatedMs=options["unterminated-ms"],
         dataDir=options["data-dir"], fsync=options["fsync"],
         flushInterval=options["flush-interval"],
-        databases=options["databases"])
+        databases=options["databases"] if cluster is None else 1,
+        backend=options["backend"])
     factory = KVFactory(store, storeService, config, clock=reactor,
-                        runInThread=runInThread)
+                        runInThread=runInThread, backend=backend)
     if idlegc.available():
         idlegc.IdleCollector(factory.stats, clock=reactor).setServiceParent(
             top)
@@ -427,6 +601,7 @@ def makeService(options, reactor=None) -> KVService:
         from kvtwist.web import makeWebService
         web = makeWebService(factory, options["web-endpoint"], reactor)
         web.setServiceParent(top)
-    # Last, so stopped first: no exit while the log can't be written.
-    storeService.gate().setServiceParent(top)
+    if storeService is not None:
+        # Last, so stopped first: no exit while the log can't be written.
+        storeService.gate().setServiceParent(top)
     return top

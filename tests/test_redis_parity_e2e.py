@@ -25,6 +25,11 @@ pytestmark = pytest.mark.skipif(REDIS_SERVER is None,
 #: kvtwist's own commands, which Redis doesn't have.
 KVTWIST_ONLY = {b"exit", b"help", b"print", b"flush", b"lreplace"}
 
+#: Commands whose COMMAND INFO changed after the reference redis-server
+#: (7.0) in the Redis that kvtwist answers as (7.4): name -> the 7.0
+#: arity.  ZRANK and ZREVRANK take WITHSCORE since 7.2.
+NEWER_ARITY = {b"zrank": 3, b"zrevrank": 3}
+
 
 class RawClient:
     """
@@ -185,7 +190,8 @@ def test_commandInfo(pair):
         if real is None:
             assert name in KVTWIST_ONLY
             continue
-        assert (name, mine[1], sorted(mine[2]), mine[3:6]) == (
+        arity = NEWER_ARITY.get(name, mine[1])
+        assert (name, arity, sorted(mine[2]), mine[3:6]) == (
             name, real[1], sorted(real[2]), real[3:6])
         compared += 1
     assert compared == len(names) - len(KVTWIST_ONLY)

@@ -146,7 +146,15 @@ SAME_SCRIPTS = [
     "return x", "x = 1", "return +", "error('boom')",
     "error({err='CUSTOM boom'})", "redis.call = nil",
     "return redis.call('set', 'k', {})", "return {double=3.5}",
-    "return {map={a=1}}",
+    "return {map={a=1}}", "return {set={a=true}}",
+    "return redis.call('smembers', 'noset')",
+    "redis.call('sadd', 's', 'x') redis.setresp(3)"
+    " return redis.call('smembers', 's')",
+    "redis.call('hset', 'h', 'f', 'v') redis.setresp(3)"
+    " return redis.call('hgetall', 'h')",
+    "redis.call('zadd', 'z', 1.5, 'm') redis.setresp(3)"
+    " return redis.call('zscore', 'z', 'm')",
+    "redis.call('zadd', 'z', 1.5, 'm') return redis.call('zscore', 'z', 'm')",
     "return redis.call('lpop', 'nolist', 2)",
     "redis.call('set','n',0.1) return redis.call('get','n')",
     "return math.huge", "return os", "return type(loadstring)",

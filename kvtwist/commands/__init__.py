@@ -2,7 +2,8 @@
 """
 The commands: the table (L{kvtwist.commands.registry}) and one module of
 handlers per Redis command group: L{keys} (generic), L{strings}, L{lists},
-L{connection}, L{server}, L{transactions}, L{scripting}; and L{databases}
+L{hashes}, L{sets}, L{zsets}, L{connection}, L{server}, L{transactions},
+L{scripting}; and L{databases}
 (SELECT, SWAPDB, FLUSHDB...).
 
 A handler is called as C{handler(ctx, args)} with a
@@ -23,14 +24,14 @@ from kvtwist.commands.errors import errorReply
 from kvtwist.commands.registry import (
     TABLE, Command, Offload, group, intArg, lookup)
 from kvtwist.commands import (  # registers the handlers
-    connection, databases, keys, lists, scripting, server, strings,
-    transactions)
+    connection, databases, hashes, keys, lists, scripting, server, sets,
+    strings, transactions, zsets)
 from kvtwist.replies import PLAIN as PLAIN_REPLIES
 
 __all__ = ["TABLE", "Command", "ClientState", "Context", "Offload",
            "PLAIN_REPLIES", "errorReply", "execute", "group", "intArg",
-           "lookup", "connection", "databases", "keys", "lists", "scripting",
-           "server", "strings", "transactions"]
+           "lookup", "connection", "databases", "hashes", "keys", "lists",
+           "scripting", "server", "sets", "strings", "transactions", "zsets"]
 
 
 def execute(ctx: Context, name: bytes, args: List[bytes]):

@@ -16,7 +16,7 @@ GROUPS = [
     ("list", "Lists"),
     ("hash", "Hashes"),
     ("set", "Sets"),
-    ("sorted_set", "Sorted sets"),
+    ("sorted-set", "Sorted sets"),
     ("bitmap", "Bitmaps"),
     ("generic", "Keys of any type"),
     ("transactions", "Transactions"),

@@ -84,6 +84,8 @@ def renderInfo(snap: IStatsSnapshot):
             ("auth_failures", clients.authFailures),
         ]
         sections.append(("Stats", stats))
+    if snap.backend.fields:
+        sections.append(("Backend", list(snap.backend.fields)))
     if keyspace is not None:
         # keys: every database's (kvtwist's); then Redis's line for each
         # non-empty database.
@@ -94,13 +96,16 @@ def renderInfo(snap: IStatsSnapshot):
     return sections
 
 
-@command("INFO", -1, "loading stale", "Information about the server.",
-         (0, 0, 0), syntax="INFO [section [section ...]]")
-def info(ctx, args):
+def formatInfo(sections, args) -> Verbatim:
+    """
+    C{INFO args}'s reply: the sections asked for (every one for none,
+    C{all}, C{everything} or C{default}), as C{# Title} and C{name:value}
+    lines.
+    """
     wanted = {a.decode("utf-8", "replace").lower() for a in args}
     everything = not wanted or wanted & {"all", "everything", "default"}
     lines = []
-    for title, fields in infoSections(ctx):
+    for title, fields in sections:
         if not everything and title.lower() not in wanted:
             continue
         if lines:
@@ -109,6 +114,12 @@ def info(ctx, args):
         for name, value in fields:
             lines.append("%s:%s" % (name, field(value)))
     return Verbatim(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+
+
+@command("INFO", -1, "loading stale", "Information about the server.",
+         (0, 0, 0), syntax="INFO [section [section ...]]")
+def info(ctx, args):
+    return formatInfo(infoSections(ctx), args)
 
 
 @command("CONFIG", -2, "", "The server's settings (read-only).", (0, 0, 0),

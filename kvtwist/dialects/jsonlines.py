@@ -59,7 +59,8 @@ import math
 from typing import List, Optional
 
 from kvtwist import commands
-from kvtwist.replies import Error, NullArray, Status, Verbatim, wrongArity
+from kvtwist.replies import (
+    Error, NullArray, SetReply, Status, Verbatim, wrongArity)
 
 name = "jsonlines"
 
@@ -209,7 +210,7 @@ def _json(reply):
         if math.isinf(reply) or math.isnan(reply):
             return repr(reply)
         return reply
-    if t is list or t is tuple:
+    if t is list or t is tuple or t is SetReply:
         return [_json(item) for item in reply]
     if t is dict:
         out = {}

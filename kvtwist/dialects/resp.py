@@ -6,7 +6,8 @@ of binary-safe bulk strings) and reply rendering in RESP2 and RESP3.
 
 from typing import List, Optional, Tuple
 
-from kvtwist.replies import Error, NullArray, Status, Verbatim
+from kvtwist.doubles import formatDouble
+from kvtwist.replies import Error, NullArray, SetReply, Status, Verbatim
 
 name = "resp"
 
@@ -491,12 +492,15 @@ def render(reply, protover: int = 2) -> bytes:
             return b"#t\r\n" if reply else b"#f\r\n"
         return b":1\r\n" if reply else b":0\r\n"
     if t is float:
-        text = repr(reply).encode()
+        text = formatDouble(reply)
         if protover == 3:
             return b"," + text + b"\r\n"
         return b"$%d\r\n%s\r\n" % (len(text), text)
     if t is NullArray:
         return b"_\r\n" if protover == 3 else b"*-1\r\n"
+    if t is SetReply:
+        return (b"~%d\r\n" if protover == 3 else b"*%d\r\n") % (
+            len(reply),) + b"".join([render(r, protover) for r in reply])
     if t is Verbatim:
         if protover == 3:
             body = b"txt:" + reply

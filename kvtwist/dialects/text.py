@@ -29,8 +29,10 @@ C{\\'}.
 import re
 from typing import List, Optional
 
+from kvtwist.dialects import textforms
+from kvtwist.doubles import formatDouble
 from kvtwist.replies import (
-    QUEUED, Error, NullArray, Status, Verbatim, wrongArity)
+    QUEUED, Error, NullArray, SetReply, Status, Verbatim, wrongArity)
 
 name = "text"
 
@@ -38,7 +40,7 @@ name = "text"
 BLOCK_COMMANDS = frozenset([
     b"PRINT", b"KEYS", b"MGET", b"INFO", b"LRANGE", b"SCAN", b"CONFIG",
     b"COMMAND", b"TIME", b"HELLO", b"HELP", b"CLIENT",
-])
+]) | textforms.BLOCK_COMMANDS
 
 #: Words the text protocol takes for a command of the table.
 ALIASES = {
@@ -360,7 +362,7 @@ def _lines(reply) -> List[bytes]:
     Render a reply as body lines of a block.
     """
     t = type(reply)
-    if t is list:
+    if t is list or t is SetReply:
         out = []
         for item in reply:
             if type(item) is list:
@@ -402,10 +404,10 @@ def _one(reply) -> bytes:
     if t is Status or t is Error:
         return _safeText(reply.replace("\r\n", " ").replace("\n", " "))
     if t is float:
-        return repr(reply).encode()
+        return formatDouble(reply)
     if t is Verbatim:
         return escape(bytes(reply).rstrip(b"\r\n"))
-    if t is list:
+    if t is list or t is SetReply:
         return b" ".join(quote(x) if type(x) is bytes else _one(x)
                          for x in reply) or b"(empty)"
     if t is dict:
@@ -452,6 +454,41 @@ def _error(request: Request, reply: Error) -> Error:
     return reply
 
 
+def _lcsLine(reply) -> Optional[bytes]:
+    """
+    C{LCS ... IDX}'s map on one line: C{len 6: a[4..7] = b[5..8] (4),
+    ...}.
+    """
+    if type(reply) is not dict:
+        return None
+    parts = []
+    for match in reply.get(b"matches", []):
+        text = b"a[%d..%d] = b[%d..%d]" % (match[0][0], match[0][1],
+                                           match[1][0], match[1][1])
+        if len(match) > 2:
+            text += b" (%d)" % (match[2],)
+        parts.append(text)
+    line = b"len %d" % (reply.get(b"len", 0),)
+    return line + (b": " + b", ".join(parts) if parts else b"")
+
+
+def _mpopLine(reply) -> Optional[bytes]:
+    """
+    C{LMPOP}'s C{[key, [elements]]} as C{'key': 'a' 'b'}.
+    """
+    if type(reply) is not list or len(reply) != 2:
+        return None
+    return quote(reply[0]) + b": " + _one(reply[1])
+
+
+#: Readable one-line forms of some commands' replies (a function of the
+#: reply, answering L{None} where it has no form for it).
+READABLE = {
+    b"LCS": _lcsLine,
+    b"LMPOP": _mpopLine,
+}
+
+
 def render(request: Optional[Request], reply) -> bytes:
     """
     Render C{reply} to the text C{request} (L{None} if it could not be
@@ -477,10 +514,13 @@ def render(request: Optional[Request], reply) -> bytes:
                 return _block([b"Store is empty."])
             return _block([_printKey(k) + b": " + (
                 _printValue(v) if type(v) is bytes else
-                b"[" + b", ".join(quote(x) for x in v) + b"]")
+                textforms.printValue(v, quote))
                 for k, v in reply.items()])
         if name == b"HELP" and type(reply) is list:
             return _block(_lines(reply + _helpNotes(request.args)))
+        form = textforms.FORMS.get(name)
+        if form is not None:
+            return _block(form(request.args, reply, _one))
         return _block(_lines(reply))
     args = request.args
     if name == b"SET" and len(args) == 3 and args[2] == b"GET":
@@ -499,4 +539,9 @@ def render(request: Optional[Request], reply) -> bytes:
         # Redis's inline protocol answers a bare PING in RESP (redis-
         # benchmark's PING_INLINE relies on it).
         return b"+PONG\r\n"
+    readable = READABLE.get(name)
+    if readable is not None:
+        line = readable(reply)
+        if line is not None:
+            return line + b"\r\n"
     return _one(reply) + b"\r\n"

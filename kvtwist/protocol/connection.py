@@ -27,7 +27,7 @@ from kvtwist.protocol.framing import (
     Framer, LineTooLong, PREAUTH, ProtocolError, RESP_STARTS, TelnetReply)
 from kvtwist.protocol.replyqueue import ReplyQueue
 from kvtwist.protocol.writer import TurnWriter
-from kvtwist.replies import PLAIN, Error, Status
+from kvtwist.replies import PLAIN, Error, SetReply, Status
 
 TOO_BIG_INLINE = Error(framing.TOO_BIG_INLINE)
 
@@ -44,7 +44,8 @@ class KVProtocol(LineReceiver):
     It is a L{LineReceiver} whose line mode is a text connection and whose
     raw mode a RESP one: L{MAX_LENGTH} is the longest line once
     authenticated (L{lineLengthExceeded} refuses a longer one),
-    L{delimiter} ends lines, L{setRawMode} makes the connection RESP,
+    L{delimiter} ends a text connection's lines (the framer splits at it),
+    L{setRawMode} makes the connection RESP,
     L{clearLineBuffer} takes the unfinished line that C{--unterminated-ms}
     runs.  L{dataReceived} is its own (see there).
 
@@ -108,7 +109,7 @@ class KVProtocol(LineReceiver):
         self._limits = framing.authenticated(config.maxBulk,
                                              inline=self.MAX_LENGTH)
         self.framer = Framer(self._limits if self.state.authenticated
-                             else PREAUTH)
+                             else PREAUTH, self.delimiter)
         self.writer = TurnWriter(transport, factory.endOfTurn,
                                  _transport.directSender(transport),
                                  self._countOutput)
@@ -385,7 +386,8 @@ class KVProtocol(LineReceiver):
                 data = b"$%d\r\n%s\r\n" % (len(reply), reply)
             elif cls is Status:
                 data = statusLines.get(reply) or render(reply)
-            elif cls in plain and not ((cls is list or cls is dict) and
+            elif cls in plain and not ((cls is list or cls is dict or
+                                        cls is SetReply) and
                                        len(reply) > large):
                 data = render(reply, state.protover)
             else:

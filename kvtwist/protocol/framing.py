@@ -144,9 +144,16 @@ class Framer:
     @ivar resp: whether this is a RESP connection.
     """
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Limits, delimiter: bytes = b"\n"):
+        """
+        @param limits: the L{Limits} to start with.
+        @param delimiter: what ends a line of a text connection (a CR
+            before it is dropped too).  RESP has its own: CR LF, and LF
+            for an inline command, as in Redis.
+        """
         self.limits = limits
         self.resp = False
+        self._delimiter = delimiter
         # The input: parsing goes on at _buf[_pos].
         self._buf = b""
         self._pos = 0
@@ -157,6 +164,7 @@ class Framer:
         self._have = 0
         self._need = 0
         self._needLF = False
+        self._lf = b"\n"
         self._lfWithin = 0
         self._lineWaits = False
         # A multibulk request parsed so far: its arguments, and how many
@@ -209,7 +217,7 @@ class Framer:
         self._have += len(data)
         if self._have < self._need:
             return False
-        if self._needLF and b"\n" not in data and \
+        if self._needLF and self._lf not in data and \
                 self._have <= self._lfWithin:
             return False
         self._buf = b"".join(pending)
@@ -461,19 +469,20 @@ class Framer:
         buf = self._buf
         pos = self._pos
         inline = self.limits.inline
-        eol = buf.find(b"\n", pos)
+        delimiter = self._delimiter
+        eol = buf.find(delimiter, pos)
         if eol < 0:
             if len(buf) - pos > inline:
                 self.discard()
                 raise LineTooLong(buf[pos:])
-            self._waitForLine(inline)
+            self._waitForLine(inline, delimiter[-1:])
             self._lineWaits = True
             return None
         if eol - pos > inline:
             self.discard()
             raise LineTooLong(buf[pos:])
         line = buf[pos:eol]
-        self._pos = eol + 1
+        self._pos = eol + len(delimiter)
         if line[-1:] == b"\r":
             return line[:-1]
         return line
@@ -506,6 +515,12 @@ class Framer:
             if self._pos >= len(buf) or buf[self._pos] == 42:
                 return self._next()
 
-    def _waitForLine(self, within: int) -> None:
+    def _waitForLine(self, within: int, end: bytes = b"\n") -> None:
+        """
+        Keep reads aside until one brings C{end} (the last byte of a line
+        end), unless more than C{within} bytes wait: then the line is too
+        long, and parsing says so.
+        """
         self._needLF = True
+        self._lf = end
         self._lfWithin = within

@@ -17,7 +17,7 @@ from typing import Callable, Deque, List, Optional
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
-from kvtwist.replies import Error
+from kvtwist.replies import Error, SetReply
 
 #: Replies with more elements than this (a list or dict) are rendered off
 #: the reactor thread when there is a C{runInThread}: C{KEYS *} or C{PRINT}
@@ -30,11 +30,12 @@ RENDER_FAILED = Error("ERR internal error")
 
 def isLarge(reply) -> bool:
     """
-    Whether C{reply} is a list or dict of more than L{LARGE_REPLY} elements
+    Whether C{reply} is a list, set or dict of more than L{LARGE_REPLY} elements
     (rendered off the reactor thread).
     """
     t = reply.__class__
-    return (t is list or t is dict) and len(reply) > LARGE_REPLY
+    return (t is list or t is dict or t is SetReply) and \
+        len(reply) > LARGE_REPLY
 
 
 class ReplyQueue:

@@ -29,7 +29,8 @@ import math
 from typing import Callable, List, Tuple
 
 from kvtwist.dialects.resp import render
-from kvtwist.replies import NULL_ARRAY, Error, NullArray, Status, Verbatim
+from kvtwist.replies import (
+    NULL_ARRAY, Error, NullArray, SetReply, Status, Verbatim)
 
 _LLONG_MIN = -(1 << 63)
 _LLONG_MAX = (1 << 63) - 1
@@ -228,7 +229,7 @@ def fromLua(value, resp: int, luaType: Callable[[object], str]):
                 fromLua(v, resp, luaType) for k, v in inner.items()}
     inner = value[b"set"]
     if inner is not None and luaType(inner) == "table":
-        return [fromLua(k, resp, luaType) for k in inner.keys()]
+        return SetReply(fromLua(k, resp, luaType) for k in inner.keys())
     inner = value[b"verbatim_string"]
     if inner is not None and luaType(inner) == "table":
         text = inner[b"string"]

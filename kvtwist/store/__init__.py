@@ -1,10 +1,11 @@
 # -*- test-case-name: kvtwist.test.test_store -*-
 """
-The data: an in-memory key-value store with strings, lists and expiry, in
-numbered databases.
+The data: an in-memory key-value store with strings, lists, hashes, sets,
+sorted sets and expiry, in numbered databases.
 
-Keys and values are L{bytes}.  A value is a string (L{bytes}) or a list (a
-L{collections.deque} of L{bytes}).  Expiry times are absolute, in
+Keys are L{bytes}.  A value is a string (L{bytes}), a list (a
+L{collections.deque} of L{bytes}), a hash (a L{dict}), a set (a L{set})
+or a sorted set (a L{kvtwist.store.zsets.ZSet}).  Expiry times are absolute, in
 milliseconds since the epoch, read from an injectable clock.
 
 The store is made of parts, one module each: the set of databases
@@ -12,7 +13,9 @@ The store is made of parts, one module each: the set of databases
 replay and snapshots of the whole), the keyspace of one database
 (L{kvtwist.store.keyspace}: keys, SCAN, the feed of changes), expiry
 (L{kvtwist.store.expiry}), and one module per kind of value
-(L{kvtwist.store.strings}, L{kvtwist.store.lists}), each declaring its
+(L{kvtwist.store.strings}, L{kvtwist.store.lists},
+L{kvtwist.store.hashes}, L{kvtwist.store.sets}, L{kvtwist.store.zsets}),
+each declaring its
 L{kvtwist.store.valuetype.ValueType}.  A new kind of value is a module of
 its own, added to L{Store}'s bases and L{VALUE_TYPES}.
 
@@ -36,19 +39,24 @@ from typing import Callable, Optional
 from zope.interface import implementer
 
 from kvtwist.interfaces import IStore
-from kvtwist.store import databases, keyspace, expiry, lists, strings
+from kvtwist.store import (
+    databases, keyspace, expiry, hashes, lists, sets, strings, zsets)
 from kvtwist.store.databases import DEFAULT_DATABASES, Databases
 from kvtwist.store.errors import NoSuchKey, NotAnInteger, OutOfRange, WrongType
 from kvtwist.store.expiry import Expiry
 from kvtwist.store.keyspace import TOMBSTONE, Keyspace
+from kvtwist.store.hashes import Hashes
 from kvtwist.store.lists import Lists
+from kvtwist.store.sets import Sets
 from kvtwist.store.strings import Strings, parseInt
+from kvtwist.store.zsets import ZSets
 
 __all__ = ["Store", "VALUE_TYPES", "TOMBSTONE", "NoSuchKey", "NotAnInteger",
            "OutOfRange", "WrongType", "parseInt"]
 
 #: Every kind of value the store holds.
-VALUE_TYPES = [strings.TYPE, lists.TYPE]
+VALUE_TYPES = [strings.TYPE, lists.TYPE, hashes.TYPE, sets.TYPE,
+               zsets.TYPE]
 
 
 def _nowMs() -> float:
@@ -65,7 +73,8 @@ def _allOps():
 
 
 @implementer(IStore)
-class Store(Databases, Strings, Lists, Expiry, Keyspace):
+class Store(Databases, Strings, Lists, Hashes, Sets, ZSets, Expiry,
+            Keyspace):
     """
     The in-memory store: one database (its keyspace and expiry, and the
     operations of each kind of value) and, for database 0, the set of

@@ -167,8 +167,10 @@ class Databases:
         try:
             return self.database(int(number))
         except (IndexError, ValueError):
-            raise ValueError("no database %r in a store of %d (--databases)"
-                             % (number, len(self.databases)))
+            raise ValueError("an op of database %s, but this server has %d "
+                             "databases (--databases)"
+                             % (number.decode("ascii", "replace"),
+                                len(self.databases)))
 
     # -- the journal --------------------------------------------------------
 
@@ -332,7 +334,8 @@ class Databases:
         if missing:
             raise ValueError(
                 "the snapshot has data in database %d, but this server has "
-                "%d databases (--databases)" % (max(missing), len(databases)))
+                "%d databases: start it with --databases %d or more"
+                % (max(missing), len(databases), max(missing) + 1))
         empty = ({}, {})
         for db in databases:
             db._loadOwnState(*states.get(db.index, empty))

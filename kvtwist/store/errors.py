@@ -27,3 +27,18 @@ class OutOfRange(Exception):
     """
     A list index is out of range.
     """
+
+
+class Refused(Exception):
+    """
+    An operation refused with a reason of its own: the first argument is
+    Redis's error text for it (C{"ERR hash value is not an integer"}),
+    which the command answers as it is.
+    """
+
+    @property
+    def text(self) -> str:
+        """
+        Redis's error text.
+        """
+        return self.args[0]

@@ -83,14 +83,14 @@ _EVERY_KEY = frozenset([b"FLUSHDB", b"FLUSHALL"])
 def changedKeys(op: tuple) -> Optional[Tuple[bytes, ...]]:
     """
     The keys of its database that C{op} changes: L{None} for every key
-    (C{FLUSHDB}), both names for C{RENAME}, none for C{COPY} (it changes
-    the destination, whose database is told apart), else the key an op
-    names second.
+    (C{FLUSHDB}), both names for C{RENAME} and C{SMOVE}, none for C{COPY}
+    (it changes the destination, whose database is told apart), else the
+    key an op names second.
     """
     name = op[0]
     if name in _EVERY_KEY:
         return None
-    if name == b"RENAME":
+    if name == b"RENAME" or name == b"SMOVE":
         return op[1:3]
     if name == b"COPY":
         return ()
@@ -121,6 +121,17 @@ class Keyspace:
     _journal: Optional[Callable[[tuple], None]] = None
     #: Who is told of each change: C{listener(database, keys)}.
     _listeners: Tuple[Callable, ...] = ()
+
+    #: Called with a key that now holds a value where it held none (a push
+    #: to a missing list, a ZADD to a missing sorted set, a RENAME onto
+    #: it...), or L{None}: what the blocking commands (BLPOP, BZPOPMIN...)
+    #: wait for, as Redis's C{signalKeyAsReady}.  A key never becomes
+    #: non-empty otherwise, since emptied values are deleted.  Strings set
+    #: by C{set} don't call it (no blocking command waits for a string).
+    #: One per database: C{store.database(n).keyCreated}.  (The change
+    #: listeners hear of every change; this hears only of new keys, and
+    #: costs one test on a new key while unset.)
+    keyCreated: Optional[Callable[[bytes], None]] = None
 
     #: Store size from which L{flush} frees through C{runInThread}.
     OFFLOAD_KEYS = 20000
@@ -249,7 +260,8 @@ class Keyspace:
 
     def _put(self, key: bytes, value):
         """
-        Store C{value} in C{key}'s slot, reviving a tombstone.
+        Store C{value} in C{key}'s slot, reviving a tombstone; tell
+        L{keyCreated} of a key that held nothing.
         """
         data = self._data
         if key not in data:
@@ -257,7 +269,12 @@ class Keyspace:
                 self._order.append(key)
         elif self._tombs and data[key] is TOMBSTONE:
             self._tombs -= 1
+        else:
+            data[key] = value
+            return
         data[key] = value
+        if self.keyCreated is not None:
+            self.keyCreated(key)
 
     def _drop(self, key: bytes) -> bool:
         value = self._data.get(key)

@@ -292,14 +292,12 @@ class Lists:
         if lst is None:
             return
         n = len(lst)
-        if start < 0:
-            start = max(0, n + start)
-        if stop < 0:
-            stop = n + stop
-        if start > stop or start >= n:
+        first = max(0, n + start) if start < 0 else start
+        last = n + stop if stop < 0 else stop
+        if first > last or first >= n:
             left, right = n, 0
         else:
-            left, right = start, n - 1 - min(stop, n - 1)
+            left, right = first, n - 1 - min(last, n - 1)
         if left == n:
             self._drop(key)
         else:

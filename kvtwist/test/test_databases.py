@@ -543,6 +543,14 @@ class CommandTests(SynchronousTestCase):
         self.assertIn("\r\ndb2:keys=2,expires=1,avg_ttl=3000\r\n", info)
         self.assertNotIn("db1:", info)
 
+    def test_configDatabases(self):
+        """
+        CONFIG GET databases tells how many there are (C{--databases}).
+        """
+        self.ctx.factory = KVFactory(self.store, None, Config(databases=16))
+        self.assertEqual(self.call("CONFIG", "GET", "databases"),
+                         {b"databases": b"16"})
+
     def test_clientListShowsDatabase(self):
         """
         CLIENT INFO shows the selected database.

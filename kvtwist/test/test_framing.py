@@ -53,6 +53,18 @@ class LineTests(SynchronousTestCase):
         self.assertEqual(drain(framer), [b"PRINT"])
         self.assertFalse(framer.partialLine())
 
+    def test_delimiter(self):
+        """
+        Lines end with the delimiter the framer is given (the
+        connection's L{LineReceiver.delimiter}), cut across reads or not.
+        """
+        framer = Framer(authenticated(), delimiter=b"\r\n")
+        framer.feed(b"a\nb\r\nc\r")
+        self.assertEqual(drain(framer), [b"a\nb"])
+        self.assertFalse(framer.feed(b"d"))
+        framer.feed(b"\r\n")
+        self.assertEqual(drain(framer), [b"c\rd"])
+
     def test_unfinishedLineKeptAside(self):
         """
         Reads that bring no line end are kept aside, not parsed: L{feed}

@@ -154,6 +154,12 @@ class ListCommandTests(SynchronousTestCase):
         self.assertEqual(self.call("LTRIM", "l", "5", "1"), OK)
         self.assertEqual(self.call("EXISTS", "l"), 0)
         self.assertReplays()
+        # Negative indexes replay as given (normalised ones kept the last
+        # element of a one-element list on replay, which LTRIM removed).
+        self.call("RPUSH", "one", "x")
+        self.assertEqual(self.call("LTRIM", "one", "-2", "-2"), OK)
+        self.assertEqual(self.call("EXISTS", "one"), 0)
+        self.assertReplays()
 
     def test_encoding(self):
         """

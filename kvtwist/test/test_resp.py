@@ -279,7 +279,7 @@ class ParseBulksTests(SynchronousTestCase):
                                   100, [])
             self.assertEqual(str(e), message)
 
-    @settings(max_examples=1000, deadline=None)
+    @settings(max_examples=300, deadline=None)
     @given(_bulks(), st.integers(0, 40), st.integers(0, 6),
            st.integers(0, 20))
     def test_sameAsPython(self, data, cut, count, maxBulk):

@@ -17,7 +17,7 @@ from kvtwist import scripting
 from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import ClientState, Context
 from kvtwist.persist import format
-from kvtwist.replies import NULL_ARRAY, OK, Error, Status, Verbatim
+from kvtwist.replies import NULL_ARRAY, OK, Error, SetReply, Status, Verbatim
 from kvtwist.scripting import convert
 from kvtwist.store import Store
 from kvtwist.test.test_transactions import JournaledService
@@ -105,7 +105,7 @@ class ConversionTests(ScriptTestsMixin, SynchronousTestCase):
              Error("ERR wrong number or type of arguments")),
             ("return {double=3.5}", 3.5),
             ("return {map={a=1}}", {b"a": 1}),
-            ("return {set={a=true}}", [b"a"]),
+            ("return {set={a=true}}", SetReply([b"a"])),
             ("return {big_number='123'}", b"123"),
             ("return {verbatim_string={format='txt', string='hi'}}",
              Verbatim(b"hi")),

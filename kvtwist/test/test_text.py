@@ -352,6 +352,35 @@ class PingTests(SynchronousTestCase):
                          b"hi\r\n")
 
 
+class ReadableTests(SynchronousTestCase):
+    """
+    Readable one-line forms of replies that would read poorly flattened.
+    """
+
+    def test_lcsIdx(self):
+        """
+        C{LCS ... IDX} shows its length and each matching range.
+        """
+        reply = {b"matches": [[[4, 7], [5, 8], 4], [[2, 3], [0, 1], 2]],
+                 b"len": 6}
+        self.assertEqual(
+            text.render(text.parse(b"LCS a b IDX WITHMATCHLEN"), reply),
+            b"len 6: a[4..7] = b[5..8] (4), a[2..3] = b[0..1] (2)\r\n")
+        self.assertEqual(text.render(text.parse(b"LCS a b IDX"),
+                                     {b"matches": [], b"len": 0}),
+                         b"len 0\r\n")
+        self.assertEqual(text.render(text.parse(b"LCS a b"), b"mytext"),
+                         b"mytext\r\n")
+
+    def test_lmpop(self):
+        """
+        C{LMPOP} shows the key, then the elements it popped.
+        """
+        self.assertEqual(text.render(text.parse(b"LMPOP 1 l LEFT"),
+                                     [b"l", [b"a", b"b c"]]),
+                         b"'l': 'a' 'b c'\r\n")
+
+
 class HelpTests(SynchronousTestCase):
     """
     C{HELP} on a text connection: the command table's syntax and summary

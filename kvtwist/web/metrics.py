@@ -106,6 +106,30 @@ def render(snap: IStatsSnapshot):
         value=snap.memory.rss)
     if snap.backend.persistence is not None:
         yield from _persistence(snap.backend.persistence)
+    yield from _backendFields(snap.backend.fields)
+
+
+def _backendFields(fields):
+    """
+    The backend's own figures (a front end over a cluster: its state,
+    nodes, redirections): each number as a gauge C{kvtwist_<name>}, the
+    state as C{kvtwist_backend_state{state="ok"} 1}.
+    """
+    for name, value in fields:
+        if name == "backend_state":
+            family = GaugeMetricFamily(
+                "kvtwist_backend_state",
+                "The backend's state (ok, degraded, down): 1 for the "
+                "current one.", labels=["state"])
+            for state in ("ok", "degraded", "down"):
+                family.add_metric([state], 1 if value == state else 0)
+            yield family
+        elif isinstance(value, (int, float)) and \
+                not isinstance(value, bool):
+            yield GaugeMetricFamily("kvtwist_" + name,
+                                    "The backend's %s." % (
+                                        name.replace("_", " "),),
+                                    value=value)
 
 
 def _persistence(figures: PersistenceFigures):

@@ -1,0 +1,133 @@
+"""
+A front end cut off from its cluster by the network, not by a dead
+process: it runs in a network namespace of its own, joined to the
+nodes by a veth pair; taking the nodes' end of the pair down makes every
+packet between them vanish (no reset, no refusal: connections just go
+silent, as when a switch or a firewall fails).  Its clients, in the same
+namespace, get clear errors within the timeout, PING still answers, and
+service comes back when the link does.
+
+Needs root and C{ip} (iproute2); skipped with the reason otherwise.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.clusterharness import FrontEnd, RedisCluster
+
+#: The link's addresses: the nodes' end, the front end's end.
+NODES_SIDE = "10.213.77.1"
+FRONT_SIDE = "10.213.77.2"
+
+#: Run inside the namespace: send RESP commands to the front end, print
+#: each reply and how long it took, as JSON.
+CLIENT = r"""
+import json, socket, sys, time
+port = int(sys.argv[1])
+out = []
+s = socket.create_connection(("127.0.0.1", port), timeout=30)
+for words in json.loads(sys.argv[2]):
+    req = b"*%d\r\n" % len(words) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(w), w.encode()) for w in words)
+    started = time.monotonic()
+    s.sendall(req)
+    data = b""
+    while not data.endswith(b"\r\n") or data[:1] == b"$" and \
+            data.count(b"\r\n") < 2 and not data.startswith(b"$-1"):
+        data += s.recv(65536)
+    out.append([data.decode(), time.monotonic() - started])
+print(json.dumps(out))
+"""
+
+
+def ip(*args, check=True):
+    return subprocess.run(["ip"] + list(args), capture_output=True,
+                          check=check, timeout=30)
+
+
+@pytest.fixture
+def namespace():
+    """
+    A network namespace joined to this one by a veth pair: C{(name,
+    the nodes' end)}; removed after.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    if shutil.which("ip") is None:
+        pytest.skip("ip (iproute2) is not installed")
+    tag = "%d" % (os.getpid() % 100000,)
+    name, near, far = "kvtns" + tag, "kvta" + tag, "kvtb" + tag
+    try:
+        ip("netns", "add", name)
+    except subprocess.CalledProcessError as e:
+        pytest.skip("cannot make a network namespace here: %s"
+                    % (e.stderr.decode().strip(),))
+    try:
+        ip("link", "add", near, "type", "veth", "peer", "name", far)
+        ip("link", "set", far, "netns", name)
+        ip("addr", "add", NODES_SIDE + "/30", "dev", near)
+        ip("link", "set", near, "up")
+        ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
+        ip("netns", "exec", name, "ip", "addr", "add", FRONT_SIDE + "/30",
+           "dev", far)
+        ip("netns", "exec", name, "ip", "link", "set", far, "up")
+        yield name, near
+    finally:
+        ip("link", "del", near, check=False)
+        ip("netns", "del", name, check=False)
+
+
+def inside(namespace, port, *commands):
+    """
+    Run C{commands} through the front end from inside the namespace;
+    C{[(reply line(s), seconds)]}.
+    """
+    result = subprocess.run(
+        ["ip", "netns", "exec", namespace, sys.executable, "-c", CLIENT,
+         str(port), json.dumps([list(c) for c in commands])],
+        capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    return json.loads(result.stdout.decode())
+
+
+def test_frontEndCutOff(namespace, tmp_path):
+    """
+    The link goes silent: a command gets an error within the timeout (the
+    node connection that waited is dropped), PING answers at once; the
+    link back, service is back.
+    """
+    name, link = namespace
+    cluster = RedisCluster(tmp_path / "cluster", replicasPerPrimary=0,
+                           announce=NODES_SIDE)
+    cluster.start()
+    front = FrontEnd(tmp_path / "fe", cluster.seeds(3),
+                     prefix=["ip", "netns", "exec", name])
+    try:
+        front.start(["--backend-timeout", "2"])
+        port = front.port
+        [(ok, _)] = inside(name, port, ["SET", "k", "v"])
+        assert ok == "+OK\r\n"
+        ip("link", "set", link, "down")
+        (got, took), (pong, pongTook) = inside(name, port, ["GET", "k"],
+                                               ["PING"])
+        assert got.startswith("-ERR backend"), got
+        assert took < 2.5, took
+        assert pong == "+PONG\r\n" and pongTook < 0.5
+        ip("link", "set", link, "up")
+        deadline = time.monotonic() + 15
+        while True:
+            [(got, _)] = inside(name, port, ["GET", "k"])
+            if got == "$1\r\nv\r\n":
+                break
+            assert time.monotonic() < deadline, got
+            time.sleep(0.2)
+        assert "ended: no reply within 2s" in front.log
+    finally:
+        front.cleanup()
+        cluster.stop()
