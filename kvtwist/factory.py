@@ -29,6 +29,10 @@ class Config:
     @ivar password: the required password (L{bytes}) or L{None}.
     @ivar databases: how many databases (C{--databases}).
     @ivar backend: the C{--backend}: C{memory} or a cluster's seeds.
+    @ivar pubsubOutputLimit: C{(hard, soft, seconds)}: a subscriber
+        holding this many bytes of unread messages is dropped, at once
+        past C{hard}, past C{soft} for C{seconds} (0: no limit;
+        C{--pubsub-output-limit}).
     """
 
     def __init__(self, port: str = "3490", maxClients: int = 10000,
@@ -39,7 +43,8 @@ class Config:
                  dataDir: str = ".", fsync: str = "interval",
                  flushInterval: float = 1.0,
                  stallTimeout: float = 60.0, databases: int = 16,
-                 backend: str = "memory"):
+                 backend: str = "memory",
+                 pubsubOutputLimit=(32 * 1024 ** 2, 8 * 1024 ** 2, 60)):
         self.port = port
         self.maxClients = maxClients
         self.maxOutputBuffer = maxOutputBuffer
@@ -54,11 +59,17 @@ class Config:
         self.stallTimeout = stallTimeout
         self.databases = databases
         self.backend = backend
+        self.pubsubOutputLimit = tuple(pubsubOutputLimit)
+
+    #: The TCP port the server was given port 0 for, once bound.
+    boundPort = 0
 
     def portNumber(self) -> int:
         """
         The TCP port of the main listener, or 0 if it is not a TCP port.
         """
+        if self.boundPort:
+            return self.boundPort
         text = self.port
         if not text.isdigit():
             parts = text.split(":")
@@ -81,8 +92,9 @@ class Config:
             "protected-mode": "yes" if self.protectedMode else "no",
             "requirepass": "",
             "proto-max-bulk-len": self.maxBulk,
-            "client-output-buffer-limit": "normal %d %d 0" % (
-                self.maxOutputBuffer, self.maxOutputBuffer),
+            "client-output-buffer-limit": "normal %d %d 0 pubsub %d %d %d"
+            % ((self.maxOutputBuffer, self.maxOutputBuffer) +
+               self.pubsubOutputLimit),
             "dir": self.dataDir,
             "appendonly": "yes",
             "appendfsync": {"always": "always", "interval": "everysec",
@@ -182,6 +194,17 @@ class KVFactory(ServerFactory):
         The clock's time, in seconds.
         """
         return self.clock.seconds()
+
+    def listeningOn(self, address) -> None:
+        """
+        A listener of this factory is bound to C{address}: if the port
+        given was 0, the first TCP port bound is the server's (C{INFO}'s
+        C{tcp_port}).
+        """
+        port = getattr(address, "port", None)
+        config = self.config
+        if port and not config.portNumber():
+            config.boundPort = port
 
     def countActive(self) -> int:
         """
@@ -335,9 +358,13 @@ class KVFactory(ServerFactory):
     def reap(self):
         """
         Disconnect clients stalled (not reading replies) past their bound
-        and, with C{--timeout}, clients idle that long.
+        and, with C{--timeout}, clients idle that long (as in Redis, a
+        client blocked on a command or subscribed to a channel is never
+        idle); take the sample of the C{instantaneous_*} rates (every
+        second).
         """
         now = self.now()
+        self.stats.sampleRates(now)
         timeout = self.config.timeout
         stallBound = timeout or self.config.stallTimeout
         for proto in list(self._connections.values()):
@@ -352,4 +379,7 @@ class KVFactory(ServerFactory):
                         secs=now - stalled)
                     proto.abort("stalled past %gs" % (stallBound,))
             elif timeout and now - proto.state.lastActive >= timeout:
+                state = proto.state
+                if state.blocked or state.pubsub:
+                    continue
                 proto.abort("idle for %gs (--timeout)" % (timeout,))

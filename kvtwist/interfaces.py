@@ -3,6 +3,7 @@
 The seams of kvtwist, as L{zope.interface} interfaces.
 """
 
+from twisted.internet.defer import Deferred
 from zope.interface import Attribute, Interface
 
 
@@ -197,6 +198,19 @@ class IStore(Interface):
         """Replay one journaled op."""
 
 
+class Backpressure(Deferred):
+    """
+    A reply that comes later, and until it does, the client must wait: the
+    caller (a connection) runs no more of that client's requests, and
+    leaves its input unread, until this Deferred fires.
+
+    The memory backend gives one for a write while the log is far behind
+    the clients (a big value being written, a disk slower than the
+    clients): writers are slowed down, never refused, and what the server
+    holds for the log stays bounded.
+    """
+
+
 class IBackend(Interface):
     """
     Where requests become effects: runs whole commands.
@@ -207,6 +221,21 @@ class IBackend(Interface):
     command table over the in-process store and its journal; another one
     (a front end over Redis Cluster, say) can run every command without
     the protocol or the dialects knowing.
+
+    Blocking commands and pushed messages, for any backend:
+
+        - a Deferred reply to a command the table flags C{blocking}
+          (C{BLPOP}...) blocks its client: the connection runs none of
+          that client's later requests until it fires, and the client is
+          neither stalled nor idle meanwhile;
+        - messages for a client (pub/sub) go to C{ctx.client.push(message)}
+          with a L{kvtwist.replies.Push}, which its connection renders and
+          sends in order with its replies (the attribute is L{None} where
+          no connection can show them); while C{ctx.client.pubsub} (a
+          L{kvtwist.backends.pubsub.Subscriptions}, or anything whose
+          length counts the client's channels and patterns) is non-empty,
+          a RESP2 connection is in Redis's subscribed mode
+          (L{kvtwist.protocol.subscribed}), and the client is not idle.
     """
 
     def execute(ctx, name, args):
@@ -220,7 +249,8 @@ class IBackend(Interface):
             L{twisted.internet.defer.Deferred} that fires with one.  It
             never raises and the Deferred never fails: every problem is an
             error reply.  Callers keep replies in request order whatever
-            fires first.
+            fires first.  A L{Backpressure} Deferred also asks the caller
+            to run no more of that client's requests until it fires.
         """
 
     def clientDisconnected(ctx):

@@ -82,7 +82,26 @@ class NullArray:
 NULL_ARRAY = NullArray()
 
 
-#: The types of the replies above (every reply but a Deferred): checked
+class NoReply:
+    """
+    The type of L{NO_REPLY}.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_REPLY"
+
+
+#: What a command answers when nothing is to be sent back: C{CLIENT REPLY
+#: OFF} and C{SKIP}, a C{SHUTDOWN} that succeeds (the connection closes
+#: instead).  Not plain: connections check for it where they queue
+#: replies that are not plain.
+NO_REPLY = NoReply()
+
+
+#: The types of the replies above (every reply but a Deferred and
+#: L{NO_REPLY}): checked
 #: with C{reply.__class__ in PLAIN} before C{isinstance(reply, Deferred)},
 #: which goes through the (slow) abstract-class machinery.
 PLAIN = frozenset([bytes, int, type(None), list, dict, bool, float,
@@ -120,3 +139,30 @@ def unknownCommand(name: bytes, args) -> Error:
                      for a in args[:16])
     return Error("ERR unknown command '%s', with args beginning with: %s"
                  % (name[:128].decode("utf-8", "replace"), shown))
+
+
+class Push(list):
+    """
+    A message the server pushes to a client (C{message}, C{pmessage}) or
+    one frame of a subscription's acknowledgement (C{subscribe}...): an
+    array, sent as a push (C{>}) in RESP3.
+
+    Not among L{PLAIN}: a connection looks at it (a client subscribing
+    may enter RESP2's subscribed mode).  A message goes to many clients:
+    its RESP bytes are kept once rendered (L{kvtwist.dialects.resp}).
+    """
+
+    __slots__ = ("rendered",)
+
+    def __init__(self, items=()):
+        list.__init__(self, items)
+        self.rendered = None
+
+
+class Pushes(list):
+    """
+    Several L{Push} frames in a row: the reply of C{SUBSCRIBE a b}, one
+    frame per channel.
+    """
+
+    __slots__ = ()

@@ -10,6 +10,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from tests.harness import encodeCommand, waitFor
 
 #: The value: big enough that the server's own memory is small beside it,
@@ -166,3 +168,71 @@ def test_abandonedUpload(server):
         assert r.exists("big") == 0
         assert r.ping()
 
+
+
+class Writer(threading.Thread):
+    """
+    Another client writing small keys in a loop until stopped; keeps
+    every reply that was not C{OK}.
+    """
+
+    def __init__(self, server):
+        threading.Thread.__init__(self, daemon=True)
+        self.server = server
+        self.done = threading.Event()
+        self.written = 0
+        self.refused = []
+
+    def run(self):
+        import redis
+        with self.server.redis(protocol=2, socket_timeout=60) as r:
+            while not self.done.is_set():
+                try:
+                    r.set("small:%d" % (self.written,), "v")
+                except redis.ResponseError as e:
+                    self.refused.append(str(e))
+                self.written += 1
+
+    def stop(self):
+        """
+        Stop writing; wait for the thread.
+        """
+        self.done.set()
+        self.join(60)
+
+
+@pytest.mark.parametrize("fsync,command", [
+    ("interval", "SET"), ("always", "SET"), ("no", "SET"),
+    ("interval", "MSET")])
+def test_bigValueNeverRefusesOthers(makeServer, fsync, command):
+    """
+    A value bigger than what the log may hold unwritten (64 MB), with a
+    healthy disk, in each C{--fsync} mode, by C{SET} or C{MSET}: while it
+    is sealed and written, another client's writes all get C{OK}, never
+    C{MISCONF} (which means a failing disk); the big value is stored and
+    in the log.
+    """
+    server = makeServer(["--fsync", fsync])
+    size = 80 * 1024 * 1024
+    other = Writer(server)
+    other.start()
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        if command == "SET":
+            sock.sendall(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n" % (size,))
+        else:
+            sock.sendall(b"*5\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n"
+                         b"$3\r\nbig\r\n$%d\r\n" % (size,))
+        piece = b"x" * CHUNK
+        for _ in range(size // CHUNK):
+            sock.sendall(piece)
+        sock.sendall(b"\r\n")
+        sock.settimeout(60)
+        assert sock.recv(100) == b"+OK\r\n"
+    # (Not logWritten: the other client keeps writing.)
+    waitFor(lambda: int(server.info()["aof_current_size"]) > size,
+            timeout=60, what="the value to be written to the log")
+    other.stop()
+    assert other.refused == []
+    assert other.written > 0
+    with server.redis(protocol=2) as r:
+        assert r.strlen("big") == size

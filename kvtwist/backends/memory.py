@@ -7,8 +7,14 @@ This is the default, embedded backend, and its L{MemoryBackend.execute} is
 the hot path of every request: it is written inline (no helper calls for
 counting, authentication or arity) because each call shows in pipelined
 throughput.
+
+Blocked clients cost that path nothing while there are none: a client
+that blocks (L{kvtwist.backends.blocking}) installs, as this instance's
+C{execute}, a version that serves the keys a command made ready once the
+command has run; the last one to stop waiting takes it away.
 """
 
+from time import perf_counter_ns
 from typing import List
 
 from twisted.internet.defer import Deferred
@@ -16,11 +22,15 @@ from zope.interface import implementer
 
 from kvtwist import replies
 from kvtwist.backends.atomic import AtomicRun, execAbort
+from kvtwist.backends.blocking import Waiting
+from kvtwist.backends.pubsub import Hub
 from kvtwist.commands import TABLE, Context, Offload, errorReply
 from kvtwist.commands.atomic import Atomic
+from kvtwist.commands.blocking import Block
 from kvtwist.commands.connection import REDIS_COMPAT_VERSION
 from kvtwist.commands.transactions import NOT_QUEUED, discard, queue, refused
 from kvtwist.interfaces import IBackend
+from kvtwist.persist.journal import SHUT_DOWN
 from kvtwist.replies import PLAIN, Error
 from kvtwist.scripting import luaModule
 from kvtwist.scripting.engine import Scripts
@@ -29,10 +39,15 @@ from kvtwist.stats import IBackendStats, memoryFigures
 
 def misconf(failure: str) -> Error:
     """
-    The error a write gets while persistence fails (Redis's C{MISCONF}).
+    The error a write gets while persistence fails (Redis's C{MISCONF}),
+    or, once the store service has stopped
+    (L{kvtwist.persist.journal.SHUT_DOWN}), a plain error saying so:
+    C{MISCONF} means a failing disk and nothing else.
 
     @param failure: the persistence failure, in a few words.
     """
+    if failure == SHUT_DOWN:
+        return Error("ERR the server is shutting down")
     return Error("MISCONF Errors writing to the append-only log: %s. "
                  "Writes are refused until the data directory is "
                  "writable again; reads go on." % (failure,))
@@ -60,18 +75,27 @@ class MemoryBackend:
         than L{OFFLOAD_KEYS} keys is done through it, off the reactor
         thread (on a snapshot taken when the command ran), and their reply
         is a Deferred.
+    @ivar clock: the L{IReactorTime} of blocking commands' timeouts, or
+        L{None}: the calling server's (C{ctx.factory.clock}), else the
+        reactor.
+    @ivar waiting: the blocked clients (L{Waiting}), made when the first
+        one blocks; L{None} before.
+    @ivar hub: the pub/sub L{Hub}.
     """
 
     #: Store size from which O(store) work goes to C{runInThread}.
     OFFLOAD_KEYS = 20000
 
-    def __init__(self, store, service=None, runInThread=None,
+    def __init__(self, store, service=None, runInThread=None, clock=None,
                  scriptTimeLimit: float = 5.0):
         self.store = store
         self.service = service
         self.runInThread = runInThread
+        self.clock = clock
         self.scriptTimeLimit = scriptTimeLimit
         self.scripts = None
+        self.waiting = None
+        self.hub = Hub()
 
     def execute(self, ctx: Context, name: bytes, args: List[bytes]):
         """
@@ -84,42 +108,72 @@ class MemoryBackend:
             cmd = TABLE.get(name.upper())
             if cmd is None:
                 factory = ctx.factory
+                if not ctx.client.authenticated:
+                    reply = replies.NOAUTH
+                else:
+                    reply = refused(ctx, replies.unknownCommand(name, args))
                 if factory is not None:
                     factory.stats.unknown += 1
-                if not ctx.client.authenticated:
-                    return replies.NOAUTH
-                return refused(ctx, replies.unknownCommand(name, args))
+                    factory.stats.countError(reply)
+                return reply
         client = ctx.client
         client.commands += 1
         factory = ctx.factory
         if factory is not None:
             # Counted here, inline: this runs for every command.
             stats = factory.stats
-            stats.commandsProcessed += 1
+            n = stats.commandsProcessed = stats.commandsProcessed + 1
             per = stats.perCommand
             per[cmd.name] = per.get(cmd.name, 0) + 1
+            timed = n >= stats.nextSample
+        else:
+            stats = None
+            timed = False
         if not client.authenticated and not cmd.noauth:
-            return replies.NOAUTH
+            return _rejected(stats, cmd, replies.NOAUTH)
         arity = cmd.arity
         n = len(args) + 1
         if (n != arity) if arity > 0 else (n < -arity):
-            return refused(ctx, replies.wrongArity(cmd.name))
+            return _rejected(stats, cmd,
+                             refused(ctx, replies.wrongArity(cmd.name)))
         if client.transaction is not None and cmd.name not in NOT_QUEUED:
-            return queue(ctx, cmd, args, self.writeRefusal())
+            reply = queue(ctx, cmd, args, self.writeRefusal())
+            if reply.__class__ is Error:
+                _rejected(stats, cmd, reply)
+            return reply
         service = self.service
         if cmd.write and service is not None and service.failure is not None:
-            return misconf(service.failure)
+            return _rejected(stats, cmd, misconf(service.failure))
         try:
-            reply = cmd.handler(ctx, args)
+            if timed:
+                reply = _timed(stats, cmd, ctx, args)
+            else:
+                reply = cmd.handler(ctx, args)
         except Exception as e:
-            return errorReply(cmd, e)
-        if reply.__class__ not in PLAIN:
+            reply = errorReply(cmd, e)
+            if stats is not None and reply.__class__ is Error:
+                stats.commandFailed(cmd.name, reply)
+            return reply
+        if reply.__class__ not in _UNCOUNTED:
+            # An error, or a reply that is not plain: off the hot path.
             if reply.__class__ is Offload:
                 reply = self._offload(cmd, reply)
             elif reply.__class__ is Atomic:
-                return self._atomic(ctx, cmd, reply)
-            elif isinstance(reply, Deferred):
+                reply = self._atomic(ctx, cmd, reply)
+                if isinstance(reply, Deferred):
+                    if stats is not None:
+                        reply.addCallback(_countFailure, stats, cmd)
+                elif reply.__class__ is Error and stats is not None:
+                    stats.commandFailed(cmd.name, reply)
+                return reply
+            elif reply.__class__ is Block:
+                return self._block(ctx, reply)
+            if isinstance(reply, Deferred):
                 reply.addErrback(lambda f: errorReply(cmd, f.value))
+                if stats is not None:
+                    reply.addCallback(_countFailure, stats, cmd)
+            elif reply.__class__ is Error and stats is not None:
+                stats.commandFailed(cmd.name, reply)
         if cmd.write and service is not None:
             durable = service.whenDurable()
             if durable is not None:
@@ -140,6 +194,8 @@ class MemoryBackend:
             return offload.work()
         except Exception as e:
             return errorReply(cmd, e)
+
+    # -- transactions and scripts -----------------------------------------
 
     def scriptEngine(self):
         """
@@ -198,12 +254,81 @@ class MemoryBackend:
                 lambda _: reply, lambda f: _notDurable(service, f))
         return reply
 
+    # -- blocked clients ---------------------------------------------------
+
+    def _block(self, ctx: Context, block: Block) -> Deferred:
+        """
+        Make the client of C{ctx} wait (see L{Waiting}).
+        """
+        waiting = self.waiting
+        if waiting is None:
+            clock = self.clock
+            if clock is None:
+                clock = ctx.factory.clock if ctx.factory is not None \
+                    else None
+            if clock is None:
+                from twisted.internet import reactor as clock
+            waiting = self.waiting = Waiting(
+                clock, self._served, self._startServing, self._stopServing)
+        return waiting.block(ctx.client, ctx.store, block)
+
+    def _served(self, reply):
+        """
+        The reply of a blocked client that was served: with C{--fsync
+        always}, a Deferred that fires once its pop is durable.
+        """
+        service = self.service
+        if service is not None:
+            durable = service.whenDurable()
+            if durable is not None:
+                return durable.addCallbacks(
+                    lambda _: reply, lambda f: _notDurable(service, f))
+        return reply
+
+    def _startServing(self) -> None:
+        """
+        A client blocked: from now on, serve what each command makes ready.
+        """
+        self.execute = self._executeThenServe
+
+    def _stopServing(self) -> None:
+        """
+        No client is blocked any more: back to the plain L{execute}.
+        """
+        self.__dict__.pop("execute", None)
+
+    def _executeThenServe(self, ctx: Context, name: bytes,
+                          args: List[bytes]):
+        """
+        L{execute} while clients are blocked: run the command, then serve
+        the keys it made ready (after the whole of an C{EXEC} or script).
+        """
+        reply = MemoryBackend.execute(self, ctx, name, args)
+        waiting = self.waiting
+        if waiting.ready:
+            waiting.serveReady()
+        return reply
+
+    def unblockClient(self, clientId: int, error: bool = False) -> bool:
+        """
+        C{CLIENT UNBLOCK}: the blocked client numbered C{clientId} stops
+        waiting, answered as if its timeout passed, or with Redis's
+        C{UNBLOCKED} error.
+
+        @return: whether it was blocked.
+        """
+        waiting = self.waiting
+        return waiting is not None and waiting.unblock(clientId, error)
+
     def clientDisconnected(self, ctx: Context) -> None:
         """
         The client of C{ctx} is gone: forget its transaction and its
-        watched keys.
+        watched keys; it stops waiting, and subscribes to nothing.
         """
         discard(ctx.client)
+        if self.waiting is not None:
+            self.waiting.forget(ctx.client)
+        self.hub.forget(ctx.client)
 
     def endTurn(self):
         """
@@ -219,7 +344,49 @@ class MemoryBackend:
         The store's keyspace and the service's persistence, for the stats
         snapshot (L{kvtwist.stats.IBackendStats}).
         """
-        return memoryFigures(self.store, self.service)
+        return memoryFigures(self.store, self.service, self.hub)
+
+
+#: The reply classes that need no look after a command ran: the plain
+#: ones but errors (counted as failed calls).
+_UNCOUNTED = PLAIN - {Error}
+
+
+def _timed(stats, cmd, ctx, args):
+    """
+    Run C{cmd} and time it, for C{INFO commandstats} (every command
+    while they are few, one in about 64 under load: see
+    L{kvtwist.stats.Stats.nextSampleAfter}).
+    """
+    start = perf_counter_ns()
+    try:
+        return cmd.handler(ctx, args)
+    finally:
+        end = perf_counter_ns()
+        name = cmd.name
+        calls = stats.sampledCalls
+        calls[name] = calls.get(name, 0) + 1
+        spent = stats.sampledNanoseconds
+        spent[name] = spent.get(name, 0) + end - start
+        stats.nextSampleAfter(stats.commandsProcessed, end)
+
+
+def _rejected(stats, cmd, error: Error) -> Error:
+    """
+    Count C{error}, the refusal of C{cmd} before it ran, and return it.
+    """
+    if stats is not None:
+        stats.commandRejected(cmd.name, error)
+    return error
+
+
+def _countFailure(reply, stats, cmd):
+    """
+    Count the later reply of C{cmd} if it is an error; pass it on.
+    """
+    if reply.__class__ is Error:
+        stats.commandFailed(cmd.name, reply)
+    return reply
 
 
 def _notDurable(service, failure) -> Error:

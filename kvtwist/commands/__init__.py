@@ -2,9 +2,9 @@
 """
 The commands: the table (L{kvtwist.commands.registry}) and one module of
 handlers per Redis command group: L{keys} (generic), L{strings}, L{lists},
-L{hashes}, L{sets}, L{zsets}, L{connection}, L{server}, L{transactions},
-L{scripting}; and L{databases}
-(SELECT, SWAPDB, FLUSHDB...).
+L{hashes}, L{sets}, L{zsets}, L{connection}, L{server}, L{pubsub},
+L{transactions}, L{scripting}; L{databases} (SELECT, SWAPDB, FLUSHDB...)
+and L{blocking} (BLPOP...).
 
 A handler is called as C{handler(ctx, args)} with a
 L{kvtwist.commands.context.Context} and the arguments (L{bytes}, without
@@ -24,14 +24,15 @@ from kvtwist.commands.errors import errorReply
 from kvtwist.commands.registry import (
     TABLE, Command, Offload, group, intArg, lookup)
 from kvtwist.commands import (  # registers the handlers
-    connection, databases, hashes, keys, lists, scripting, server, sets,
-    strings, transactions, zsets)
+    blocking, configuration, connection, databases, hashes, keys, lists,
+    pubsub, scripting, server, sets, strings, transactions, zsets)
 from kvtwist.replies import PLAIN as PLAIN_REPLIES
 
 __all__ = ["TABLE", "Command", "ClientState", "Context", "Offload",
            "PLAIN_REPLIES", "errorReply", "execute", "group", "intArg",
-           "lookup", "connection", "databases", "hashes", "keys", "lists",
-           "scripting", "server", "sets", "strings", "transactions", "zsets"]
+           "lookup", "blocking", "configuration", "connection", "databases",
+           "hashes", "keys", "lists", "pubsub", "scripting", "server", "sets",
+           "strings", "transactions", "zsets"]
 
 
 def execute(ctx: Context, name: bytes, args: List[bytes]):

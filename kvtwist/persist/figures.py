@@ -107,6 +107,8 @@ class StoreServiceFigures:
              "ok" if self.failure is None else "err"),
             ("aof_last_error", self.failure or ""),
             ("aof_flush_errors", writer.flushErrors),
+            ("aof_backpressure", int(journal.throttled)),
+            ("aof_backpressure_writes", journal.throttledWrites),
             ("rdb_changes_since_last_save", journal.seq() - snaps.seqAtSave),
             ("rdb_bgsave_in_progress", int(snaps.inProgress)),
             ("rdb_last_save_time", snaps.lastSave),

@@ -21,6 +21,13 @@ that fires once the writer has made every op so far durable.
 The ops of an C{EXEC} or a script are made one group op
 (L{Journal.group}) before anything else sees them, so that recovery
 replays all of them or none.
+
+What is held for the log is bounded by backpressure, not by refusals:
+while more than L{Journal.MAX_UNWRITTEN} bytes are sealed but not written
+(a big value on its way to the disk, a disk slower than the clients), a
+write's reply waits (a L{kvtwist.interfaces.Backpressure}, so its client
+sends nothing more meanwhile) until the writer has caught up by half.  A
+write is refused (C{MISCONF}) only when writing or encoding the log fails.
 """
 
 import collections
@@ -30,7 +37,13 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from kvtwist.interfaces import Backpressure
 from kvtwist.persist.format import encodeFrames, groupOps
+
+
+#: What a stopped store service gives as its C{failure}: writes are
+#: refused then, but not because the disk fails (not C{MISCONF}).
+SHUT_DOWN = "the server is shutting down"
 
 
 class LogWriteFailed(Exception):
@@ -69,8 +82,10 @@ class Journal:
     @ivar durableSeq: the sequence number of the last durable op.
     @ivar unwrittenBytes: the bytes of the records sealed but not written
         yet (in flight included).
-    @ivar backlogError: why writes are refused while more than
-        L{MAX_UNWRITTEN} bytes are sealed but not written, or L{None}.
+    @ivar throttled: whether writes wait for the log to catch up: set
+        once more than L{MAX_UNWRITTEN} bytes are sealed but not written,
+        cleared once no more than half as many are.
+    @ivar throttledWrites: how many writes waited so since startup.
     """
 
     #: How many pending ops make L{sealBatch} encode them: fewer would make
@@ -83,9 +98,11 @@ class Journal:
     #: refused) after at most about this much, not a whole interval's.
     FLUSH_BYTES = 1 << 20
 
-    #: Sealed bytes not written beyond which writes are refused until the
-    #: writer catches up: the memory held for the log stays bounded, even
-    #: when the disk is much slower than the clients.
+    #: Sealed bytes not written beyond which writes wait (backpressure)
+    #: until the writer has caught up by half: the memory held for the log
+    #: stays bounded, even when the disk is much slower than the clients.
+    #: Nothing is refused for it: a healthy disk is never a reason for
+    #: C{MISCONF}.
     MAX_UNWRITTEN = 64 << 20
 
     _log = Logger()
@@ -108,10 +125,17 @@ class Journal:
         self.sealError: Optional[str] = None
         self.sealErrors = 0
         self.unwrittenBytes = 0
-        self.backlogError: Optional[str] = None
+        self.throttled = False
+        self.throttledWrites = 0
         self.generation = None
         self.durableSeq = 0
         self._waiters: collections.deque = collections.deque()
+        # Writes waiting for the throttle to lift (not with always: those
+        # wait for durability, which implies it).
+        self._throttledWaiters: List[Deferred] = []
+        # Whether whenDurable has anything to do: always, or throttled
+        # (one test on the hot path of every write).
+        self._waits = always
         self._wake = wake
         self._changed = changed
         if always:
@@ -160,33 +184,39 @@ class Journal:
             self._log.info("The pending writes can be encoded again")
             self._notify()
         if unwritten >= self.FLUSH_BYTES:
-            if unwritten > self.MAX_UNWRITTEN:
-                self._backlogged()
+            if unwritten > self.MAX_UNWRITTEN and not self.throttled:
+                self._throttle()
             if self._wake is not None:
                 self._wake()
         return True
 
-    def _backlogged(self):
-        if self.backlogError is None:
-            self._log.warn(
-                "{bytes} bytes of writes are not in the log yet (the disk "
-                "is slower than the clients): refusing writes until they "
-                "are", bytes=self.unwrittenBytes)
-        self.backlogError = ("the disk can't keep up: %d bytes not written "
-                             "yet" % (self.unwrittenBytes,))
-        self._notify()
+    def _throttle(self):
+        """
+        Too much is sealed but not written: writes wait from now on (see
+        L{whenDurable}) until L{written} lifts the throttle.
+        """
+        self.throttled = True
+        self._waits = True
+        self._log.info(
+            "{bytes} bytes of writes are not in the log yet: writers wait "
+            "until it has caught up", bytes=self.unwrittenBytes)
 
     def written(self, size: int):
         """
-        The writer wrote C{size} bytes of sealed records: once the backlog
-        is below L{MAX_UNWRITTEN} again, writes are accepted.
+        The writer wrote C{size} bytes of sealed records: once no more
+        than half of L{MAX_UNWRITTEN} are left, the writes waiting for it
+        are answered and writes no longer wait.
         """
         self.unwrittenBytes -= size
-        if self.backlogError is not None and (
+        if self.throttled and (
                 self.unwrittenBytes <= self.MAX_UNWRITTEN // 2):
-            self.backlogError = None
-            self._log.info("The log has caught up; accepting writes")
-            self._notify()
+            self.throttled = False
+            self._waits = self.always
+            waiters, self._throttledWaiters = self._throttledWaiters, []
+            self._log.info("The log has caught up; {count} writes waited "
+                           "for it", count=len(waiters))
+            for d in waiters:
+                d.callback(None)
 
     def _sealFailed(self, error: Exception):
         first = self.sealError is None
@@ -285,32 +315,48 @@ class Journal:
 
     def whenDurable(self) -> Optional[Deferred]:
         """
-        With C{always}: a Deferred that fires with L{None} once every op
-        journaled so far is durable, or L{None} if all are already.
-        Without, always L{None}.
+        What a write that was just journaled must wait for before its
+        reply, if anything:
+
+            - with C{always}, a Deferred that fires with L{None} once every
+              op journaled so far is durable (L{None} if all are already);
+            - while L{throttled}, a L{Backpressure} Deferred that fires
+              once the log has caught up (with C{always}: once durable);
+            - else L{None}.
 
         If writing the log fails first, the Deferred fails with
         L{LogWriteFailed} (see L{failWaiters}).
         """
-        if not self.always:
+        if not self._waits:
             return None
+        throttled = self.throttled
+        if throttled:
+            self.throttledWrites += 1
+        if not self.always:
+            d = Backpressure()
+            self._throttledWaiters.append(d)
+            return d
         seq = self.sealedOps + len(self.pending)
         if seq <= self.durableSeq:
             return None
-        d = Deferred()
+        d = Backpressure() if throttled else Deferred()
         self._waiters.append((seq, d))
         return d
 
     def failWaiters(self, reason: Exception):
         """
-        The records of the writes waiting to be durable could not be
-        written: fail their Deferreds with C{reason}, so that every one of
-        those writes is answered (with an error, C{MISCONF}), not left
-        waiting.  Their ops stay in the journal and are retried: an error
-        means "not acknowledged", not "not applied".
+        The records of the writes waiting to be durable (or for the log to
+        catch up) could not be written: fail their Deferreds with
+        C{reason}, so that every one of those writes is answered (with an
+        error, C{MISCONF}), not left waiting.  Their ops stay in the
+        journal and are retried: an error means "not acknowledged", not
+        "not applied".
         """
         waiters, self._waiters = self._waiters, collections.deque()
+        throttled, self._throttledWaiters = self._throttledWaiters, []
         for _, d in waiters:
+            d.errback(reason)
+        for d in throttled:
             d.errback(reason)
 
     def markDurable(self, upto: int):

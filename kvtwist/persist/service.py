@@ -36,7 +36,7 @@ from zope.interface import implementer
 from kvtwist.persist.figures import StoreServiceFigures
 from kvtwist.persist.files import FileSystem
 from kvtwist.persist.fork import InlineForker, ProcessForker
-from kvtwist.persist.journal import Journal
+from kvtwist.persist.journal import SHUT_DOWN, Journal
 from kvtwist.persist.lock import DataDirInUse, DataDirLock
 from kvtwist.persist.recovery import RecoveryError, recover
 from kvtwist.persist.shutdown import ExitGuard, ShutdownGate
@@ -208,8 +208,7 @@ class StoreService(StoreServiceFigures, MultiService):
             # Stopped: writes stay refused, whatever a late flush says.
             return
         journal = self.journal
-        self.failure = (self.writer.writeError or journal.sealError
-                        or journal.backlogError)
+        self.failure = self.writer.writeError or journal.sealError
 
     # -- the entry points --------------------------------------------------
 
@@ -442,7 +441,7 @@ class StoreService(StoreServiceFigures, MultiService):
             # their writes (MISCONF) rather than accept what won't be
             # written.
             self._closed = True
-            self.failure = "the server is shutting down"
+            self.failure = SHUT_DOWN
             self.store.journal = None
             done.callback(None)
 

@@ -335,8 +335,7 @@ class LogWriter:
         self.lastFlushTime = self._clock.seconds()
         if self.writeError is not None:
             self.writeError = None
-            if self.journal.sealError is None and (
-                    self.journal.backlogError is None):
+            if self.journal.sealError is None:
                 self._log.info("Writing the log works again; accepting "
                                "writes")
             self._notify()

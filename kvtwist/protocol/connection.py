@@ -11,7 +11,9 @@ of its input (L{kvtwist.protocol.telnet}: Ctrl+C in telnet cancels the line
 being typed).  The first request starting with C{*} makes it a RESP
 connection (raw mode) for good: its lines are then Redis's inline
 commands, answered in RESP.
-"""
+
+A blocked client
+========="""
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
@@ -21,13 +23,16 @@ from zope.interface import implementer
 
 from kvtwist import commands, dialects, transport as _transport
 from kvtwist.dialects import resp, text
+from kvtwist.interfaces import Backpressure
 from kvtwist.logs import RepeatLimiter
 from kvtwist.protocol import framing, replyqueue
 from kvtwist.protocol.framing import (
     Framer, LineTooLong, PREAUTH, ProtocolError, RESP_STARTS, TelnetReply)
 from kvtwist.protocol.replyqueue import ReplyQueue
+from kvtwist.protocol.subscribed import SubscribedMode
 from kvtwist.protocol.writer import TurnWriter
-from kvtwist.replies import PLAIN, Error, SetReply, Status
+from kvtwist.commands.context import ConnectionFigures
+from kvtwist.replies import NO_REPLY, PLAIN, Error, Pushes, SetReply, Status
 
 TOO_BIG_INLINE = Error(framing.TOO_BIG_INLINE)
 
@@ -58,6 +63,8 @@ class KVProtocol(LineReceiver):
     @ivar disconnectReason: why the server closed it, if it did.
     @ivar stalledSince: when it stopped reading its replies (its input was
         paused), or L{None}.
+    @ivar blocked: whether it waits on a blocking command (see the
+        module's docstring).
     """
 
     _log = Logger()
@@ -85,6 +92,13 @@ class KVProtocol(LineReceiver):
         self._limits = None
         self.disconnectReason = None
         self.stalledSince = None
+        self.blocked = False
+        # Whether reading stopped because a blocked client sent too much.
+        self._inputHeld = False
+        # Pushed bytes sent since the transport's buffer filled, and since
+        # when they are over the soft limit.
+        self._pushedWhileFull = 0
+        self._overSoftSince = None
 
     # -- connection ---------------------------------------------------------
 
@@ -118,6 +132,7 @@ class KVProtocol(LineReceiver):
                                   self._repliesSent)
         self._backend = factory.backend
         self._endTurn = factory.backend.endTurn
+        self.state.push = self._push
         self.warnings = RepeatLimiter(
             self._log, factory.clock, "client {client} ({addr}): ",
             client=self.state.id, addr=self.state.addr)
@@ -128,6 +143,8 @@ class KVProtocol(LineReceiver):
         tell the factory.
         """
         self._cancelUnterminated()
+        if self.blocked:
+            self._unblocked(None, resume=False)
         if self.warnings is not None:
             self.warnings.flush()
         if self.factory is not None and self.state is not None:
@@ -159,11 +176,14 @@ class KVProtocol(LineReceiver):
         The transport drained: run what is buffered, read again.
         """
         self._writePaused = False
+        self._pushedWhileFull = 0
+        self._overSoftSince = None
         if self._readPaused and not self._closing and \
                 not self.replies.heavy:
             self._readPaused = False
             self.stalledSince = None
-            self.transport.resumeProducing()
+            if not self._inputHeld:
+                self.transport.resumeProducing()
             self.factory.clientResumed(self)
             self._run()
 
@@ -238,6 +258,9 @@ class KVProtocol(LineReceiver):
             while True:
                 if self._closing:
                     return
+                if self.blocked:
+                    self._holdInput()
+                    break
                 if self._writePaused or self._budget <= 0:
                     # Backpressure: leave the rest unread until drained.
                     self._readPaused = True
@@ -357,6 +380,9 @@ class KVProtocol(LineReceiver):
         it stopped.
         """
         state = self.state
+        if state.replyMode is not None:
+            self._runRespQuietly(batch)
+            return
         state.dialect = "resp"
         authenticated = state.authenticated
         ctx = self.ctx
@@ -390,6 +416,11 @@ class KVProtocol(LineReceiver):
                                         cls is SetReply) and
                                        len(reply) > large):
                 data = render(reply, state.protover)
+            elif cls is Pushes:
+                # (Un)subscribed: RESP2's subscribed mode may begin or end.
+                data = render(reply, state.protover)
+                if self._subscribedMode():
+                    execute = self._backend.execute
             else:
                 data = None
             if data is not None:
@@ -406,11 +437,75 @@ class KVProtocol(LineReceiver):
                 if self._emitLater(name, reply,
                                    lambda r, p=protover: render(r, p)):
                     budget = 0
-            if state.closeAfterReply:
-                self._closeAfterOutput()
+                if self.blocked:
+                    break
+                # (A backend's later reply to SUBSCRIBE...: the client's
+                # subscriptions are known as the command runs.)
+                if self._subscribedMode():
+                    execute = self._backend.execute
+            if state.afterReply and self._afterReply():
+                break
             if state.authenticated is not authenticated:
                 break
         self._budget = budget
+        if pos is not None:
+            self.framer.consumed(pos)
+
+    def _afterReply(self) -> bool:
+        """
+        The state of the client changed in a way that concerns the
+        connection (L{kvtwist.commands.ClientState.afterReply}): close
+        after the replies so far (C{QUIT}), or see that its replies are
+        no longer all sent (C{CLIENT REPLY}).
+
+        @return: whether L{_runResp} must stop (its later requests run in
+            L{_runRespQuietly}).
+        """
+        state = self.state
+        state.afterReply = False
+        if state.closeAfterReply:
+            self._closeAfterOutput()
+        return state.replyMode is not None
+
+    def _runRespQuietly(self, batch):
+        """
+        L{_runResp} for a client that turned its replies off (C{CLIENT
+        REPLY OFF}) or asked for the next one to be skipped (C{SKIP}):
+        each request runs, its reply is dropped (a later one still waits
+        its turn) unless it turned them on again (C{CLIENT REPLY ON}:
+        Redis answers it); once they are on, the rest of the batch goes
+        back to L{_runResp}.
+        """
+        state = self.state
+        state.dialect = "resp"
+        ctx = self.ctx
+        execute = self._backend.execute
+        pos = None
+        for args, end in batch:
+            if self._closing or self._writePaused or self._budget <= 0:
+                break
+            pos = end
+            before = state.replyMode
+            if before == "skip":
+                state.replyMode = None
+            name = args[0]
+            state.lastCommand = name
+            protover = state.protover
+            reply = execute(ctx, name, args[1:])
+            if before == "off" and state.replyMode is None:
+                # CLIENT REPLY ON: answered.
+                self._emitLater(name, reply,
+                                lambda r, p=protover: resp.render(r, p))
+            elif isinstance(reply, Deferred):
+                # Dropped once it fires, keeping the order of the rest.
+                self._emitLater(name, reply, lambda r: b"")
+                if self.blocked:
+                    break
+            state.afterReply = False
+            if state.closeAfterReply:
+                self._closeAfterOutput()
+            if state.replyMode is None:
+                break
         if pos is not None:
             self.framer.consumed(pos)
 
@@ -496,22 +591,168 @@ class KVProtocol(LineReceiver):
     def _emitLater(self, name: bytes, reply, render) -> bool:
         """
         Queue C{reply} (a Deferred, or a large reply); it is I{heavy} if it
-        is large or the Deferred of a command the table marks heavy
-        (C{KEYS} or C{PRINT} on a big store, computed in the thread pool),
-        as opposed to a write waiting for its fsync or any reply a backend
+        is large, the Deferred of a command the table marks heavy (C{KEYS}
+        or C{PRINT} on a big store, computed in the thread pool), or a
+        L{Backpressure} (a write waiting for the log to catch up), as
+        opposed to a write waiting for its fsync or any reply a backend
         gives later.  Until a heavy reply is rendered this client's next
         requests wait unread, so a pipeline of them holds one snapshot at a
-        time, not hundreds; other Deferred replies don't stop the reading.
+        time, not hundreds, and a writer slowed down by the log sends
+        nothing more meanwhile; other Deferred replies don't stop the
+        reading.
 
         @return: whether it is heavy (the caller stops reading).
         """
+        if reply is NO_REPLY:
+            return False
+        blocking = False
         if isinstance(reply, Deferred):
             cmd = commands.lookup(name)
-            heavy = cmd is not None and cmd.heavy
+            heavy = (cmd is not None and cmd.heavy) or (
+                reply.__class__ is Backpressure)
+            blocking = cmd is not None and cmd.blocking and not reply.called
+            render = _unlessNoReply(render)
         else:
             heavy = replyqueue.isLarge(reply)
         self.replies.later(reply, render, heavy)
+        if blocking:
+            self._block(reply)
         return heavy
+
+    def connectionFigures(self) -> ConnectionFigures:
+        """
+        What C{CLIENT LIST} shows of this connection's socket and buffers.
+        """
+        transport = self.transport
+        host = transport.getHost()
+        port = getattr(host, "port", None)
+        laddr = ("%s:%s" % (host.host, port)) if port is not None else \
+            str(getattr(host, "name", "") or "unix")
+        writer = self.writer
+        held = sum(len(d) for d in writer.held) if writer else 0
+        return ConnectionFigures(
+            laddr, _transport.fileno(transport),
+            self.framer.buffered() if self.framer else 0, held,
+            len(self.replies.waiting) if self.replies else 0,
+            _transport.pendingOutput(transport))
+
+    # -- pushed messages -----------------------------------------------------
+
+    def _push(self, message) -> None:
+        """
+        C{state.push}: send a message pushed to this client (a
+        L{kvtwist.replies.Push}), in order with its replies, and drop the
+        client if it holds too many unread (see the module's docstring).
+        """
+        if self._closing:
+            return
+        if self.line_mode:
+            data = text.renderPush(message)
+        else:
+            data = resp.renderPush(message, self.state.protover)
+        if self.blocked:
+            self._send(data)
+        else:
+            self.replies.add(data)
+        if self._writePaused:
+            self._heldUnread(len(data))
+
+    def _heldUnread(self, size: int) -> None:
+        """
+        C{size} more bytes of messages wait for a client whose transport
+        is full: drop it past the hard limit, or past the soft one for its
+        seconds (C{--pubsub-output-limit}).
+        """
+        held = self._pushedWhileFull = self._pushedWhileFull + size
+        hard, soft, seconds = self.factory.config.pubsubOutputLimit
+        why = None
+        if hard and held >= hard:
+            why = "hard"
+        elif soft and held >= soft:
+            now = self.factory.now()
+            since = self._overSoftSince
+            if since is None:
+                self._overSoftSince = now
+            elif now - since >= seconds:
+                why = "soft"
+        else:
+            self._overSoftSince = None
+        if why is not None:
+            self._log.warn(
+                "client {id} ({addr}) dropped: {held} bytes of pub/sub "
+                "messages unread, past the {which} limit", id=self.state.id,
+                addr=self.state.addr, held=held, which=why)
+            self.factory.stats.outputLimitDisconnects += 1
+            self.abort("pub/sub output past its %s limit" % (why,))
+
+    def _subscribedMode(self) -> bool:
+        """
+        A RESP client subscribed or unsubscribed: run its requests through
+        a L{SubscribedMode} while it subscribes to anything, through the
+        backend itself otherwise.
+
+        @return: whether that changed.
+        """
+        backend = self.factory.backend
+        subscribed = bool(self.state.pubsub)
+        if subscribed == (self._backend is not backend):
+            return False
+        if subscribed:
+            self._backend = SubscribedMode(backend, self._leaveSubscribedMode)
+        else:
+            self._backend = backend
+        return True
+
+    def _leaveSubscribedMode(self) -> None:
+        self._backend = self.factory.backend
+
+    # -- a blocked client ----------------------------------------------------
+
+    def _block(self, reply: Deferred) -> None:
+        """
+        The client waits on C{reply}, the Deferred of a blocking command:
+        run none of its later requests until it fires.
+        """
+        self.blocked = self.state.blocked = True
+        self.factory.stats.blockedClients += 1
+        reply.addBoth(self._unblocked)
+
+    def _unblocked(self, result, resume: bool = True):
+        """
+        The blocking command's reply came (it was queued first, so it is
+        on its way), or the connection ended (not C{resume}): the
+        client's later requests run on the next reactor turn, as Redis
+        runs an unblocked client's pending input after the command that
+        served it.
+        """
+        if self.blocked:
+            self.blocked = self.state.blocked = False
+            self.factory.stats.blockedClients -= 1
+            if resume and not self._closing:
+                self.factory.clock.callLater(0, self._resumeAfterBlock)
+        return result
+
+    def _holdInput(self) -> None:
+        """
+        While blocked: stop reading once the input kept unrun reaches the
+        output budget's size (C{--max-output-buffer}).
+        """
+        if not self._inputHeld and self.framer.buffered() > self._maxOutput:
+            self._inputHeld = True
+            self.transport.pauseProducing()
+
+    def _resumeAfterBlock(self) -> None:
+        """
+        Read again if reading stopped while blocked; run the requests that
+        waited.
+        """
+        if self._closing or self.blocked:
+            return
+        if self._inputHeld:
+            self._inputHeld = False
+            if not self._readPaused:
+                self.transport.resumeProducing()
+        self._run()
 
     def _heavyDone(self):
         """
@@ -542,10 +783,17 @@ class KVProtocol(LineReceiver):
         Stop running this client's requests and close the connection once
         the replies already owed to it are sent (graceful shutdown).  The
         requests it sent but that have not run yet are dropped unanswered.
+        A blocked client is closed now, with what is ready for it: the
+        reply of its blocking command will not come (Redis closes it too).
         """
         if self._closing:
             return
         self.disconnectReason = why
+        if self.blocked:
+            self._closing = True
+            self.framer.discard()
+            self._finishClose()
+            return
         self._closeAfterOutput()
 
     def abort(self, why: str):
@@ -570,3 +818,14 @@ class KVProtocol(LineReceiver):
                 transport.unregisterProducer()
             transport.loseConnection()
 
+
+def _unlessNoReply(render):
+    """
+    C{render}, but rendering L{NO_REPLY} (a C{SHUTDOWN} that succeeded)
+    as nothing.
+    """
+    def renderUnlessNoReply(reply, *args):
+        if reply is NO_REPLY:
+            return b""
+        return render(reply, *args)
+    return renderUnlessNoReply

@@ -7,9 +7,12 @@ C{SHUTDOWN [NOSAVE|SAVE]}.
 
 import signal
 
+from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist.commands import Context, execute
+from kvtwist.interfaces import Backpressure
+from kvtwist.replies import NO_REPLY
 from kvtwist.test.test_persist_service import (
     ServiceTestMixin, capturedEvents, formatted)
 
@@ -41,37 +44,138 @@ class BoundTests(ServiceTestMixin, SynchronousTestCase):
         self.assertLess(self.clock.seconds() - 1700000000.0, 1)
         self.flushLoggedErrors(OSError)
 
-    def test_backlogRefusesWrites(self):
+    def drain(self):
         """
-        While more than C{MAX_UNWRITTEN} bytes wait for a slow disk, writes
-        get C{MISCONF}; once the writer catches up they are accepted again,
-        and nothing was lost.
+        Let the writer's thread run again, and every flush it schedules.
         """
-        self.runner.auto = False
-        store, svc = self.start()
+        self.runner.auto = True
+        while self.runner.calls or self.clock.getDelayedCalls():
+            self.runner.runAll()
+            self.clock.advance(0)
+            if not self.runner.calls:
+                break
+
+    def _fillPastBound(self, svc, ctx, keys=50):
+        """
+        With the writer's thread stopped, write until a reply waits for
+        the log (at most C{keys} writes of 100 bytes); return the replies.
+        """
         svc.journal.FLUSH_BYTES = 100
         svc.journal.MAX_UNWRITTEN = 1000
         svc.journal.SEAL_OPS = 1
-        ctx = Context(store, None, svc)
-        accepted = []
-        for i in range(50):
+        got = []
+        for i in range(keys):
             reply = execute(ctx, b"SET", [b"k%d" % (i,), b"v" * 100])
             svc.sealBatch()
             self.clock.advance(0)
-            if reply != "OK":
+            got.append(reply)
+            if isinstance(reply, Deferred):
                 break
-            accepted.append(b"k%d" % (i,))
-        self.assertTrue(reply.startswith("MISCONF"), reply)
-        self.assertIn("can't keep up", reply)
-        self.assertLess(svc.journal.unwrittenBytes, 1300)
-        self.runner.auto = True
-        self.runner.runAll()
-        self.clock.advance(1)
+        return got
+
+    def test_backlogSlowsWritersDown(self):
+        """
+        While more than C{MAX_UNWRITTEN} bytes wait for a slow disk,
+        writes are applied but their replies wait (a L{Backpressure}, so
+        the client sends nothing more meanwhile): never C{MISCONF}, which
+        means a failing disk.  Once the writer catches up the replies are
+        C{OK}, writes no longer wait, and nothing was lost.
+        """
+        self.runner.auto = False
+        store, svc = self.start()
+        ctx = Context(store, None, svc)
+        got = self._fillPastBound(svc, ctx)
+        self.assertEqual(got[:-1], ["OK"] * (len(got) - 1))
+        waiting = got[-1]
+        self.assertIsInstance(waiting, Backpressure)
+        self.assertNoResult(waiting)
         self.assertIsNone(svc.failure)
-        self.assertEqual(execute(ctx, b"SET", [b"more", b"v"]), "OK")
+        self.assertEqual(svc.info()["aof_backpressure"], 1)
+        more = execute(ctx, b"SET", [b"more", b"v"])
+        self.assertIsInstance(more, Backpressure)
+        self.assertLess(svc.journal.unwrittenBytes, 1300)
+
+        self.drain()
+        self.assertEqual(self.successResultOf(waiting), "OK")
+        self.assertEqual(self.successResultOf(more), "OK")
+        self.assertEqual(svc.info()["aof_backpressure"], 0)
+        self.assertEqual(svc.info()["aof_backpressure_writes"], 2)
+        self.assertEqual(execute(ctx, b"SET", [b"last", b"v"]), "OK")
         self.stop(svc)
         store2, svc2 = self.start()
-        self.assertEqual(sorted(store2.keys()), sorted(accepted + [b"more"]))
+        self.assertEqual(len(store2.keys()), len(got) + 2)
+
+    def test_backlogWithFailingDiskRefuses(self):
+        """
+        If writing the log fails while writes wait for it to catch up,
+        each of them is answered C{MISCONF} (not acknowledged, not left
+        waiting), as is every later write.
+        """
+        self.runner.auto = False
+        store, svc = self.start()
+        ctx = Context(store, None, svc)
+        waiting = self._fillPastBound(svc, ctx)[-1]
+        self.assertIsInstance(waiting, Backpressure)
+        self.fs.failWrites = True
+        self.runner.runAll()
+        self.assertTrue(self.successResultOf(waiting).startswith("MISCONF"))
+        self.assertTrue(execute(ctx, b"SET", [b"k", b"v"]).startswith(
+            "MISCONF"))
+        self.flushLoggedErrors(OSError)
+
+    def test_alwaysBacklogSlowsWritersDown(self):
+        """
+        With C{--fsync always}, a write made while the log is far behind
+        waits for its fsync as ever, and its client sends nothing more
+        meanwhile (the Deferred is a L{Backpressure}).
+        """
+        self.runner.auto = False
+        store, svc = self.start(fsync="always")
+        svc.journal.FLUSH_BYTES = 100
+        svc.journal.MAX_UNWRITTEN = 1000
+        ctx = Context(store, None, svc)
+        first = execute(ctx, b"SET", [b"first", b"v"])
+        self.assertIsInstance(first, Deferred)
+        self.assertNotIsInstance(first, Backpressure)
+        for i in range(20):
+            store.set(b"k%d" % (i,), b"%0100d" % (i,))
+        svc.journal.seal()
+        self.assertTrue(svc.journal.throttled)
+        late = execute(ctx, b"SET", [b"late", b"v"])
+        self.assertIsInstance(late, Backpressure)
+        self.drain()
+        self.assertEqual(self.successResultOf(first), "OK")
+        self.assertEqual(self.successResultOf(late), "OK")
+        self.assertIsNone(svc.failure)
+
+    def test_bigValueNeverRefusesOthers(self):
+        """
+        A value bigger than C{MAX_UNWRITTEN}, with a healthy disk: while
+        it is written, other clients' writes wait a moment and then get
+        C{OK}; none gets C{MISCONF}.
+        """
+        for fsync in ["interval", "always", "no"]:
+            self.runner.auto = False
+            store, svc = self.start(fsync=fsync)
+            svc.journal.MAX_UNWRITTEN = 1 << 20
+            ctx = Context(store, None, svc)
+            big = execute(ctx, b"SET", [b"big", b"x" * (2 << 20)])
+            svc.sealBatch()
+            self.clock.advance(1)
+            self.assertTrue(svc.journal.throttled, fsync)
+            other = execute(ctx, b"MSET", [b"a", b"1", b"b", b"2"])
+            self.assertIsInstance(other, Backpressure)
+            self.assertIsNone(svc.failure)
+            self.drain()
+            self.assertEqual(self.successResultOf(other), "OK")
+            if isinstance(big, Deferred):
+                big = self.successResultOf(big)
+            self.assertEqual(big, "OK")
+            self.stop(svc)
+            store2, svc2 = self.start(fsync=fsync)
+            self.assertEqual(len(store2.get(b"big")), 2 << 20)
+            self.assertEqual(store2.get(b"b"), b"2")
+            self.stop(svc2)
 
 
 class RefuseToExitTests(ServiceTestMixin, SynchronousTestCase):
@@ -200,13 +304,14 @@ class ShutdownCommandTests(ServiceTestMixin, SynchronousTestCase):
 
     def test_shutdownWritesThenStops(self):
         """
-        C{SHUTDOWN} writes the log, answers C{OK} and stops the reactor.
+        C{SHUTDOWN} writes the log, stops the reactor and answers
+        nothing: the connection closes (as Redis).
         """
         store, svc = self.start()
         ctx = Context(store, None, svc)
         execute(ctx, b"SET", [b"k", b"v"])
         self.assertEqual(self.successResultOf(
-            execute(ctx, b"SHUTDOWN", [])), "OK")
+            execute(ctx, b"SHUTDOWN", [])), NO_REPLY)
         self.assertTrue(ctx.client.closeAfterReply)
         self.clock.advance(0)
         self.assertEqual(self.reactor.stopped, 1)
@@ -237,7 +342,7 @@ class ShutdownCommandTests(ServiceTestMixin, SynchronousTestCase):
         ctx = Context(store, None, svc)
         execute(ctx, b"SET", [b"k", b"v"])
         self.assertEqual(self.successResultOf(
-            execute(ctx, b"SHUTDOWN", [b"SAVE"])), "OK")
+            execute(ctx, b"SHUTDOWN", [b"SAVE"])), NO_REPLY)
         self.assertEqual(svc.snapshotCount, 1)
 
     def test_shutdownNosaveWhileFailing(self):
@@ -251,7 +356,7 @@ class ShutdownCommandTests(ServiceTestMixin, SynchronousTestCase):
         self.fs.failWrites = True
         self.clock.advance(1)
         self.assertEqual(self.successResultOf(
-            execute(ctx, b"SHUTDOWN", [b"NOSAVE"])), "OK")
+            execute(ctx, b"SHUTDOWN", [b"NOSAVE"])), NO_REPLY)
         self.clock.advance(0)
         self.assertEqual(self.reactor.stopped, 1)
         with capturedEvents() as events:

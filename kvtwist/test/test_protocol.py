@@ -16,6 +16,7 @@ from kvtwist.dialects import resp
 from kvtwist.protocol import replyqueue
 from kvtwist.dialects.resp import encodeCommand
 from kvtwist.factory import Config, KVFactory
+from kvtwist.interfaces import Backpressure
 from kvtwist.store import Store
 
 
@@ -31,15 +32,19 @@ class FakeService:
     def __init__(self):
         self.waiting = []
         self.durable = False
+        self.pressure = False
         self.sealed = 0
 
     def sealBatch(self):
         self.sealed += 1
 
     def whenDurable(self):
-        if not self.durable:
+        if self.pressure:
+            d = Backpressure()
+        elif self.durable:
+            d = Deferred()
+        else:
             return None
-        d = Deferred()
         self.waiting.append(d)
         return d
 
@@ -343,6 +348,28 @@ class RespProtocolTests(ConnectedMixin, SynchronousTestCase):
         self.assertEqual(out, b"")
         self.factory.service.fire()
         self.assertEqual(self.transport.value(), b"+OK\r\n$1\r\n1\r\n")
+
+    def test_backpressureStopsReading(self):
+        """
+        A write whose reply is a L{Backpressure} (the log is far behind)
+        holds the client's next requests unread until it fires; then they
+        run, and the replies come in order.  (A write waiting for its
+        fsync, L{test_orderedBehindDeferred}, doesn't stop the reading.)
+        """
+        self.factory.service.pressure = True
+        out = self.send(encodeCommand("SET", "a", "1") +
+                        encodeCommand("SET", "b", "2") +
+                        encodeCommand("GET", "a"))
+        self.assertEqual(out, b"")
+        self.assertEqual(self.transport.producerState, "paused")
+        self.assertIsNone(self.factory.store.get(b"b"))
+        self.factory.service.pressure = False
+        self.factory.service.fire()
+        self.clock.advance(0)
+        self.assertEqual(self.transport.value(),
+                         b"+OK\r\n+OK\r\n$1\r\n1\r\n")
+        self.assertEqual(self.factory.store.get(b"b"), b"2")
+        self.assertEqual(self.transport.producerState, "producing")
 
     def test_quitClosesAfterReply(self):
         """

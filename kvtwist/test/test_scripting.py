@@ -139,9 +139,10 @@ class ConversionTests(ScriptTestsMixin, SynchronousTestCase):
         In RESP2, a map is a flat array and a boolean an integer, as a
         RESP2 client would read them.
         """
+        self.call("HSET", "h", "f", "v")
         self.assertEqual(self.eval(
-            "local r = redis.call('config', 'get', 'nosuchsetting')"
-            " return {type(r), #r}"), [b"table", 0])
+            "local r = redis.call('hgetall', 'h')"
+            " return {type(r), #r, r[1], r[2]}"), [b"table", 2, b"f", b"v"])
         converted, failed = convert.toLua(
             {b"a": 1}, 2, lambda value: value)
         self.assertEqual((converted, failed), ([b"a", 1], False))
