@@ -235,6 +235,7 @@ class MemoryBackend:
         mark = service.journalSeq() if service is not None else 0
         run = AtomicRun(self, ctx)
         client = ctx.client
+        subscribed = bool(client.pubsub)
         client.atomic = run
         try:
             reply = atomic.work(run)
@@ -242,6 +243,11 @@ class MemoryBackend:
             reply = errorReply(cmd, e)
         finally:
             client.atomic = None
+            if bool(client.pubsub) is not subscribed:
+                # A SUBSCRIBE (or the last UNSUBSCRIBE) inside EXEC: its
+                # connection looks again once the reply is queued (RESP2's
+                # subscribed mode begins or ends there, as in Redis).
+                client.afterReply = True
             durable = None
             if service is not None and service.journalSeq() != mark:
                 service.groupSince(mark)

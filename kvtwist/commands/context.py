@@ -48,8 +48,9 @@ class ClientState:
         next command's reply is not sent).
     @ivar afterReply: whether the connection must look at this state once
         the current command's reply is queued (L{closeAfterReply} or
-        L{replyMode} changed): one attribute the connection checks per
-        command, whatever the reason.
+        L{replyMode} changed, or an C{EXEC} changed whether it subscribes
+        to anything): one attribute the connection checks per command,
+        whatever the reason.
     @ivar noEvict: set by C{CLIENT NO-EVICT ON} (kvtwist never evicts
         clients: shown in C{CLIENT LIST}'s flags).
     @ivar noTouch: set by C{CLIENT NO-TOUCH ON} (kvtwist keeps no access

@@ -11,10 +11,12 @@ from twisted.trial.unittest import SynchronousTestCase
 from kvtwist import commands
 from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import ClientState, Context
+from kvtwist.dialects.resp import encodeCommand as e
 from kvtwist.persist import format
 from kvtwist.persist.journal import Journal
 from kvtwist.replies import NULL_ARRAY, OK, QUEUED, Error, Status
 from kvtwist.store import Store
+from kvtwist.test.test_protocol import connect, makeFactory
 
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 
@@ -384,3 +386,124 @@ class NullArrayTests(SynchronousTestCase):
         from kvtwist.dialects.resp import render
         self.assertEqual(render(NULL_ARRAY, 2), b"*-1\r\n")
         self.assertEqual(render(NULL_ARRAY, 3), b"_\r\n")
+
+
+class ConnectionInteractionTests(SynchronousTestCase):
+    """
+    Transactions on a connection, beside what landed with them: blocking
+    commands, pub/sub, RESP3, C{RESET}, C{CLIENT LIST}.
+    """
+
+    def setUp(self):
+        self.factory, self.clock = makeFactory()
+        self.proto, self.transport = connect(self.factory)
+
+    def send(self, *requests, proto=None):
+        """
+        Send RESP requests (each a list of words) on C{proto} (this test's
+        connection if not given); what it answered.
+        """
+        proto = proto or self.proto
+        transport = proto.transport
+        transport.clear()
+        proto.dataReceived(b"".join(e(*words) for words in requests))
+        return transport.value()
+
+    def test_blockingAnswersAtOnce(self):
+        """
+        A blocking pop queued in C{MULTI} answers at once in C{EXEC}: what
+        it pops, or a null as if its timeout had passed; the client is not
+        blocked and its next request runs.
+        """
+        self.assertEqual(
+            self.send(["MULTI"], ["BLPOP", "nolist", "0"],
+                      ["RPUSH", "l", "a"], ["BLPOP", "l", "0"],
+                      ["BRPOP", "l", "5"], ["EXEC"], ["PING"]),
+            b"+OK\r\n" + b"+QUEUED\r\n" * 4 +
+            b"*4\r\n*-1\r\n:1\r\n*2\r\n$1\r\nl\r\n$1\r\na\r\n*-1\r\n"
+            b"+PONG\r\n")
+        self.assertFalse(self.proto.state.blocked)
+
+    def test_blockedServedAfterExec(self):
+        """
+        A client blocked on a list is served once the whole C{EXEC} has
+        run: not the element it pushes if it pops it again itself.
+        """
+        waiter, waiting = connect(self.factory, port=40001)
+        waiter.dataReceived(e("BLPOP", "q", "0"))
+        self.send(["MULTI"], ["RPUSH", "q", "x"], ["LPOP", "q"], ["EXEC"])
+        self.assertEqual(waiting.value(), b"")
+        self.send(["MULTI"], ["RPUSH", "q", "x", "y"], ["LPOP", "q"],
+                  ["EXEC"])
+        self.assertEqual(waiting.value(), b"*2\r\n$1\r\nq\r\n$1\r\ny\r\n")
+
+    def test_subscribeInsideExec(self):
+        """
+        A C{SUBSCRIBE} queued in C{MULTI} answers its acknowledgement in
+        C{EXEC}'s array, and from then on a RESP2 client is in subscribed
+        mode, as in Redis: messages reach it, other commands are refused.
+        """
+        self.assertEqual(
+            self.send(["MULTI"], ["SUBSCRIBE", "ch"], ["SET", "k", "v"],
+                      ["EXEC"], ["SET", "a", "b"], ["PING"]),
+            b"+OK\r\n+QUEUED\r\n+QUEUED\r\n"
+            b"*2\r\n*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n+OK\r\n"
+            b"-ERR Can't execute 'set': only (P|S)SUBSCRIBE / "
+            b"(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
+            b"context\r\n"
+            b"*2\r\n$4\r\npong\r\n$0\r\n\r\n")
+        publisher, _ = connect(self.factory, port=40001)
+        self.transport.clear()
+        self.assertEqual(self.send(["PUBLISH", "ch", "hi"], proto=publisher),
+                         b":1\r\n")
+        self.assertEqual(self.transport.value(),
+                         b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n")
+
+    def test_resp3(self):
+        """
+        In RESP3, C{EXEC}'s array holds each command's RESP3 reply: a map,
+        a double, a null.
+        """
+        self.send(["HELLO", "3"])
+        self.assertEqual(
+            self.send(["MULTI"], ["HSET", "h", "f", "v"], ["HGETALL", "h"],
+                      ["ZADD", "z", "1.5", "m"], ["ZSCORE", "z", "m"],
+                      ["GET", "nokey"], ["EXEC"]),
+            b"+OK\r\n" + b"+QUEUED\r\n" * 5 +
+            b"*5\r\n:1\r\n%1\r\n$1\r\nf\r\n$1\r\nv\r\n:1\r\n,1.5\r\n_\r\n")
+
+    def test_reset(self):
+        """
+        C{RESET} ends a transaction and stops watching, as in Redis.
+        """
+        self.assertEqual(
+            self.send(["WATCH", "k"], ["MULTI"], ["SET", "k", "v"],
+                      ["RESET"], ["EXEC"]),
+            b"+OK\r\n+OK\r\n+QUEUED\r\n+RESET\r\n"
+            b"-ERR EXEC without MULTI\r\n")
+        self.assertEqual(self.factory.store.get(b"k"), None)
+        self.send(["WATCH", "k"], ["RESET"])
+        other, _ = connect(self.factory, port=40001)
+        self.send(["SET", "k", "w"], proto=other)
+        self.assertEqual(self.send(["MULTI"], ["GET", "k"], ["EXEC"]),
+                         b"+OK\r\n+QUEUED\r\n*1\r\n$1\r\nw\r\n")
+
+    def test_clientList(self):
+        """
+        C{CLIENT LIST} shows a client in C{MULTI} with the flag C{x} and
+        how many commands it queued (C{multi}), how many keys it watches
+        (C{watch}), and C{d} once one of them changed.
+        """
+        self.send(["WATCH", "a", "b"], ["MULTI"], ["SET", "a", "1"],
+                  ["GET", "b"])
+        asker, _ = connect(self.factory, port=40001)
+        line = self.send(["CLIENT", "LIST", "ID", "1"], proto=asker)
+        self.assertIn(b" flags=x db=0 sub=0 psub=0 ssub=0 multi=2 watch=2 ",
+                      line)
+        self.send(["SET", "b", "2"], proto=asker)
+        line = self.send(["CLIENT", "LIST", "ID", "1"], proto=asker)
+        self.assertIn(b" flags=xd ", line)
+        self.assertEqual(self.send(["EXEC"]), b"*-1\r\n")
+        line = self.send(["CLIENT", "LIST", "ID", "1"], proto=asker)
+        self.assertIn(b" flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 ",
+                      line)
