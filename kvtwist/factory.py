@@ -29,6 +29,10 @@ class Config:
     @ivar password: the required password (L{bytes}) or L{None}.
     @ivar databases: how many databases (C{--databases}).
     @ivar backend: the C{--backend}: C{memory} or a cluster's seeds.
+    @ivar pubsubOutputLimit: C{(hard, soft, seconds)}: a subscriber
+        holding this many bytes of unread messages is dropped, at once
+        past C{hard}, past C{soft} for C{seconds} (0: no limit;
+        C{--pubsub-output-limit}).
     """
 
     def __init__(self, port: str = "3490", maxClients: int = 10000,
@@ -39,7 +43,8 @@ class Config:
                  dataDir: str = ".", fsync: str = "interval",
                  flushInterval: float = 1.0,
                  stallTimeout: float = 60.0, databases: int = 16,
-                 backend: str = "memory"):
+                 backend: str = "memory",
+                 pubsubOutputLimit=(32 * 1024 ** 2, 8 * 1024 ** 2, 60)):
         self.port = port
         self.maxClients = maxClients
         self.maxOutputBuffer = maxOutputBuffer
@@ -54,6 +59,7 @@ class Config:
         self.stallTimeout = stallTimeout
         self.databases = databases
         self.backend = backend
+        self.pubsubOutputLimit = tuple(pubsubOutputLimit)
 
     def portNumber(self) -> int:
         """
@@ -81,8 +87,9 @@ class Config:
             "protected-mode": "yes" if self.protectedMode else "no",
             "requirepass": "",
             "proto-max-bulk-len": self.maxBulk,
-            "client-output-buffer-limit": "normal %d %d 0" % (
-                self.maxOutputBuffer, self.maxOutputBuffer),
+            "client-output-buffer-limit": "normal %d %d 0 pubsub %d %d %d"
+            % ((self.maxOutputBuffer, self.maxOutputBuffer) +
+               self.pubsubOutputLimit),
             "dir": self.dataDir,
             "appendonly": "yes",
             "appendfsync": {"always": "always", "interval": "everysec",
@@ -335,7 +342,9 @@ class KVFactory(ServerFactory):
     def reap(self):
         """
         Disconnect clients stalled (not reading replies) past their bound
-        and, with C{--timeout}, clients idle that long.
+        and, with C{--timeout}, clients idle that long (as in Redis, a
+        client blocked on a command or subscribed to a channel is never
+        idle).
         """
         now = self.now()
         timeout = self.config.timeout
@@ -352,4 +361,7 @@ class KVFactory(ServerFactory):
                         secs=now - stalled)
                     proto.abort("stalled past %gs" % (stallBound,))
             elif timeout and now - proto.state.lastActive >= timeout:
+                state = proto.state
+                if state.blocked or state.pubsub:
+                    continue
                 proto.abort("idle for %gs (--timeout)" % (timeout,))

@@ -221,6 +221,21 @@ class IBackend(Interface):
     command table over the in-process store and its journal; another one
     (a front end over Redis Cluster, say) can run every command without
     the protocol or the dialects knowing.
+
+    Blocking commands and pushed messages, for any backend:
+
+        - a Deferred reply to a command the table flags C{blocking}
+          (C{BLPOP}...) blocks its client: the connection runs none of
+          that client's later requests until it fires, and the client is
+          neither stalled nor idle meanwhile;
+        - messages for a client (pub/sub) go to C{ctx.client.push(message)}
+          with a L{kvtwist.replies.Push}, which its connection renders and
+          sends in order with its replies (the attribute is L{None} where
+          no connection can show them); while C{ctx.client.pubsub} (a
+          L{kvtwist.backends.pubsub.Subscriptions}, or anything whose
+          length counts the client's channels and patterns) is non-empty,
+          a RESP2 connection is in Redis's subscribed mode
+          (L{kvtwist.protocol.subscribed}), and the client is not idle.
     """
 
     def execute(ctx, name, args):

@@ -120,3 +120,30 @@ def unknownCommand(name: bytes, args) -> Error:
                      for a in args[:16])
     return Error("ERR unknown command '%s', with args beginning with: %s"
                  % (name[:128].decode("utf-8", "replace"), shown))
+
+
+class Push(list):
+    """
+    A message the server pushes to a client (C{message}, C{pmessage}) or
+    one frame of a subscription's acknowledgement (C{subscribe}...): an
+    array, sent as a push (C{>}) in RESP3.
+
+    Not among L{PLAIN}: a connection looks at it (a client subscribing
+    may enter RESP2's subscribed mode).  A message goes to many clients:
+    its RESP bytes are kept once rendered (L{kvtwist.dialects.resp}).
+    """
+
+    __slots__ = ("rendered",)
+
+    def __init__(self, items=()):
+        list.__init__(self, items)
+        self.rendered = None
+
+
+class Pushes(list):
+    """
+    Several L{Push} frames in a row: the reply of C{SUBSCRIBE a b}, one
+    frame per channel.
+    """
+
+    __slots__ = ()

@@ -48,6 +48,10 @@ class Stats:
     @ivar stalledDisconnects: clients closed for not reading their replies.
     @ivar idleReleases: memory given back after a burst of traffic
         (L{kvtwist.idlegc}).
+    @ivar blockedClients: clients waiting on a blocking command now (a
+        gauge, kept by the connections).
+    @ivar outputLimitDisconnects: subscribers dropped for holding too
+        many unread messages (C{--pubsub-output-limit}).
     """
 
     def __init__(self, now: float):
@@ -64,6 +68,8 @@ class Stats:
         self.authFailures = 0
         self.stalledDisconnects = 0
         self.idleReleases = 0
+        self.blockedClients = 0
+        self.outputLimitDisconnects = 0
 
 
 def rss() -> int:
@@ -116,6 +122,9 @@ class ClientFigures(NamedTuple):
     @ivar authFailures: failed C{AUTH}s.
     @ivar closedByServer: connections the server closed since start (of
         C{dropped}; see L{Stats.closedByServer}).
+    @ivar blocked: clients waiting on a blocking command now.
+    @ivar outputLimitDisconnects: subscribers dropped for holding too
+        many unread messages since start (of C{closedByServer}).
     """
 
     connected: int
@@ -126,6 +135,8 @@ class ClientFigures(NamedTuple):
     stalledDisconnects: int
     authFailures: int
     closedByServer: int = 0
+    blocked: int = 0
+    outputLimitDisconnects: int = 0
 
 
 class CommandFigures(NamedTuple):
@@ -304,6 +315,20 @@ class PersistenceFigures(NamedTuple):
         return self.field("rdb_last_save_time")
 
 
+class PubSubFigures(NamedTuple):
+    """
+    Pub/sub.
+
+    @ivar channels: channels with subscribers now.
+    @ivar patterns: patterns with subscribers now.
+    @ivar clients: clients subscribed to anything now.
+    """
+
+    channels: int
+    patterns: int
+    clients: int
+
+
 class BackendFigures(NamedTuple):
     """
     The backend's part of a snapshot.
@@ -315,12 +340,14 @@ class BackendFigures(NamedTuple):
     @ivar fields: figures of its own, C{(name, value)} in order (a front
         end over a cluster: its state, nodes, redirections): C{INFO}'s
         C{# Backend} section, numbers among them also in C{/metrics}.
+    @ivar pubsub: its L{PubSubFigures}, or L{None} if it can't tell.
     """
 
     kind: str
     keyspace: Optional[KeyspaceFigures] = None
     persistence: Optional[PersistenceFigures] = None
     fields: Tuple[Tuple[str, object], ...] = ()
+    pubsub: Optional[PubSubFigures] = None
 
 
 class IBackendStats(Interface):
@@ -408,14 +435,17 @@ def persistenceFigures(service) -> PersistenceFigures:
         tuple(service.flushDurations), tuple(service.snapshotDurations))
 
 
-def memoryFigures(store, service=None) -> BackendFigures:
+def memoryFigures(store, service=None, hub=None) -> BackendFigures:
     """
     The memory backend's part: its store's keyspace and, if it has one,
-    its store service's persistence.
+    its store service's persistence and its pub/sub hub's figures
+    (L{kvtwist.backends.pubsub.Hub}).
     """
     return BackendFigures(
         "memory", keyspaceFigures(store),
-        persistenceFigures(service) if service is not None else None)
+        persistenceFigures(service) if service is not None else None,
+        pubsub=PubSubFigures(len(hub.channels()), hub.numpat(), hub.clients)
+        if hub is not None else None)
 
 
 def reactorName(clock) -> str:
@@ -455,7 +485,8 @@ def takeSnapshot(factory=None,
             factory.countActive(), factory.config.maxClients,
             stats.connectionsReceived, stats.dropped, stats.rejected,
             stats.stalledDisconnects, stats.authFailures,
-            stats.closedByServer)
+            stats.closedByServer, stats.blockedClients,
+            stats.outputLimitDisconnects)
         commands = CommandFigures(
             stats.commandsProcessed, stats.unknown,
             tuple(sorted(stats.perCommand.items())))
@@ -484,7 +515,8 @@ def backendFiguresOf(backend) -> BackendFigures:
 __all__ = ["Stats", "rss", "IStatsSnapshot", "StatsSnapshot",
            "IBackendStats", "BackendFigures", "ProcessFigures",
            "ClientFigures", "CommandFigures", "TrafficFigures",
-           "MemoryFigures", "KeyspaceFigures", "DatabaseFigures", "PersistenceFigures",
+           "MemoryFigures", "KeyspaceFigures", "DatabaseFigures",
+           "PersistenceFigures", "PubSubFigures",
            "IPersistenceStats",
            "takeSnapshot", "memoryFigures", "keyspaceFigures",
            "persistenceFigures", "backendFiguresOf", "reactorName"]

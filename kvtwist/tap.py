@@ -52,6 +52,44 @@ def _positiveInt(name):
     return parse
 
 
+#: Redis's size units (its C{memtoull}), by suffix.
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000 ** 2,
+          "mb": 1024 ** 2, "g": 1000 ** 3, "gb": 1024 ** 3}
+
+
+def _size(word: str) -> int:
+    """
+    A size with Redis's units (C{8mb}, C{64k}, C{1000}).
+
+    @raise ValueError: if it isn't one.
+    """
+    word = word.lower()
+    digits = word.rstrip("bkmg")
+    unit = word[len(digits):]
+    if not digits.isdigit() or unit not in _UNITS:
+        raise ValueError(word)
+    return int(digits) * _UNITS[unit]
+
+
+def parseOutputLimit(value: str):
+    """
+    C{--pubsub-output-limit}: C{"HARD SOFT SECONDS"}, as Redis's
+    C{client-output-buffer-limit pubsub} (sizes with Redis's units; 0
+    for no limit).
+
+    @return: C{(hard, soft, seconds)}.
+    """
+    words = value.split()
+    try:
+        if len(words) != 3 or not words[2].isdigit():
+            raise ValueError(value)
+        return (_size(words[0]), _size(words[1]), int(words[2]))
+    except ValueError:
+        raise usage.UsageError(
+            "--pubsub-output-limit must be HARD SOFT SECONDS, such as "
+            "'32mb 8mb 60', not %r" % (value,))
+
+
 def _seconds(name):
     def parse(value):
         try:
@@ -125,6 +163,11 @@ class Options(usage.Options):
         ["max-bulk", None, DEFAULT_MAX_BULK,
          "Largest RESP bulk string accepted, in bytes.",
          _positiveInt("max-bulk")],
+        ["pubsub-output-limit", None, (32 * 1024 ** 2, 8 * 1024 ** 2, 60),
+         "Drop a subscriber holding this much of unread messages: 'HARD "
+         "SOFT SECONDS' (past HARD at once, past SOFT for SECONDS), as "
+         "Redis's client-output-buffer-limit pubsub; default '32mb 8mb "
+         "60', 0 for no limit.", parseOutputLimit],
         ["timeout", None, 0,
          "Close clients idle this many seconds (0: never).",
          _seconds("timeout")],
@@ -588,7 +631,8 @@ def makeService(options, reactor=None) -> KVService:
         dataDir=options["data-dir"], fsync=options["fsync"],
         flushInterval=options["flush-interval"],
         databases=options["databases"] if cluster is None else 1,
-        backend=options["backend"])
+        backend=options["backend"],
+        pubsubOutputLimit=options["pubsub-output-limit"])
     factory = KVFactory(store, storeService, config, clock=reactor,
                         runInThread=runInThread, backend=backend)
     if idlegc.available():

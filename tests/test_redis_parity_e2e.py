@@ -498,3 +498,85 @@ def test_scanType(pair):
         theirs = _parse(pair[0].call("SCAN", 0, "COUNT", 100, "TYPE", kind))
         ours = _parse(pair[1].call("SCAN", 0, "COUNT", 100, "TYPE", kind))
         assert sorted(ours[1]) == sorted(theirs[1]), kind
+
+
+#: The blocking pops where they answer at once (something to pop, a
+#: timeout that passes, an error): the same bytes from both servers.
+SAME_BLOCKING = [
+    ["RPUSH", "l", "a", "b", "c", "d"], ["SET", "s", "x"],
+    ["BLPOP", "none", "l", "0"], ["BRPOP", "l", "none", "1"],
+    ["BLPOP", "none", "0.01"], ["BRPOP", "none", "none2", "0.01"],
+    ["BLPOP", "s", "l", "0"], ["BLPOP", "l", "s", "0"],
+    ["BLPOP", "l", "-1"], ["BLPOP", "l", "-0.5"], ["BLPOP", "l", "abc"],
+    ["BLPOP", "l", "inf"], ["BLPOP", "l", "nan"], ["BLPOP", "l", " 1"],
+    ["BLPOP", "l", "9223372036854775807"],
+    ["BLMOVE", "l", "m", "LEFT", "RIGHT", "0"],
+    ["BLMOVE", "none", "m", "LEFT", "RIGHT", "0.01"],
+    ["BLMOVE", "l", "m", "UP", "RIGHT", "-1"], ["RPUSH", "l", "e", "f"],
+    ["BLMOVE", "l", "s", "LEFT", "RIGHT", "0"],
+    ["BLMOVE", "s", "m", "LEFT", "RIGHT", "0"],
+    ["BRPOPLPUSH", "m", "l", "0"], ["BRPOPLPUSH", "none", "l", "0.01"],
+    ["BLMPOP", "0", "2", "none", "l", "RIGHT", "COUNT", "9"],
+    ["BLMPOP", "0.01", "1", "none", "LEFT"],
+    ["BLMPOP", "-1", "1", "none", "LEFT"],
+    ["BLMPOP", "0", "0", "none", "LEFT"],
+    ["BLMPOP", "0", "2", "none", "LEFT"],
+    ["BLMPOP", "0", "1", "none", "LEFT", "COUNT", "0"],
+    ["BLMPOP", "0", "1", "none", "SIDEWAYS"],
+    ["BLMPOP", "0", "1", "s", "LEFT"],
+    ["ZADD", "z", "1.5", "a", "2", "b", "3e20", "c"],
+    ["BZPOPMIN", "none", "z", "0"], ["BZPOPMAX", "z", "0"],
+    ["BZPOPMIN", "s", "z", "0"], ["BZPOPMAX", "z", "0.01"],
+    ["BZPOPMIN", "l", "0.01"], ["BZPOPMAX", "z", "-1"],
+    ["BZPOPMIN", "z", "nope"],
+    ["CLIENT", "UNBLOCK", "abc"], ["CLIENT", "UNBLOCK", "1", "later"],
+    ["CLIENT", "UNBLOCK", "999999"],
+]
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_sameRepliesBlocking(pair, protocol):
+    """
+    The blocking pops where they don't block: the same bytes from both
+    servers, their errors included.
+    """
+    redis, kvtwist = pair
+    for client in pair:
+        client.call("HELLO", protocol)
+    for words in SAME_BLOCKING:
+        assert kvtwist.call(*words) == redis.call(*words), words
+
+
+#: A pub/sub session: each request and how many replies (frames) it gets.
+PUBSUB_SESSION = [
+    (["PUBSUB", "NUMPAT"], 1), (["PUBSUB", "CHANNELS"], 1),
+    (["PUBSUB", "NUMSUB", "a", "b"], 1), (["PUBSUB", "HELP"], 1),
+    (["PUBSUB", "NOSUCH"], 1), (["PUBSUB", "CHANNELS", "a", "b"], 1),
+    (["PUBSUB", "NUMPAT", "x"], 1), (["PUBSUB", "SHARDCHANNELS"], 1),
+    (["PUBSUB", "SHARDNUMSUB", "a"], 1), (["PUBLISH", "a", "m"], 1),
+    (["UNSUBSCRIBE"], 1), (["PUNSUBSCRIBE"], 1), (["SUBSCRIBE"], 1),
+    (["SUBSCRIBE", "a", "b", "a"], 3), (["PSUBSCRIBE", "x*", "y?"], 2),
+    (["PING"], 1), (["PING", "hi"], 1), (["PING", "a", "b"], 1),
+    (["GET", "k"], 1), (["PUBSUB", "NUMPAT"], 1), (["NOSUCH"], 1),
+    (["SET"], 1), (["UNSUBSCRIBE", "zz", "a"], 2), (["PUNSUBSCRIBE"], 2),
+    (["UNSUBSCRIBE"], 1), (["UNSUBSCRIBE"], 1), (["GET", "k"], 1),
+    (["SUBSCRIBE", "c"], 1), (["RESET"], 1), (["GET", "k"], 1),
+]
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_samePubSub(pair, protocol):
+    """
+    Subscribing and unsubscribing, RESP2's subscribed mode (its refusals,
+    PING's C{pong} array) and RESP3's pushes, PUBSUB and PUBLISH: the same
+    bytes from both servers.
+    """
+    redis, kvtwist = pair
+    for client in pair:
+        client.call("HELLO", protocol)
+    for words, count in PUBSUB_SESSION:
+        theirs = [redis.call(*words)] + [redis.reply()
+                                         for _ in range(count - 1)]
+        ours = [kvtwist.call(*words)] + [kvtwist.reply()
+                                         for _ in range(count - 1)]
+        assert ours == theirs, words

@@ -7,6 +7,11 @@ This is the default, embedded backend, and its L{MemoryBackend.execute} is
 the hot path of every request: it is written inline (no helper calls for
 counting, authentication or arity) because each call shows in pipelined
 throughput.
+
+Blocked clients cost that path nothing while there are none: a client
+that blocks (L{kvtwist.backends.blocking}) installs, as this instance's
+C{execute}, a version that serves the keys a command made ready once the
+command has run; the last one to stop waiting takes it away.
 """
 
 from typing import List
@@ -15,7 +20,10 @@ from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
 from kvtwist import replies
+from kvtwist.backends.blocking import Waiting
+from kvtwist.backends.pubsub import Hub
 from kvtwist.commands import TABLE, Context, Offload, errorReply
+from kvtwist.commands.blocking import Block
 from kvtwist.interfaces import IBackend
 from kvtwist.persist.journal import SHUT_DOWN
 from kvtwist.replies import PLAIN, Error
@@ -56,15 +64,24 @@ class MemoryBackend:
         than L{OFFLOAD_KEYS} keys is done through it, off the reactor
         thread (on a snapshot taken when the command ran), and their reply
         is a Deferred.
+    @ivar clock: the L{IReactorTime} of blocking commands' timeouts, or
+        L{None}: the calling server's (C{ctx.factory.clock}), else the
+        reactor.
+    @ivar waiting: the blocked clients (L{Waiting}), made when the first
+        one blocks; L{None} before.
+    @ivar hub: the pub/sub L{Hub}.
     """
 
     #: Store size from which O(store) work goes to C{runInThread}.
     OFFLOAD_KEYS = 20000
 
-    def __init__(self, store, service=None, runInThread=None):
+    def __init__(self, store, service=None, runInThread=None, clock=None):
         self.store = store
         self.service = service
         self.runInThread = runInThread
+        self.clock = clock
+        self.waiting = None
+        self.hub = Hub()
 
     def execute(self, ctx: Context, name: bytes, args: List[bytes]):
         """
@@ -107,6 +124,8 @@ class MemoryBackend:
         if reply.__class__ not in PLAIN:
             if reply.__class__ is Offload:
                 reply = self._offload(cmd, reply)
+            elif reply.__class__ is Block:
+                return self._block(ctx, reply)
             elif isinstance(reply, Deferred):
                 reply.addErrback(lambda f: errorReply(cmd, f.value))
         if cmd.write and service is not None:
@@ -130,10 +149,80 @@ class MemoryBackend:
         except Exception as e:
             return errorReply(cmd, e)
 
+    # -- blocked clients ---------------------------------------------------
+
+    def _block(self, ctx: Context, block: Block) -> Deferred:
+        """
+        Make the client of C{ctx} wait (see L{Waiting}).
+        """
+        waiting = self.waiting
+        if waiting is None:
+            clock = self.clock
+            if clock is None:
+                clock = ctx.factory.clock if ctx.factory is not None \
+                    else None
+            if clock is None:
+                from twisted.internet import reactor as clock
+            waiting = self.waiting = Waiting(
+                clock, self._served, self._startServing, self._stopServing)
+        return waiting.block(ctx.client, ctx.store, block)
+
+    def _served(self, reply):
+        """
+        The reply of a blocked client that was served: with C{--fsync
+        always}, a Deferred that fires once its pop is durable.
+        """
+        service = self.service
+        if service is not None:
+            durable = service.whenDurable()
+            if durable is not None:
+                return durable.addCallbacks(
+                    lambda _: reply, lambda f: _notDurable(service, f))
+        return reply
+
+    def _startServing(self) -> None:
+        """
+        A client blocked: from now on, serve what each command makes ready.
+        """
+        self.execute = self._executeThenServe
+
+    def _stopServing(self) -> None:
+        """
+        No client is blocked any more: back to the plain L{execute}.
+        """
+        self.__dict__.pop("execute", None)
+
+    def _executeThenServe(self, ctx: Context, name: bytes,
+                          args: List[bytes]):
+        """
+        L{execute} while clients are blocked: run the command, then serve
+        the keys it made ready (after the whole of an C{EXEC} or script).
+        """
+        reply = MemoryBackend.execute(self, ctx, name, args)
+        waiting = self.waiting
+        if waiting.ready:
+            waiting.serveReady()
+        return reply
+
+    def unblockClient(self, clientId: int, error: bool = False) -> bool:
+        """
+        C{CLIENT UNBLOCK}: the blocked client numbered C{clientId} stops
+        waiting, answered as if its timeout passed, or with Redis's
+        C{UNBLOCKED} error.
+
+        @return: whether it was blocked.
+        """
+        waiting = self.waiting
+        return waiting is not None and waiting.unblock(clientId, error)
+
     def clientDisconnected(self, ctx: Context) -> None:
         """
-        Nothing: no client holds anything here yet.
+        The client of C{ctx} is gone: it stops waiting, and subscribes to
+        nothing.
         """
+        if self.waiting is not None:
+            self.waiting.forget(ctx.client)
+        self.hub.forget(ctx.client)
 
     def endTurn(self):
         """
@@ -149,7 +238,7 @@ class MemoryBackend:
         The store's keyspace and the service's persistence, for the stats
         snapshot (L{kvtwist.stats.IBackendStats}).
         """
-        return memoryFigures(self.store, self.service)
+        return memoryFigures(self.store, self.service, self.hub)
 
 
 def _notDurable(service, failure) -> Error:

@@ -10,7 +10,7 @@ import hmac
 import time
 
 from kvtwist import __version__, replies
-from kvtwist.commands.registry import TABLE, group
+from kvtwist.commands.registry import TABLE, group, intArg
 from kvtwist.replies import OK, PONG, SYNTAX, Error, Status, Verbatim
 
 command = group("connection")
@@ -47,6 +47,25 @@ def quit(ctx, args):
          syntax="EXIT")
 def exit_(ctx, args):
     return quit(ctx, args)
+
+
+@command("RESET", 1, "noscript loading stale fast no_auth allow_busy",
+         "Reset the connection: unsubscribe from everything, back to "
+         "RESP2, database 0, no name, authenticated only if no password "
+         "is required.", (0, 0, 0), syntax="RESET")
+def reset(ctx, args):
+    client = ctx.client
+    hub = getattr(getattr(ctx.factory, "backend", None), "hub", None)
+    if hub is not None:
+        hub.forget(client)
+    client.protover = 2
+    client.name = b""
+    client.db = 0
+    if ctx.store is not None:
+        ctx.store = ctx.store.owner
+    factory = ctx.factory
+    client.authenticated = getattr(factory, "password", None) is None
+    return Status("RESET")
 
 
 def _checkPassword(ctx, user, password):
@@ -135,21 +154,55 @@ def field(value) -> str:
     return str(value)
 
 
+def clientFlags(state) -> str:
+    """
+    C{CLIENT LIST}'s C{flags} of a client: Redis's C{b} (blocked), C{P}
+    (subscribed), or C{N} for none.
+    """
+    flags = ("b" if state.blocked else "") + ("P" if state.pubsub else "")
+    return flags or "N"
+
+
 def clientLine(state, now: float) -> str:
     """
     One line of C{CLIENT LIST} for a L{kvtwist.commands.ClientState}.
     """
-    return ("id=%d addr=%s name=%s age=%d idle=%d db=%d cmd=%s dialect=%s "
-            "resp=%d cmds=%d" % (
+    pubsub = state.pubsub
+    return ("id=%d addr=%s name=%s age=%d idle=%d flags=%s db=%d sub=%d "
+            "psub=%d cmd=%s dialect=%s resp=%d cmds=%d" % (
                 state.id, state.addr, field(state.name),
                 int(now - state.created), int(now - state.lastActive),
-                state.db, field(state.lastCommand).lower() or "NULL",
+                clientFlags(state), state.db,
+                len(pubsub.channels) if pubsub is not None else 0,
+                len(pubsub.patterns) if pubsub is not None else 0,
+                field(state.lastCommand).lower() or "NULL",
                 state.dialect, state.protover, state.commands))
+
+
+def _unblock(ctx, args):
+    """
+    C{CLIENT UNBLOCK id [TIMEOUT | ERROR]}: through the backend's
+    C{unblockClient(id, error)}, if it has one.
+    """
+    error = False
+    if len(args) == 2:
+        reason = args[1].upper()
+        if reason not in (b"TIMEOUT", b"ERROR"):
+            return Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or "
+                         "ERROR")
+        error = reason == b"ERROR"
+    clientId = intArg(args[0])
+    backend = getattr(ctx.factory, "backend", None)
+    unblock = getattr(backend, "unblockClient", None)
+    if unblock is None:
+        return 0
+    return int(unblock(clientId, error))
 
 
 @command("CLIENT", -2, "", "About connections.", (0, 0, 0),
          syntax="CLIENT ID | GETNAME | SETNAME connection-name | "
-         "SETINFO attr value | INFO | LIST")
+         "SETINFO attr value | INFO | LIST | UNBLOCK client-id "
+         "[TIMEOUT | ERROR]")
 def client(ctx, args):
     sub = args[0].upper()
     state = ctx.client
@@ -165,6 +218,8 @@ def client(ctx, args):
         return OK
     if sub == b"SETINFO" and len(args) == 3:
         return OK
+    if sub == b"UNBLOCK" and len(args) in (2, 3):
+        return _unblock(ctx, args[1:])
     if sub == b"INFO" and len(args) == 1:
         return Verbatim((clientLine(state, time.time()) + "\n").encode())
     if sub == b"LIST":

@@ -20,6 +20,15 @@ class ClientState:
     @ivar lastCommand: the name of the last command it sent.
     @ivar closeAfterReply: set by C{QUIT}: close once its reply is sent.
     @ivar db: the number of its selected database (C{SELECT}).
+    @ivar blocked: whether it waits on a blocking command (C{BLPOP}...):
+        its later requests wait behind it (set by its connection).
+    @ivar pubsub: its subscriptions (a
+        L{kvtwist.backends.pubsub.Subscriptions}, whose length is the
+        number of channels and patterns), or L{None} if it never
+        subscribed.
+    @ivar push: C{push(message)}, where messages pushed to this client
+        (a L{kvtwist.replies.Push}) go, in order with its replies; set by
+        a connection that can show them, else L{None}.
     """
 
     def __init__(self, id: int = 0, addr: str = "", now: float = 0.0,
@@ -36,6 +45,9 @@ class ClientState:
         self.lastCommand = b""
         self.closeAfterReply = False
         self.db = 0
+        self.blocked = False
+        self.pubsub = None
+        self.push = None
 
 
 class Context:

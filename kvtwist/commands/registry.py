@@ -33,6 +33,10 @@ class Command:
         persistence is failing).
     @ivar noauth: whether it may run before authentication (C{no_auth}
         among its flags).
+    @ivar blocking: whether it may wait for something to happen (Redis's
+        C{blocking} flag: C{BLPOP}...): while its reply is a Deferred, a
+        connection runs none of that client's later requests (see
+        L{kvtwist.protocol.connection}).
     @ivar heavy: whether its reply may cost O(store) to compute (C{KEYS},
         C{PRINT}): while such a reply is pending, a connection reads no
         more of that client's requests, so that a pipeline of them holds
@@ -48,9 +52,9 @@ class Command:
         key-value pairs).
     """
 
-    __slots__ = ("name", "arity", "write", "noauth", "heavy", "handler",
-                 "flags", "summary", "syntax", "group", "firstKey",
-                 "lastKey", "step")
+    __slots__ = ("name", "arity", "write", "noauth", "blocking", "heavy",
+                 "handler", "flags", "summary", "syntax", "group",
+                 "firstKey", "lastKey", "step")
 
     def __init__(self, name: str, arity: int, handler: Callable,
                  flags: str = "", summary: str = "",
@@ -62,6 +66,7 @@ class Command:
         self.flags = tuple(flags.split())
         self.write = "write" in self.flags
         self.noauth = "no_auth" in self.flags
+        self.blocking = "blocking" in self.flags
         self.heavy = heavy
         self.summary = summary
         self.syntax = syntax or name

@@ -56,8 +56,11 @@ def renderInfo(snap: IStatsSnapshot):
             ("closed_by_server", clients.closedByServer),
             ("maxclients", clients.maxClients),
             ("rejected_connections", clients.rejected),
-            ("blocked_clients", 0),
+            ("blocked_clients", clients.blocked),
         ]))
+        if snap.backend.pubsub is not None:
+            sections[-1][1].append(("pubsub_clients",
+                                    snap.backend.pubsub.clients))
     memory = [("used_memory_rss", snap.memory.rss)]
     if snap.memory.gcNursery is not None:
         memory.append(("gc_nursery_bytes", snap.memory.gcNursery))
@@ -82,7 +85,13 @@ def renderInfo(snap: IStatsSnapshot):
             ("total_net_input_bytes", snap.traffic.input),
             ("total_net_output_bytes", snap.traffic.output),
             ("auth_failures", clients.authFailures),
+            ("client_output_buffer_limit_disconnections",
+             clients.outputLimitDisconnects),
         ]
+        pubsub = snap.backend.pubsub
+        if pubsub is not None:
+            stats += [("pubsub_channels", pubsub.channels),
+                      ("pubsub_patterns", pubsub.patterns)]
         sections.append(("Stats", stats))
     if snap.backend.fields:
         sections.append(("Backend", list(snap.backend.fields)))

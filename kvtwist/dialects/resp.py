@@ -7,7 +7,8 @@ of binary-safe bulk strings) and reply rendering in RESP2 and RESP3.
 from typing import List, Optional, Tuple
 
 from kvtwist.doubles import formatDouble
-from kvtwist.replies import Error, NullArray, SetReply, Status, Verbatim
+from kvtwist.replies import (
+    Error, NullArray, Push, Pushes, SetReply, Status, Verbatim)
 
 name = "resp"
 
@@ -453,6 +454,23 @@ def _line(text: str) -> bytes:
     return line
 
 
+def renderPush(push: Push, protover: int = 2) -> bytes:
+    """
+    A L{Push}: in RESP3 a push (C{>}), in RESP2 an array.  Its bytes are
+    kept on it, so that a message published to many clients is rendered
+    once per protocol version.
+    """
+    rendered = push.rendered
+    if rendered is None:
+        rendered = push.rendered = [None, None]
+    data = rendered[protover == 3]
+    if data is None:
+        head = b">%d\r\n" if protover == 3 else b"*%d\r\n"
+        data = rendered[protover == 3] = head % (len(push),) + b"".join(
+            [render(item, protover) for item in push])
+    return data
+
+
 def render(reply, protover: int = 2) -> bytes:
     """
     Render a neutral reply as RESP2 (C{protover} 2) or RESP3 (3).
@@ -506,6 +524,10 @@ def render(reply, protover: int = 2) -> bytes:
             body = b"txt:" + reply
             return b"=%d\r\n%s\r\n" % (len(body), body)
         return b"$%d\r\n%s\r\n" % (len(reply), bytes(reply))
+    if t is Push:
+        return renderPush(reply, protover)
+    if t is Pushes:
+        return b"".join([renderPush(p, protover) for p in reply])
     if isinstance(reply, (list, tuple)):
         return render(list(reply), protover)
     if isinstance(reply, int):

@@ -32,7 +32,7 @@ from typing import List, Optional
 from kvtwist.dialects import textforms
 from kvtwist.doubles import formatDouble
 from kvtwist.replies import (
-    Error, NullArray, SetReply, Status, Verbatim, wrongArity)
+    Error, NullArray, Pushes, SetReply, Status, Verbatim, wrongArity)
 
 name = "text"
 
@@ -77,6 +77,15 @@ TEXT_NOTES = {
     b"QUIT": ["Text: also EXIT; answers Goodbye! and closes the "
               "connection."],
     b"KEYS": ["Text: KEYS alone lists every key."],
+    b"SUBSCRIBE": [
+        "Text: answers a line per channel, Subscribed to channel 'news' "
+        "(1 subscription).; then each message comes as a line, Message "
+        "on 'news': hello, and other commands still run meanwhile.",
+    ],
+    b"PSUBSCRIBE": [
+        "Text: as SUBSCRIBE; a message comes as Message on 'news' "
+        "(pattern 'n*'): hello.",
+    ],
     b"PRINT": ["Text: a key: value line per key, a list as key: ['a', "
                "'b'] (see the README)."],
 }
@@ -486,7 +495,44 @@ def _mpopLine(reply) -> Optional[bytes]:
 READABLE = {
     b"LCS": _lcsLine,
     b"LMPOP": _mpopLine,
+    b"BLMPOP": _mpopLine,
 }
+
+
+def _count(n: int) -> bytes:
+    return b"%d subscription%s" % (n, b"" if n == 1 else b"s")
+
+
+#: How the frames of (un)subscribing read: verb, what.
+_SUBSCRIBED = {
+    b"subscribe": (b"Subscribed to", b"channel"),
+    b"psubscribe": (b"Subscribed to", b"pattern"),
+    b"unsubscribe": (b"Unsubscribed from", b"channel"),
+    b"punsubscribe": (b"Unsubscribed from", b"pattern"),
+}
+
+
+def renderPush(push) -> bytes:
+    """
+    A message pushed to a text client, or a frame of (un)subscribing, as
+    a line for people (L{kvtwist.replies.Push}):
+
+        - C{Message on 'news': hello}
+        - C{Message on 'news' (pattern 'n*'): hello}
+        - C{Subscribed to channel 'news' (1 subscription).}
+        - C{Unsubscribed from pattern 'n*' (0 subscriptions).}
+    """
+    kind = push[0]
+    if kind == b"message":
+        return b"Message on %s: %s\r\n" % (quote(push[1]), escape(push[2]))
+    if kind == b"pmessage":
+        return b"Message on %s (pattern %s): %s\r\n" % (
+            quote(push[2]), quote(push[1]), escape(push[3]))
+    verb, what = _SUBSCRIBED.get(kind, (kind, b""))
+    if push[1] is None:
+        return b"%s no %s (%s).\r\n" % (verb, what, _count(push[2]))
+    return b"%s %s %s (%s).\r\n" % (verb, what, quote(push[1]),
+                                      _count(push[2]))
 
 
 def render(request: Optional[Request], reply) -> bytes:
@@ -496,6 +542,8 @@ def render(request: Optional[Request], reply) -> bytes:
     """
     if request is None:
         return _one(reply) + b"\r\n"
+    if type(reply) is Pushes:
+        return b"".join([renderPush(p) for p in reply])
     name = request.name
     if type(reply) is Error:
         line = _one(_error(request, reply))

@@ -11,7 +11,9 @@ of its input (L{kvtwist.protocol.telnet}: Ctrl+C in telnet cancels the line
 being typed).  The first request starting with C{*} makes it a RESP
 connection (raw mode) for good: its lines are then Redis's inline
 commands, answered in RESP.
-"""
+
+A blocked client
+========="""
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
@@ -27,8 +29,9 @@ from kvtwist.protocol import framing, replyqueue
 from kvtwist.protocol.framing import (
     Framer, LineTooLong, PREAUTH, ProtocolError, RESP_STARTS, TelnetReply)
 from kvtwist.protocol.replyqueue import ReplyQueue
+from kvtwist.protocol.subscribed import SubscribedMode
 from kvtwist.protocol.writer import TurnWriter
-from kvtwist.replies import PLAIN, Error, SetReply, Status
+from kvtwist.replies import PLAIN, Error, Pushes, SetReply, Status
 
 TOO_BIG_INLINE = Error(framing.TOO_BIG_INLINE)
 
@@ -59,6 +62,8 @@ class KVProtocol(LineReceiver):
     @ivar disconnectReason: why the server closed it, if it did.
     @ivar stalledSince: when it stopped reading its replies (its input was
         paused), or L{None}.
+    @ivar blocked: whether it waits on a blocking command (see the
+        module's docstring).
     """
 
     _log = Logger()
@@ -86,6 +91,13 @@ class KVProtocol(LineReceiver):
         self._limits = None
         self.disconnectReason = None
         self.stalledSince = None
+        self.blocked = False
+        # Whether reading stopped because a blocked client sent too much.
+        self._inputHeld = False
+        # Pushed bytes sent since the transport's buffer filled, and since
+        # when they are over the soft limit.
+        self._pushedWhileFull = 0
+        self._overSoftSince = None
 
     # -- connection ---------------------------------------------------------
 
@@ -119,6 +131,7 @@ class KVProtocol(LineReceiver):
                                   self._repliesSent)
         self._backend = factory.backend
         self._endTurn = factory.backend.endTurn
+        self.state.push = self._push
         self.warnings = RepeatLimiter(
             self._log, factory.clock, "client {client} ({addr}): ",
             client=self.state.id, addr=self.state.addr)
@@ -129,6 +142,8 @@ class KVProtocol(LineReceiver):
         tell the factory.
         """
         self._cancelUnterminated()
+        if self.blocked:
+            self._unblocked(None, resume=False)
         if self.warnings is not None:
             self.warnings.flush()
         if self.factory is not None and self.state is not None:
@@ -160,11 +175,14 @@ class KVProtocol(LineReceiver):
         The transport drained: run what is buffered, read again.
         """
         self._writePaused = False
+        self._pushedWhileFull = 0
+        self._overSoftSince = None
         if self._readPaused and not self._closing and \
                 not self.replies.heavy:
             self._readPaused = False
             self.stalledSince = None
-            self.transport.resumeProducing()
+            if not self._inputHeld:
+                self.transport.resumeProducing()
             self.factory.clientResumed(self)
             self._run()
 
@@ -239,6 +257,9 @@ class KVProtocol(LineReceiver):
             while True:
                 if self._closing:
                     return
+                if self.blocked:
+                    self._holdInput()
+                    break
                 if self._writePaused or self._budget <= 0:
                     # Backpressure: leave the rest unread until drained.
                     self._readPaused = True
@@ -391,6 +412,11 @@ class KVProtocol(LineReceiver):
                                         cls is SetReply) and
                                        len(reply) > large):
                 data = render(reply, state.protover)
+            elif cls is Pushes:
+                # (Un)subscribed: RESP2's subscribed mode may begin or end.
+                data = render(reply, state.protover)
+                if self._subscribedMode():
+                    execute = self._backend.execute
             else:
                 data = None
             if data is not None:
@@ -407,6 +433,12 @@ class KVProtocol(LineReceiver):
                 if self._emitLater(name, reply,
                                    lambda r, p=protover: render(r, p)):
                     budget = 0
+                if self.blocked:
+                    break
+                # (A backend's later reply to SUBSCRIBE...: the client's
+                # subscriptions are known as the command runs.)
+                if self._subscribedMode():
+                    execute = self._backend.execute
             if state.closeAfterReply:
                 self._closeAfterOutput()
             if state.authenticated is not authenticated:
@@ -509,14 +541,136 @@ class KVProtocol(LineReceiver):
 
         @return: whether it is heavy (the caller stops reading).
         """
+        blocking = False
         if isinstance(reply, Deferred):
             cmd = commands.lookup(name)
             heavy = (cmd is not None and cmd.heavy) or (
                 reply.__class__ is Backpressure)
+            blocking = cmd is not None and cmd.blocking and not reply.called
         else:
             heavy = replyqueue.isLarge(reply)
         self.replies.later(reply, render, heavy)
+        if blocking:
+            self._block(reply)
         return heavy
+
+    # -- pushed messages -----------------------------------------------------
+
+    def _push(self, message) -> None:
+        """
+        C{state.push}: send a message pushed to this client (a
+        L{kvtwist.replies.Push}), in order with its replies, and drop the
+        client if it holds too many unread (see the module's docstring).
+        """
+        if self._closing:
+            return
+        if self.line_mode:
+            data = text.renderPush(message)
+        else:
+            data = resp.renderPush(message, self.state.protover)
+        if self.blocked:
+            self._send(data)
+        else:
+            self.replies.add(data)
+        if self._writePaused:
+            self._heldUnread(len(data))
+
+    def _heldUnread(self, size: int) -> None:
+        """
+        C{size} more bytes of messages wait for a client whose transport
+        is full: drop it past the hard limit, or past the soft one for its
+        seconds (C{--pubsub-output-limit}).
+        """
+        held = self._pushedWhileFull = self._pushedWhileFull + size
+        hard, soft, seconds = self.factory.config.pubsubOutputLimit
+        why = None
+        if hard and held >= hard:
+            why = "hard"
+        elif soft and held >= soft:
+            now = self.factory.now()
+            since = self._overSoftSince
+            if since is None:
+                self._overSoftSince = now
+            elif now - since >= seconds:
+                why = "soft"
+        else:
+            self._overSoftSince = None
+        if why is not None:
+            self._log.warn(
+                "client {id} ({addr}) dropped: {held} bytes of pub/sub "
+                "messages unread, past the {which} limit", id=self.state.id,
+                addr=self.state.addr, held=held, which=why)
+            self.factory.stats.outputLimitDisconnects += 1
+            self.abort("pub/sub output past its %s limit" % (why,))
+
+    def _subscribedMode(self) -> bool:
+        """
+        A RESP client subscribed or unsubscribed: run its requests through
+        a L{SubscribedMode} while it subscribes to anything, through the
+        backend itself otherwise.
+
+        @return: whether that changed.
+        """
+        backend = self.factory.backend
+        subscribed = bool(self.state.pubsub)
+        if subscribed == (self._backend is not backend):
+            return False
+        if subscribed:
+            self._backend = SubscribedMode(backend, self._leaveSubscribedMode)
+        else:
+            self._backend = backend
+        return True
+
+    def _leaveSubscribedMode(self) -> None:
+        self._backend = self.factory.backend
+
+    # -- a blocked client ----------------------------------------------------
+
+    def _block(self, reply: Deferred) -> None:
+        """
+        The client waits on C{reply}, the Deferred of a blocking command:
+        run none of its later requests until it fires.
+        """
+        self.blocked = self.state.blocked = True
+        self.factory.stats.blockedClients += 1
+        reply.addBoth(self._unblocked)
+
+    def _unblocked(self, result, resume: bool = True):
+        """
+        The blocking command's reply came (it was queued first, so it is
+        on its way), or the connection ended (not C{resume}): the
+        client's later requests run on the next reactor turn, as Redis
+        runs an unblocked client's pending input after the command that
+        served it.
+        """
+        if self.blocked:
+            self.blocked = self.state.blocked = False
+            self.factory.stats.blockedClients -= 1
+            if resume and not self._closing:
+                self.factory.clock.callLater(0, self._resumeAfterBlock)
+        return result
+
+    def _holdInput(self) -> None:
+        """
+        While blocked: stop reading once the input kept unrun reaches the
+        output budget's size (C{--max-output-buffer}).
+        """
+        if not self._inputHeld and self.framer.buffered() > self._maxOutput:
+            self._inputHeld = True
+            self.transport.pauseProducing()
+
+    def _resumeAfterBlock(self) -> None:
+        """
+        Read again if reading stopped while blocked; run the requests that
+        waited.
+        """
+        if self._closing or self.blocked:
+            return
+        if self._inputHeld:
+            self._inputHeld = False
+            if not self._readPaused:
+                self.transport.resumeProducing()
+        self._run()
 
     def _heavyDone(self):
         """
@@ -547,10 +701,17 @@ class KVProtocol(LineReceiver):
         Stop running this client's requests and close the connection once
         the replies already owed to it are sent (graceful shutdown).  The
         requests it sent but that have not run yet are dropped unanswered.
+        A blocked client is closed now, with what is ready for it: the
+        reply of its blocking command will not come (Redis closes it too).
         """
         if self._closing:
             return
         self.disconnectReason = why
+        if self.blocked:
+            self._closing = True
+            self.framer.discard()
+            self._finishClose()
+            return
         self._closeAfterOutput()
 
     def abort(self, why: str):

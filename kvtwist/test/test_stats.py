@@ -80,7 +80,7 @@ class SnapshotTests(SynchronousTestCase):
         self.assertEqual(snap.process.tcpPort, 4000)
         self.assertEqual(snap.process.reactor,
                          "twisted.internet.task.Clock")
-        self.assertEqual(tuple(snap.clients), (0, 9, 4, 2, 1, 0, 3, 0))
+        self.assertEqual(tuple(snap.clients), (0, 9, 4, 2, 1, 0, 3, 0, 0, 0))
         self.assertEqual(snap.commands.perCommand,
                          (("GET", 2), ("SET", 3)))
         self.assertEqual((snap.traffic.input, snap.traffic.output),

@@ -62,6 +62,27 @@ def render(snap: IStatsSnapshot):
         "protected mode, protocol errors, timeouts, output-buffer "
         "overruns, shutdown); part of kvtwist_dropped_clients.",
         value=clients.closedByServer)
+    yield GaugeMetricFamily(
+        "kvtwist_blocked_clients",
+        "Clients waiting on a blocking command (BLPOP...) now.",
+        value=clients.blocked)
+    yield CounterMetricFamily(
+        "kvtwist_output_limit_disconnections",
+        "Subscribers dropped for holding too many unread messages "
+        "(--pubsub-output-limit); part of "
+        "kvtwist_clients_closed_by_server.",
+        value=clients.outputLimitDisconnects)
+    pubsub = snap.backend.pubsub
+    if pubsub is not None:
+        yield GaugeMetricFamily(
+            "kvtwist_pubsub_clients", "Clients subscribed to anything now.",
+            value=pubsub.clients)
+        yield GaugeMetricFamily(
+            "kvtwist_pubsub_channels", "Channels with subscribers now.",
+            value=pubsub.channels)
+        yield GaugeMetricFamily(
+            "kvtwist_pubsub_patterns", "Patterns with subscribers now.",
+            value=pubsub.patterns)
     yield CounterMetricFamily(
         "kvtwist_connections_received",
         "Client connections accepted since start.",
