@@ -61,10 +61,15 @@ class Config:
         self.backend = backend
         self.pubsubOutputLimit = tuple(pubsubOutputLimit)
 
+    #: The TCP port the server was given port 0 for, once bound.
+    boundPort = 0
+
     def portNumber(self) -> int:
         """
         The TCP port of the main listener, or 0 if it is not a TCP port.
         """
+        if self.boundPort:
+            return self.boundPort
         text = self.port
         if not text.isdigit():
             parts = text.split(":")
@@ -189,6 +194,17 @@ class KVFactory(ServerFactory):
         The clock's time, in seconds.
         """
         return self.clock.seconds()
+
+    def listeningOn(self, address) -> None:
+        """
+        A listener of this factory is bound to C{address}: if the port
+        given was 0, the first TCP port bound is the server's (C{INFO}'s
+        C{tcp_port}).
+        """
+        port = getattr(address, "port", None)
+        config = self.config
+        if port and not config.portNumber():
+            config.boundPort = port
 
     def countActive(self) -> int:
         """
@@ -344,9 +360,11 @@ class KVFactory(ServerFactory):
         Disconnect clients stalled (not reading replies) past their bound
         and, with C{--timeout}, clients idle that long (as in Redis, a
         client blocked on a command or subscribed to a channel is never
-        idle).
+        idle); take the sample of the C{instantaneous_*} rates (every
+        second).
         """
         now = self.now()
+        self.stats.sampleRates(now)
         timeout = self.config.timeout
         stallBound = timeout or self.config.stallTimeout
         for proto in list(self._connections.values()):

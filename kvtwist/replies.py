@@ -82,7 +82,26 @@ class NullArray:
 NULL_ARRAY = NullArray()
 
 
-#: The types of the replies above (every reply but a Deferred): checked
+class NoReply:
+    """
+    The type of L{NO_REPLY}.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_REPLY"
+
+
+#: What a command answers when nothing is to be sent back: C{CLIENT REPLY
+#: OFF} and C{SKIP}, a C{SHUTDOWN} that succeeds (the connection closes
+#: instead).  Not plain: connections check for it where they queue
+#: replies that are not plain.
+NO_REPLY = NoReply()
+
+
+#: The types of the replies above (every reply but a Deferred and
+#: L{NO_REPLY}): checked
 #: with C{reply.__class__ in PLAIN} before C{isinstance(reply, Deferred)},
 #: which goes through the (slow) abstract-class machinery.
 PLAIN = frozenset([bytes, int, type(None), list, dict, bool, float,

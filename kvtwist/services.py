@@ -31,14 +31,17 @@ class ListenerService(StreamServerEndpointService):
     _log = Logger()
 
     def __init__(self, description: str, factory, reactor=None,
-                 label: str = "Server"):
+                 label: str = "Server", onListening=None):
         """
         @param description: the endpoint description.
         @param factory: the factory of the connections accepted.
         @param reactor: the reactor to listen with; the global one if not
             given.
         @param label: what the log line says is listening.
+        @param onListening: called with the address listened on, once
+            bound (the factory learns the port of C{tcp:0}), or L{None}.
         """
+        self.onListening = onListening
         if reactor is None:
             from twisted.internet import reactor
         StreamServerEndpointService.__init__(
@@ -79,6 +82,8 @@ class ListenerService(StreamServerEndpointService):
             place = str(getattr(address, "name", self.description))
         self._log.info("{label} listening on {where}", label=self.label,
                        where=place)
+        if self.onListening is not None:
+            self.onListening(address)
         return port
 
 

@@ -640,7 +640,8 @@ def makeService(options, reactor=None) -> KVService:
             top)
     ClientsService(factory).setServiceParent(top)
     for description in options["endpoints"]:
-        ListenerService(description, factory, reactor).setServiceParent(top)
+        ListenerService(description, factory, reactor,
+                        onListening=factory.listeningOn).setServiceParent(top)
     if options["web-endpoint"]:
         from kvtwist.web import makeWebService
         web = makeWebService(factory, options["web-endpoint"], reactor)

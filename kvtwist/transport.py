@@ -11,7 +11,9 @@ module that knows Twisted's internals):
     - L{directSender} sends a connection's replies straight to its socket
       when the transport holds nothing unsent, which reads the private
       buffer attributes of Twisted's C{FileDescriptor} (C{_tempDataBuffer},
-      C{dataBuffer}, C{offset}) and uses its C{socket}.
+      C{dataBuffer}, C{offset}) and uses its C{socket};
+    - L{pendingOutput} reads the same attributes to tell how much is
+      unsent (C{CLIENT LIST}'s C{omem}).
 
 Only accepted TCP and UNIX connections (C{tcp.Server}, C{unix.Server}) get a
 direct sender: their buffering is known.  TLS and every other transport
@@ -109,3 +111,25 @@ def directSender(transport) -> Optional[Callable[[bytes], None]]:
         write(data)
 
     return send
+
+
+def pendingOutput(transport) -> int:
+    """
+    How many bytes C{transport} holds unsent (C{CLIENT LIST}'s C{omem}),
+    for the kinds whose buffering is known (see L{canSendDirectly}); 0
+    for others.
+    """
+    if not canSendDirectly(transport):
+        return 0
+    return (len(transport.dataBuffer) - transport.offset
+            + transport._tempDataLen)
+
+
+def fileno(transport) -> int:
+    """
+    The file descriptor of C{transport}'s socket, or -1.
+    """
+    try:
+        return transport.fileno()
+    except Exception:
+        return -1

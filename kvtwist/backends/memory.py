@@ -14,6 +14,7 @@ C{execute}, a version that serves the keys a command made ready once the
 command has run; the last one to stop waiting takes it away.
 """
 
+from time import perf_counter_ns
 from typing import List
 
 from twisted.internet.defer import Deferred
@@ -94,40 +95,58 @@ class MemoryBackend:
             cmd = TABLE.get(name.upper())
             if cmd is None:
                 factory = ctx.factory
+                if not ctx.client.authenticated:
+                    reply = replies.NOAUTH
+                else:
+                    reply = replies.unknownCommand(name, args)
                 if factory is not None:
                     factory.stats.unknown += 1
-                if not ctx.client.authenticated:
-                    return replies.NOAUTH
-                return replies.unknownCommand(name, args)
+                    factory.stats.countError(reply)
+                return reply
         client = ctx.client
         client.commands += 1
         factory = ctx.factory
         if factory is not None:
             # Counted here, inline: this runs for every command.
             stats = factory.stats
-            stats.commandsProcessed += 1
+            n = stats.commandsProcessed = stats.commandsProcessed + 1
             per = stats.perCommand
             per[cmd.name] = per.get(cmd.name, 0) + 1
+            timed = n >= stats.nextSample
+        else:
+            stats = None
+            timed = False
         if not client.authenticated and not cmd.noauth:
-            return replies.NOAUTH
+            return _rejected(stats, cmd, replies.NOAUTH)
         arity = cmd.arity
         n = len(args) + 1
         if (n != arity) if arity > 0 else (n < -arity):
-            return replies.wrongArity(cmd.name)
+            return _rejected(stats, cmd, replies.wrongArity(cmd.name))
         service = self.service
         if cmd.write and service is not None and service.failure is not None:
-            return misconf(service.failure)
+            return _rejected(stats, cmd, misconf(service.failure))
         try:
-            reply = cmd.handler(ctx, args)
+            if timed:
+                reply = _timed(stats, cmd, ctx, args)
+            else:
+                reply = cmd.handler(ctx, args)
         except Exception as e:
-            return errorReply(cmd, e)
-        if reply.__class__ not in PLAIN:
+            reply = errorReply(cmd, e)
+            if stats is not None and reply.__class__ is Error:
+                stats.commandFailed(cmd.name, reply)
+            return reply
+        if reply.__class__ not in _UNCOUNTED:
+            # An error, or a reply that is not plain: off the hot path.
             if reply.__class__ is Offload:
                 reply = self._offload(cmd, reply)
             elif reply.__class__ is Block:
                 return self._block(ctx, reply)
-            elif isinstance(reply, Deferred):
+            if isinstance(reply, Deferred):
                 reply.addErrback(lambda f: errorReply(cmd, f.value))
+                if stats is not None:
+                    reply.addCallback(_countFailure, stats, cmd)
+            elif reply.__class__ is Error and stats is not None:
+                stats.commandFailed(cmd.name, reply)
         if cmd.write and service is not None:
             durable = service.whenDurable()
             if durable is not None:
@@ -239,6 +258,48 @@ class MemoryBackend:
         snapshot (L{kvtwist.stats.IBackendStats}).
         """
         return memoryFigures(self.store, self.service, self.hub)
+
+
+#: The reply classes that need no look after a command ran: the plain
+#: ones but errors (counted as failed calls).
+_UNCOUNTED = PLAIN - {Error}
+
+
+def _timed(stats, cmd, ctx, args):
+    """
+    Run C{cmd} and time it, for C{INFO commandstats} (every command
+    while they are few, one in about 64 under load: see
+    L{kvtwist.stats.Stats.nextSampleAfter}).
+    """
+    start = perf_counter_ns()
+    try:
+        return cmd.handler(ctx, args)
+    finally:
+        end = perf_counter_ns()
+        name = cmd.name
+        calls = stats.sampledCalls
+        calls[name] = calls.get(name, 0) + 1
+        spent = stats.sampledNanoseconds
+        spent[name] = spent.get(name, 0) + end - start
+        stats.nextSampleAfter(stats.commandsProcessed, end)
+
+
+def _rejected(stats, cmd, error: Error) -> Error:
+    """
+    Count C{error}, the refusal of C{cmd} before it ran, and return it.
+    """
+    if stats is not None:
+        stats.commandRejected(cmd.name, error)
+    return error
+
+
+def _countFailure(reply, stats, cmd):
+    """
+    Count the later reply of C{cmd} if it is an error; pass it on.
+    """
+    if reply.__class__ is Error:
+        stats.commandFailed(cmd.name, reply)
+    return reply
 
 
 def _notDurable(service, failure) -> Error:

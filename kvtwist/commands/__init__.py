@@ -23,14 +23,15 @@ from kvtwist.commands.errors import errorReply
 from kvtwist.commands.registry import (
     TABLE, Command, Offload, group, intArg, lookup)
 from kvtwist.commands import (  # registers the handlers
-    blocking, connection, databases, hashes, keys, lists, pubsub, server,
-    sets, strings, zsets)
+    blocking, configuration, connection, databases, hashes, keys, lists,
+    pubsub, server, sets, strings, zsets)
 from kvtwist.replies import PLAIN as PLAIN_REPLIES
 
 __all__ = ["TABLE", "Command", "ClientState", "Context", "Offload",
            "PLAIN_REPLIES", "errorReply", "execute", "group", "intArg",
-           "lookup", "blocking", "connection", "databases", "hashes", "keys",
-           "lists", "pubsub", "server", "sets", "strings", "zsets"]
+           "lookup", "blocking", "configuration", "connection", "databases",
+           "hashes", "keys", "lists", "pubsub", "server", "sets", "strings",
+           "zsets"]
 
 
 def execute(ctx: Context, name: bytes, args: List[bytes]):

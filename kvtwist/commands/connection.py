@@ -10,8 +10,10 @@ import hmac
 import time
 
 from kvtwist import __version__, replies
+from kvtwist.commands.context import ConnectionFigures
 from kvtwist.commands.registry import TABLE, group, intArg
-from kvtwist.replies import OK, PONG, SYNTAX, Error, Status, Verbatim
+from kvtwist.replies import (
+    NO_REPLY, NOT_INTEGER, OK, PONG, SYNTAX, Error, Status, Verbatim)
 
 command = group("connection")
 
@@ -154,29 +156,208 @@ def field(value) -> str:
     return str(value)
 
 
-def clientFlags(state) -> str:
+#: C{CLIENT LIST}'s figures of a connection that has none (a command run
+#: without a server).
+_NO_CONNECTION = ConnectionFigures("", -1, 0, 0, 0, 0)
+
+
+def _flags(state) -> str:
     """
-    C{CLIENT LIST}'s C{flags} of a client: Redis's C{b} (blocked), C{P}
-    (subscribed), or C{N} for none.
+    C{CLIENT LIST}'s C{flags} of a client, as Redis writes them: C{b}
+    (blocked), C{P} (subscribed), C{c} (closing after this reply), C{e}
+    (no-evict), C{T} (no-touch), or C{N} for none.
     """
     flags = ("b" if state.blocked else "") + ("P" if state.pubsub else "")
+    if state.closeAfterReply:
+        flags += "c"
+    if state.noEvict:
+        flags += "e"
+    if state.noTouch:
+        flags += "T"
     return flags or "N"
 
 
-def clientLine(state, now: float) -> str:
+def clientLine(state, now: float, conn: ConnectionFigures = _NO_CONNECTION
+               ) -> str:
     """
-    One line of C{CLIENT LIST} for a L{kvtwist.commands.ClientState}.
+    One line of C{CLIENT LIST} for a L{kvtwist.commands.ClientState} and
+    its connection's figures: Redis 7.2's fields (those kvtwist has no
+    figure for answer what Redis answers for a client that doesn't use
+    them), then kvtwist's own (C{dialect}, C{cmds}).
     """
     pubsub = state.pubsub
-    return ("id=%d addr=%s name=%s age=%d idle=%d flags=%s db=%d sub=%d "
-            "psub=%d cmd=%s dialect=%s resp=%d cmds=%d" % (
-                state.id, state.addr, field(state.name),
-                int(now - state.created), int(now - state.lastActive),
-                clientFlags(state), state.db,
-                len(pubsub.channels) if pubsub is not None else 0,
-                len(pubsub.patterns) if pubsub is not None else 0,
-                field(state.lastCommand).lower() or "NULL",
-                state.dialect, state.protover, state.commands))
+    return (
+        "id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d "
+        "sub=%d psub=%d ssub=0 multi=-1 watch=0 qbuf=%d qbuf-free=0 "
+        "argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=%d oll=%d omem=%d "
+        "tot-mem=%d events=r cmd=%s user=default redir=-1 resp=%d "
+        "lib-name=%s lib-ver=%s dialect=%s cmds=%d" % (
+            state.id, state.addr, conn.laddr, conn.fd, field(state.name),
+            int(now - state.created), int(now - state.lastActive),
+            _flags(state), state.db, len(pubsub.channels) if pubsub else 0,
+            len(pubsub.patterns) if pubsub else 0, conn.qbuf, conn.obl,
+            conn.oll,
+            conn.omem, conn.qbuf + conn.obl + conn.omem,
+            field(state.lastCommand).lower() or "NULL", state.protover,
+            field(state.libName), field(state.libVersion), state.dialect,
+            state.commands))
+
+
+def _connections(ctx):
+    """
+    C{(state, connection)} of every client of C{ctx}'s server (only
+    C{ctx}'s client, without a connection, in tests of bare commands).
+    """
+    if ctx.factory is None:
+        return [(ctx.client, None)]
+    return [(p.state, p) for p in ctx.factory.connections()]
+
+
+def _figures(connection) -> ConnectionFigures:
+    if connection is None:
+        return _NO_CONNECTION
+    return connection.connectionFigures()
+
+
+def _now(ctx) -> float:
+    return ctx.factory.now() if ctx.factory is not None else time.time()
+
+
+#: The client types of C{CLIENT LIST TYPE} and C{CLIENT KILL TYPE}.
+_CLIENT_TYPES = (b"NORMAL", b"MASTER", b"REPLICA", b"SLAVE", b"PUBSUB")
+
+
+def _typeOf(state) -> bytes:
+    """
+    Redis's type of a client: C{pubsub} while it subscribes to anything,
+    else C{normal} (kvtwist has no replicas).
+    """
+    return b"PUBSUB" if state.pubsub else b"NORMAL"
+
+
+def _clientList(ctx, args):
+    clients = _connections(ctx)
+    if args:
+        option = args[0].upper()
+        if option == b"TYPE" and len(args) == 2:
+            kind = args[1].upper()
+            if kind not in _CLIENT_TYPES:
+                return Error("ERR Unknown client type '%s'"
+                             % (args[1].decode("utf-8", "replace"),))
+            if kind == b"SLAVE":
+                kind = b"REPLICA"
+            clients = [c for c in clients if _typeOf(c[0]) == kind]
+        elif option == b"ID" and len(args) >= 2:
+            ids = set()
+            for arg in args[1:]:
+                try:
+                    ids.add(int(arg))
+                except ValueError:
+                    return Error("ERR Invalid client ID")
+            clients = [c for c in clients if c[0].id in ids]
+        else:
+            return SYNTAX
+    now = _now(ctx)
+    return Verbatim("".join(clientLine(s, now, _figures(c)) + "\n"
+                            for s, c in clients).encode())
+
+
+def _yes(value: bytes):
+    """
+    C{True} for C{yes}, C{False} for C{no}, else L{None}.
+    """
+    value = value.lower()
+    return True if value == b"yes" else False if value == b"no" else None
+
+
+def _clientKill(ctx, args):
+    """
+    C{CLIENT KILL addr:port} (the old form: OK, or an error if no client
+    has that address) or C{CLIENT KILL filter value ...} (the number of
+    clients killed).  Others are closed at once; the caller itself (with
+    C{SKIPME no}) once its reply is sent.
+    """
+    me = ctx.client
+    if len(args) == 1:
+        matches = [c for c in _connections(ctx) if c[0].addr ==
+                   args[0].decode("utf-8", "replace")]
+        if not matches:
+            return Error("ERR No such client")
+        _kill(ctx, matches[:1])
+        return OK
+    if len(args) % 2:
+        return SYNTAX
+    tests = []
+    skipMe = True
+    for i in range(0, len(args), 2):
+        option, value = args[i].upper(), args[i + 1]
+        text = value.decode("utf-8", "replace")
+        if option == b"ID":
+            try:
+                wanted = int(value)
+            except ValueError:
+                return Error("ERR client-id should be greater than 0")
+            if wanted <= 0:
+                return Error("ERR client-id should be greater than 0")
+            tests.append(lambda s, c, w=wanted: s.id == w)
+        elif option == b"ADDR":
+            tests.append(lambda s, c, w=text: s.addr == w)
+        elif option == b"LADDR":
+            tests.append(lambda s, c, w=text: _figures(c).laddr == w)
+        elif option == b"TYPE":
+            kind = value.upper()
+            if kind not in _CLIENT_TYPES:
+                return Error("ERR Unknown client type '%s'" % (text,))
+            if kind == b"SLAVE":
+                kind = b"REPLICA"
+            tests.append(lambda s, c, w=kind: _typeOf(s) == w)
+        elif option == b"USER":
+            tests.append(lambda s, c, w=value: w == b"default")
+        elif option == b"SKIPME":
+            skip = _yes(value)
+            if skip is None:
+                return SYNTAX
+            skipMe = skip
+        elif option == b"MAXAGE":
+            try:
+                age = int(value)
+            except ValueError:
+                return NOT_INTEGER
+            now = _now(ctx)
+            tests.append(lambda s, c, w=age, n=now: n - s.created >= w)
+        else:
+            return SYNTAX
+    matches = [(s, c) for s, c in _connections(ctx)
+               if all(t(s, c) for t in tests)
+               and not (skipMe and s is me)]
+    _kill(ctx, matches)
+    return len(matches)
+
+
+def _kill(ctx, clients):
+    """
+    Close C{clients}: at once, or the caller's own once its reply is
+    sent.
+    """
+    for state, connection in clients:
+        if state is ctx.client or connection is None:
+            state.closeAfterReply = True
+        else:
+            connection.abort("killed by CLIENT KILL from client %d"
+                             % (ctx.client.id,))
+
+
+def _onOff(value: bytes):
+    value = value.upper()
+    return True if value == b"ON" else False if value == b"OFF" else None
+
+
+def _badName(name: bytes) -> bool:
+    """
+    Whether C{name} has characters Redis refuses in a client's name or
+    library info (blanks, controls, anything outside C{!} to C{~}).
+    """
+    return any(c < 33 or c > 126 for c in name)
 
 
 def _unblock(ctx, args):
@@ -199,34 +380,121 @@ def _unblock(ctx, args):
     return int(unblock(clientId, error))
 
 
-@command("CLIENT", -2, "", "About connections.", (0, 0, 0),
-         syntax="CLIENT ID | GETNAME | SETNAME connection-name | "
-         "SETINFO attr value | INFO | LIST | UNBLOCK client-id "
-         "[TIMEOUT | ERROR]")
+#: C{CLIENT HELP}'s lines.
+_CLIENT_HELP = [
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME", "    Return the name of the current connection.",
+    "ID", "    Return the ID of the current connection.",
+    "INFO", "    Return information about the current client connection.",
+    "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "    * ID <client-id>",
+    "      Kill connections by client id.",
+    "    * MAXAGE <maxage>",
+    "      Kill connections older than the specified age.",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "    * ID <client-id> [<client-id> ...]",
+    "      Return clients of specified IDs only.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction (kvtwist never "
+    "evicts clients).",
+    "NO-TOUCH (ON|OFF)",
+    "    Will not touch LRU/LFU stats when this mode is on (kvtwist keeps "
+    "none).",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>", "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "SETINFO <option> <value>",
+    "    Set client meta attr. Options are:",
+    "    * LIB-NAME: the client lib name.",
+    "    * LIB-VER: the client lib version.",
+    "HELP", "    Print this help.",
+]
+
+
+@command("CLIENT", -2, "noscript loading stale", "About connections.",
+         (0, 0, 0),
+         syntax="CLIENT ID | INFO | LIST [TYPE type | ID id ...] | "
+         "KILL [addr | filter value ...] | GETNAME | SETNAME name | "
+         "SETINFO LIB-NAME|LIB-VER value | REPLY ON|OFF|SKIP | "
+         "NO-EVICT ON|OFF | NO-TOUCH ON|OFF | "
+         "UNBLOCK client-id [TIMEOUT | ERROR] | HELP")
 def client(ctx, args):
     sub = args[0].upper()
+    rest = args[1:]
     state = ctx.client
-    if sub == b"ID" and len(args) == 1:
+    if sub == b"ID" and not rest:
         return state.id
-    if sub == b"GETNAME" and len(args) == 1:
+    if sub == b"GETNAME" and not rest:
         return state.name or None
-    if sub == b"SETNAME" and len(args) == 2:
-        if b" " in args[1] or b"\n" in args[1]:
+    if sub == b"SETNAME" and len(rest) == 1:
+        if _badName(rest[0]):
             return Error("ERR Client names cannot contain spaces, newlines "
                          "or special characters.")
-        state.name = args[1]
+        state.name = rest[0]
         return OK
-    if sub == b"SETINFO" and len(args) == 3:
+    if sub == b"SETINFO" and len(rest) == 2:
+        attr, value = rest[0].upper(), rest[1]
+        if attr not in (b"LIB-NAME", b"LIB-VER"):
+            return Error("ERR Unrecognized option '%s'"
+                         % (rest[0].decode("utf-8", "replace"),))
+        if _badName(value):
+            return Error("ERR %s cannot contain spaces, newlines or special "
+                         "characters." % (attr.decode().lower(),))
+        if attr == b"LIB-NAME":
+            state.libName = value
+        else:
+            state.libVersion = value
         return OK
-    if sub == b"UNBLOCK" and len(args) in (2, 3):
-        return _unblock(ctx, args[1:])
-    if sub == b"INFO" and len(args) == 1:
-        return Verbatim((clientLine(state, time.time()) + "\n").encode())
+    if sub == b"UNBLOCK" and len(rest) in (1, 2):
+        return _unblock(ctx, rest)
+    if sub == b"INFO" and not rest:
+        connection = None
+        if ctx.factory is not None:
+            connection = next((c for s, c in _connections(ctx)
+                               if s is state), None)
+        return Verbatim((clientLine(state, _now(ctx), _figures(connection))
+                         + "\n").encode())
     if sub == b"LIST":
-        now = time.time()
-        states = ctx.factory.clientStates() if ctx.factory else [state]
-        return Verbatim("".join(clientLine(s, now) + "\n"
-                                for s in states).encode())
+        return _clientList(ctx, rest)
+    if sub == b"KILL" and rest:
+        return _clientKill(ctx, rest)
+    if sub in (b"NO-EVICT", b"NO-TOUCH") and len(rest) == 1:
+        on = _onOff(rest[0])
+        if on is None:
+            return SYNTAX
+        if sub == b"NO-EVICT":
+            state.noEvict = on
+        else:
+            state.noTouch = on
+        return OK
+    if sub == b"REPLY" and len(rest) == 1:
+        mode = rest[0].upper()
+        if mode == b"ON":
+            state.setReplyMode(None)
+            return OK
+        if mode in (b"OFF", b"SKIP"):
+            state.setReplyMode(mode.decode().lower())
+            return NO_REPLY
+        return SYNTAX
+    if sub == b"HELP" and not rest:
+        return [Status(line) for line in _CLIENT_HELP]
     return Error("ERR unknown subcommand or wrong number of arguments for "
                  "'%s'. Try CLIENT HELP." % (args[0].decode("utf-8",
                                                              "replace"),))

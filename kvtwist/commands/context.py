@@ -5,6 +5,29 @@ server's parts (L{Context}).
 """
 
 
+from typing import NamedTuple
+
+
+class ConnectionFigures(NamedTuple):
+    """
+    What a connection tells of its socket and buffers (C{CLIENT LIST}).
+
+    @ivar laddr: the local address it was accepted on, C{host:port}.
+    @ivar fd: its socket's file descriptor (-1 if none).
+    @ivar qbuf: bytes received and not run yet.
+    @ivar obl: bytes of replies ready and not yet handed to the socket.
+    @ivar oll: replies waiting their turn behind one not ready.
+    @ivar omem: bytes handed to the transport and not yet sent.
+    """
+
+    laddr: str
+    fd: int
+    qbuf: int
+    obl: int
+    oll: int
+    omem: int
+
+
 class ClientState:
     """
     What the server knows of one connection.
@@ -20,6 +43,19 @@ class ClientState:
     @ivar lastCommand: the name of the last command it sent.
     @ivar closeAfterReply: set by C{QUIT}: close once its reply is sent.
     @ivar db: the number of its selected database (C{SELECT}).
+    @ivar replyMode: L{None} while its replies are sent, C{"off"} after
+        C{CLIENT REPLY OFF}, C{"skip"} after C{CLIENT REPLY SKIP} (the
+        next command's reply is not sent).
+    @ivar afterReply: whether the connection must look at this state once
+        the current command's reply is queued (L{closeAfterReply} or
+        L{replyMode} changed): one attribute the connection checks per
+        command, whatever the reason.
+    @ivar noEvict: set by C{CLIENT NO-EVICT ON} (kvtwist never evicts
+        clients: shown in C{CLIENT LIST}'s flags).
+    @ivar noTouch: set by C{CLIENT NO-TOUCH ON} (kvtwist keeps no access
+        times: shown in the flags).
+    @ivar libName: set by C{CLIENT SETINFO LIB-NAME}.
+    @ivar libVersion: set by C{CLIENT SETINFO LIB-VER}.
     @ivar blocked: whether it waits on a blocking command (C{BLPOP}...):
         its later requests wait behind it (set by its connection).
     @ivar pubsub: its subscriptions (a
@@ -30,6 +66,34 @@ class ClientState:
         (a L{kvtwist.replies.Push}) go, in order with its replies; set by
         a connection that can show them, else L{None}.
     """
+
+    afterReply = False
+    replyMode = None
+    noEvict = False
+    noTouch = False
+    libName = b""
+    libVersion = b""
+    _closeAfterReply = False
+
+    @property
+    def closeAfterReply(self) -> bool:
+        """
+        Whether to close once the reply is sent (C{QUIT}).
+        """
+        return self._closeAfterReply
+
+    @closeAfterReply.setter
+    def closeAfterReply(self, value: bool):
+        self._closeAfterReply = value
+        if value:
+            self.afterReply = True
+
+    def setReplyMode(self, mode):
+        """
+        C{CLIENT REPLY}: L{None} (on), C{"off"} or C{"skip"}.
+        """
+        self.replyMode = mode
+        self.afterReply = True
 
     def __init__(self, id: int = 0, addr: str = "", now: float = 0.0,
                  authenticated: bool = True):
@@ -43,8 +107,10 @@ class ClientState:
         self.created = now
         self.lastActive = now
         self.lastCommand = b""
-        self.closeAfterReply = False
+        self._closeAfterReply = False
         self.db = 0
+        self.afterReply = False
+        self.replyMode = None
         self.blocked = False
         self.pubsub = None
         self.push = None

@@ -1,16 +1,20 @@
 # -*- test-case-name: kvtwist.test.test_commands -*-
 """
 Commands about the server as a whole (Redis's C{server} group): INFO,
-CONFIG, COMMAND, TIME, SAVE, BGSAVE, LASTSAVE.  Those on the databases
+COMMAND, TIME, SAVE, BGSAVE, LASTSAVE, SHUTDOWN, WAIT (CONFIG is
+L{kvtwist.commands.configuration}'s).  Those on the databases
 (DBSIZE, FLUSHDB, FLUSHALL, SWAPDB) are L{kvtwist.commands.databases}'.
 """
 
+import binascii
+import os
+import platform
+import sys
 import time
 
 from kvtwist.commands.connection import REDIS_COMPAT_VERSION, field
 from kvtwist.commands.registry import TABLE, group
-from kvtwist.glob import Glob
-from kvtwist.replies import SYNTAX, Error, Status, Verbatim
+from kvtwist.replies import NO_REPLY, SYNTAX, Error, Status, Verbatim
 from kvtwist.stats import IStatsSnapshot, memoryFigures, takeSnapshot
 
 command = group("server")
@@ -30,69 +34,184 @@ def infoSections(ctx):
     return renderInfo(snap)
 
 
+def human(size: int) -> str:
+    """
+    A number of bytes as Redis writes it for people: C{512B},
+    C{1.50K}, C{12.25M}...
+    """
+    if size < 1024:
+        return "%dB" % (size,)
+    for unit in "KMGTP":
+        size /= 1024.0
+        if size < 1024 or unit == "P":
+            return "%.2f%s" % (size, unit)
+
+
+#: What C{INFO}'s server section says of the machine.
+_OS = "%s %s %s" % (platform.system(), platform.release(), platform.machine())
+_ARCH_BITS = 64 if sys.maxsize > 2 ** 32 else 32
+
+#: The replication id kvtwist answers with: it has no replicas (Redis's
+#: C{master_replid}, random per start).
+_REPLID = binascii.hexlify(os.urandom(20)).decode("ascii")
+
+
 def renderInfo(snap: IStatsSnapshot):
     """
     C{INFO}'s sections for a stats snapshot, with Redis's field names
-    where Redis has one; the parts the snapshot lacks (a server's
-    counters, a backend's keyspace or persistence) are left out.
+    where Redis has one, in Redis's order; the parts the snapshot lacks (a
+    server's counters, a backend's keyspace or persistence) are left out.
+    Fields of kvtwist's own follow Redis's in their section.
     """
     process = snap.process
     sections = [("Server", [
         ("redis_version", REDIS_COMPAT_VERSION),
-        ("kvtwist_version", process.version),
+        ("redis_git_sha1", "00000000"),
+        ("redis_git_dirty", 0),
         ("redis_mode", "standalone"),
+        ("os", _OS),
+        ("arch_bits", _ARCH_BITS),
+        ("multiplexing_api", process.pollApi),
         ("process_id", process.pid),
+        ("process_supervised", "no"),
+        ("run_id", process.runId),
         ("tcp_port", process.tcpPort),
+        ("server_time_usec", int(snap.time * 1000000)),
         ("uptime_in_seconds", int(process.uptime)),
         ("uptime_in_days", int(process.uptime // 86400)),
+        ("hz", 10),
+        ("configured_hz", 10),
+        ("executable", sys.executable),
+        ("config_file", ""),
+        ("io_threads_active", 0),
+        ("kvtwist_version", process.version),
         ("implementation", process.implementation),
+        ("python_version", process.pythonVersion),
         ("reactor", process.reactor),
     ])]
     clients = snap.clients
     if clients is not None:
         sections.append(("Clients", [
             ("connected_clients", clients.connected),
+            ("cluster_connections", 0),
+            ("maxclients", clients.maxClients),
+            ("blocked_clients", clients.blocked),
+            ("tracking_clients", 0),
             ("dropped_clients", clients.dropped),
             ("closed_by_server", clients.closedByServer),
-            ("maxclients", clients.maxClients),
-            ("rejected_connections", clients.rejected),
-            ("blocked_clients", clients.blocked),
         ]))
         if snap.backend.pubsub is not None:
             sections[-1][1].append(("pubsub_clients",
                                     snap.backend.pubsub.clients))
-    memory = [("used_memory_rss", snap.memory.rss)]
-    if snap.memory.gcNursery is not None:
-        memory.append(("gc_nursery_bytes", snap.memory.gcNursery))
+    memory = snap.memory
+    # kvtwist can't tell its heap from its resident memory cheaply on
+    # either interpreter: used_memory is the resident memory.
+    used = memory.rss
+    fields = [
+        ("used_memory", used),
+        ("used_memory_human", human(used)),
+        ("used_memory_rss", memory.rss),
+        ("used_memory_rss_human", human(memory.rss)),
+        ("used_memory_peak", memory.peak),
+        ("used_memory_peak_human", human(memory.peak)),
+        ("maxmemory", 0),
+        ("maxmemory_human", "0B"),
+        ("maxmemory_policy", "noeviction"),
+        ("mem_fragmentation_ratio", "%.2f" % (memory.rss / used if used
+                                              else 1.0,)),
+        ("mem_allocator", memory.allocator),
+    ]
+    if memory.gcNursery is not None:
+        fields.append(("gc_nursery_bytes", memory.gcNursery))
     if clients is not None:
-        memory.append(("idle_memory_releases", snap.memory.idleReleases))
-    sections.append(("Memory", memory))
+        fields.append(("idle_memory_releases", memory.idleReleases))
+    sections.append(("Memory", fields))
     persistence = snap.backend.persistence
     if persistence is not None:
-        sections.append(("Persistence", list(persistence.fields)))
+        fields = list(persistence.fields)
+        names = {name for name, _ in fields}
+        # What tools (redis-cli --stat) read and kvtwist never does.
+        fields += [(name, 0) for name in (
+            "async_loading", "aof_rewrite_in_progress",
+            "aof_rewrite_scheduled") if name not in names]
+        sections.append(("Persistence", fields))
     keyspace = snap.backend.keyspace
     commands = snap.commands
     if commands is not None:
-        stats = [
+        traffic = snap.traffic
+        fields = [
             ("total_connections_received", clients.received),
             ("total_commands_processed", commands.processed),
-            ("unknown_commands", commands.unknown),
+            ("instantaneous_ops_per_sec", int(round(commands.opsPerSecond))),
+            ("total_net_input_bytes", traffic.input),
+            ("total_net_output_bytes", traffic.output),
+            ("total_net_repl_input_bytes", 0),
+            ("total_net_repl_output_bytes", 0),
+            ("instantaneous_input_kbps",
+             "%.2f" % (traffic.inputPerSecond / 1024,)),
+            ("instantaneous_output_kbps",
+             "%.2f" % (traffic.outputPerSecond / 1024,)),
             ("rejected_connections", clients.rejected),
+            ("sync_full", 0),
+            ("sync_partial_ok", 0),
+            ("sync_partial_err", 0),
         ]
         if keyspace is not None:
-            stats.append(("expired_keys", keyspace.expired))
-        stats += [
-            ("total_net_input_bytes", snap.traffic.input),
-            ("total_net_output_bytes", snap.traffic.output),
-            ("auth_failures", clients.authFailures),
-            ("client_output_buffer_limit_disconnections",
-             clients.outputLimitDisconnects),
+            fields.append(("expired_keys", keyspace.expired))
+        fields += [
+            ("evicted_keys", 0),
+            ("evicted_clients", 0),
         ]
+        if keyspace is not None:
+            fields += [("keyspace_hits", keyspace.hits),
+                       ("keyspace_misses", keyspace.misses)]
         pubsub = snap.backend.pubsub
         if pubsub is not None:
-            stats += [("pubsub_channels", pubsub.channels),
-                      ("pubsub_patterns", pubsub.patterns)]
-        sections.append(("Stats", stats))
+            fields += [("pubsub_channels", pubsub.channels),
+                       ("pubsub_patterns", pubsub.patterns)]
+        fields += [
+            ("total_error_replies", sum(n for _, n in commands.errors)),
+            ("unexpected_error_replies", 0),
+            ("client_output_buffer_limit_disconnections",
+             clients.stalledDisconnects + clients.outputLimitDisconnects),
+            ("acl_access_denied_auth", clients.authFailures),
+            ("unknown_commands", commands.unknown),
+            ("auth_failures", clients.authFailures),
+        ]
+        sections.append(("Stats", fields))
+    sections.append(("Replication", [
+        ("role", "master"),
+        ("connected_slaves", 0),
+        ("master_failover_state", "no-failover"),
+        ("master_replid", _REPLID),
+        ("master_replid2", "0" * 40),
+        ("master_repl_offset", 0),
+        ("second_repl_offset", -1),
+        ("repl_backlog_active", 0),
+        ("repl_backlog_size", 1048576),
+        ("repl_backlog_first_byte_offset", 0),
+        ("repl_backlog_histlen", 0),
+    ]))
+    cpu = process.cpu
+    if cpu is not None:
+        sections.append(("CPU", [
+            ("used_cpu_sys", cpu.system),
+            ("used_cpu_user", cpu.user),
+            ("used_cpu_sys_children", cpu.childrenSystem),
+            ("used_cpu_user_children", cpu.childrenUser),
+        ]))
+    sections.append(("Modules", []))
+    if commands is not None:
+        sections.append(("Commandstats", [
+            ("cmdstat_" + c.name.lower(),
+             "calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,"
+             "failed_calls=%d" % (c.calls, c.usec, c.usecPerCall,
+                                  c.rejected, c.failed))
+            for c in commands.stats]))
+        sections.append(("Errorstats", [
+            ("errorstat_" + code, "count=%d" % (count,))
+            for code, count in commands.errors]))
+    sections.append(("Cluster", [("cluster_enabled", 0)]))
     if snap.backend.fields:
         sections.append(("Backend", list(snap.backend.fields)))
     if keyspace is not None:
@@ -105,23 +224,41 @@ def renderInfo(snap: IStatsSnapshot):
     return sections
 
 
+#: The sections of C{INFO} with no argument (or C{default}), as Redis 7.
+DEFAULT_SECTIONS = frozenset([
+    "server", "clients", "memory", "persistence", "stats", "replication",
+    "cpu", "errorstats", "cluster", "keyspace", "backend"])
+
+#: The sections C{INFO all} leaves out (C{everything} has them).
+_NOT_IN_ALL = frozenset(["modules"])
+
+
 def formatInfo(sections, args) -> Verbatim:
     """
-    C{INFO args}'s reply: the sections asked for (every one for none,
-    C{all}, C{everything} or C{default}), as C{# Title} and C{name:value}
-    lines.
+    C{INFO args}'s reply: the sections asked for, as C{# Title} and
+    C{name:value} lines.  As Redis 7: none (or C{default}) asks for the
+    default ones (L{DEFAULT_SECTIONS}: not C{commandstats}), C{all} for
+    every one but C{modules}, C{everything} for every one; names are
+    read in any case and may be combined (C{INFO default
+    commandstats}); an unknown name adds nothing.
     """
     wanted = {a.decode("utf-8", "replace").lower() for a in args}
-    everything = not wanted or wanted & {"all", "everything", "default"}
+    if not wanted:
+        wanted = {"default"}
     lines = []
     for title, fields in sections:
-        if not everything and title.lower() not in wanted:
+        name = title.lower()
+        if not (name in wanted or "everything" in wanted
+                or ("all" in wanted and name not in _NOT_IN_ALL)
+                or ("default" in wanted and name in DEFAULT_SECTIONS)):
             continue
         if lines:
             lines.append("")
         lines.append("# " + title)
-        for name, value in fields:
-            lines.append("%s:%s" % (name, field(value)))
+        for key, value in fields:
+            lines.append("%s:%s" % (key, field(value)))
+    if not lines:
+        return Verbatim(b"")
     return Verbatim(("\r\n".join(lines) + "\r\n").encode("utf-8"))
 
 
@@ -129,26 +266,6 @@ def formatInfo(sections, args) -> Verbatim:
          (0, 0, 0), syntax="INFO [section [section ...]]")
 def info(ctx, args):
     return formatInfo(infoSections(ctx), args)
-
-
-@command("CONFIG", -2, "", "The server's settings (read-only).", (0, 0, 0),
-         syntax="CONFIG GET parameter [parameter ...]")
-def config(ctx, args):
-    sub = args[0].upper()
-    if sub == b"GET" and len(args) >= 2:
-        view = ctx.factory.config.view() if ctx.factory else {}
-        out = {}
-        for pattern in args[1:]:
-            glob = Glob(pattern, nocase=True)
-            for name, value in view.items():
-                if glob.match(name.encode()):
-                    out[name.encode()] = str(value).encode()
-        return out
-    if sub in (b"SET", b"RESETSTAT", b"REWRITE"):
-        return Error("ERR CONFIG %s is not supported: kvtwist is configured "
-                     "by its command-line options" % (sub.decode(),))
-    return Error("ERR unknown subcommand '%s'. Try CONFIG HELP."
-                 % (args[0].decode("utf-8", "replace"),))
 
 
 def _commandInfo(cmd):
@@ -221,8 +338,10 @@ def shutdown(ctx, args):
 
     def answered(reply):
         if reply == "OK":
-            # Redis closes the connection; kvtwist says OK first.
+            # As Redis: the connection closes without a reply (redis-py's
+            # shutdown() takes a reply for a failure).
             ctx.client.closeAfterReply = True
+            return NO_REPLY
         return reply
 
     return ctx.service.shutdown(mode).addCallback(answered)
@@ -234,3 +353,22 @@ def lastsave(ctx, args):
     if ctx.service is None:
         return 0
     return int(ctx.service.lastSave)
+
+
+@command("WAIT", 3, "noscript", "Wait for replicas to acknowledge the "
+         "writes so far: kvtwist has none, so it answers 0 at once.",
+         (0, 0, 0), syntax="WAIT numreplicas timeout")
+def wait(ctx, args):
+    try:
+        int(args[0])
+    except ValueError:
+        return Error("ERR value is not an integer or out of range")
+    try:
+        timeout = int(args[1])
+    except ValueError:
+        return Error("ERR timeout is not an integer or out of range")
+    if timeout < 0:
+        return Error("ERR timeout is negative")
+    # Redis would wait the timeout out (forever for 0) for replicas that
+    # can never answer; no client is helped by that.
+    return 0

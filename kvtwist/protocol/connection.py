@@ -31,7 +31,8 @@ from kvtwist.protocol.framing import (
 from kvtwist.protocol.replyqueue import ReplyQueue
 from kvtwist.protocol.subscribed import SubscribedMode
 from kvtwist.protocol.writer import TurnWriter
-from kvtwist.replies import PLAIN, Error, Pushes, SetReply, Status
+from kvtwist.commands.context import ConnectionFigures
+from kvtwist.replies import NO_REPLY, PLAIN, Error, Pushes, SetReply, Status
 
 TOO_BIG_INLINE = Error(framing.TOO_BIG_INLINE)
 
@@ -379,6 +380,9 @@ class KVProtocol(LineReceiver):
         it stopped.
         """
         state = self.state
+        if state.replyMode is not None:
+            self._runRespQuietly(batch)
+            return
         state.dialect = "resp"
         authenticated = state.authenticated
         ctx = self.ctx
@@ -439,11 +443,69 @@ class KVProtocol(LineReceiver):
                 # subscriptions are known as the command runs.)
                 if self._subscribedMode():
                     execute = self._backend.execute
-            if state.closeAfterReply:
-                self._closeAfterOutput()
+            if state.afterReply and self._afterReply():
+                break
             if state.authenticated is not authenticated:
                 break
         self._budget = budget
+        if pos is not None:
+            self.framer.consumed(pos)
+
+    def _afterReply(self) -> bool:
+        """
+        The state of the client changed in a way that concerns the
+        connection (L{kvtwist.commands.ClientState.afterReply}): close
+        after the replies so far (C{QUIT}), or see that its replies are
+        no longer all sent (C{CLIENT REPLY}).
+
+        @return: whether L{_runResp} must stop (its later requests run in
+            L{_runRespQuietly}).
+        """
+        state = self.state
+        state.afterReply = False
+        if state.closeAfterReply:
+            self._closeAfterOutput()
+        return state.replyMode is not None
+
+    def _runRespQuietly(self, batch):
+        """
+        L{_runResp} for a client that turned its replies off (C{CLIENT
+        REPLY OFF}) or asked for the next one to be skipped (C{SKIP}):
+        each request runs, its reply is dropped (a later one still waits
+        its turn) unless it turned them on again (C{CLIENT REPLY ON}:
+        Redis answers it); once they are on, the rest of the batch goes
+        back to L{_runResp}.
+        """
+        state = self.state
+        state.dialect = "resp"
+        ctx = self.ctx
+        execute = self._backend.execute
+        pos = None
+        for args, end in batch:
+            if self._closing or self._writePaused or self._budget <= 0:
+                break
+            pos = end
+            before = state.replyMode
+            if before == "skip":
+                state.replyMode = None
+            name = args[0]
+            state.lastCommand = name
+            protover = state.protover
+            reply = execute(ctx, name, args[1:])
+            if before == "off" and state.replyMode is None:
+                # CLIENT REPLY ON: answered.
+                self._emitLater(name, reply,
+                                lambda r, p=protover: resp.render(r, p))
+            elif isinstance(reply, Deferred):
+                # Dropped once it fires, keeping the order of the rest.
+                self._emitLater(name, reply, lambda r: b"")
+                if self.blocked:
+                    break
+            state.afterReply = False
+            if state.closeAfterReply:
+                self._closeAfterOutput()
+            if state.replyMode is None:
+                break
         if pos is not None:
             self.framer.consumed(pos)
 
@@ -541,18 +603,38 @@ class KVProtocol(LineReceiver):
 
         @return: whether it is heavy (the caller stops reading).
         """
+        if reply is NO_REPLY:
+            return False
         blocking = False
         if isinstance(reply, Deferred):
             cmd = commands.lookup(name)
             heavy = (cmd is not None and cmd.heavy) or (
                 reply.__class__ is Backpressure)
             blocking = cmd is not None and cmd.blocking and not reply.called
+            render = _unlessNoReply(render)
         else:
             heavy = replyqueue.isLarge(reply)
         self.replies.later(reply, render, heavy)
         if blocking:
             self._block(reply)
         return heavy
+
+    def connectionFigures(self) -> ConnectionFigures:
+        """
+        What C{CLIENT LIST} shows of this connection's socket and buffers.
+        """
+        transport = self.transport
+        host = transport.getHost()
+        port = getattr(host, "port", None)
+        laddr = ("%s:%s" % (host.host, port)) if port is not None else \
+            str(getattr(host, "name", "") or "unix")
+        writer = self.writer
+        held = sum(len(d) for d in writer.held) if writer else 0
+        return ConnectionFigures(
+            laddr, _transport.fileno(transport),
+            self.framer.buffered() if self.framer else 0, held,
+            len(self.replies.waiting) if self.replies else 0,
+            _transport.pendingOutput(transport))
 
     # -- pushed messages -----------------------------------------------------
 
@@ -736,3 +818,14 @@ class KVProtocol(LineReceiver):
                 transport.unregisterProducer()
             transport.loseConnection()
 
+
+def _unlessNoReply(render):
+    """
+    C{render}, but rendering L{NO_REPLY} (a C{SHUTDOWN} that succeeded)
+    as nothing.
+    """
+    def renderUnlessNoReply(reply, *args):
+        if reply is NO_REPLY:
+            return b""
+        return render(reply, *args)
+    return renderUnlessNoReply

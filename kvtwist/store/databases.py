@@ -283,6 +283,16 @@ class Databases:
         """
         return sum(db._expired for db in self.databases)
 
+    def lookupCounts(self) -> Tuple[int, int]:
+        """
+        C{(hits, misses)}: lookups of string values since start that found
+        one and that found none, in every database (C{INFO}'s
+        C{keyspace_hits} and C{keyspace_misses}).
+        """
+        databases = self.databases
+        return (sum(db._hits for db in databases),
+                sum(db._misses for db in databases))
+
     def keyCount(self) -> int:
         """
         The number of keys in every database.

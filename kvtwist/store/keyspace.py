@@ -153,6 +153,10 @@ class Keyspace:
         self._order: Optional[List[bytes]] = None
         self._tombs = 0
         self._epoch = 0
+        # (Here, not only as class attributes: an attribute first set
+        # after __init__ makes every attribute lookup of the instance
+        # slower on CPython.)
+        self._hits = self._misses = 0
 
     # -- the feed of changes ----------------------------------------------
 

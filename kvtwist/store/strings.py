@@ -108,6 +108,11 @@ class Strings:
     The string part of L{kvtwist.store.Store}.
     """
 
+    #: Lookups by L{get} that found a value (C{keyspace_hits}).
+    _hits = 0
+    #: Lookups by L{get} that found none (C{keyspace_misses}).
+    _misses = 0
+
     def _string(self, key: bytes) -> Optional[bytes]:
         return self._typed(key, bytes)
 
@@ -119,13 +124,16 @@ class Strings:
         """
         value = self._data.get(key)
         if value is None or value is TOMBSTONE:
+            self._misses += 1
             return None
         if self._expires and key in self._expires:
             value = self._lookup(key)
             if value is None:
+                self._misses += 1
                 return None
         if type(value) is not bytes:
             raise WrongType(key)
+        self._hits += 1
         return value
 
     def set(self, key: bytes, value: bytes, expireAtMs: Optional[float] = None,

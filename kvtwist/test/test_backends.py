@@ -396,7 +396,11 @@ CORPUS = [
     ["ZREMRANGEBYLEX", "zl", "-", "(q"], ["ZREM", "z", "a", "q"],
     ["ZADD", "a2", "x", "y"],
     ["PRINT"], ["CLIENT", "ID"], ["CLIENT", "SETNAME", "me"],
-    ["CLIENT", "GETNAME"], ["CLIENT", "LIST"], ["CLIENT", "INFO"],
+    # (CLIENT LIST and INFO of a connection show its buffers, which hold
+    # other figures while replies wait for a later backend: listed here
+    # for no connection.)
+    ["CLIENT", "GETNAME"], ["CLIENT", "LIST", "TYPE", "master"],
+    ["WAIT", "0", "0"],
     ["CONFIG", "GET", "maxclients"], ["COMMAND", "COUNT"],
     ["COMMAND", "INFO", "get", "nosuch"], ["COMMAND", "DOCS", "get"],
     ["COMMAND", "LIST"], ["COMMAND"], ["TIME"], ["INFO", "keyspace"],

@@ -12,6 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist.commands import Context, execute
 from kvtwist.interfaces import Backpressure
+from kvtwist.replies import NO_REPLY
 from kvtwist.test.test_persist_service import (
     ServiceTestMixin, capturedEvents, formatted)
 
@@ -303,13 +304,14 @@ class ShutdownCommandTests(ServiceTestMixin, SynchronousTestCase):
 
     def test_shutdownWritesThenStops(self):
         """
-        C{SHUTDOWN} writes the log, answers C{OK} and stops the reactor.
+        C{SHUTDOWN} writes the log, stops the reactor and answers
+        nothing: the connection closes (as Redis).
         """
         store, svc = self.start()
         ctx = Context(store, None, svc)
         execute(ctx, b"SET", [b"k", b"v"])
         self.assertEqual(self.successResultOf(
-            execute(ctx, b"SHUTDOWN", [])), "OK")
+            execute(ctx, b"SHUTDOWN", [])), NO_REPLY)
         self.assertTrue(ctx.client.closeAfterReply)
         self.clock.advance(0)
         self.assertEqual(self.reactor.stopped, 1)
@@ -340,7 +342,7 @@ class ShutdownCommandTests(ServiceTestMixin, SynchronousTestCase):
         ctx = Context(store, None, svc)
         execute(ctx, b"SET", [b"k", b"v"])
         self.assertEqual(self.successResultOf(
-            execute(ctx, b"SHUTDOWN", [b"SAVE"])), "OK")
+            execute(ctx, b"SHUTDOWN", [b"SAVE"])), NO_REPLY)
         self.assertEqual(svc.snapshotCount, 1)
 
     def test_shutdownNosaveWhileFailing(self):
@@ -354,7 +356,7 @@ class ShutdownCommandTests(ServiceTestMixin, SynchronousTestCase):
         self.fs.failWrites = True
         self.clock.advance(1)
         self.assertEqual(self.successResultOf(
-            execute(ctx, b"SHUTDOWN", [b"NOSAVE"])), "OK")
+            execute(ctx, b"SHUTDOWN", [b"NOSAVE"])), NO_REPLY)
         self.clock.advance(0)
         self.assertEqual(self.reactor.stopped, 1)
         with capturedEvents() as events:
