@@ -197,11 +197,18 @@ _HELP = [
 ]
 
 
-@command("CONFIG", -2, "admin noscript loading stale",
+#: Redis's flags of CONFIG's subcommands (CONFIG itself has none).
+_ADMIN = "admin noscript loading stale"
+
+
+@command("CONFIG", -2, "",
          "The server's settings: GET them, SET those that can change while "
          "it runs (maxclients, timeout, requirepass), RESETSTAT.", (0, 0, 0),
          syntax="CONFIG GET parameter [parameter ...] | "
-         "SET parameter value [parameter value ...] | RESETSTAT | HELP")
+         "SET parameter value [parameter value ...] | RESETSTAT | HELP",
+         subcommands={"GET": (-3, _ADMIN), "SET": (-4, _ADMIN),
+                      "RESETSTAT": (2, _ADMIN), "REWRITE": (2, _ADMIN),
+                      "HELP": (2, "loading stale")})
 def config(ctx, args):
     sub = args[0].upper()
     rest = args[1:]
