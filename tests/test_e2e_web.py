@@ -7,10 +7,14 @@ They load the status page and watch its counts change as a client comes
 and goes, find a key with the key browser and edit it (keeping its TTL),
 page through the keys matching a filter, check that a value with markup
 shows as text and one that isn't text shows escaped, get the 404 page, and
-log in to a server with a password.
+log in to a server with a password; see each key's type in the key
+browser, edit a hash's field, add a set's member and change a sorted set's
+score.
 
-The status test saves a screenshot; with C{KVTWIST_UPDATE_SCREENSHOT=1} it
-also replaces C{docs/screenshot-status.png}, the README's picture.
+The status and hash tests save screenshots; with
+C{KVTWIST_UPDATE_SCREENSHOT=1} they also replace
+C{docs/screenshot-status.png} and C{docs/screenshot-hash.png}, the
+README's pictures.
 
 Skipped, with the reason, where Chromium or Playwright is missing.
 """
@@ -377,3 +381,145 @@ def test_login(makeServer, browser):
     expect(browser).to_have_url(url + "/keys")
     browser.click("text=Status")
     expect(field(browser, "clients.connected")).to_have_text("0")
+
+
+def rowOf(page, cell: str, text: str):
+    """
+    The locator of the table row whose C{cell} (C{field} or C{member})
+    cell reads exactly C{text}.
+    """
+    return page.locator("tr:has(td.%s:text-is('%s'))" % (cell, text))
+
+
+def test_keysPageShowsTypes(webServer, browser):
+    """
+    The key browser shows each key's type: string, list, hash, set and
+    sorted set.
+    """
+    server, url = webServer
+    client = server.redis(protocol=2)
+    client.set("t:string", "v")
+    client.rpush("t:list", "a")
+    client.hset("t:hash", "f", "v")
+    client.sadd("t:set", "m")
+    client.zadd("t:zset", {"m": 1})
+    client.close()
+    browser.goto(url + "/keys?pattern=t:*")
+    expect = sync_api.expect
+    expect(browser.locator("#matching")).to_have_text("5 matching")
+    for kind in ("string", "list", "hash", "set", "zset"):
+        row = browser.locator("tr:has(a.key:text-is('t:%s'))" % (kind,))
+        expect(row.locator("span.tag")).to_have_text(kind)
+
+
+def test_editHashField(webServer, browser, tmp_path):
+    """
+    A hash's page shows its field table; a field's edit link fills the
+    form, and saving changes that field in the server (a multi-line value
+    saved unchanged stays byte for byte the same); a field's delete button
+    deletes it.  With C{KVTWIST_UPDATE_SCREENSHOT=1} the page is the
+    README's C{docs/screenshot-hash.png}.
+    """
+    server, url = webServer
+    client = server.redis(protocol=2)
+    client.hset("user:1000", mapping={
+        "name": "Ada Lovelace", "email": "ada@example.org", "born": "1815",
+        "notes": "Wrote the first program (1843).\nBernoulli numbers.",
+        "\xe9t\xe9": "caf\xe9"})
+    client.expire("user:1000", 86400)
+    expect = sync_api.expect
+    browser.goto(url + "/keys/user:1000")
+    expect(browser.locator("#type")).to_have_text("hash")
+    expect(browser.locator("#length")).to_have_text("5 fields")
+    expect(rowOf(browser, "field", "name").locator("td.value")) \
+        .to_have_text("Ada Lovelace")
+    shot = tmp_path / "hash.png"
+    browser.screenshot(path=str(shot), full_page=True)
+    if os.environ.get("KVTWIST_UPDATE_SCREENSHOT") == "1":
+        os.makedirs(DOCS, exist_ok=True)
+        shutil.copyfile(str(shot), os.path.join(DOCS, "screenshot-hash.png"))
+
+    rowOf(browser, "field", "email").locator("a.edit").click()
+    expect(browser.locator("#field-name")).to_have_value("email")
+    expect(browser.locator("#field-value")).to_have_value("ada@example.org")
+    browser.fill("#field-value", "ada@analytical.engine")
+    browser.click("#set-field")
+    expect(browser).to_have_url(re.compile(r"done=fieldset$"))
+    expect(rowOf(browser, "field", "email").locator("td.value")) \
+        .to_have_text("ada@analytical.engine")
+    assert client.hget("user:1000", "email") == b"ada@analytical.engine"
+
+    rowOf(browser, "field", "notes").locator("a.edit").click()
+    browser.click("#set-field")
+    expect(browser).to_have_url(re.compile(r"done=fieldset$"))
+    assert client.hget("user:1000", "notes") == \
+        b"Wrote the first program (1843).\nBernoulli numbers."
+    rowOf(browser, "field", "\xe9t\xe9").locator("a.edit").click()
+    browser.fill("#field-value", "th\xe9")
+    browser.click("#set-field")
+    expect(rowOf(browser, "field", "\xe9t\xe9").locator("td.value")) \
+        .to_have_text("th\xe9")
+    assert client.hget("user:1000", "\xe9t\xe9") == "th\xe9".encode()
+
+    rowOf(browser, "field", "born").locator("button").click()
+    expect(browser).to_have_url(re.compile(r"done=fielddeleted$"))
+    expect(rowOf(browser, "field", "born")).to_have_count(0)
+    assert client.hexists("user:1000", "born") is False
+    assert 86000 < client.ttl("user:1000") <= 86400
+    client.close()
+
+
+def test_addSetMember(webServer, browser):
+    """
+    A set's page lists its members; the add form adds one and a row's
+    remove button removes it, in the server too.
+    """
+    server, url = webServer
+    client = server.redis(protocol=2)
+    client.sadd("tags:post:7", "python", "twisted")
+    expect = sync_api.expect
+    browser.goto(url + "/keys/tags:post:7")
+    expect(browser.locator("#type")).to_have_text("set")
+    expect(browser.locator("td.member")).to_have_count(2)
+    browser.fill("#member-name", "redis")
+    browser.click("#add-member")
+    expect(browser.locator("p.notice")).to_have_text("Member added.")
+    expect(rowOf(browser, "member", "redis")).to_have_count(1)
+    assert client.smembers("tags:post:7") == {b"python", b"twisted",
+                                              b"redis"}
+    rowOf(browser, "member", "python").locator("button").click()
+    expect(browser.locator("p.notice")).to_have_text("Member removed.")
+    assert client.smembers("tags:post:7") == {b"twisted", b"redis"}
+    client.close()
+
+
+def test_changeSortedSetScore(webServer, browser):
+    """
+    A sorted set's page lists its members lowest score first; changing a
+    member's score in its row moves it, in the page and the server; the
+    add form adds a member.
+    """
+    server, url = webServer
+    client = server.redis(protocol=2)
+    client.zadd("leaderboard", {"alice": 4200, "bob": 3900, "carol": 5120})
+    expect = sync_api.expect
+    browser.goto(url + "/keys/leaderboard")
+    expect(browser.locator("#type")).to_have_text("zset")
+    expect(browser.locator("td.member")).to_have_text(
+        ["bob", "alice", "carol"])
+    row = rowOf(browser, "member", "bob")
+    row.locator("input[name=score]").fill("6000.5")
+    row.locator("button:text-is('Save')").click()
+    expect(browser.locator("p.notice")).to_have_text("Score saved.")
+    expect(browser.locator("td.member")).to_have_text(
+        ["alice", "carol", "bob"])
+    expect(rowOf(browser, "member", "bob").locator("input[name=score]")) \
+        .to_have_value("6000.5")
+    assert client.zscore("leaderboard", "bob") == 6000.5
+    browser.fill("#zmember-name", "dave")
+    browser.fill("#zmember-score", "-inf")
+    browser.click("#add-zmember")
+    expect(browser.locator("td.member")).to_have_text(
+        ["dave", "alice", "carol", "bob"])
+    assert client.zscore("leaderboard", "dave") == float("-inf")
+    client.close()

@@ -111,8 +111,15 @@ class Waiting:
         """
         Make C{client} wait on C{block}'s keys of C{db}.
 
+        A client waits on one command at a time (its connection runs
+        nothing more meanwhile); one that blocks again anyway (callers
+        sharing a client state) ends its earlier wait as if timed out.
+
         @return: a L{Deferred} firing with its reply.
         """
+        earlier = self._byClient.get(client)
+        if earlier is not None:
+            self._finish(earlier, earlier.block.timedOut)
         d = Deferred()
         waiter = Waiter(client, db, block, d)
         first = not self._byClient

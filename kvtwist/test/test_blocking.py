@@ -341,6 +341,21 @@ class BlockingCommandTests(SynchronousTestCase):
         self.assertEqual(self.c.backend.unblockClient(self.a.client.id),
                          False)
 
+    def test_blockedAgain(self):
+        """
+        A client state that blocks again (callers sharing one) ends its
+        earlier wait as if timed out; nothing of it is left behind.
+        """
+        first = self.run(self.a, "BLPOP", "k1", "5")
+        second = self.run(self.a, "BLPOP", "k2", "0")
+        self.assertIs(self.successResultOf(first), NULL_ARRAY)
+        self.run(self.b, "RPUSH", "k1", "v")
+        self.run(self.b, "RPUSH", "k2", "w")
+        self.assertEqual(self.successResultOf(second), [b"k2", b"w"])
+        self.assertEqual(self.c.store.lrange(b"k1", 0, -1), [b"v"])
+        self.assertEqual(self.c.store._listeners, ())
+        self.assertEqual(self.c.clock.getDelayedCalls(), [])
+
     def test_disconnected(self):
         """
         A client that goes away waits no more: a push is not served to it,

@@ -29,7 +29,7 @@ from kvtwist.store import Store
 from kvtwist.tap import Options
 from kvtwist.test.test_protocol import connect
 from kvtwist.web import WebSite, makeRoot, makeWebService
-from kvtwist.web import data as webdata
+from kvtwist.web import keydata as webdata
 from kvtwist.web.sampler import Sampler, SamplerService
 from kvtwist.web.session import (COOKIE, LoginThrottle, LoginThrottled,
                                  clientHost)
@@ -744,7 +744,7 @@ class EscapingTests(SynchronousTestCase):
         The page script never writes HTML: no innerHTML, outerHTML,
         insertAdjacentHTML or document.write.
         """
-        from kvtwist.web.resources import STATIC
+        from kvtwist.web.root import STATIC
         import os
         with open(os.path.join(STATIC, "app.js")) as f:
             script = f.read()

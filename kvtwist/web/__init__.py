@@ -3,7 +3,7 @@
 The web interface and Prometheus metrics, served by L{twisted.web} from the
 same process as the key-value server (C{twistd kvstore --web ENDPOINT}).
 
-L{makeWebService} builds it; L{kvtwist.web.resources} has the pages,
+L{makeWebService} builds it; L{kvtwist.web.root} has the pages,
 L{kvtwist.web.api} the JSON API, L{kvtwist.web.metrics} C{/metrics}.
 """
 
@@ -12,7 +12,7 @@ from twisted.web.server import Site
 
 from kvtwist.services import ListenerService
 from kvtwist.web.data import WebData
-from kvtwist.web.resources import WebRoot
+from kvtwist.web.root import WebRoot
 from kvtwist.web.sampler import Sampler, SamplerService
 from kvtwist.web.session import Sessions
 

@@ -1,16 +1,20 @@
 # -*- test-case-name: kvtwist.test.test_web -*-
 """
-Small helpers every web resource uses: security headers, JSON bodies,
-request fields, and answering with a Deferred.
+Small helpers every web resource uses: security headers, JSON bodies and
+the JSON API's leaf resources, request fields, and answering with a
+Deferred.
 """
 
 import json
 from typing import Callable, Dict, Optional
 
 from twisted.logger import Logger
+from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from kvtwist.web.data import KEEP
+from kvtwist.dialects.text import unescape
+from kvtwist.web.data import CommandFailed
+from kvtwist.web.keydata import KEEP
 
 _log = Logger(namespace="kvtwist.web")
 
@@ -78,6 +82,41 @@ def fields(request) -> Dict[bytes, bytes]:
         return out
     return {name: values[0] for name, values in request.args.items()
             if values}
+
+
+def encodedField(given: Dict[bytes, bytes], name: bytes,
+                 required: bool = True) -> bytes:
+    """
+    The request field C{name} (L{fields}), read back from its escapes
+    (C{\\xHH}, C{\\n}, C{\\\\}) when C{encoding} is C{escaped}: as the
+    API shows what isn't text.
+
+    @raise ValueError: if it is required and missing, or the encoding is
+        neither C{text} (or nothing) nor C{escaped}.
+    """
+    if name not in given:
+        if required:
+            raise ValueError("%s is required" % (name.decode(),))
+        return b""
+    encoding = given.get(b"encoding", b"").lower()
+    if encoding in (b"", b"utf-8", b"text"):
+        return given[name]
+    if encoding == b"escaped":
+        return unescape(given[name])
+    raise ValueError("encoding is text or escaped")
+
+
+def failedJSON(request):
+    """
+    An errback answering a command's error reply (L{CommandFailed}) as a
+    JSON error, with its HTTP status (503 while persistence fails, else
+    400).
+    """
+    def failed(failure):
+        failure.trap(CommandFailed)
+        return jsonError(request, failure.value.httpStatus,
+                         str(failure.value))
+    return failed
 
 
 def parseSeconds(raw: Optional[bytes]) -> Optional[int]:
@@ -151,3 +190,43 @@ def answerLater(request, d, onResult: Callable, onError: Callable):
 
     d.addCallbacks(onResult, onError).addCallback(write).addErrback(crash)
     return NOT_DONE_YET
+
+
+class APILeaf(Resource):
+    """
+    A resource of the JSON API with no children, holding the
+    L{kvtwist.web.data.WebData} and the L{kvtwist.web.session.Sessions}.
+    """
+
+    isLeaf = True
+
+    def __init__(self, data, sessions):
+        Resource.__init__(self)
+        self.data = data
+        self.sessions = sessions
+
+    def refuseChange(self, request):
+        """
+        The error body if this change request lacks its CSRF token, else
+        L{None}.
+        """
+        if not self.sessions.checkCSRF(request):
+            return jsonError(request, 403, "missing or wrong CSRF token")
+        return None
+
+
+class JSONError(APILeaf):
+    """
+    Answers every method with one JSON error.
+    """
+
+    def __init__(self, code: int, message: str):
+        Resource.__init__(self)
+        self.code = code
+        self.message = message
+
+    def render(self, request):
+        """
+        The error, whatever the method.
+        """
+        return jsonError(request, self.code, self.message)
