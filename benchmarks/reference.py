@@ -10,8 +10,7 @@ servers that answer RESP C{SET} and C{GET}, with a dict and nothing else
     C{hiredis.Reader} where it is installed, on CPython; in plain Python
     otherwise) and their replies written with one C{transport.write}.
 
-Issue 6 quotes what such servers reach beside redis-server; running them in
-the same benchmark shows what this machine allows a Python server, so
+Running such servers in the same benchmark as redis-server shows what this machine allows a Python server, so
 kvtwist's ratios can be read against them.  Not part of the server.
 On PyPy the benchmark runs them with the garbage collector's nursery that
 C{twistd kvstore} ran with (it may choose its own): kvtwist and they are

@@ -187,7 +187,8 @@ class Options(usage.Options):
          _positiveInt("databases")],
         ["unterminated-ms", None, 0,
          "Run a text line left unterminated this many milliseconds as if "
-         "it had ended (for seed clients that send no line end; 0: off).",
+         "it had ended (for clients that send a command without a line "
+         "end; 0: off).",
          _positiveInt("unterminated-ms")],
         ["web", None, None,
          "Serve the web interface and /metrics on this endpoint, e.g. "

@@ -126,8 +126,8 @@ def flushall(ctx, args):
 
 
 @serverCommand("FLUSH", 1, "write",
-               "Remove every key of the selected database (the gevent "
-               "seed's name; kvtwist).", (0, 0, 0), syntax="FLUSH")
+               "Remove every key of the selected database (FLUSHDB, as "
+               "JSON-lines clients name it; kvtwist).", (0, 0, 0), syntax="FLUSH")
 def flush(ctx, args):
     ctx.store.flush()
     return OK

@@ -87,7 +87,7 @@ TEXT_NOTES = {
         "(pattern 'n*'): hello.",
     ],
     b"PRINT": ["Text: a key: value line per key, a list as key: ['a', "
-               "'b'] (see the README)."],
+               "'b'] (see docs/protocols.md)."],
 }
 
 #: Shown by HELP (without a command) on a text connection.

@@ -530,7 +530,7 @@ class KVProtocol(LineReceiver):
         ctx = self.ctx
         if state.db and dialect is not text and ctx.store is not None:
             # Only the text protocol (and RESP) SELECTs: the colon and
-            # JSON-lines dialects use database 0 (issue 14).
+            # JSON-lines dialects use database 0.
             ctx = commands.Context(ctx.store.owner, ctx.factory, ctx.service,
                                    state)
         reply = self._backend.execute(ctx, request.name, request.args)
