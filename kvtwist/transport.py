@@ -15,8 +15,9 @@ module that knows Twisted's internals):
     - L{pendingOutput} reads the same attributes to tell how much is
       unsent (C{CLIENT LIST}'s C{omem}).
 
-Only accepted TCP and UNIX connections (C{tcp.Server}, C{unix.Server}) get a
-direct sender: their buffering is known.  TLS and every other transport
+Only plain TCP and UNIX connections (C{tcp.Server}, C{unix.Server}, and
+C{tcp.Client}, which a cluster front end's connections to its nodes are)
+get a direct sender: their buffering is known.  TLS and every other transport
 (test transports included) are written to through C{transport.write}.
 """
 
@@ -59,7 +60,8 @@ def _directKinds() -> Tuple[type, ...]:
     The transport classes whose buffering L{directSender} knows.
     """
     from twisted.internet import tcp
-    kinds = [tcp.Server]
+    # tcp.Client: the cluster front end's connections to its nodes.
+    kinds = [tcp.Server, tcp.Client]
     try:
         from twisted.internet import unix
     except ImportError:  # pragma: no cover - platforms without UNIX sockets
@@ -72,9 +74,11 @@ def _directKinds() -> Tuple[type, ...]:
 def canSendDirectly(transport) -> bool:
     """
     Whether L{directSender} may send straight to C{transport}'s socket:
-    only plain accepted TCP and UNIX connections, whose buffering is known.
+    only plain TCP and UNIX connections, whose buffering is known (not one
+    that started TLS: its bytes must go through the TLS layer).
     """
-    return type(transport) in _directKinds() and hasattr(transport, "socket")
+    return type(transport) in _directKinds() and \
+        hasattr(transport, "socket") and not getattr(transport, "TLS", False)
 
 
 def directSender(transport) -> Optional[Callable[[bytes], None]]:

@@ -10,8 +10,11 @@ service comes back when the link does.
 Needs root and C{ip} (iproute2); skipped with the reason otherwise.
 """
 
+import ipaddress
 import json
 import os
+import random
+import secrets
 import shutil
 import subprocess
 import sys
@@ -21,9 +24,10 @@ import pytest
 
 from tests.clusterharness import FrontEnd, RedisCluster
 
-#: The link's addresses: the nodes' end, the front end's end.
-NODES_SIDE = "10.213.77.1"
-FRONT_SIDE = "10.213.77.2"
+#: The link's addresses are a /30 of this network picked per run (see
+#: L{freeSubnet}): the nodes' end is its first address, the front end's its
+#: second.
+NETWORK = ipaddress.ip_network("10.213.0.0/16")
 
 #: Run inside the namespace: send RESP commands to the front end, print
 #: each reply and how long it took, as JSON.
@@ -51,17 +55,47 @@ def ip(*args, check=True):
                           check=check, timeout=30)
 
 
+def addressesInUse():
+    """
+    The IPv4 networks of this namespace's interfaces (C{ip -j addr}).
+    """
+    out = ip("-j", "-4", "addr").stdout.decode()
+    return [ipaddress.ip_interface("%s/%d" % (a["local"], a["prefixlen"]))
+            .network for link in json.loads(out or "[]")
+            for a in link.get("addr_info", [])]
+
+
+def freeSubnet():
+    """
+    A /30 of L{NETWORK} that no interface here is on.  Not a fixed one:
+    this machine's tests (other checkouts', or a killed run's namespace
+    left behind) may hold a link of their own at the same time, and two
+    links on one subnet send the replies of one test's nodes into the
+    other's namespace, where they vanish.
+    """
+    used = addressesInUse()
+    for _ in range(100):
+        subnet = ipaddress.ip_network("%s/30" % (
+            NETWORK[4 * random.randrange(NETWORK.num_addresses // 4)],))
+        if not any(subnet.overlaps(u) for u in used):
+            return subnet
+    pytest.skip("no free /30 in %s" % (NETWORK,))
+
+
 @pytest.fixture
 def namespace():
     """
-    A network namespace joined to this one by a veth pair: C{(name,
-    the nodes' end)}; removed after.
+    A network namespace joined to this one by a veth pair on a subnet of
+    its own: C{(name, the nodes' end, the nodes' address)}; removed
+    after.
     """
     if os.geteuid() != 0:
         pytest.skip("network namespaces need root")
     if shutil.which("ip") is None:
         pytest.skip("ip (iproute2) is not installed")
-    tag = "%d" % (os.getpid() % 100000,)
+    # Names unique on the machine (process ids are not: other checkouts'
+    # tests may run in other PID namespaces).
+    tag = secrets.token_hex(4)
     name, near, far = "kvtns" + tag, "kvta" + tag, "kvtb" + tag
     try:
         ip("netns", "add", name)
@@ -71,13 +105,19 @@ def namespace():
     try:
         ip("link", "add", near, "type", "veth", "peer", "name", far)
         ip("link", "set", far, "netns", name)
-        ip("addr", "add", NODES_SIDE + "/30", "dev", near)
+        subnet = freeSubnet()
+        nodesSide, frontSide = str(subnet[1]), str(subnet[2])
+        ip("addr", "add", "%s/30" % (nodesSide,), "dev", near)
         ip("link", "set", near, "up")
         ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
-        ip("netns", "exec", name, "ip", "addr", "add", FRONT_SIDE + "/30",
-           "dev", far)
+        ip("netns", "exec", name, "ip", "addr", "add",
+           "%s/30" % (frontSide,), "dev", far)
         ip("netns", "exec", name, "ip", "link", "set", far, "up")
-        yield name, near
+        # The front end's replies must leave through this link (not
+        # another one on the same subnet, made at the same moment).
+        route = ip("-j", "route", "get", frontSide).stdout.decode()
+        assert json.loads(route)[0]["dev"] == near, route
+        yield name, near, nodesSide
     finally:
         ip("link", "del", near, check=False)
         ip("netns", "del", name, check=False)
@@ -102,9 +142,9 @@ def test_frontEndCutOff(namespace, tmp_path):
     node connection that waited is dropped), PING answers at once; the
     link back, service is back.
     """
-    name, link = namespace
+    name, link, nodesSide = namespace
     cluster = RedisCluster(tmp_path / "cluster", replicasPerPrimary=0,
-                           announce=NODES_SIDE)
+                           announce=nodesSide)
     cluster.start()
     front = FrontEnd(tmp_path / "fe", cluster.seeds(3),
                      prefix=["ip", "netns", "exec", name])

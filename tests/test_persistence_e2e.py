@@ -271,7 +271,7 @@ def test_saveAndBgsave(makeServer):
 
 def test_startFresh(makeServer):
     """
-    Deleting the files the README names (the snapshot, the manifest and
+    Deleting the files docs/operations.md names (the snapshot, the manifest and
     the logs) while the server is stopped starts it with an empty store;
     deleting only the snapshot and the logs refuses to start (the manifest
     says they are missing).

@@ -21,13 +21,19 @@ from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
 from kvtwist import replies
+from kvtwist.backends.atomic import AtomicRun, execAbort
 from kvtwist.backends.blocking import Waiting
 from kvtwist.backends.pubsub import Hub
 from kvtwist.commands import TABLE, Context, Offload, errorReply
+from kvtwist.commands.atomic import Atomic
 from kvtwist.commands.blocking import Block
+from kvtwist.commands.connection import REDIS_COMPAT_VERSION
+from kvtwist.commands.transactions import NOT_QUEUED, discard, queue, refused
 from kvtwist.interfaces import IBackend
 from kvtwist.persist.journal import SHUT_DOWN
 from kvtwist.replies import PLAIN, Error
+from kvtwist.scripting import luaModule
+from kvtwist.scripting.engine import Scripts
 from kvtwist.stats import IBackendStats, memoryFigures
 
 
@@ -60,6 +66,10 @@ class MemoryBackend:
     @ivar service: the store service that journals the store's changes
         (L{kvtwist.persist.StoreService}: its C{failure}, C{whenDurable()}
         and C{sealBatch()}), or L{None} for a store kept only in memory.
+    @ivar scripts: its Lua scripts (L{kvtwist.scripting.engine.Scripts}),
+        made by the first script (L{scriptEngine}), or L{None}.
+    @ivar scriptTimeLimit: the most seconds a script may run
+        (C{lua-time-limit}).
     @ivar runInThread: C{runInThread(f) -> Deferred}, or L{None}: with
         one, the O(store) work of C{KEYS} and C{PRINT} on a store of more
         than L{OFFLOAD_KEYS} keys is done through it, off the reactor
@@ -76,11 +86,14 @@ class MemoryBackend:
     #: Store size from which O(store) work goes to C{runInThread}.
     OFFLOAD_KEYS = 20000
 
-    def __init__(self, store, service=None, runInThread=None, clock=None):
+    def __init__(self, store, service=None, runInThread=None, clock=None,
+                 scriptTimeLimit: float = 5.0):
         self.store = store
         self.service = service
         self.runInThread = runInThread
         self.clock = clock
+        self.scriptTimeLimit = scriptTimeLimit
+        self.scripts = None
         self.waiting = None
         self.hub = Hub()
 
@@ -98,7 +111,7 @@ class MemoryBackend:
                 if not ctx.client.authenticated:
                     reply = replies.NOAUTH
                 else:
-                    reply = replies.unknownCommand(name, args)
+                    reply = refused(ctx, replies.unknownCommand(name, args))
                 if factory is not None:
                     factory.stats.unknown += 1
                     factory.stats.countError(reply)
@@ -121,7 +134,13 @@ class MemoryBackend:
         arity = cmd.arity
         n = len(args) + 1
         if (n != arity) if arity > 0 else (n < -arity):
-            return _rejected(stats, cmd, replies.wrongArity(cmd.name))
+            return _rejected(stats, cmd,
+                             refused(ctx, replies.wrongArity(cmd.name)))
+        if client.transaction is not None and cmd.name not in NOT_QUEUED:
+            reply = queue(ctx, cmd, args, self.writeRefusal())
+            if reply.__class__ is Error:
+                _rejected(stats, cmd, reply)
+            return reply
         service = self.service
         if cmd.write and service is not None and service.failure is not None:
             return _rejected(stats, cmd, misconf(service.failure))
@@ -139,6 +158,14 @@ class MemoryBackend:
             # An error, or a reply that is not plain: off the hot path.
             if reply.__class__ is Offload:
                 reply = self._offload(cmd, reply)
+            elif reply.__class__ is Atomic:
+                reply = self._atomic(ctx, cmd, reply)
+                if isinstance(reply, Deferred):
+                    if stats is not None:
+                        reply.addCallback(_countFailure, stats, cmd)
+                elif reply.__class__ is Error and stats is not None:
+                    stats.commandFailed(cmd.name, reply)
+                return reply
             elif reply.__class__ is Block:
                 return self._block(ctx, reply)
             if isinstance(reply, Deferred):
@@ -167,6 +194,71 @@ class MemoryBackend:
             return offload.work()
         except Exception as e:
             return errorReply(cmd, e)
+
+    # -- transactions and scripts -----------------------------------------
+
+    def scriptEngine(self):
+        """
+        Its L{Scripts}, made on first use (the Lua runtime costs a few
+        milliseconds and some memory), or L{None} where C{lupa} is not
+        installed.
+        """
+        scripts = self.scripts
+        if scripts is None:
+            lua = luaModule()
+            if lua is not None:
+                scripts = self.scripts = Scripts(
+                    lua, self.scriptTimeLimit, version=REDIS_COMPAT_VERSION)
+        return scripts
+
+    def writeRefusal(self):
+        """
+        The C{MISCONF} error writes get while persistence fails, or
+        L{None}.
+        """
+        service = self.service
+        if service is not None and service.failure is not None:
+            return misconf(service.failure)
+        return None
+
+    def _atomic(self, ctx: Context, cmd, atomic: Atomic):
+        """
+        Run an L{Atomic} (an C{EXEC}, a script) as one: its writes are
+        journaled as one group, and with C{--fsync always} its reply
+        waits once, until they are durable.
+        """
+        service = self.service
+        if atomic.writes:
+            failure = self.writeRefusal()
+            if failure is not None:
+                return execAbort(failure)
+        mark = service.journalSeq() if service is not None else 0
+        run = AtomicRun(self, ctx)
+        client = ctx.client
+        subscribed = bool(client.pubsub)
+        client.atomic = run
+        try:
+            reply = atomic.work(run)
+        except Exception as e:
+            reply = errorReply(cmd, e)
+        finally:
+            client.atomic = None
+            if bool(client.pubsub) is not subscribed:
+                # A SUBSCRIBE (or the last UNSUBSCRIBE) inside EXEC: its
+                # connection looks again once the reply is queued (RESP2's
+                # subscribed mode begins or ends there, as in Redis).
+                client.afterReply = True
+            durable = None
+            if service is not None and service.journalSeq() != mark:
+                service.groupSince(mark)
+                durable = service.whenDurable()
+        run.runLater()
+        if isinstance(reply, Deferred):
+            reply.addErrback(lambda f: errorReply(cmd, f.value))
+        if durable is not None:
+            return durable.addCallbacks(
+                lambda _: reply, lambda f: _notDurable(service, f))
+        return reply
 
     # -- blocked clients ---------------------------------------------------
 
@@ -236,9 +328,10 @@ class MemoryBackend:
 
     def clientDisconnected(self, ctx: Context) -> None:
         """
-        The client of C{ctx} is gone: it stops waiting, and subscribes to
-        nothing.
+        The client of C{ctx} is gone: forget its transaction and its
+        watched keys; it stops waiting, and subscribes to nothing.
         """
+        discard(ctx.client)
         if self.waiting is not None:
             self.waiting.forget(ctx.client)
         self.hub.forget(ctx.client)

@@ -2,8 +2,9 @@
 """
 The commands: the table (L{kvtwist.commands.registry}) and one module of
 handlers per Redis command group: L{keys} (generic), L{strings}, L{lists},
-L{hashes}, L{sets}, L{zsets}, L{connection}, L{server}, L{pubsub};
-L{databases} (SELECT, SWAPDB, FLUSHDB...) and L{blocking} (BLPOP...).
+L{hashes}, L{sets}, L{zsets}, L{connection}, L{server}, L{pubsub},
+L{transactions}, L{scripting}; L{databases} (SELECT, SWAPDB, FLUSHDB...)
+and L{blocking} (BLPOP...).
 
 A handler is called as C{handler(ctx, args)} with a
 L{kvtwist.commands.context.Context} and the arguments (L{bytes}, without
@@ -24,14 +25,14 @@ from kvtwist.commands.registry import (
     TABLE, Command, Offload, group, intArg, lookup)
 from kvtwist.commands import (  # registers the handlers
     blocking, configuration, connection, databases, hashes, keys, lists,
-    pubsub, server, sets, strings, zsets)
+    pubsub, scripting, server, sets, strings, transactions, zsets)
 from kvtwist.replies import PLAIN as PLAIN_REPLIES
 
 __all__ = ["TABLE", "Command", "ClientState", "Context", "Offload",
            "PLAIN_REPLIES", "errorReply", "execute", "group", "intArg",
            "lookup", "blocking", "configuration", "connection", "databases",
-           "hashes", "keys", "lists", "pubsub", "server", "sets", "strings",
-           "zsets"]
+           "hashes", "keys", "lists", "pubsub", "scripting", "server", "sets",
+           "strings", "transactions", "zsets"]
 
 
 def execute(ctx: Context, name: bytes, args: List[bytes]):

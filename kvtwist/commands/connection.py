@@ -12,6 +12,7 @@ import time
 from kvtwist import __version__, replies
 from kvtwist.commands.context import ConnectionFigures
 from kvtwist.commands.registry import TABLE, group, intArg
+from kvtwist.commands.transactions import discard
 from kvtwist.replies import (
     NO_REPLY, NOT_INTEGER, OK, PONG, SYNTAX, Error, Status, Verbatim)
 
@@ -52,11 +53,13 @@ def exit_(ctx, args):
 
 
 @command("RESET", 1, "noscript loading stale fast no_auth allow_busy",
-         "Reset the connection: unsubscribe from everything, back to "
-         "RESP2, database 0, no name, authenticated only if no password "
-         "is required.", (0, 0, 0), syntax="RESET")
+         "Reset the connection: no transaction, no watched keys, "
+         "unsubscribe from everything, back to RESP2, database 0, no name, "
+         "authenticated only if no password is required.", (0, 0, 0),
+         syntax="RESET")
 def reset(ctx, args):
     client = ctx.client
+    discard(client)
     hub = getattr(getattr(ctx.factory, "backend", None), "hub", None)
     if hub is not None:
         hub.forget(client)
@@ -164,10 +167,16 @@ _NO_CONNECTION = ConnectionFigures("", -1, 0, 0, 0, 0)
 def _flags(state) -> str:
     """
     C{CLIENT LIST}'s C{flags} of a client, as Redis writes them: C{b}
-    (blocked), C{P} (subscribed), C{c} (closing after this reply), C{e}
-    (no-evict), C{T} (no-touch), or C{N} for none.
+    (blocked), C{P} (subscribed), C{x} (in C{MULTI}), C{d} (a key it
+    watches changed: its C{EXEC} will fail), C{c} (closing after this
+    reply), C{e} (no-evict), C{T} (no-touch), or C{N} for none.
     """
     flags = ("b" if state.blocked else "") + ("P" if state.pubsub else "")
+    if state.transaction is not None:
+        flags += "x"
+    watching = state.watching
+    if watching is not None and watching.touched:
+        flags += "d"
     if state.closeAfterReply:
         flags += "c"
     if state.noEvict:
@@ -186,16 +195,20 @@ def clientLine(state, now: float, conn: ConnectionFigures = _NO_CONNECTION
     them), then kvtwist's own (C{dialect}, C{cmds}).
     """
     pubsub = state.pubsub
+    transaction = state.transaction
+    watching = state.watching
     return (
         "id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d "
-        "sub=%d psub=%d ssub=0 multi=-1 watch=0 qbuf=%d qbuf-free=0 "
+        "sub=%d psub=%d ssub=0 multi=%d watch=%d qbuf=%d qbuf-free=0 "
         "argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=%d oll=%d omem=%d "
         "tot-mem=%d events=r cmd=%s user=default redir=-1 resp=%d "
         "lib-name=%s lib-ver=%s dialect=%s cmds=%d" % (
             state.id, state.addr, conn.laddr, conn.fd, field(state.name),
             int(now - state.created), int(now - state.lastActive),
             _flags(state), state.db, len(pubsub.channels) if pubsub else 0,
-            len(pubsub.patterns) if pubsub else 0, conn.qbuf, conn.obl,
+            len(pubsub.patterns) if pubsub else 0,
+            -1 if transaction is None else len(transaction.queued),
+            0 if watching is None else len(watching.keys), conn.qbuf, conn.obl,
             conn.oll,
             conn.omem, conn.qbuf + conn.obl + conn.omem,
             field(state.lastCommand).lower() or "NULL", state.protover,

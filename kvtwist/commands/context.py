@@ -48,8 +48,9 @@ class ClientState:
         next command's reply is not sent).
     @ivar afterReply: whether the connection must look at this state once
         the current command's reply is queued (L{closeAfterReply} or
-        L{replyMode} changed): one attribute the connection checks per
-        command, whatever the reason.
+        L{replyMode} changed, or an C{EXEC} changed whether it subscribes
+        to anything): one attribute the connection checks per command,
+        whatever the reason.
     @ivar noEvict: set by C{CLIENT NO-EVICT ON} (kvtwist never evicts
         clients: shown in C{CLIENT LIST}'s flags).
     @ivar noTouch: set by C{CLIENT NO-TOUCH ON} (kvtwist keeps no access
@@ -65,6 +66,17 @@ class ClientState:
     @ivar push: C{push(message)}, where messages pushed to this client
         (a L{kvtwist.replies.Push}) go, in order with its replies; set by
         a connection that can show them, else L{None}.
+    @ivar transaction: its L{kvtwist.commands.transactions.Transaction}
+        between C{MULTI} and C{EXEC} or C{DISCARD} (its commands are
+        queued meanwhile), else L{None}.
+    @ivar watching: its L{kvtwist.store.watches.Watch} (the keys it
+        C{WATCH}es) while it watches any, else L{None}.
+    @ivar atomic: while an C{EXEC} or a script of this client runs, the
+        L{kvtwist.backends.atomic.AtomicRun} running it, else L{None}.
+        Commands run by it must answer at once: a blocking command
+        answers as if its timeout had passed (as Redis does inside
+        C{MULTI}), and C{BGSAVE} is scheduled to start after it
+        (C{AtomicRun.later}).
     """
 
     afterReply = False
@@ -109,6 +121,9 @@ class ClientState:
         self.lastCommand = b""
         self._closeAfterReply = False
         self.db = 0
+        self.transaction = None
+        self.watching = None
+        self.atomic = None
         self.afterReply = False
         self.replyMode = None
         self.blocked = False

@@ -324,6 +324,12 @@ def save(ctx, args):
 def bgsave(ctx, args):
     if ctx.service is None:
         return Error("ERR persistence is not configured")
+    atomic = ctx.client.atomic
+    if atomic is not None:
+        # Inside EXEC: started once the whole EXEC ran (as Redis does), so
+        # that the snapshot never holds half of it.
+        atomic.later(ctx.service.bgsave)
+        return Status("Background saving scheduled")
     return ctx.service.bgsave()
 
 

@@ -32,7 +32,8 @@ from typing import List, Optional
 from kvtwist.dialects import textforms
 from kvtwist.doubles import formatDouble
 from kvtwist.replies import (
-    Error, NullArray, Pushes, SetReply, Status, Verbatim, wrongArity)
+    QUEUED, Error, NullArray, Pushes, SetReply, Status, Verbatim,
+    wrongArity)
 
 name = "text"
 
@@ -545,6 +546,10 @@ def render(request: Optional[Request], reply) -> bytes:
     if type(reply) is Pushes:
         return b"".join([renderPush(p) for p in reply])
     name = request.name
+    if type(reply) is Status and reply == QUEUED:
+        # Inside MULTI: the command was queued, not run; its own text
+        # (Added key..., Key not found.) would not be true yet.
+        return b"QUEUED\r\n"
     if type(reply) is Error:
         line = _one(_error(request, reply))
         if name in BLOCK_COMMANDS and ERROR_LINE.match(line) is None:

@@ -28,6 +28,14 @@ An op is a tuple of byte strings naming one store mutation (see
 L{kvtwist.store.Store.apply}), e.g. C{(b"SET", key, value)}.  Ops are
 encoded at most L{FRAME_OPS} to a record.
 
+A I{group} op, C{(b"MULTI", payload)}, holds the ops of one C{EXEC} or
+one script, which were applied together: C{payload} is those ops in the
+plain format (L{encodePlain}, whichever the interpreter).  Being one op,
+a group is never split between records, so recovery replays all of it or,
+if its record is a torn tail, none of it (L{groupOps}, L{ungroup}).
+Files without group ops are what kvtwist wrote before them, and read the
+same.
+
 Only a record running past the end of the I{last} log file (or a header
 cut short there, or nothing but zero bytes to its end) is a I{torn tail}:
 a crash interrupted that flush, whose writes were therefore never
@@ -159,6 +167,29 @@ def decodePlain(payload) -> List[tuple]:
     except struct.error as e:
         raise ValueError("payload can't be decoded: %s" % (e,))
     return ops
+
+
+#: The name of a group op (see the module's docstring).
+GROUP = b"MULTI"
+
+
+def groupOps(ops: List[tuple]) -> tuple:
+    """
+    One group op holding C{ops} (ops applied together: recovery replays
+    all of them or none).
+    """
+    return (GROUP, encodePlain(ops))
+
+
+def ungroup(op: tuple) -> List[tuple]:
+    """
+    The ops a group op holds, in order.
+
+    @raise ValueError: if it is not a well-formed group op.
+    """
+    if len(op) != 2 or op[0] != GROUP:
+        raise ValueError("malformed group op")
+    return decodePlain(op[1])
 
 
 def _encodePickle(ops: List[tuple]) -> bytes:

@@ -18,6 +18,10 @@ Every op journaled has a sequence number (one more than the op before);
 with C{fsync="always"}, L{Journal.whenDurable} gives a write a Deferred
 that fires once the writer has made every op so far durable.
 
+The ops of an C{EXEC} or a script are made one group op
+(L{Journal.group}) before anything else sees them, so that recovery
+replays all of them or none.
+
 What is held for the log is bounded by backpressure, not by refusals:
 while more than L{Journal.MAX_UNWRITTEN} bytes are sealed but not written
 (a big value on its way to the disk, a disk slower than the clients), a
@@ -34,7 +38,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kvtwist.interfaces import Backpressure
-from kvtwist.persist.format import encodeFrames
+from kvtwist.persist.format import encodeFrames, groupOps
 
 
 #: What a stopped store service gives as its C{failure}: writes are
@@ -238,6 +242,37 @@ class Journal:
         """
         if len(self.pending) >= self.SEAL_OPS and self.sealError is None:
             self.seal()
+
+    def group(self, since: int) -> int:
+        """
+        Make the ops journaled after sequence number C{since} (a L{seq}
+        taken before an C{EXEC} or a script ran) one group op, which is
+        never split between log records: recovery replays all of them or
+        none.  Call it on the reactor thread right after they were
+        journaled, before anything waits for their durability (their
+        sequence numbers become one).
+
+        @return: how many ops were grouped (0 or 1 leaves them as they
+            are: a single op needs no group).
+        """
+        pending = self.pending
+        start = since - self.sealedOps
+        if start < 0:
+            # Some were sealed meanwhile: a caller that lets the journal
+            # seal between its ops (nothing does) only groups the rest.
+            start = 0
+        count = len(pending) - start
+        if count > 1:
+            try:
+                op = groupOps(pending[start:])
+            except Exception:
+                # Ops that can't be encoded: sealing them fails too and
+                # says so (writes are refused); leave them as they are.
+                self._log.failure("Grouping {count} ops failed", count=count)
+                return 0
+            del pending[start:]
+            pending.append(op)
+        return max(count, 0)
 
     # -- handing records to the writer -------------------------------------
 

@@ -249,7 +249,11 @@ def recover(store, dataDir: str, fs: FileSystem,
         del data
         for i, op in enumerate(found.ops):
             try:
-                store.apply(op)
+                if op[0] == format.GROUP:
+                    for one in format.ungroup(op):
+                        store.apply(one)
+                else:
+                    store.apply(op)
             except ValueError as e:
                 problem("log %s record %d can't be replayed: %s"
                         % (path, i, e))

@@ -197,6 +197,8 @@ class StoreService(StoreServiceFigures, MultiService):
         # methods of the journal itself, without a call through here.
         self.sealBatch = self.journal.sealBatch
         self.whenDurable = self.journal.whenDurable
+        self.journalSeq = self.journal.seq
+        self.groupSince = self.journal.group
 
     def _wake(self):
         self.writer.flushSoon()
@@ -226,6 +228,20 @@ class StoreService(StoreServiceFigures, MultiService):
         L{Journal.whenDurable}).
         """
         return self.journal.whenDurable()
+
+    def journalSeq(self) -> int:
+        """
+        The sequence number of the last write journaled: what an C{EXEC}
+        or a script takes before it runs, to L{groupSince} after.
+        """
+        return self.journal.seq()
+
+    def groupSince(self, since: int) -> int:
+        """
+        Make the writes journaled after sequence number C{since} one group
+        that recovery replays whole or not at all (see L{Journal.group}).
+        """
+        return self.journal.group(since)
 
     def save(self):
         """

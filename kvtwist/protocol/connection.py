@@ -455,16 +455,22 @@ class KVProtocol(LineReceiver):
         """
         The state of the client changed in a way that concerns the
         connection (L{kvtwist.commands.ClientState.afterReply}): close
-        after the replies so far (C{QUIT}), or see that its replies are
-        no longer all sent (C{CLIENT REPLY}).
+        after the replies so far (C{QUIT}), see that its replies are no
+        longer all sent (C{CLIENT REPLY}), or that RESP2's subscribed mode
+        began or ended (a C{SUBSCRIBE} inside C{EXEC}).
 
-        @return: whether L{_runResp} must stop (its later requests run in
-            L{_runRespQuietly}).
+        @return: whether L{_runResp} must stop (its later requests run
+            again from the framer, in L{_runRespQuietly} if replies are
+            off).
         """
         state = self.state
         state.afterReply = False
         if state.closeAfterReply:
             self._closeAfterOutput()
+        if self._subscribedMode():
+            # (Un)subscribed inside EXEC: the later requests run through
+            # the backend of the new mode.
+            return True
         return state.replyMode is not None
 
     def _runRespQuietly(self, batch):

@@ -14,7 +14,7 @@ as soon as every reply before them has.
 from collections import deque
 from typing import Callable, Deque, List, Optional
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from kvtwist.replies import Error, SetReply
@@ -97,36 +97,15 @@ class ReplyQueue:
         self.waiting.append(entry)
         if heavy:
             self.heavy += 1
-        runInThread = self._runInThread
-
-        def rendered(data: bytes) -> None:
-            entry[1] = data
-            entry[0] = True
-            self._drain()
-            if heavy:
-                self.heavy -= 1
-                if not self.heavy and self._heavyDone is not None:
-                    self._heavyDone()
-
-        def failed(f) -> None:
-            self._log.failure("rendering a reply failed", f)
-            rendered(self._renderError(RENDER_FAILED))
-
-        def done(value) -> None:
-            if runInThread is not None and isLarge(value):
-                runInThread(render, value).addCallbacks(rendered, failed)
-                return
-            try:
-                data = render(value)
-            except Exception:
-                failed(None)
-                return
-            rendered(data)
-
-        if not isinstance(reply, Deferred):
-            reply = succeed(reply)
-        reply.addCallback(done)
-        reply.addErrback(lambda f: self._log.failure("reply failed", f))
+        later = _Later(self, entry, render, heavy)
+        if isinstance(reply, Deferred):
+            # One pair of callbacks, bound methods of one small object: this
+            # runs for every reply a backend gives later (a cluster front
+            # end's, each of them), and three closures and two callback
+            # entries cost as much as the Deferred itself.
+            reply.addCallbacks(later.done, later.failed)
+        else:
+            later.done(reply)
 
     def _drain(self) -> None:
         """
@@ -149,6 +128,75 @@ class ReplyQueue:
         self.waiting.clear()
         self._send = _dropped
         self._emptied = None
+
+
+class _Later:
+    """
+    A reply of a L{ReplyQueue} that is not ready yet: its entry in the
+    queue, and how its bytes are made once its value comes.
+    """
+
+    __slots__ = ("queue", "entry", "render", "heavy")
+
+    def __init__(self, queue: ReplyQueue, entry: List, render, heavy: bool):
+        self.queue = queue
+        self.entry = entry
+        self.render = render
+        self.heavy = heavy
+
+    def done(self, value) -> None:
+        """
+        The value came: render it (off the reactor thread if it is large
+        and the queue may), then let it take its place.
+        """
+        runInThread = self.queue._runInThread
+        if runInThread is not None and isLarge(value):
+            runInThread(self.render, value).addCallbacks(
+                self.rendered, self.renderFailed)
+            return
+        try:
+            data = self.render(value)
+        except Exception:
+            self.renderFailed(None)
+            return
+        self.rendered(data)
+
+    def rendered(self, data: bytes) -> None:
+        """
+        Its bytes are known: send what is ready at the head of the queue.
+        """
+        entry = self.entry
+        entry[1] = data
+        entry[0] = True
+        queue = self.queue
+        try:
+            queue._drain()
+        except Exception:
+            queue._log.failure("sending a reply failed")
+        if self.heavy:
+            queue.heavy -= 1
+            if not queue.heavy and queue._heavyDone is not None:
+                try:
+                    queue._heavyDone()
+                except Exception:
+                    queue._log.failure("resuming after heavy replies failed")
+
+    def renderFailed(self, f) -> None:
+        """
+        Rendering failed: log it, answer the error instead.
+        """
+        queue = self.queue
+        queue._log.failure("rendering a reply failed", f)
+        self.rendered(queue._renderError(RENDER_FAILED))
+
+    def failed(self, f) -> None:
+        """
+        The reply's Deferred failed (a backend must not let it): log it and
+        answer an error in its place, so the replies behind it still leave.
+        """
+        queue = self.queue
+        queue._log.failure("reply failed", f)
+        self.rendered(queue._renderError(RENDER_FAILED))
 
 
 def _dropped(data: bytes) -> None:

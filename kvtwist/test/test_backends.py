@@ -50,6 +50,12 @@ class JournalService:
         self.waiting.append(d)
         return d
 
+    def journalSeq(self):
+        return 0
+
+    def groupSince(self, since):
+        return 0
+
     def sealBatch(self):
         self.sealed += 1
 
@@ -405,7 +411,19 @@ CORPUS = [
     ["COMMAND", "INFO", "get", "nosuch"], ["COMMAND", "DOCS", "get"],
     ["COMMAND", "LIST"], ["COMMAND"], ["TIME"], ["INFO", "keyspace"],
     ["SAVE"], ["BGSAVE"], ["LASTSAVE"], ["SHUTDOWN", "NOSAVE"], ["HELP"],
-    ["AUTH", "pw"],
+    ["AUTH", "pw"], ["WATCH", "tx", "w2"], ["MULTI"], ["SET", "tx", "1"],
+    ["INCR", "tx"], ["WATCH", "tx"],
+    ["MULTI"], ["EXEC"], ["EXEC"], ["MULTI"], ["GET"], ["EXEC"], ["MULTI"],
+    ["DISCARD"], ["DISCARD"], ["WATCH", "tx"], ["SET", "tx", "2"], ["MULTI"],
+    ["GET", "tx"], ["EXEC"], ["WATCH", "tx"], ["UNWATCH"],
+    ["EVAL", "return redis.call('incr', KEYS[1])", "1", "tx"],
+    ["EVALSHA", "0000000000000000000000000000000000000000", "0"],
+    ["SCRIPT", "LOAD", "return ARGV[1]"],
+    ["EVALSHA", "098e0f0d1448c0a81dafe820f66d460eb09263da", "0", "a"],
+    ["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "tx"],
+    ["EVALSHA_RO", "0000000000000000000000000000000000000000", "0"],
+    ["SCRIPT", "EXISTS", "098e0f0d1448c0a81dafe820f66d460eb09263da"],
+    ["SCRIPT", "FLUSH"], ["MULTI"], ["EVAL", "return 1", "0"], ["EXEC"],
     ["NOSUCH", "x"], ["GET"], ["HELLO", "3"], ["GET", "a2"],
     ["MGET", "a2", "zz"], ["LPOP", "nol", "1"], ["HGETALL", "h"],
     ["HRANDFIELD", "h1", "-1", "WITHVALUES"], ["SMEMBERS", "s2"],

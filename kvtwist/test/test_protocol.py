@@ -38,6 +38,12 @@ class FakeService:
     def sealBatch(self):
         self.sealed += 1
 
+    def journalSeq(self):
+        return 0
+
+    def groupSince(self, since):
+        return 0
+
     def whenDurable(self):
         if self.pressure:
             d = Backpressure()

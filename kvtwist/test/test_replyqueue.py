@@ -103,6 +103,20 @@ class ReplyQueueTests(SynchronousTestCase):
         self.assertEqual(self.sent, [b"-ERR internal error\r\n", b"+OK\r\n"])
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
+    def test_failedDeferred(self):
+        """
+        A reply whose Deferred fails (a backend's bug) is answered with an
+        error in its place and logged; the replies behind it still leave
+        and a heavy one stops counting.
+        """
+        broken = Deferred()
+        self.queue.later(broken, lambda r: r, heavy=True)
+        self.queue.add(b"+OK\r\n")
+        broken.errback(RuntimeError("boom"))
+        self.assertEqual(self.sent, [b"-ERR internal error\r\n+OK\r\n"])
+        self.assertEqual((self.queue.heavy, self.heavyDone), (0, 1))
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
     def test_clearDropsLateReplies(self):
         """
         After L{ReplyQueue.clear}, replies that arrive are dropped.

@@ -84,6 +84,16 @@ class RenderSetTests(SynchronousTestCase):
         self.assertEqual(text.render(request, b"old"),
                          b"Updated key 'k' with value 'two words'\r\n")
 
+    def test_queued(self):
+        """
+        Inside C{MULTI}, a command answers C{QUEUED}, whatever text its own
+        reply would have.
+        """
+        from kvtwist.replies import QUEUED
+        for line in [b"SET k v", b"GET k", b"DEL k", b"PRINT"]:
+            self.assertEqual(text.render(text.parse(line), QUEUED),
+                             b"QUEUED\r\n")
+
 
 class EscapeTests(SynchronousTestCase):
     """

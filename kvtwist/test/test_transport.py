@@ -28,12 +28,13 @@ class FakeSocket:
         return len(taken)
 
 
-def fakeServer(sock):
+def fakeServer(sock, kind=tcp.Server):
     """
-    A C{tcp.Server} as L{kvtransport.directSender} sees one, without a
-    real socket: its write buffer (empty) and its C{write} recorded.
+    A C{tcp.Server} (or another C{kind} of connection) as
+    L{kvtransport.directSender} sees one, without a real socket: its write
+    buffer (empty) and its C{write} recorded.
     """
-    server = tcp.Server.__new__(tcp.Server)
+    server = kind.__new__(kind)
     server.socket = sock
     server.connected = True
     server.disconnecting = False
@@ -57,6 +58,25 @@ class DirectSenderTests(SynchronousTestCase):
         self.assertIsNone(kvtransport.directSender(StringTransport()))
         self.assertIsNotNone(kvtransport.directSender(
             fakeServer(FakeSocket())))
+
+    def test_clientConnections(self):
+        """
+        A TCP connection made by this process (a cluster front end's to a
+        node) is sent to directly too.
+        """
+        client = fakeServer(FakeSocket(), tcp.Client)
+        kvtransport.directSender(client)(b"*1\r\n$4\r\nPING\r\n")
+        self.assertEqual(client.socket.sent, [b"*1\r\n$4\r\nPING\r\n"])
+        self.assertEqual(client.written, [])
+
+    def test_notAfterStartTLS(self):
+        """
+        A TCP connection that started TLS gets none: its bytes must go
+        through the TLS layer.
+        """
+        client = fakeServer(FakeSocket(), tcp.Client)
+        client.TLS = True
+        self.assertIsNone(kvtransport.directSender(client))
 
     def test_straightToTheSocket(self):
         """

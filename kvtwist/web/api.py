@@ -1,7 +1,6 @@
 # -*- test-case-name: kvtwist.test.test_web -*-
 """
-The JSON API under C{/api/}, which the pages use (see the README, "Web
-interface"):
+The JSON API under C{/api/}, which the pages use (see docs/web.md):
 
     GET    /api/session            auth state and this session's CSRF token
     POST   /api/login              {"password": ...}

@@ -1,7 +1,6 @@
 # -*- test-case-name: kvtwist.test.test_web -*-
 """
-The keys in the JSON API (L{kvtwist.web.api}; see the README, "Web
-interface"):
+The keys in the JSON API (L{kvtwist.web.api}; see docs/web.md):
 
     GET    /api/keys?pattern=&cursor=&count=&matching=1
                                    one page of keys (SCAN); with matching=1

@@ -134,12 +134,14 @@ class Entry:
     @ivar label: the name it is counted under.
     """
 
-    __slots__ = ("handler", "command", "spec", "noauth", "label", "write")
+    __slots__ = ("handler", "command", "spec", "noauth", "label", "write",
+                 "arity")
 
     def __init__(self, handler: Callable, command, spec: CommandSpec):
         self.handler = handler
         self.command = command
         self.spec = spec
+        self.arity = spec.arity
         self.noauth = command is not None and command.noauth
         self.label = command.name if command is not None else \
             spec.name.upper()
@@ -178,6 +180,7 @@ class ClusterBackend:
         self._specsWaiters: List[Deferred] = []
         self._specsLoading = False
         self.session = Sessions(self)
+        self._active = self.session.active
         self.keyspace = None
         self._keyspaceAnswered = None
         self._special: Dict[bytes, Callable] = {
@@ -214,10 +217,10 @@ class ClusterBackend:
         if entry is None:
             entry = self._entry(name)
         client = ctx.client
-        sessions = self.session
+        active = self._active
         if entry is None:
-            if sessions.active and client.id in sessions.active:
-                return sessions.execute(ctx, name, args, None)
+            if active and client.id in active:
+                return self.session.execute(ctx, name, args, None)
             return self._unknown(ctx, name, args)
         client.commands += 1
         factory = ctx.factory
@@ -229,9 +232,12 @@ class ClusterBackend:
             per[label] = per.get(label, 0) + 1
         if not client.authenticated and not entry.noauth:
             return replies.NOAUTH
-        if sessions.active and client.id in sessions.active:
-            return sessions.execute(ctx, name, args, entry)
-        if not entry.spec.arityFits(len(args) + 1):
+        if active and client.id in active:
+            return self.session.execute(ctx, name, args, entry)
+        # The arity, inline (this runs for every command).
+        arity = entry.arity
+        n = len(args) + 1
+        if (n != arity) if arity > 0 else (n < -arity):
             return replies.wrongArity(entry.label)
         return entry.handler(ctx, name, args, entry)
 

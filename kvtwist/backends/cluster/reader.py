@@ -54,9 +54,18 @@ _INCOMPLETE = Incomplete()
 
 def encode(args: List[bytes]) -> bytes:
     """
-    A request as RESP: an array of bulk strings.
+    A request as RESP: an array of bulk strings.  (One formatting for the
+    short requests most commands are: it runs for every request.)
     """
-    return b"*%d\r\n%s" % (len(args), b"".join(
+    n = len(args)
+    if n == 2:
+        a, b = args
+        return b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(a), a, len(b), b)
+    if n == 3:
+        a, b, c = args
+        return b"*3\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+            len(a), a, len(b), b, len(c), c)
+    return b"*%d\r\n%s" % (n, b"".join(
         [b"$%d\r\n%s\r\n" % (len(a), a) for a in args]))
 
 

@@ -106,8 +106,7 @@ class Request:
     A request on its way to the cluster: an entry of a connection's queue
     (see L{kvtwist.backends.cluster.connection}).
 
-    @ivar argv: the command and its arguments.
-    @ivar data: C{argv} as RESP.
+    @ivar data: the command and its arguments as RESP (C{argv}, not kept).
     @ivar slot: its hash slot, or L{None} for a request to L{node}.
     @ivar node: the node it must go to (when C{slot} is L{None}).
     @ivar write: whether it may change data.
@@ -123,32 +122,38 @@ class Request:
     @ivar tries: times it waited to be sent again.
     """
 
-    __slots__ = ("argv", "data", "slot", "node", "write", "raw", "born",
-                 "deferred", "done", "connection", "marker", "reply",
-                 "redirects", "tries", "dedicated", "pinned", "keep",
-                 "timer")
+    # The fields every request uses are slots; the others are class
+    # attributes, defaults that an instance overrides in its own
+    # __dict__ (made only then): a request is made for every command, and
+    # each field set in __init__ costs.
+    __slots__ = ("data", "slot", "write", "born", "deferred", "done",
+                 "connection", "marker", "__dict__")
+
+    node: Optional[Node] = None
+    raw = False
+    reply = _NOTHING
+    redirects = 0
+    tries = 0
+    dedicated = False
+    pinned = None
+    keep = False
+    timer = None
 
     def __init__(self, argv: List[bytes], slot: Optional[int], write: bool,
                  born: float, node: Optional[Node] = None, raw: bool = False,
                  data: Optional[bytes] = None):
-        self.argv = argv
         self.data = encode(argv) if data is None else data
         self.slot = slot
-        self.node = node
         self.write = write
-        self.raw = raw
         self.born = born
         self.deferred = Deferred()
         self.done = False
         self.connection = None
         self.marker = None
-        self.reply = _NOTHING
-        self.redirects = 0
-        self.tries = 0
-        self.dedicated = False
-        self.pinned = None
-        self.keep = False
-        self.timer = None
+        if node is not None:
+            self.node = node
+        if raw:
+            self.raw = raw
 
     def enqueueOn(self, connection: NodeConnection) -> None:
         """
@@ -180,6 +185,9 @@ class Request:
             return
         self.done = True
         self.deferred.callback(reply)
+
+    def __repr__(self) -> str:
+        return "<Request %r slot=%s>" % (self.data[:60], self.slot)
 
     def lost(self, connection: NodeConnection, sent: bool) -> None:
         """
@@ -433,6 +441,15 @@ class Router:
         """
         request = Request(argv, slot, write, self._seconds())
         self._inflight.append(request)
+        if not self._parkedSlots:
+            # The usual way, inline: the slot's node has its connection.
+            node = self.slots[slot]
+            if node is not None:
+                connection = node.pool[slot % POOL_SIZE]
+                if connection is not None:
+                    request.connection = connection
+                    connection.enqueue(request, request.data, write)
+                    return request.deferred
         self._dispatch(request)
         return request.deferred
 
