@@ -228,6 +228,74 @@ def test_frontEndCommands(fronts, cluster):
     assert "connected_clients" in info
 
 
+def test_movableKeys(fronts, cluster):
+    """
+    Commands whose keys move with their arguments (a count of keys then
+    the keys, EVAL's keys, SORT's STORE) run on their keys' node when the
+    keys share a slot, written data is where the nodes say, and CROSSSLOT
+    is answered when the keys span slots, as Redis Cluster answers.
+    """
+    import redis
+    one, two = fronts
+    r1, r2 = one.redis(), two.redis()
+    node = cluster.primaryOf(b"m")
+    r1.rpush("{m}l1", "a", "b")
+    r1.zadd("{m}z1", {"x": 1, "y": 2})
+    r1.zadd("{m}z2", {"y": 3, "w": 4})
+    r1.sadd("{m}s1", "p", "q")
+    r1.sadd("{m}s2", "q")
+    assert r2.lmpop(2, "{m}l0", "{m}l1", direction="LEFT") == [
+        b"{m}l1", [b"a"]]
+    assert r2.blmpop(1, 2, "{m}l0", "{m}l1", direction="RIGHT") == [
+        b"{m}l1", [b"b"]]
+    assert r2.zunionstore("{m}u", ["{m}z1", "{m}z2"]) == 3
+    assert node.command(b"ZRANGE", b"{m}u", b"0", b"-1") == [
+        b"x", b"w", b"y"]
+    assert r2.zinterstore("{m}i", ["{m}z1", "{m}z2"]) == 1
+    assert r2.zdiffstore("{m}d", ["{m}z1", "{m}z2"]) == 1
+    assert node.command(b"ZRANGE", b"{m}d", b"0", b"-1") == [b"x"]
+    assert r2.zunion(["{m}z1", "{m}z2"]) == [b"x", b"w", b"y"]
+    assert r2.zinter(["{m}z1", "{m}z2"]) == [b"y"]
+    assert r2.zdiff(["{m}z1", "{m}z2"]) == [b"x"]
+    assert r2.sintercard(2, ["{m}s1", "{m}s2"]) == 1
+    assert r2.zmpop(2, ["{m}z0", "{m}d"], min=True) == [
+        b"{m}d", [[b"x", b"1"]]]
+    assert r2.bzmpop(1, 2, ["{m}z0", "{m}i"], max=True) == [
+        b"{m}i", [[b"y", b"5"]]]
+    script = "return redis.call('ZCARD', KEYS[1]) + #KEYS"
+    assert r2.eval(script, 2, "{m}z1", "{m}z2") == 4
+    sha = r2.script_load(script)
+    assert r1.evalsha(sha, 1, "{m}u") == 4
+    assert r2.eval("return 7", 0) == 7
+    r1.rpush("{m}n", "3", "1", "2")
+    assert r2.sort("{m}n", store="{m}sorted") == 3
+    assert node.command(b"LRANGE", b"{m}sorted", b"0", b"-1") == [
+        b"1", b"2", b"3"]
+    assert r2.sort_ro("{m}n") == [b"1", b"2", b"3"]
+
+    far = next(k for k in (b"o%d" % (i,) for i in range(1000))
+               if cluster.primaryOf(k) is not node)
+    for call in (lambda: r2.lmpop(2, "{m}l1", far, direction="LEFT"),
+                 lambda: r2.blmpop(1, 2, "{m}l1", far, direction="LEFT"),
+                 lambda: r2.zunionstore("{m}u", ["{m}z1", far]),
+                 lambda: r2.zinterstore(far, ["{m}z1", "{m}z2"]),
+                 lambda: r2.zdiffstore("{m}d", ["{m}z1", "{m}zz", far]),
+                 lambda: r2.zunion(["{m}z1", far]),
+                 lambda: r2.zinter([far, "{m}z1"]),
+                 lambda: r2.zdiff(["{m}z1", far]),
+                 lambda: r2.sintercard(2, ["{m}s1", far]),
+                 lambda: r2.zmpop(2, ["{m}z1", far], min=True),
+                 lambda: r2.bzmpop(1, 2, ["{m}z1", far], min=True),
+                 lambda: r2.eval(script, 2, "{m}z1", far),
+                 lambda: r2.evalsha(sha, 2, "{m}z1", far),
+                 lambda: r2.sort("{m}n", store=far)):
+        with pytest.raises(redis.exceptions.ClusterCrossSlotError):
+            call()
+    assert cluster.allKeys() == sorted([
+        b"{m}z1", b"{m}z2", b"{m}u", b"{m}s1", b"{m}s2", b"{m}n",
+        b"{m}sorted"])
+
+
 def test_transactionsAndBlocking(fronts, cluster):
     """
     MULTI/EXEC and WATCH on one slot, and a blocking pop woken by a push

@@ -189,6 +189,40 @@ class RoutedTests(BackendTestCase):
         self.assertEqual(self.call("RENAME", "{t}a", "{t}b"),
                          Error("ERR unknown command 'RENAME'"))
 
+    def test_movableKeys(self):
+        """
+        The keys of a command whose keys move with its arguments (a count
+        of keys, then the keys) are found: in several slots, CROSSSLOT and
+        nothing sent; in one slot, sent to its node.  The same with
+        C{SORT ... STORE}.
+        """
+        a, b = self.keysOnEveryNode(1)[:2]
+        before = len(self.cluster.written)
+        for words in (["LMPOP", "2", a, b, "LEFT"],
+                      ["ZUNIONSTORE", a, "1", b],
+                      ["ZINTERSTORE", "{t}d", "2", "{t}a", b],
+                      ["SINTERCARD", "2", a, b, "LIMIT", "1"],
+                      ["SORT", a, "LIMIT", "0", "1", "STORE", b]):
+            self.assertEqual(self.call(*words), Error(
+                "CROSSSLOT Keys in request don't hash to the same slot"))
+        self.assertEqual(len(self.cluster.written), before)
+        node = self.cluster.owners[keySlot(b"t")]
+        for words in (["LMPOP", "2", "{t}a", "{t}b", "LEFT"],
+                      ["ZUNIONSTORE", "{t}d", "2", "{t}a", "{t}b"],
+                      ["SORT", "{t}a", "STORE", "{t}d"]):
+            self.call(*words)
+            self.assertEqual(node.commands(words[0].encode()),
+                             [[w.encode() for w in words]])
+
+    def test_movableNoKey(self):
+        """
+        A command whose keys move, given none (C{LMPOP 0 a LEFT}): a node
+        answers (its error), not the front end.
+        """
+        self.call("LMPOP", "0", "a", "LEFT")
+        self.assertEqual(
+            sum(len(n.commands(b"LMPOP")) for n in self.cluster.primaries), 1)
+
     def test_mgetSplit(self):
         """
         MGET over keys on every node: one MGET per slot, the values in
@@ -480,6 +514,26 @@ class SessionTests(BackendTestCase):
         self.settle()
         self.assertEqual(blocked, [[b"q", b"x"]])
         self.assertEqual(after, [None])
+
+    def test_blockingMovable(self):
+        """
+        A blocking command whose keys move (C{BLMPOP timeout numkeys
+        key...}) waits on a connection of its own at its keys' node;
+        across slots, CROSSSLOT.
+        """
+        node = self.cluster.owners[keySlot(b"t")]
+        self.start("BLMPOP", "0", "2", "{t}a", "{t}b", "LEFT")
+        self.settle()
+        [connection] = [c for c in node.connections
+                        if c.protocol.index == -1]
+        self.assertEqual(node.commands(b"BLMPOP"),
+                         [[b"BLMPOP", b"0", b"2", b"{t}a", b"{t}b",
+                           b"LEFT"]])
+        a, b = self.keysOnEveryNode(1)[:2]
+        self.assertIn("CROSSSLOT", self.call("BLMPOP", "0", "2", a, b,
+                                             "LEFT", ctx=Context(
+                                                 None, self.factory, None,
+                                                 ClientState(2))))
 
     def test_clientGoneWhileBlocked(self):
         """

@@ -187,6 +187,23 @@ class RedirectionTests(RouterTestCase):
         self.later(0.2)
         self.assertGreater(self.router.stats.refreshes, refreshes)
 
+    def test_movedElsewhere(self):
+        """
+        A request sent to another slot than its key's (a command whose
+        keys the front end can't tell goes to any slot) follows the
+        C{MOVED} to the slot the node names, and is answered there.
+        """
+        home, other = self.cluster.primaries[0], self.cluster.primaries[1]
+        key = keyOn(home, self.cluster)
+        home.data[key] = b"here"
+        anySlot = keySlot(keyOn(other, self.cluster))
+        result = []
+        self.router.send([b"GET", key], anySlot, False).addCallback(
+            result.append)
+        self.settle()
+        self.assertEqual(result, [b"here"])
+        self.assertEqual(self.router.stats.moved, 1)
+
     def test_movedRefreshBounded(self):
         """
         Many MOVEDs ask for the slot table at most every 100 ms.

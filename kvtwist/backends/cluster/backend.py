@@ -412,8 +412,11 @@ class ClusterBackend:
                 return self.fanout.byPolicy(argv, request, response,
                                             spec.write)
             if "no_mandatory_keys" in spec.flags or \
+                    "movablekeys" in spec.flags or \
                     "pubsub" in spec.flags or not spec.write and \
                     request == "":
+                # (A command whose keys move, given none: LMPOP 0 ...;
+                # any node answers its error.)
                 return self.router.send(argv, self._rng.randrange(SLOTS),
                                         spec.write)
             return Error("ERR %s has no key to route it by: it is not "
@@ -579,7 +582,7 @@ def _isSingleKey(spec: CommandSpec) -> bool:
     """
     Whether C{spec}'s only key is always its first argument.
     """
-    if spec.subcommands or spec.movable:
+    if spec.subcommands or spec.movable or spec.finder is not None:
         return False
     if spec.keySpecs is not None:
         if len(spec.keySpecs) != 1:
@@ -587,4 +590,4 @@ def _isSingleKey(spec: CommandSpec) -> bool:
         k = spec.keySpecs[0]
         return k.beginType == "index" and k.index == 1 and \
             k.findType == "range" and k.lastKey == 0
-    return spec.legacy == (1, 1, 1)
+    return spec.legacy == (1, 1, 1) and "movablekeys" not in spec.flags

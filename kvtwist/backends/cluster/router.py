@@ -739,8 +739,10 @@ class Router:
                 self.stats.moved += 1
                 self.slots[slot] = node
                 self.refresh()
-                if request.slot is None:
-                    request.slot = slot
+                # The slot the node named is the request's from now on:
+                # a request sent to any slot (keys the front end couldn't
+                # tell) would else go to the same wrong node again.
+                request.slot = slot
                 self._dispatch(request)
             else:
                 self.stats.ask += 1

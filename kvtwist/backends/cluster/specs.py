@@ -6,9 +6,16 @@ reply (Redis 7's key specifications, which also find the keys of
 C{EVAL}, C{XREAD ... STREAMS}, C{ZUNIONSTORE} and the like) or, before
 that reply came, from kvtwist's command table (first key, last key,
 step).
+
+The commands whose keys move with their arguments ("movablekeys": a
+count of keys then the keys, as in C{LMPOP 2 a b LEFT} or C{EVAL script 1
+k}) are also known here (L{KNOWN_KEYS}, L{KEY_FINDERS}): kvtwist's table
+only has a first key, last key and step for them, nodes older than Redis 7
+give no key specifications, and Redis 7 itself marks C{SORT}'s
+C{STORE} destination "unknown".
 """
 
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 _Keys = Optional[List[bytes]]
 
@@ -128,6 +135,77 @@ class KeySpec:
         return [argv[i] for i in range(first, last + 1, step)]
 
 
+def _keynum(index: int) -> KeySpec:
+    """
+    A count of keys at C{index}, then that many keys.
+    """
+    return KeySpec("index", index=index, findType="keynum", keyNumIndex=0,
+                   firstKey=1)
+
+
+def _at(index: int) -> KeySpec:
+    """
+    One key, at C{index}.
+    """
+    return KeySpec("index", index=index)
+
+
+#: Where the keys of the commands whose keys move with their arguments
+#: are, as Redis 7 specifies them: used when the spec at hand can't tell
+#: (kvtwist's table, a node older than Redis 7).
+KNOWN_KEYS: Dict[bytes, List[KeySpec]] = {}
+for _name in (b"LMPOP", b"ZMPOP", b"SINTERCARD", b"ZINTERCARD", b"ZUNION",
+              b"ZINTER", b"ZDIFF"):
+    KNOWN_KEYS[_name] = [_keynum(1)]
+for _name in (b"BLMPOP", b"BZMPOP", b"EVAL", b"EVALSHA", b"EVAL_RO",
+              b"EVALSHA_RO", b"FCALL", b"FCALL_RO"):
+    KNOWN_KEYS[_name] = [_keynum(2)]
+for _name in (b"ZUNIONSTORE", b"ZINTERSTORE", b"ZDIFFSTORE"):
+    KNOWN_KEYS[_name] = [_at(1), _keynum(2)]
+KNOWN_KEYS[b"XREAD"] = [KeySpec("keyword", keyword=b"STREAMS", startFrom=1,
+                                lastKey=-1, limit=2)]
+KNOWN_KEYS[b"XREADGROUP"] = [KeySpec("keyword", keyword=b"STREAMS",
+                                     startFrom=4, lastKey=-1, limit=2)]
+
+#: The options of C{SORT} that take arguments, and how many.
+_SORT_OPTIONS = {b"LIMIT": 2, b"BY": 1, b"GET": 1}
+
+
+def _sortKeys(argv: List[bytes]) -> _Keys:
+    """
+    C{SORT}'s keys, as Redis finds them with a function of its own rather
+    than key specs: the key sorted, and the destination of C{STORE} (the
+    last one given).  (The patterns of C{BY} and C{GET} are left to the
+    node, which refuses those of another slot.)
+    """
+    if len(argv) < 2:
+        return None
+    store = None
+    i = 2
+    while i < len(argv):
+        word = argv[i].upper()
+        if word == b"STORE" and i + 1 < len(argv):
+            store = argv[i + 1]
+            i += 2
+            continue
+        i += 1 + _SORT_OPTIONS.get(word, 0)
+    return [argv[1]] if store is None else [argv[1], store]
+
+
+def _sortROKeys(argv: List[bytes]) -> _Keys:
+    """
+    C{SORT_RO}'s key: the one sorted.
+    """
+    return argv[1:2] if len(argv) > 1 else None
+
+
+#: Commands whose keys are found by a function, whatever the spec says.
+KEY_FINDERS: Dict[bytes, Callable[[List[bytes]], _Keys]] = {
+    b"SORT": _sortKeys,
+    b"SORT_RO": _sortROKeys,
+}
+
+
 class CommandSpec:
     """
     A command as the router sees it.
@@ -145,10 +223,12 @@ class CommandSpec:
         was not understood: ask a node (C{COMMAND GETKEYS}).
     @ivar tips: Redis's command tips (C{request_policy:all_shards}...).
     @ivar subcommands: by lower-case subcommand name.
+    @ivar finder: a function that finds the keys of an C{argv} (see
+        L{KEY_FINDERS}), or L{None}: the key specs do.
     """
 
     __slots__ = ("name", "arity", "flags", "write", "blocking", "keySpecs",
-                 "legacy", "movable", "tips", "subcommands")
+                 "legacy", "movable", "tips", "subcommands", "finder")
 
     def __init__(self, name: str, arity: int, flags=(), legacy=(0, 0, 0),
                  keySpecs: Optional[List[KeySpec]] = None,
@@ -164,6 +244,22 @@ class CommandSpec:
         self.movable = movable
         self.tips = frozenset(tips)
         self.subcommands = subcommands or {}
+        self.finder: Optional[Callable[[List[bytes]], _Keys]] = None
+
+    def completed(self) -> "CommandSpec":
+        """
+        This spec, told where the keys are when it can't tell itself and
+        kvtwist knows (L{KNOWN_KEYS}, L{KEY_FINDERS}).
+        """
+        name = self.name.upper().encode()
+        finder = KEY_FINDERS.get(name)
+        if finder is not None:
+            self.finder = finder
+            self.movable = False
+        elif (self.movable or self.keySpecs is None) and name in KNOWN_KEYS:
+            self.keySpecs = KNOWN_KEYS[name]
+            self.movable = False
+        return self
 
     @classmethod
     def fromReply(cls, entry) -> "CommandSpec":
@@ -205,7 +301,8 @@ class CommandSpec:
         A command from kvtwist's table (L{kvtwist.commands.Command}).
         """
         return cls(command.name.lower(), command.arity, command.flags,
-                   (command.firstKey, command.lastKey, command.step))
+                   (command.firstKey, command.lastKey, command.step)
+                   ).completed()
 
     def subcommand(self, argv: List[bytes]) -> "CommandSpec":
         """
@@ -230,6 +327,8 @@ class CommandSpec:
         whose specs were not understood, or arguments that don't fit:
         ask a node, or let it answer the error).
         """
+        if self.finder is not None:
+            return self.finder(argv)
         if self.movable:
             return None
         if self.keySpecs is not None:
@@ -273,6 +372,6 @@ def parseCommandReply(reply) -> Dict[bytes, CommandSpec]:
     specs = {}
     for entry in reply or []:
         if isinstance(entry, list) and len(entry) >= 6:
-            spec = CommandSpec.fromReply(entry)
+            spec = CommandSpec.fromReply(entry).completed()
             specs[spec.name.upper().encode()] = spec
     return specs
