@@ -175,7 +175,7 @@ class KVService(OrderedMultiService):
             if self.reporter is None:
                 raise
             self.reporter.report(e)
-            raise StartupError(NOT_STARTED) from None
+            raise self.reporter.quiet(StartupError(NOT_STARTED)) from None
 
     def stopService(self) -> Deferred:
         """

@@ -10,9 +10,15 @@ whose port was taken meanwhile), twistd has already daemonized, and it
 would report only the first 100 bytes of it: so C{twistd kvstore} keeps a
 copy of the terminal's standard error from before (L{Reporter}) and writes
 the whole message there, then closes it once the server is running.
+
+twistd lets the exception it is given then go up to the interpreter, which
+would print its traceback after that message (into the log, which is the
+terminal under C{twistd -n}): L{Reporter.quiet} has the interpreter exit
+with status 1 without it.
 """
 
 import os
+import sys
 from typing import Optional
 
 
@@ -32,8 +38,14 @@ class Reporter:
     @ivar fd: the file descriptor, or L{None} once closed.
     """
 
-    def __init__(self, fd: Optional[int]):
+    def __init__(self, fd: Optional[int], hooks=sys):
+        """
+        @param fd: the kept standard error, or L{None}.
+        @param hooks: where C{excepthook} is (L{sys}; a stand-in in
+            tests).
+        """
         self.fd = fd
+        self._hooks = hooks
 
     @classmethod
     def keepStderr(cls) -> "Reporter":
@@ -57,6 +69,25 @@ class Reporter:
             except OSError:
                 pass
         self.close()
+
+    def quiet(self, error: BaseException) -> BaseException:
+        """
+        Have the interpreter print nothing if C{error} (already told) is
+        what stops it: twistd re-raises what the tree raised as it starts
+        (after removing its pid file and, as a daemon, writing it to its
+        parent), and Python's C{excepthook} would print its traceback.
+        Any other exception is printed as before.
+
+        @return: C{error}, to raise.
+        """
+        previous = self._hooks.excepthook
+
+        def excepthook(kind, value, tb):
+            if value is not error:
+                previous(kind, value, tb)
+
+        self._hooks.excepthook = excepthook
+        return error
 
     def close(self) -> None:
         """

@@ -16,6 +16,7 @@ The options of C{twistd kvstore}, and the service tree they describe.
 """
 
 import difflib
+import math
 import os
 import platform
 import re
@@ -35,6 +36,9 @@ from kvtwist.services import ClientsService, KVService, ListenerService
 from kvtwist.startup import Reporter, StartupError
 
 _FSYNC_MODES = ("always", "interval", "no")
+
+#: The smallest C{--max-bulk}: Redis's smallest C{proto-max-bulk-len}.
+MIN_MAX_BULK = 1024 * 1024
 
 _log = Logger()
 
@@ -95,6 +99,9 @@ def _seconds(name):
         try:
             n = float(value)
         except ValueError:
+            raise usage.UsageError("--%s must be a number of seconds, not %r"
+                                   % (name, value))
+        if not math.isfinite(n):
             raise usage.UsageError("--%s must be a number of seconds, not %r"
                                    % (name, value))
         if n < 0:
@@ -274,6 +281,11 @@ class Options(usage.Options):
             raise usage.UsageError("--databases must be from 1 to 100000")
         if self["max-clients"] < 1:
             raise usage.UsageError("--max-clients must be at least 1")
+        if self["max-bulk"] < MIN_MAX_BULK:
+            # Smaller, not even a command's name fits (PING is a bulk).
+            raise usage.UsageError(
+                "--max-bulk must be at least %d (1mb), as Redis's "
+                "proto-max-bulk-len" % (MIN_MAX_BULK,))
         try:
             self["log-level"] = parseLevel(self["log-level"])
         except ValueError as e:

@@ -17,7 +17,6 @@ import time
 import pytest
 
 from tests.clusterharness import FrontEnd, RedisCluster, crc16Slot
-from tests.harness import LineClient, parseInfo
 
 
 @pytest.fixture(scope="module")

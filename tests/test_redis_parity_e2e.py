@@ -197,6 +197,33 @@ def test_commandInfo(pair):
     assert compared == len(names) - len(KVTWIST_ONLY)
 
 
+def test_subcommandInfo(pair):
+    """
+    A container command's subcommands (C{config|get}, C{client|kill},
+    C{object|encoding}...) answer C{COMMAND INFO container|sub} with
+    Redis's arity, flags and key positions, for every subcommand kvtwist
+    has; each container kvtwist has describes at least one.
+    """
+    redis, kvtwist = pair
+    names = _parse(kvtwist.call("COMMAND", "LIST"))
+    containers = 0
+    for name, real in zip(names, _parse(redis.call("COMMAND", "INFO",
+                                                   *names))):
+        if real is None or len(real) < 10 or not real[9]:
+            continue
+        containers += 1
+        compared = 0
+        for sub in real[9]:
+            mine = _parse(kvtwist.call("COMMAND", "INFO", sub[0]))[0]
+            if mine is None:
+                continue
+            assert (mine[0], mine[1], sorted(mine[2]), mine[3:6]) == (
+                sub[0], sub[1], sorted(sub[2]), sub[3:6])
+            compared += 1
+        assert compared, name
+    assert containers >= 5
+
+
 #: Requests whose replies are the same bytes from both servers.
 SAME = [
     ["SET", "k", "old"],

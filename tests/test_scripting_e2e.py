@@ -16,8 +16,12 @@ import pytest
 redis = pytest.importorskip("redis")
 
 from kvtwist.scripting import available  # noqa: E402
-from tests.test_redis_parity_e2e import (  # noqa: E402,F401
-    RawClient, redisSocket)
+from tests import test_redis_parity_e2e as parity  # noqa: E402
+from tests.test_redis_parity_e2e import RawClient  # noqa: E402
+
+#: The parity module's redis-server fixture (one for the modules that use
+#: it).
+redisSocket = parity.redisSocket
 
 #: The server runs the tests' interpreter: it has lupa when they do.
 LUA = available()

@@ -16,16 +16,21 @@ from tests.harness import HOST, twistdCommand
 MODES = ["foreground", "daemon"]
 
 
-def runTwistd(tmp_path, mode, *kvstoreArgs, timeout=60):
+def runTwistd(tmp_path, mode, *kvstoreArgs, timeout=60, logfile=True):
     """
     Run C{twistd [-n] kvstore ARGS} in C{tmp_path} and return the finished
     process (its output in C{.stdout}, stdout and stderr together).
+
+    @param logfile: whether twistd logs to a file (else to standard
+        output, as C{twistd -n kvstore} does by default).
     """
     argv = twistdCommand()
     if mode == "foreground":
         argv.append("-n")
-    argv += ["--pidfile", str(tmp_path / "twistd.pid"),
-             "--logfile", str(tmp_path / "twistd.log"), "kvstore"]
+    argv += ["--pidfile", str(tmp_path / "twistd.pid")]
+    if logfile:
+        argv += ["--logfile", str(tmp_path / "twistd.log")]
+    argv += ["kvstore"]
     argv += list(kvstoreArgs)
     if "--data-dir" not in kvstoreArgs:
         argv += ["--data-dir", str(tmp_path / "data")]
@@ -133,6 +138,50 @@ def test_badValue(tmp_path, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("args, words", [
+    (["--databases", "0"], ["--databases must be from 1 to 100000"]),
+    (["--databases", "many"], ["--databases must be an integer, not 'many'"]),
+    (["--max-bulk", "0"], ["--max-bulk must be at least 1048576"]),
+    (["--max-clients", "0"], ["--max-clients must be at least 1"]),
+    (["--flush-interval", "nan"], ["--flush-interval must be a number of "
+                                   "seconds, not 'nan'"]),
+    (["--timeout", "-1"], ["--timeout must not be negative"]),
+    (["--pubsub-output-limit", "1 2"], ["--pubsub-output-limit must be "
+                                        "HARD SOFT SECONDS"]),
+    (["--log-level", "loud"], ["--log-level must be one of"]),
+    (["--backend", "nowhere"], ["--backend must be memory or"]),
+    (["--password-file", "/nonexistent/pw"],
+     ["cannot read --password-file /nonexistent/pw"]),
+    (["--listen", "ssl:0:privateKey=/nonexistent/k.pem:"
+      "certKey=/nonexistent/c.pem"], ["can't read /nonexistent/"]),
+    (["--web", "tcp:70000"], ["--web tcp:70000", "out of range"]),
+])
+def test_badValues(tmp_path, mode, args, words):
+    """
+    Each option's refusal of a bad value (a number out of range or not a
+    number, a size, a TLS file that isn't there...) is one or two lines
+    naming the option, with a non-zero status and no traceback.
+    """
+    result = runTwistd(tmp_path, mode, "--port", "tcp:0:interface=%s"
+                       % (HOST,), *args)
+    assertRefused(result, *words)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dataDirUnusable(tmp_path, mode):
+    """
+    A C{--data-dir} that can't be made (inside a file) is named with the
+    system's reason.
+    """
+    path = tmp_path / "file"
+    path.write_text("not a directory")
+    result = runTwistd(tmp_path, mode, "--port", "tcp:0:interface=%s"
+                       % (HOST,), "--data-dir", str(path / "data"))
+    assertRefused(result, "--data-dir %s can't be used: Not a directory"
+                  % (path / "data",))
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_dataDirIsAFile(tmp_path, mode):
     """
     A C{--data-dir} that is a file is named.
@@ -206,4 +255,28 @@ def test_dataDirDamaged(tmp_path, makeServer, mode):
             in text, text
     else:
         assert len(text.splitlines()) == 1, text
+    assert not (tmp_path / "twistd.pid").exists()
+
+
+def test_startFailsForegroundNoTraceback(tmp_path, makeServer):
+    """
+    A refusal found as the tree starts (after twistd has started: here
+    data of database 5 and C{--databases 2}), in the foreground with the
+    log on the terminal as C{twistd -n kvstore} has it: the reason, and
+    no traceback of twistd's after it; status 1, the pid file removed.
+    """
+    server = makeServer()
+    r = server.redis()
+    r.execute_command("SELECT", "5")
+    r.set("k", "v")
+    r.close()
+    server.stop()
+    result = runTwistd(tmp_path, "foreground", "--port", "tcp:0:interface=%s"
+                       % (HOST,), "--data-dir", server.dataDir,
+                       "--databases", "2", logfile=False)
+    text = result.stdout.decode("utf-8", "replace")
+    assert result.returncode == 1, text
+    assert "Traceback" not in text, text
+    assert "twistd kvstore: log " in text, text
+    assert "an op of database 5, but this server has 2 databases" in text
     assert not (tmp_path / "twistd.pid").exists()

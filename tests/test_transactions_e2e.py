@@ -15,8 +15,12 @@ import pytest
 redis = pytest.importorskip("redis")
 
 from tests.harness import HOST, encodeCommand, waitFor  # noqa: E402
-from tests.test_redis_parity_e2e import (  # noqa: E402,F401
-    RawClient, redisSocket)
+from tests import test_redis_parity_e2e as parity  # noqa: E402
+from tests.test_redis_parity_e2e import RawClient  # noqa: E402
+
+#: The parity module's redis-server fixture (one for the modules that use
+#: it).
+redisSocket = parity.redisSocket
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])

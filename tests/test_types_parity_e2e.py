@@ -9,8 +9,13 @@ as kvtwist writes them) agree: integers, halves, quarters, infinities.
 
 import pytest
 
-from tests.test_redis_parity_e2e import (  # noqa: F401 (fixtures)
-    REDIS_SERVER, pair, redisSocket)
+from tests import test_redis_parity_e2e as parity
+from tests.test_redis_parity_e2e import REDIS_SERVER
+
+#: The parity module's fixtures, used here too: its redis-server (one for
+#: both modules) and the pair of raw clients.
+redisSocket = parity.redisSocket
+pair = parity.pair
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None,
                                 reason="redis-server is not installed")

@@ -21,11 +21,6 @@ from kvtwist.commands.registry import Command, Offload, lookup
 from kvtwist.replies import PLAIN, Error
 
 
-#: Commands scripts can't call though their table entry has no
-#: C{noscript}: containers whose subcommands Redis flags so.
-_NOSCRIPT = frozenset(["SCRIPT"])
-
-
 class AtomicRun:
     """
     One C{EXEC} or script, while it runs.
@@ -136,7 +131,9 @@ class AtomicRun:
         if (n != arity) if arity > 0 else (n < -arity):
             return Error("ERR Wrong number of args calling Redis command "
                          "from script")
-        if "noscript" in cmd.flags or cmd.name in _NOSCRIPT:
+        # A container (CONFIG, CLIENT, SCRIPT) has no flags of its own:
+        # its subcommand's say whether a script may call it.
+        if "noscript" in cmd.subcommand(args).flags:
             return Error("ERR This Redis command is not allowed from script")
         if cmd.write:
             if readOnly:

@@ -23,7 +23,7 @@ waiting.
 """
 
 from collections import OrderedDict, deque
-from typing import Callable, Deque, Dict, List, Optional, Tuple
+from typing import Callable, Deque, Dict, Optional, Tuple
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger

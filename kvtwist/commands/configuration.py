@@ -3,7 +3,7 @@
 C{CONFIG}: the server's settings as Redis names them.
 
 C{CONFIG GET} shows every setting kvtwist has with Redis's name where one
-exists (L{kvtwist.server.Config.view}), and a few that Redis tools ask for
+exists (L{kvtwist.factory.Config.view}), and a few that Redis tools ask for
 and whose answer is fixed here (no memory limit, no eviction).  C{CONFIG
 SET} changes the ones that can change while the server runs
 (L{SETTABLE}); the others are the command-line options of C{twistd
@@ -89,7 +89,7 @@ def _setPassword(config, value):
 
 #: The settings C{CONFIG SET} changes: name -> (parse, apply).  C{parse}
 #: returns the value or an L{Error} saying why not; C{apply(config,
-#: value)} changes the L{kvtwist.server.Config}, read from then on:
+#: value)} changes the L{kvtwist.factory.Config}, read from then on:
 #: C{maxclients} by the next connection, C{timeout} by the reaper's next
 #: round, C{requirepass} by the next connection and C{AUTH} (the clients
 #: already authenticated stay so, as with Redis).
@@ -197,11 +197,18 @@ _HELP = [
 ]
 
 
-@command("CONFIG", -2, "admin noscript loading stale",
+#: Redis's flags of CONFIG's subcommands (CONFIG itself has none).
+_ADMIN = "admin noscript loading stale"
+
+
+@command("CONFIG", -2, "",
          "The server's settings: GET them, SET those that can change while "
          "it runs (maxclients, timeout, requirepass), RESETSTAT.", (0, 0, 0),
          syntax="CONFIG GET parameter [parameter ...] | "
-         "SET parameter value [parameter value ...] | RESETSTAT | HELP")
+         "SET parameter value [parameter value ...] | RESETSTAT | HELP",
+         subcommands={"GET": (-3, _ADMIN), "SET": (-4, _ADMIN),
+                      "RESETSTAT": (2, _ADMIN), "REWRITE": (2, _ADMIN),
+                      "HELP": (2, "loading stale")})
 def config(ctx, args):
     sub = args[0].upper()
     rest = args[1:]

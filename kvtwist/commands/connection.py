@@ -441,8 +441,19 @@ _CLIENT_HELP = [
 ]
 
 
-@command("CLIENT", -2, "noscript loading stale", "About connections.",
-         (0, 0, 0),
+#: Redis's flags of CLIENT's subcommands (CLIENT itself has none).
+_CLIENT_OWN = "noscript loading stale"
+_CLIENT_ADMIN = "admin noscript loading stale"
+
+
+@command("CLIENT", -2, "", "About connections.", (0, 0, 0),
+         subcommands={
+             "ID": (2, _CLIENT_OWN), "GETNAME": (2, _CLIENT_OWN),
+             "SETNAME": (3, _CLIENT_OWN), "SETINFO": (4, _CLIENT_OWN),
+             "INFO": (2, _CLIENT_OWN), "LIST": (-2, _CLIENT_ADMIN),
+             "KILL": (-3, _CLIENT_ADMIN), "UNBLOCK": (-3, _CLIENT_ADMIN),
+             "NO-EVICT": (3, _CLIENT_ADMIN), "NO-TOUCH": (3, _CLIENT_OWN),
+             "REPLY": (3, _CLIENT_OWN), "HELP": (2, "loading stale")},
          syntax="CLIENT ID | INFO | LIST [TYPE type | ID id ...] | "
          "KILL [addr | filter value ...] | GETNAME | SETNAME name | "
          "SETINFO LIB-NAME|LIB-VER value | REPLY ON|OFF|SKIP | "

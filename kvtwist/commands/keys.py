@@ -316,7 +316,12 @@ _SHARED_REFCOUNT = 2147483647
          "About a key's value: ENCODING, REFCOUNT, IDLETIME (always 0: "
          "kvtwist keeps no access times), FREQ, HELP.", (0, 0, 0),
          syntax="OBJECT ENCODING | FREQ | IDLETIME | REFCOUNT key | "
-         "OBJECT HELP")
+         "OBJECT HELP",
+         subcommands={"ENCODING": (3, "readonly", (2, 2, 1)),
+                       "FREQ": (3, "readonly", (2, 2, 1)),
+                       "IDLETIME": (3, "readonly", (2, 2, 1)),
+                       "REFCOUNT": (3, "readonly", (2, 2, 1)),
+                       "HELP": (2, "loading stale")})
 def object_(ctx, args):
     sub = args[0].upper()
     if sub == b"HELP" and len(args) == 1:

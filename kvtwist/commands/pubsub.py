@@ -126,7 +126,13 @@ PUBSUB_HELP = [
          "About pub/sub: active channels, subscribers per channel, "
          "patterns.", (0, 0, 0),
          syntax="PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | "
-                "NUMPAT | HELP")
+                "NUMPAT | HELP",
+         subcommands={"CHANNELS": (-2, "pubsub loading stale"),
+                      "NUMSUB": (-2, "pubsub loading stale"),
+                      "NUMPAT": (2, "pubsub loading stale"),
+                      "SHARDCHANNELS": (-2, "pubsub loading stale"),
+                      "SHARDNUMSUB": (-2, "pubsub loading stale"),
+                      "HELP": (2, "loading stale")})
 def pubsub(ctx, args):
     sub = args[0].upper()
     if sub == b"HELP" and len(args) == 1:

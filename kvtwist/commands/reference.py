@@ -67,7 +67,17 @@ def _entry(cmd: Command) -> List[str]:
             cmd.arity, _keys(cmd), cmd.firstKey, cmd.lastKey, cmd.step,
             flags),
         "",
-    ]
+    ] + _subcommands(cmd)
+
+
+def _subcommands(cmd: Command) -> List[str]:
+    if not cmd.subcommands:
+        return []
+    lines = ["Subcommands:", ""]
+    for sub in sorted(cmd.subcommands.values(), key=lambda c: c.name):
+        lines.append("- %s: arity %d; keys: %s; flags: %s." % (
+            sub.name, sub.arity, _keys(sub), ", ".join(sub.flags) or "none"))
+    return lines + [""]
 
 
 def markdown(table: Dict[bytes, Command]) -> str:

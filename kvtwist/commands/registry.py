@@ -50,16 +50,23 @@ class Command:
         (-1: the last argument).
     @ivar step: the distance between key positions (2 for C{MSET}'s
         key-value pairs).
+    @ivar subcommands: a container command's (C{CONFIG}, C{CLIENT},
+        C{OBJECT}...) subcommands, by lower-case name (C{b"get"}), each a
+        L{Command} named as Redis names it (C{CONFIG|GET}) with its own
+        arity, flags and key positions; empty for other commands.  As in
+        Redis 7, a container has no flags of its own: what a call may do
+        is its subcommand's flags (L{subcommand}).
     """
 
     __slots__ = ("name", "arity", "write", "noauth", "blocking", "heavy",
                  "handler", "flags", "summary", "syntax", "group",
-                 "firstKey", "lastKey", "step")
+                 "firstKey", "lastKey", "step", "subcommands")
 
     def __init__(self, name: str, arity: int, handler: Callable,
                  flags: str = "", summary: str = "",
                  keys: Tuple[int, int, int] = (1, 1, 1), syntax: str = "",
-                 group: str = "generic", heavy: bool = False):
+                 group: str = "generic", heavy: bool = False,
+                 subcommands: Optional[Dict[str, tuple]] = None):
         self.name = name
         self.arity = arity
         self.handler = handler
@@ -72,6 +79,24 @@ class Command:
         self.syntax = syntax or name
         self.group = group
         self.firstKey, self.lastKey, self.step = keys
+        self.subcommands: Dict[bytes, "Command"] = {}
+        for sub, spec in (subcommands or {}).items():
+            subArity, subFlags = spec[0], spec[1]
+            subKeys = spec[2] if len(spec) > 2 else (0, 0, 0)
+            self.subcommands[sub.lower().encode("ascii")] = Command(
+                "%s|%s" % (self.name, sub.upper()), subArity, handler,
+                subFlags, keys=subKeys, group=group)
+
+    def subcommand(self, args: List[bytes]) -> "Command":
+        """
+        The entry that describes a call with C{args} (without the name):
+        its subcommand's (C{CONFIG GET ...}: C{CONFIG|GET}, whose flags
+        say it is C{admin} and C{noscript}) for a container command and a
+        subcommand it knows, this one otherwise.
+        """
+        if self.subcommands and args:
+            return self.subcommands.get(args[0].lower(), self)
+        return self
 
     def keysOf(self, args: List[bytes]) -> List[bytes]:
         """
@@ -119,14 +144,18 @@ def group(groupName: str):
 
     The decorator's arguments are L{Command}'s: C{flags} default to
     C{"readonly"}, C{keys} to C{(1, 1, 1)} (one key, the first argument).
+    A container command (C{CONFIG}) has C{flags=""} and
+    C{subcommands={"GET": (arity, flags[, keys]), ...}}, as Redis 7's
+    C{COMMAND INFO} gives them (keys default to none).
     """
     def command(name: str, arity: int, flags: str = "readonly",
                 summary: str = "", keys: Tuple[int, int, int] = (1, 1, 1),
-                syntax: str = "", heavy: bool = False):
+                syntax: str = "", heavy: bool = False,
+                subcommands: Optional[Dict[str, tuple]] = None):
         def register(handler):
             TABLE[name.upper().encode("ascii")] = Command(
                 name.upper(), arity, handler, flags, summary, keys, syntax,
-                group=groupName, heavy=heavy)
+                group=groupName, heavy=heavy, subcommands=subcommands)
             return handler
         return register
     return command
@@ -140,6 +169,18 @@ def lookup(name: bytes) -> Optional[Command]:
     if cmd is None:
         cmd = TABLE.get(name.upper())
     return cmd
+
+
+def lookupFull(name: bytes) -> Optional[Command]:
+    """
+    The command or subcommand called C{name} in any case, Redis 7's way
+    (C{config|get} names C{CONFIG GET}), or L{None}.
+    """
+    container, bar, sub = name.partition(b"|")
+    cmd = lookup(container)
+    if cmd is None or not bar:
+        return cmd
+    return cmd.subcommands.get(sub.lower())
 
 
 def intArg(value: bytes) -> int:

@@ -112,7 +112,11 @@ _SUBCOMMANDS = {b"LOAD": 3, b"EXISTS": -3, b"FLUSH": -2, b"KILL": 2,
 
 @command("SCRIPT", -2, "", "Manage the scripts the server keeps.",
          (0, 0, 0), syntax="SCRIPT LOAD script | EXISTS sha1 [sha1 ...] | "
-         "FLUSH [ASYNC | SYNC] | KILL | HELP")
+         "FLUSH [ASYNC | SYNC] | KILL | HELP",
+         subcommands={"LOAD": (3, "noscript stale"),
+                      "EXISTS": (-3, "noscript"), "FLUSH": (-2, "noscript"),
+                      "KILL": (2, "noscript allow_busy"),
+                      "DEBUG": (3, "noscript"), "HELP": (2, "loading stale")})
 def script(ctx, args):
     sub = args[0].upper()
     arity = _SUBCOMMANDS.get(sub)

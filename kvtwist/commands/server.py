@@ -13,7 +13,7 @@ import sys
 import time
 
 from kvtwist.commands.connection import REDIS_COMPAT_VERSION, field
-from kvtwist.commands.registry import TABLE, group
+from kvtwist.commands.registry import TABLE, group, lookupFull
 from kvtwist.replies import NO_REPLY, SYNTAX, Error, Status, Verbatim
 from kvtwist.stats import IStatsSnapshot, memoryFigures, takeSnapshot
 
@@ -276,7 +276,11 @@ def _commandInfo(cmd):
 
 @command("COMMAND", -1, "loading stale", "About the commands.", (0, 0, 0),
          syntax="COMMAND [COUNT | LIST | INFO [command-name ...] | "
-         "DOCS [command-name ...]]")
+         "DOCS [command-name ...]]",
+         subcommands={"COUNT": (2, "loading stale"),
+                       "LIST": (-2, "loading stale"),
+                       "INFO": (-2, "loading stale"),
+                       "DOCS": (-2, "loading stale")})
 def command_(ctx, args):
     if not args:
         return [_commandInfo(c) for c in TABLE.values()]
@@ -286,8 +290,8 @@ def command_(ctx, args):
     if sub == b"LIST":
         return [c.name.lower().encode() for c in TABLE.values()]
     if sub == b"INFO":
-        return [_commandInfo(TABLE[n.upper()]) if n.upper() in TABLE
-                else None for n in args[1:]]
+        found = [lookupFull(n) for n in args[1:]]
+        return [None if c is None else _commandInfo(c) for c in found]
     if sub == b"DOCS":
         names = [n.upper() for n in args[1:]] or list(TABLE)
         return {TABLE[n].name.lower().encode(): {

@@ -103,6 +103,7 @@ class StoreServiceFigures:
             ("aof_last_flush_duration_ms",
              int(round(durations[-1] * 1000)) if durations else 0),
             ("aof_flushes", writer.flushCount),
+            ("aof_fsyncs", writer.fsyncCount),
             ("aof_last_write_status",
              "ok" if self.failure is None else "err"),
             ("aof_last_error", self.failure or ""),

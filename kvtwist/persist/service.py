@@ -432,6 +432,7 @@ class StoreService(StoreServiceFigures, MultiService):
                 self._log.failure("shutdown failed", failure=result)
             self.stoppedCleanly = (not isinstance(result, Failure) and
                                    not self.journal.hasUnwritten() and
+                                   not self.writer.held and
                                    not self.writer.inFlight)
             self.writer.close()
             if self._ownThread is not None:

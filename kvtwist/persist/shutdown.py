@@ -103,7 +103,7 @@ class ExitGuard:
         yield writer.whenIdle()
         writer.flush()
         yield writer.whenIdle()
-        return not self._journal.hasUnwritten()
+        return not (self._journal.hasUnwritten() or writer.held)
 
     @inlineCallbacks
     def untilWritten(self, upto: Optional[int] = None):
@@ -126,7 +126,7 @@ class ExitGuard:
             if writer.inFlight:
                 return False
             if upto is None:
-                return not journal.hasUnwritten()
+                return not (journal.hasUnwritten() or writer.held)
             return journal.durableSeq >= upto
 
         try:

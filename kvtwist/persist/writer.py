@@ -15,6 +15,16 @@ With C{fsync="always"}, every append to the journal schedules a flush on
 the next reactor turn (L{LogWriter.flushSoon}), so every write of that
 moment shares one fsync (group commit); a write that arrives while a
 flush is in flight is flushed right after it.
+
+With C{fsync="interval"}, the timer's flush writes and fsyncs; a flush
+that starts before it because a megabyte of records is waiting (a failing
+disk is noticed sooner, and less is held in memory) only writes: the log
+is fsynced once per interval, however heavy the load, unless more than
+L{LogWriter.SYNC_BYTES} were written since the last fsync.  The records
+written but not fsynced yet are kept until they are (L{LogWriter.held}):
+if an fsync fails, the next flush writes them again at their offsets
+before it fsyncs again (after a failed fsync, the kernel may have dropped
+the pages it could not write, and a second fsync would not say so).
 """
 
 import collections
@@ -108,6 +118,13 @@ class LogWriter:
     @ivar inFlight: whether a flush is running.
     @ivar stopping: set at shutdown: no more flushes are scheduled by
         themselves (an explicit L{flush} still runs).
+    @ivar held: the records written since the last fsync, kept until the
+        next one: C{[(generation, offset, [records])]}, in order; empty
+        with C{fsync="no"} and C{"always"}.
+    @ivar heldBytes: their size.
+    @ivar rewrite: whether an fsync failed since L{held} were written:
+        the next flush writes them again first.
+    @ivar fsyncCount: fsyncs of log records made.
     @ivar flushCount: flushes that succeeded.
     @ivar flushErrors: flushes that failed.
     @ivar flushDurations: the last 128 flush durations, in seconds.
@@ -119,6 +136,11 @@ class LogWriter:
     #: more, memory the process keeps; one write per record would take
     #: thousands of system calls.
     WRITE_BYTES = 1 << 20
+
+    #: Bytes written without an fsync that make the next flush fsync
+    #: before the timer's: what is held for writing again stays bounded
+    #: under the heaviest load (which gets an fsync per this much).
+    SYNC_BYTES = 32 << 20
 
     _log = Logger()
 
@@ -156,6 +178,10 @@ class LogWriter:
         self.stopping = False
         self._idleWaiters: List[Deferred] = []
         self._flushCall = None
+        self.held: List[tuple] = []
+        self.heldBytes = 0
+        self.rewrite = False
+        self.fsyncCount = 0
         self.flushCount = 0
         self.flushErrors = 0
         self.flushDurations: collections.deque = collections.deque(
@@ -263,7 +289,11 @@ class LogWriter:
 
     def _flushNow(self):
         self._flushCall = None
-        self.flush()
+        # With always, every flush makes its writes durable; else this is
+        # an early flush (a megabyte waiting): it writes, and the timer's
+        # flush fsyncs (unless SYNC_BYTES are written and not fsynced).
+        self.flush(sync=self.journal.always or
+                   self.heldBytes >= self.SYNC_BYTES)
 
     def cancelScheduled(self):
         """
@@ -273,63 +303,114 @@ class LogWriter:
             self._flushCall.cancel()
         self._flushCall = None
 
-    def flush(self):
+    def flush(self, sync: bool = True):
         """
         Start writing everything pending, unless a flush is in flight.
+
+        @param sync: whether to fsync too (unless C{fsync="no"}): the
+            timer's flush and the last one do; an early one does not.
+            With nothing new to write, a flush that syncs still fsyncs
+            what earlier ones wrote.
         """
         if self.inFlight:
             return
         upto, batch = self.journal.take()
-        if not batch:
-            self.journal.markDurable(upto)
+        sync = sync and self._fsync
+        held = self.held
+        if not batch and not (sync and held):
+            if not held:
+                self.journal.markDurable(upto)
             return
         self.inFlight = True
         size = sum(len(data) for _, records, _ in batch for data in records)
-        d = self._runInThread(self._write, batch, self._fsync)
+        d = self._runInThread(self._write, batch, sync, list(held),
+                              self.rewrite)
         d.addCallbacks(self._written, self._failed,
-                       callbackArgs=(upto, size), errbackArgs=(batch,))
+                       callbackArgs=(upto, size, batch),
+                       errbackArgs=(batch, sync))
         d.addErrback(lambda f: self._log.failure("flush bookkeeping failed",
                                                  failure=f))
         d.addBoth(self._finished)
 
-    def _write(self, batch: List[tuple], doFsync: bool):
+    def _write(self, batch: List[tuple], sync: bool, held: List[tuple],
+               rewrite: bool):
         """
-        Write and fsync C{batch}: runs off the reactor thread.
+        Write C{batch}, and fsync if C{sync}: runs off the reactor thread.
 
-        @return: C{(offsets, seconds)}: each generation's new size.
+        @param held: the records written since the last fsync (see
+            L{held}): fsynced with the batch, before any new generation
+            is created; and first written again if C{rewrite}.
+        @return: C{(offsets, starts, synced, seconds)}: each generation's
+            new size, where the batch's records of each generation began,
+            and whether the log was fsynced.
         """
         started = time.perf_counter()
         fs = self._fs
+        doFsync = self._fsync
+        # Generations written since the last fsync, in order.
+        unsynced: List[Generation] = []
+        for gen, offset, records in held:
+            if gen.obsolete:
+                continue
+            if rewrite:
+                self._writeRecords(gen, records, offset)
+            if gen not in unsynced:
+                unsynced.append(gen)
         offsets = {}
-        previous = None
+        starts = {}
         for gen, records, _ in batch:
             if gen.obsolete:
                 continue
             if gen.fd is None:
-                if previous is not None and doFsync:
+                if doFsync:
                     # A later generation's records never reach the disk
                     # before an earlier one's: recovery only allows a torn
                     # tail in the last log.
-                    fs.fsync(previous.fd)
+                    for old in unsynced:
+                        if old.fd is not None and not old.obsolete:
+                            fs.fsync(old.fd)
+                            self.fsyncCount += 1
                 gen.fd = fs.createLog(self.dataDir, gen.gen, snapfile.Manifest(
                     self.base, gen.gen))
                 self.lastCreated = gen.gen
             offset = offsets.get(gen, gen.offset)
-            for data in joined(records, self.WRITE_BYTES):
-                fs.writeAt(gen.fd, data, offset)
-                offset += len(data)
-            offsets[gen] = offset
-            previous = gen
-        if doFsync:
-            for gen in offsets:
-                fs.fsync(gen.fd)
-        return offsets, time.perf_counter() - started
+            starts.setdefault(gen, offset)
+            offsets[gen] = self._writeRecords(gen, records, offset)
+            if gen not in unsynced:
+                unsynced.append(gen)
+        synced = sync and doFsync
+        if synced:
+            for gen in unsynced:
+                if gen.fd is not None and not gen.obsolete:
+                    fs.fsync(gen.fd)
+                    self.fsyncCount += 1
+        return offsets, starts, synced, time.perf_counter() - started
 
-    def _written(self, result, upto: int, size: int):
-        offsets, seconds = result
+    def _writeRecords(self, gen: Generation, records: List, offset: int
+                      ) -> int:
+        """
+        Write C{records} to C{gen} from C{offset}; return where they end.
+        """
+        fs = self._fs
+        for data in joined(records, self.WRITE_BYTES):
+            fs.writeAt(gen.fd, data, offset)
+            offset += len(data)
+        return offset
+
+    def _written(self, result, upto: int, size: int, batch: List[tuple]):
+        offsets, starts, synced, seconds = result
         self.journal.written(size)
         for gen, offset in offsets.items():
             gen.offset = offset
+        if synced:
+            self.held = []
+            self.heldBytes = 0
+            self.rewrite = False
+        elif self._fsync:
+            for gen, records, _ in batch:
+                if gen in starts:
+                    self.held.append((gen, starts[gen], records))
+            self.heldBytes += size
         self.flushCount += 1
         self.flushDurations.append(seconds)
         self.lastFlushTime = self._clock.seconds()
@@ -339,10 +420,15 @@ class LogWriter:
                 self._log.info("Writing the log works again; accepting "
                                "writes")
             self._notify()
-        self.journal.markDurable(upto)
+        if synced or not self._fsync:
+            self.journal.markDurable(upto)
 
-    def _failed(self, reason, batch: List[tuple]):
+    def _failed(self, reason, batch: List[tuple], sync: bool):
         self.journal.putBack(batch)
+        if sync and self.held:
+            # The fsync may have failed: the kernel may have dropped pages
+            # of what was written before, and would not say so again.
+            self.rewrite = True
         self.flushErrors += 1
         first = self.writeError is None
         self.writeError = describe(reason.value)
@@ -354,12 +440,12 @@ class LogWriter:
                 "{interval}s; {pending} bytes kept in memory", reason,
                 dataDir=self.dataDir, error=self.writeError,
                 interval=self._retryInterval,
-                pending=self.journal.pendingBytes())
+                pending=self.journal.pendingBytes() + self.heldBytes)
         else:
             self._log.error(
                 "Writing the append-only log still fails: {error} "
                 "({pending} bytes kept in memory)", error=self.writeError,
-                pending=self.journal.pendingBytes())
+                pending=self.journal.pendingBytes() + self.heldBytes)
         self._notify()
 
     def _notify(self):

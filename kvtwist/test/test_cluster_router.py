@@ -11,7 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist.backends.cluster import router as routing
 from kvtwist.backends.cluster.router import POOL_SIZE, Router
-from kvtwist.backends.cluster.slots import Address, keySlot
+from kvtwist.backends.cluster.slots import keySlot
 from kvtwist.replies import OK, Error
 from kvtwist.test.clusterfakes import FakeCluster
 

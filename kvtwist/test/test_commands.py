@@ -358,6 +358,38 @@ class TableTests(SynchronousTestCase):
         self.assertEqual(table[b"RENAME"].keysOf([b"a", b"b"]), [b"a", b"b"])
         self.assertEqual(table[b"KEYS"].keysOf([b"*"]), [])
 
+    def test_containerFlags(self):
+        """
+        As in Redis 7, a container command (C{CONFIG}, C{CLIENT},
+        C{OBJECT}, C{PUBSUB}) has no flags of its own in C{COMMAND INFO};
+        its subcommands have theirs (C{config|set}: C{admin},
+        C{noscript}...), and L{commands.Command.subcommand} gives the
+        entry that describes a call.
+        """
+        ctx = Context(Store())
+        info = execute(ctx, b"COMMAND", [b"INFO", b"config", b"client",
+                                         b"object", b"pubsub",
+                                         b"config|set", b"CLIENT|KILL",
+                                         b"object|encoding", b"config|nosuch",
+                                         b"get|x"])
+        self.assertEqual([entry and entry[2] for entry in info],
+                         [[], [], [], [],
+                          [Status("admin"), Status("noscript"),
+                           Status("loading"), Status("stale")],
+                          [Status("admin"), Status("noscript"),
+                           Status("loading"), Status("stale")],
+                          [Status("readonly")], None, None])
+        self.assertEqual(info[4][:2], [b"config|set", -4])
+        self.assertEqual(info[6][3:], [2, 2, 1])
+        config = commands.TABLE[b"CONFIG"]
+        self.assertIn("noscript", config.subcommand([b"Get", b"x"]).flags)
+        self.assertIs(config.subcommand([b"nosuch"]), config)
+        self.assertIs(commands.TABLE[b"GET"].subcommand([b"k"]),
+                      commands.TABLE[b"GET"])
+        for cmd in commands.TABLE.values():
+            if cmd.subcommands and cmd.name != "COMMAND":
+                self.assertEqual(cmd.flags, (), cmd.name)
+
     def test_reference(self):
         """
         C{docs/commands.md} is the reference written from the table as it

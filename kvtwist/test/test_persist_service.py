@@ -514,6 +514,113 @@ class FlushTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual((self.fs.writes, self.fs.fsyncs), (1, 0))
         self.assertIsNone(svc.whenDurable())
 
+    def _earlyFlushes(self, svc, store, keys, prefix=b"k"):
+        """
+        Write C{keys} keys, each sealed at once and flushed early (past a
+        C{FLUSH_BYTES} of 100), without letting the timer's flush run.
+        """
+        svc.journal.SEAL_OPS = 1
+        svc.journal.FLUSH_BYTES = 100
+        for i in range(keys):
+            store.set(b"%s%d" % (prefix, i), b"%0100d" % (i,))
+            svc.sealBatch()
+            self.clock.advance(0)
+
+    def test_intervalEarlyFlushesDontFsync(self):
+        """
+        In C{interval} mode, the flushes that start early because a
+        megabyte of records waits (here: C{FLUSH_BYTES}) write without
+        fsyncing; the timer's flush fsyncs them, once per interval however
+        many there were, even with nothing new to write; and a restart
+        has every write.
+        """
+        store, svc = self.start()
+        self._earlyFlushes(svc, store, 20)
+        self.assertEqual(self.fs.writes, 20)
+        self.assertEqual(self.fs.fsyncs, 0)
+        self.assertEqual(svc.info()["aof_pending_bytes"], 0)
+        self.clock.advance(1)
+        self.assertEqual((self.fs.writes, self.fs.fsyncs), (20, 1))
+        self.assertEqual(svc.info()["aof_fsyncs"], 1)
+        self.assertEqual(svc.writer.held, [])
+        self._earlyFlushes(svc, store, 20, b"more")
+        self.clock.advance(1)
+        self.assertEqual((self.fs.writes, self.fs.fsyncs), (40, 2))
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual(len(store2.keys()), 40)
+
+    def test_intervalEarlyFlushesFsyncPastSyncBytes(self):
+        """
+        Past C{SYNC_BYTES} written and not fsynced, an early flush fsyncs
+        too: what the writer holds for writing again stays bounded.
+        """
+        store, svc = self.start()
+        svc.writer.SYNC_BYTES = 500
+        self._earlyFlushes(svc, store, 20)
+        self.assertEqual(self.fs.writes, 20)
+        self.assertGreaterEqual(self.fs.fsyncs, 2)
+        self.assertLessEqual(self.fs.fsyncs, 20 // 3)
+        self.assertLess(svc.writer.heldBytes, 500 + 200)
+
+    def test_stopFsyncsEarlyFlushes(self):
+        """
+        Stopping fsyncs what early flushes wrote, though nothing new is
+        left to write, and counts as a clean stop.
+        """
+        store, svc = self.start()
+        self._earlyFlushes(svc, store, 5)
+        self.assertEqual(self.fs.fsyncs, 0)
+        self.stop(svc)
+        self.assertEqual(self.fs.fsyncs, 1)
+        self.assertTrue(svc.stoppedCleanly)
+
+    def test_failedFsyncRewritesEarlyWrites(self):
+        """
+        If the timer's fsync fails, writes get C{MISCONF}; the next flush
+        writes again what early flushes had written (the kernel may have
+        dropped those pages, here cut off the file) before it fsyncs: a
+        restart has every write acknowledged.
+        """
+        store, svc = self.start()
+        [path] = self.logPaths()
+        synced = os.path.getsize(path)
+        self._earlyFlushes(svc, store, 10)
+        self.fs.failFsync = True
+        self.clock.advance(1)
+        ctx = Context(store, None, svc)
+        self.assertTrue(execute(ctx, b"SET", [b"x", b"y"]).startswith(
+            "MISCONF"))
+        os.truncate(path, synced)
+        self.fs.failFsync = False
+        self.clock.advance(1)
+        self.assertIsNone(svc.failure)
+        self.assertEqual(svc.writer.held, [])
+        self.stop(svc)
+        store2, svc2 = self.start()
+        self.assertEqual(sorted(store2.keys()),
+                         sorted(b"k%d" % (i,) for i in range(10)))
+        self.flushLoggedErrors(OSError)
+
+    def test_alwaysEveryFlushFsyncs(self):
+        """
+        In C{always} mode every flush, early ones included, fsyncs.
+        """
+        store, svc = self.start(fsync="always")
+        self._earlyFlushes(svc, store, 5)
+        self.assertEqual((self.fs.writes, self.fs.fsyncs), (5, 5))
+        self.assertEqual(svc.writer.held, [])
+
+    def test_noFsyncHoldsNothing(self):
+        """
+        In C{no} mode flushes, early or not, never fsync nor hold records.
+        """
+        store, svc = self.start(fsync="no")
+        self._earlyFlushes(svc, store, 5)
+        self.clock.advance(1)
+        self.assertEqual((self.fs.writes, self.fs.fsyncs), (5, 0))
+        self.assertEqual(svc.writer.held, [])
+
     def test_alwaysWaitsForFsync(self):
         """
         In C{always} mode a write's reply fires only once the flush that

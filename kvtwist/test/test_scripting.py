@@ -245,7 +245,8 @@ class ErrorTests(ScriptTestsMixin, SynchronousTestCase):
             "ERR Please specify at least one argument for this redis lib "
             "call")
         for name in ["multi", "exec", "eval', 'return 1', '0", "save",
-                     "script', 'flush", "watch', 'x"]:
+                     "script', 'flush", "watch', 'x", "config', 'get', 'x",
+                     "client', 'id"]:
             self.assertScriptError(
                 "return redis.call('%s')" % (name,),
                 "ERR This Redis command is not allowed from script")

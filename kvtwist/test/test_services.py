@@ -195,6 +195,16 @@ class ListenerOSErrorTests(SynchronousTestCase):
                          "directory")
 
 
+class FakeSys:
+    """
+    A stand-in for L{sys} whose C{excepthook} records what it would
+    print.
+    """
+
+    def __init__(self, printed):
+        self.excepthook = lambda kind, value, tb: printed.append(value)
+
+
 class ReporterTests(SynchronousTestCase):
     """
     A L{StartupError} raised as the tree starts is told whole on the
@@ -204,7 +214,9 @@ class ReporterTests(SynchronousTestCase):
     def setUp(self):
         self.read, write = os.pipe()
         self.addCleanup(os.close, self.read)
-        self.reporter = Reporter(write)
+        self.printed = []
+        self.hooks = FakeSys(self.printed)
+        self.reporter = Reporter(write, hooks=self.hooks)
 
     def told(self) -> bytes:
         """
@@ -226,6 +238,13 @@ class ReporterTests(SynchronousTestCase):
         self.assertLess(len("kvtwist.startup.StartupError: " + str(e)), 98)
         self.assertEqual(self.told(), b"twistd kvstore: the data directory "
                          b"is locked\n")
+        # twistd lets it go up to the interpreter: no traceback after the
+        # message; any other exception is still printed.
+        self.hooks.excepthook(StartupError, e, None)
+        self.assertEqual(self.printed, [])
+        other = StartupError(NOT_STARTED)
+        self.hooks.excepthook(StartupError, other, None)
+        self.assertEqual(self.printed, [other])
 
     def test_startSucceeds(self):
         """

@@ -71,7 +71,17 @@ class OptionsTests(TestCase):
         for argv, word in [(("--fsync", "sometimes"), "--fsync"),
                            (("--flush-interval", "x"), "--flush-interval"),
                            (("--flush-interval", "0"), "--flush-interval"),
-                           (("--max-clients", "-1"), "--max-clients")]:
+                           (("--max-clients", "-1"), "--max-clients"),
+                           (("--flush-interval", "nan"), "--flush-interval"),
+                           (("--flush-interval", "inf"), "--flush-interval"),
+                           (("--timeout", "nan"), "--timeout"),
+                           (("--timeout", "1e400"), "--timeout"),
+                           (("--backend-timeout", "inf"),
+                            "--backend-timeout"),
+                           (("--max-bulk", "0"), "--max-bulk must be at "
+                            "least 1048576"),
+                           (("--databases", "0"), "--databases must be "
+                            "from 1 to 100000")]:
             e = self.assertRaises(usage.UsageError, self.parse, *argv)
             self.assertIn(word, str(e))
 
