@@ -63,6 +63,33 @@ class OptionsDocumentedTests(SynchronousTestCase):
         self.assertEqual(missing, [], "options not in docs/operations.md")
 
 
+class LayoutDocumentedTests(SynchronousTestCase):
+    """
+    C{docs/development.md}'s layout names every part of the package.
+    """
+
+    def test_everyModule(self):
+        """
+        Each module and package at the top of C{kvtwist/} (but the tests
+        and C{__init__}) is named in the layout, as C{name.py} or
+        C{name/}.
+        """
+        text = readDoc(os.path.join("docs", "development.md"))
+        package = os.path.join(ROOT, "kvtwist")
+        missing = []
+        for name in sorted(os.listdir(package)):
+            path = os.path.join(package, name)
+            if os.path.isdir(path):
+                if (name != "test" and os.path.exists(
+                        os.path.join(path, "__init__.py"))
+                        and name + "/" not in text):
+                    missing.append(name + "/")
+            elif (name.endswith((".py", ".c")) and name != "__init__.py"
+                  and name not in text):
+                missing.append(name)
+        self.assertEqual(missing, [], "not in docs/development.md")
+
+
 class LinkTests(SynchronousTestCase):
     """
     The relative links of C{README.md} and C{docs/*.md} lead to files that
