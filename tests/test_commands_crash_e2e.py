@@ -1,18 +1,10 @@
 """
-Crash tests of issue 14's commands and databases against a real C{twistd
--n kvstore} with C{--fsync always}: client threads run random mixes of the
-string, bitmap, list and key commands in several databases while the
-server is killed (C{kill -9}) at a random moment, or stopped, or
-snapshotted meanwhile; after each restart every key must be as the
-acknowledged commands left it.
-
-Each thread has keys of its own (no other thread touches them) and runs
-each command on a model too (kvtwist's own store, in the test process),
-so the expected data is known: after a kill, a thread's keys are as the
-model was after its last acknowledged command, or after the one in flight
-(sent, maybe applied, never answered).  The keys of earlier rounds must be
-untouched.  Expiry times are absolute and far off, so no key expires
-meanwhile and both sides agree on them to the millisecond.
+Crash tests of the string, bitmap, list and key commands and databases
+against a real C{twistd -n kvstore} with C{--fsync always}: client threads
+run random mixes of those commands in several databases while the server
+is killed (C{kill -9}) at a random moment, or stopped, or snapshotted
+meanwhile; after each restart every key must be as the acknowledged
+commands left it.
 """
 
 import os
@@ -39,7 +31,7 @@ FAR = 4102444800000
 
 def randomCommand(rng: random.Random, prefix: str) -> List[str]:
     """
-    One random command of issue 14 on a thread's keys (C{prefix}...).
+    One random string, list or key command on a thread's keys (C{prefix}...).
     """
     k = lambda: "%s%d" % (prefix, rng.randint(0, 5))  # noqa: E731
     v = lambda: rng.choice(["a", "b", "xyz", "1", "2.5"])  # noqa: E731

@@ -500,9 +500,9 @@ def test_pathologicalGlob(pair, sharedServer):
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
-def test_sameRepliesIssue14(pair, protocol):
+def test_sameRepliesMoreCommands(pair, protocol):
     """
-    The strings, lists and keys commands of issue 14 (INCRBYFLOAT's long
+    The added strings, lists and keys commands (INCRBYFLOAT's long
     double included), with their errors: the same bytes from both
     servers.
     """

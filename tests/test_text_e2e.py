@@ -187,7 +187,7 @@ def test_quitClosesAfterPendingReplies(server):
 
 def test_keysWithoutPattern(server):
     """
-    KEYS takes an optional pattern in the text protocol (issue 2: "KEYS
+    KEYS takes an optional pattern in the text protocol ("KEYS
     [pattern]"): without one it lists every key, as a block.
     """
     with server.textClient() as c:

@@ -1,5 +1,5 @@
 """
-Tests for the list commands of issue 14 (L{kvtwist.commands.lists}) and
+Tests for the list commands (L{kvtwist.commands.lists}) and
 their store operations: Redis 7's semantics, reply types and errors, and
 journal ops that replay to the same state.
 """

@@ -1,5 +1,5 @@
 """
-Tests for the string and bitmap commands of issue 14
+Tests for the string and bitmap commands
 (L{kvtwist.commands.strings}) and their store operations: Redis 7's
 semantics, reply types and errors, and journal ops that replay to the
 same state.

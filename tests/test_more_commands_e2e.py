@@ -1,5 +1,5 @@
 """
-End-to-end tests of issue 14's string, bitmap, list and key commands with
+End-to-end tests of the string, bitmap, list and key commands with
 unmodified redis-py against a real C{twistd -n kvstore}, in RESP2 and
 RESP3: each family as an application calls it, through redis-py's own
 methods and reply parsing.  (Byte-for-byte comparisons with a real
