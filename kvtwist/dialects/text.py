@@ -32,7 +32,7 @@ from typing import List, Optional
 from kvtwist.dialects import textforms
 from kvtwist.doubles import formatDouble
 from kvtwist.replies import (
-    QUEUED, Error, NullArray, Pushes, SetReply, Status, Verbatim,
+    QUEUED, Error, NullArray, Push, Pushes, SetReply, Status, Verbatim,
     wrongArity)
 
 name = "text"
@@ -40,7 +40,7 @@ name = "text"
 #: Commands whose text reply is always a block ending with a C{.} line.
 BLOCK_COMMANDS = frozenset([
     b"PRINT", b"KEYS", b"MGET", b"INFO", b"LRANGE", b"SCAN", b"CONFIG",
-    b"COMMAND", b"TIME", b"HELLO", b"HELP", b"CLIENT",
+    b"COMMAND", b"TIME", b"HELLO", b"HELP", b"CLIENT", b"EXEC",
 ]) | textforms.BLOCK_COMMANDS
 
 #: Words the text protocol takes for a command of the table.
@@ -422,7 +422,25 @@ def _one(reply) -> bytes:
                          for x in reply) or b"(empty)"
     if t is dict:
         return b" ".join(_one(k) + b"=" + _one(v) for k, v in reply.items())
+    if t is Pushes:
+        return b" ".join(renderPush(p).rstrip(b"\r\n") for p in reply)
+    if t is Push:
+        return renderPush(reply).rstrip(b"\r\n")
     return repr(reply).encode()
+
+
+def _execLines(reply) -> List[bytes]:
+    """
+    EXEC's replies, one numbered line each (C{1) OK}), as redis-cli shows
+    them; a transaction that did not run (a watched key changed) is
+    C{(nil)}, an empty one C{(empty)}.
+    """
+    if type(reply) is not list:
+        return [_one(reply)]
+    if not reply:
+        return [b"(empty)"]
+    return [b"%d) %s" % (i, quote(r) if type(r) is bytes else _one(r))
+            for i, r in enumerate(reply, 1)]
 
 
 def _block(lines: List[bytes]) -> bytes:
@@ -567,6 +585,8 @@ def render(request: Optional[Request], reply) -> bytes:
                 for k, v in reply.items()])
         if name == b"HELP" and type(reply) is list:
             return _block(_lines(reply + _helpNotes(request.args)))
+        if name == b"EXEC":
+            return _block(_execLines(reply))
         form = textforms.FORMS.get(name)
         if form is not None:
             return _block(form(request.args, reply, _one))

@@ -94,6 +94,25 @@ class RenderSetTests(SynchronousTestCase):
             self.assertEqual(text.render(text.parse(line), QUEUED),
                              b"QUEUED\r\n")
 
+    def test_exec(self):
+        """
+        C{EXEC}'s replies come as a block, one numbered line each, values
+        quoted and escaped; a subscription made inside the transaction
+        reads as it does outside one (not as a Python list); a transaction
+        that did not run (a watched key changed) is C{(nil)}.
+        """
+        from kvtwist.replies import NULL_ARRAY, Push, Pushes, Status
+        request = text.parse(b"EXEC")
+        reply = [Status("OK"), b"a\x1bb", 2, [b"x", b"y"], None,
+                 Pushes([Push([b"subscribe", b"ch", 1])])]
+        self.assertEqual(
+            text.render(request, reply),
+            b"1) OK\r\n2) 'a\\x1bb'\r\n3) 2\r\n4) 'x' 'y'\r\n"
+            b"5) (nil)\r\n"
+            b"6) Subscribed to channel 'ch' (1 subscription).\r\n.\r\n")
+        self.assertEqual(text.render(request, NULL_ARRAY), b"(nil)\r\n.\r\n")
+        self.assertEqual(text.render(request, []), b"(empty)\r\n.\r\n")
+
 
 class EscapeTests(SynchronousTestCase):
     """
