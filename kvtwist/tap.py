@@ -75,6 +75,10 @@ def _size(word: str) -> int:
     return int(digits) * _UNITS[unit]
 
 
+#: C{--pubsub-output-limit}'s default, Redis's: C{32mb 8mb 60}.
+DEFAULT_PUBSUB_OUTPUT_LIMIT = (32 * 1024 ** 2, 8 * 1024 ** 2, 60)
+
+
 def parseOutputLimit(value: str):
     """
     C{--pubsub-output-limit}: C{"HARD SOFT SECONDS"}, as Redis's
@@ -170,7 +174,7 @@ class Options(usage.Options):
         ["max-bulk", None, DEFAULT_MAX_BULK,
          "Largest RESP bulk string accepted, in bytes.",
          _positiveInt("max-bulk")],
-        ["pubsub-output-limit", None, (32 * 1024 ** 2, 8 * 1024 ** 2, 60),
+        ["pubsub-output-limit", None, None,
          "Drop a subscriber holding this much of unread messages: 'HARD "
          "SOFT SECONDS' (past HARD at once, past SOFT for SECONDS), as "
          "Redis's client-output-buffer-limit pubsub; default '32mb 8mb "
@@ -272,6 +276,8 @@ class Options(usage.Options):
         """
         Check the values that depend on each other, and the endpoints.
         """
+        if self["pubsub-output-limit"] is None:
+            self["pubsub-output-limit"] = DEFAULT_PUBSUB_OUTPUT_LIMIT
         if self["fsync"] not in _FSYNC_MODES:
             raise usage.UsageError("--fsync must be one of %s, not %r"
                                    % (", ".join(_FSYNC_MODES), self["fsync"]))

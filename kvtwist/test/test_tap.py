@@ -124,6 +124,21 @@ class OptionsTests(TestCase):
             "kvtwist %s (Twisted %s, " % (__version__, twisted.__version__)),
             out.getvalue())
 
+    def test_pubsubOutputLimit(self):
+        """
+        --pubsub-output-limit takes Redis's C{HARD SOFT SECONDS}; without
+        it, Redis's default; the help shows the default as it is typed,
+        not as the tuple it becomes.
+        """
+        self.assertEqual(self.parse()["pubsub-output-limit"],
+                         (32 * 1024 ** 2, 8 * 1024 ** 2, 60))
+        self.assertEqual(
+            self.parse("--pubsub-output-limit", "1mb 0 5")[
+                "pubsub-output-limit"], (1024 ** 2, 0, 5))
+        self.assertRaises(usage.UsageError, self.parse,
+                          "--pubsub-output-limit", "1mb")
+        self.assertNotIn("33554432", str(Options()))
+
     def test_passwordFile(self):
         """
         --password-file reads the first line; giving both is refused.
