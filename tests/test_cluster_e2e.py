@@ -258,10 +258,15 @@ def test_movableKeys(fronts, cluster):
     assert r2.zinter(["{m}z1", "{m}z2"]) == [b"y"]
     assert r2.zdiff(["{m}z1", "{m}z2"]) == [b"x"]
     assert r2.sintercard(2, ["{m}s1", "{m}s2"]) == 1
-    assert r2.zmpop(2, ["{m}z0", "{m}d"], min=True) == [
+    # The replies as sent: redis-py's versions reshape ZMPOP's differently
+    # (8.x keeps it, 7.0 on PyPy 3.9 flattens the pairs).
+    plain = two.redis()
+    for name in ("ZMPOP", "BZMPOP"):
+        plain.response_callbacks.pop(name, None)
+    assert plain.execute_command("ZMPOP", 2, "{m}z0", "{m}d", "MIN") == [
         b"{m}d", [[b"x", b"1"]]]
-    assert r2.bzmpop(1, 2, ["{m}z0", "{m}i"], max=True) == [
-        b"{m}i", [[b"y", b"5"]]]
+    assert plain.execute_command("BZMPOP", 1, 2, "{m}z0", "{m}i",
+                                 "MAX") == [b"{m}i", [[b"y", b"5"]]]
     script = "return redis.call('ZCARD', KEYS[1]) + #KEYS"
     assert r2.eval(script, 2, "{m}z1", "{m}z2") == 4
     sha = r2.script_load(script)

@@ -41,8 +41,16 @@ class ShapeTests(SynchronousTestCase):
                          b"$3\r\n2.5\r\n")
         self.assertEqual(shape("ZRANGE", [b"a", b"b"], args[:3], 2),
                          [b"a", b"b"])
-        self.assertEqual(shape("ZMPOP", [b"z", nested], [], 2),
-                         [b"z", [b"a", b"1", b"b", b"2.5"]])
+        # ZMPOP and BZMPOP keep their pairs nested in RESP2 too, as
+        # redis-server 7.0 sends them (*2 $1 z *2 *2 $1 a $1 1 ...).
+        popped = shape("ZMPOP", [b"z", nested], [], 2)
+        self.assertEqual(popped, [b"z", [[b"a", b"1"], [b"b", b"2.5"]]])
+        self.assertEqual(resp.render(popped, 2),
+                         b"*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\na\r\n"
+                         b"$1\r\n1\r\n*2\r\n$1\r\nb\r\n$3\r\n2.5\r\n")
+        self.assertEqual(shape("BZMPOP", [b"z", nested], [], 2),
+                         [b"z", [[b"a", b"1"], [b"b", b"2.5"]]])
+        self.assertIs(shape("BZMPOP", None, [], 2), NULL_ARRAY)
 
     def test_doubles(self):
         """

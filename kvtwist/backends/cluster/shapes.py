@@ -15,7 +15,8 @@ reshaped here:
       null);
     - pairs that RESP3 nests and RESP2 keeps flat: C{ZRANGE ...
       WITHSCORES} and its kin, C{ZPOPMIN}/C{ZPOPMAX} with a count,
-      C{HRANDFIELD ... WITHVALUES}, C{ZMPOP}/C{BZMPOP};
+      C{HRANDFIELD ... WITHVALUES} (but not C{ZMPOP}/C{BZMPOP}, whose
+      pairs Redis nests in RESP2 too);
     - doubles (sorted sets' scores, geo distances), which RESP2 sends as
       bulk strings written as the node writes them (C{1}, not C{1.0}):
       Redis before 7.2 with C{%.17g}, later ones as the shortest text that
@@ -80,17 +81,6 @@ def _flatPairs(reply, args, protover):
     return reply
 
 
-def _flatPopped(reply, args, protover):
-    """
-    C{ZMPOP}/C{BZMPOP}: C{[key, [[member, score], ...]]}.
-    """
-    if reply is None:
-        return NULL_ARRAY
-    if protover == 2 and isinstance(reply, list) and len(reply) == 2:
-        return [reply[0], _flat(reply[1])]
-    return reply
-
-
 #: The commands reshaped, by upper-case name.
 SHAPERS: Dict[str, Shaper] = {
     "LPOP": _nullArrayWithCount,
@@ -103,8 +93,8 @@ SHAPERS: Dict[str, Shaper] = {
     "BZPOPMAX": _nullArray,
     "XREAD": _nullArray,
     "XREADGROUP": _nullArray,
-    "ZMPOP": _flatPopped,
-    "BZMPOP": _flatPopped,
+    "ZMPOP": _nullArray,
+    "BZMPOP": _nullArray,
     "ZRANGE": _flatPairs,
     "ZRANGEBYSCORE": _flatPairs,
     "ZREVRANGE": _flatPairs,
