@@ -226,13 +226,14 @@ class KVProtocol(LineReceiver):
             return
         factory = self.factory
         factory.stats.netInput += len(data)
-        self.state.lastActive = factory.now()
+        self.state.lastActive = factory.clock.seconds()
         if self.line_mode:
             if self.framer.feed(data):
                 self._run()
             self._checkUnterminated()
-        else:
-            self.rawDataReceived(data)
+        elif self.framer.feed(data):
+            # (rawDataReceived, inlined: a call per read.)
+            self._run()
 
     def rawDataReceived(self, data: bytes):
         """

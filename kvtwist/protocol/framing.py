@@ -335,6 +335,9 @@ class Framer:
             item = events.popleft()
             if item.__class__ is bytes:
                 self._append(item)
+        # No Telnet event comes any more: L{next} is L{_next} (a call
+        # saved twice per read).
+        self.next = self._next
 
     def next(self) -> Union[Batch, bytes, _RespStarts, TelnetReply, None]:
         """
