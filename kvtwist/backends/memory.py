@@ -96,6 +96,10 @@ class MemoryBackend:
         self.scripts = None
         self.waiting = None
         self.hub = Hub()
+        if service is not None:
+            # The end of every read: the service's own sealBatch, without
+            # a call through L{endTurn}.
+            self.endTurn = service.sealBatch
 
     def execute(self, ctx: Context, name: bytes, args: List[bytes]):
         """
@@ -107,28 +111,69 @@ class MemoryBackend:
         if cmd is None:
             cmd = TABLE.get(name.upper())
             if cmd is None:
-                factory = ctx.factory
-                if not ctx.client.authenticated:
-                    reply = replies.NOAUTH
-                else:
-                    reply = refused(ctx, replies.unknownCommand(name, args))
-                if factory is not None:
-                    factory.stats.unknown += 1
-                    factory.stats.countError(reply)
-                return reply
+                return _unknown(ctx, name, args)
         client = ctx.client
         client.commands += 1
+        cname = cmd.name
         factory = ctx.factory
         if factory is not None:
             # Counted here, inline: this runs for every command.
             stats = factory.stats
             n = stats.commandsProcessed = stats.commandsProcessed + 1
             per = stats.perCommand
-            per[cmd.name] = per.get(cmd.name, 0) + 1
-            timed = n >= stats.nextSample
+            per[cname] = per.get(cname, 0) + 1
+            if n >= stats.nextSample:
+                return self._executeTimed(ctx, cmd, args, stats)
         else:
             stats = None
-            timed = False
+        # The common case first: an authenticated client outside a
+        # transaction, the right number of arguments.
+        if not client.authenticated and not cmd.noauth:
+            return _rejected(stats, cmd, replies.NOAUTH)
+        arity = cmd.arity
+        n = len(args) + 1
+        if (n != arity) if arity > 0 else (n < -arity):
+            return _rejected(stats, cmd,
+                             refused(ctx, replies.wrongArity(cname)))
+        if client.transaction is not None and cname not in NOT_QUEUED:
+            reply = queue(ctx, cmd, args, self.writeRefusal())
+            if reply.__class__ is Error:
+                _rejected(stats, cmd, reply)
+            return reply
+        if cmd.write:
+            service = self.service
+            if service is not None:
+                if service.failure is not None:
+                    return _rejected(stats, cmd, misconf(service.failure))
+                try:
+                    reply = cmd.handler(ctx, args)
+                except Exception as e:
+                    return _failed(stats, cmd, e)
+                if reply.__class__ not in _UNCOUNTED:
+                    reply = self._unusual(ctx, cmd, reply, stats)
+                    if reply.__class__ is _Done:
+                        return reply.reply
+                durable = service.whenDurable()
+                if durable is not None:
+                    return durable.addCallbacks(
+                        lambda _: reply, lambda f: _notDurable(service, f))
+                return reply
+        try:
+            reply = cmd.handler(ctx, args)
+        except Exception as e:
+            return _failed(stats, cmd, e)
+        if reply.__class__ not in _UNCOUNTED:
+            reply = self._unusual(ctx, cmd, reply, stats)
+            if reply.__class__ is _Done:
+                return reply.reply
+        return reply
+
+    def _executeTimed(self, ctx: Context, cmd, args: List[bytes], stats):
+        """
+        L{execute} for the commands it times (see L{_timed}), once
+        counted: the same checks, off the hot path.
+        """
+        client = ctx.client
         if not client.authenticated and not cmd.noauth:
             return _rejected(stats, cmd, replies.NOAUTH)
         arity = cmd.arity
@@ -145,40 +190,48 @@ class MemoryBackend:
         if cmd.write and service is not None and service.failure is not None:
             return _rejected(stats, cmd, misconf(service.failure))
         try:
-            if timed:
-                reply = _timed(stats, cmd, ctx, args)
-            else:
-                reply = cmd.handler(ctx, args)
+            reply = _timed(stats, cmd, ctx, args)
         except Exception as e:
-            reply = errorReply(cmd, e)
-            if stats is not None and reply.__class__ is Error:
-                stats.commandFailed(cmd.name, reply)
-            return reply
+            return _failed(stats, cmd, e)
         if reply.__class__ not in _UNCOUNTED:
-            # An error, or a reply that is not plain: off the hot path.
-            if reply.__class__ is Offload:
-                reply = self._offload(cmd, reply)
-            elif reply.__class__ is Atomic:
-                reply = self._atomic(ctx, cmd, reply)
-                if isinstance(reply, Deferred):
-                    if stats is not None:
-                        reply.addCallback(_countFailure, stats, cmd)
-                elif reply.__class__ is Error and stats is not None:
-                    stats.commandFailed(cmd.name, reply)
-                return reply
-            elif reply.__class__ is Block:
-                return self._block(ctx, reply)
-            if isinstance(reply, Deferred):
-                reply.addErrback(lambda f: errorReply(cmd, f.value))
-                if stats is not None:
-                    reply.addCallback(_countFailure, stats, cmd)
-            elif reply.__class__ is Error and stats is not None:
-                stats.commandFailed(cmd.name, reply)
+            reply = self._unusual(ctx, cmd, reply, stats)
+            if reply.__class__ is _Done:
+                return reply.reply
         if cmd.write and service is not None:
             durable = service.whenDurable()
             if durable is not None:
                 return durable.addCallbacks(
                     lambda _: reply, lambda f: _notDurable(service, f))
+        return reply
+
+    def _unusual(self, ctx: Context, cmd, reply, stats):
+        """
+        What L{execute} does with a reply that is an error or not plain
+        (off its hot path): count an error; do the work of an L{Offload},
+        run an L{Atomic}, block for a L{Block}; turn a Deferred's failure
+        into an error reply.
+
+        @return: the reply, to be made durable as any (with C{--fsync
+            always}), or a L{_Done} holding the final reply.
+        """
+        if reply.__class__ is Offload:
+            reply = self._offload(cmd, reply)
+        elif reply.__class__ is Atomic:
+            reply = self._atomic(ctx, cmd, reply)
+            if isinstance(reply, Deferred):
+                if stats is not None:
+                    reply.addCallback(_countFailure, stats, cmd)
+            elif reply.__class__ is Error and stats is not None:
+                stats.commandFailed(cmd.name, reply)
+            return _Done(reply)
+        elif reply.__class__ is Block:
+            return _Done(self._block(ctx, reply))
+        if isinstance(reply, Deferred):
+            reply.addErrback(lambda f: errorReply(cmd, f.value))
+            if stats is not None:
+                reply.addCallback(_countFailure, stats, cmd)
+        elif reply.__class__ is Error and stats is not None:
+            stats.commandFailed(cmd.name, reply)
         return reply
 
     def _offload(self, cmd, offload: Offload):
@@ -375,6 +428,44 @@ def _timed(stats, cmd, ctx, args):
         spent = stats.sampledNanoseconds
         spent[name] = spent.get(name, 0) + end - start
         stats.nextSampleAfter(stats.commandsProcessed, end)
+
+
+class _Done:
+    """
+    The final reply of a command, which L{MemoryBackend.execute} returns
+    as it is (an L{Atomic}'s or a L{Block}'s: they wait for durability
+    themselves).
+    """
+
+    __slots__ = ("reply",)
+
+    def __init__(self, reply):
+        self.reply = reply
+
+
+def _unknown(ctx: Context, name: bytes, args: List[bytes]) -> Error:
+    """
+    The reply to a command not in the table, counted.
+    """
+    factory = ctx.factory
+    if not ctx.client.authenticated:
+        reply = replies.NOAUTH
+    else:
+        reply = refused(ctx, replies.unknownCommand(name, args))
+    if factory is not None:
+        factory.stats.unknown += 1
+        factory.stats.countError(reply)
+    return reply
+
+
+def _failed(stats, cmd, e: Exception):
+    """
+    The reply of C{cmd}, whose handler raised C{e}, counted if an error.
+    """
+    reply = errorReply(cmd, e)
+    if stats is not None and reply.__class__ is Error:
+        stats.commandFailed(cmd.name, reply)
+    return reply
 
 
 def _rejected(stats, cmd, error: Error) -> Error:
