@@ -209,7 +209,13 @@ def encodeFrame(ops: List[tuple]) -> bytes:
     4, of the list on CPython; the plain format of L{encodePlain} on
     PyPy).
     """
-    payload = encodePayload(ops)
+    return _frame(ops, encodePayload(ops))
+
+
+def _frame(ops: List[tuple], payload: bytes) -> bytes:
+    """
+    L{encodeFrame}, given the payload of C{ops}.
+    """
     if len(payload) > _MAX_RECORD and len(ops) > 1:
         half = len(ops) // 2
         return encodeFrame(ops[:half]) + encodeFrame(ops[half:])
@@ -296,10 +302,18 @@ def encodeFrames(ops: List[tuple], frameOps: int = FRAME_OPS):
     Pickling a bounded slice at a time keeps the pickler's memo small,
     which is several times faster than one pickle of a long list.
     """
+    if len(ops) <= frameOps:
+        # A payload shorter than BIG_PART holds no big part: only a
+        # longer one (rare: a batch with a big value, which is then
+        # encoded twice) is looked through, and the usual small batch
+        # costs no look at its parts.
+        payload = encodePayload(ops)
+        if len(payload) < BIG_PART or len(ops) > SCAN_OPS or \
+                not _hasBigPart(ops):
+            return _frame(ops, payload)
+        return _encodePieces(ops)
     if len(ops) <= SCAN_OPS and _hasBigPart(ops):
         return _encodePieces(ops)
-    if len(ops) <= frameOps:
-        return encodeFrame(ops)
     return b"".join([encodeFrame(ops[i:i + frameOps])
                      for i in range(0, len(ops), frameOps)])
 
