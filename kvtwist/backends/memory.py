@@ -96,10 +96,11 @@ class MemoryBackend:
         self.scripts = None
         self.waiting = None
         self.hub = Hub()
-        if service is not None:
+        sealBatch = getattr(service, "sealBatch", None)
+        if sealBatch is not None:
             # The end of every read: the service's own sealBatch, without
             # a call through L{endTurn}.
-            self.endTurn = service.sealBatch
+            self.endTurn = sealBatch
 
     def execute(self, ctx: Context, name: bytes, args: List[bytes]):
         """
