@@ -32,9 +32,19 @@ from kvtwist.protocol.replyqueue import ReplyQueue
 from kvtwist.protocol.subscribed import SubscribedMode
 from kvtwist.protocol.writer import TurnWriter
 from kvtwist.commands.context import ConnectionFigures
-from kvtwist.replies import NO_REPLY, PLAIN, Error, Pushes, SetReply, Status
+from kvtwist.replies import (
+    NO_REPLY, OK, PLAIN, Error, Pushes, SetReply, Status)
 
 TOO_BIG_INLINE = Error(framing.TOO_BIG_INLINE)
+
+#: The header of a RESP bulk string of each length below L{_HEADS}
+#: (C{b"$3\r\n"}): a GET's reply is that, the value and CR LF, joined
+#: without a format.
+_HEADS = 1024
+_BULK_HEADS = tuple(b"$%d\r\n" % (n,) for n in range(_HEADS))
+
+#: RESP's C{+OK}, the reply of every SET.
+_OK_LINE = resp.render(OK)
 
 
 @implementer(IPushProducer)
@@ -393,6 +403,8 @@ class KVProtocol(LineReceiver):
         held = self.writer.held
         waiting = self.replies.waiting
         statusLines = resp.STATUS_LINES
+        bulkHeads = _BULK_HEADS
+        okLine = _OK_LINE
         large = replyqueue.LARGE_REPLY
         budget = self._budget
         pos = None
@@ -410,7 +422,11 @@ class KVProtocol(LineReceiver):
             # plain and not isLarge(reply), also inlined: this runs for
             # every request of a pipeline.
             if cls is bytes:
-                data = b"$%d\r\n%s\r\n" % (len(reply), reply)
+                n = len(reply)
+                data = bulkHeads[n] + reply + b"\r\n" if n < _HEADS \
+                    else b"$%d\r\n%s\r\n" % (n, reply)
+            elif reply is OK:
+                data = okLine
             elif cls is Status:
                 data = statusLines.get(reply) or render(reply)
             elif cls in plain and not ((cls is list or cls is dict or
