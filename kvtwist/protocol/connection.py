@@ -291,7 +291,15 @@ class KVProtocol(LineReceiver):
                 if item is None:
                     break
                 if item.__class__ is list:
-                    self._runResp(item)
+                    drained = self._runResp(item)
+                    if framer.limits is PREAUTH and self.state.authenticated:
+                        framer.limits = self._limits
+                    if drained and self._budget > 0 and \
+                            not self._writePaused:
+                        # The whole input ran, with no backpressure to
+                        # apply: no need to ask the framer for more.
+                        break
+                    continue
                 elif item is RESP_STARTS:
                     self.setRawMode()
                 elif item.__class__ is TelnetReply:
@@ -382,18 +390,21 @@ class KVProtocol(LineReceiver):
 
     # -- running requests ----------------------------------------------------
 
-    def _runResp(self, batch):
+    def _runResp(self, batch) -> bool:
         """
         Run parsed RESP requests, C{[(args, end), ...]}, in order; stop
         early if the connection closes or pauses, the output budget is
         spent, or authentication changes (the caps on what may be parsed
         change with it: the rest is parsed again).  Tell the framer where
         it stopped.
+
+        @return: whether they were all of the input (see
+            L{Framer.consumed}); C{False} if unsure.
         """
         state = self.state
         if state.replyMode is not None:
             self._runRespQuietly(batch)
-            return
+            return False
         state.dialect = "resp"
         authenticated = state.authenticated
         ctx = self.ctx
@@ -466,7 +477,8 @@ class KVProtocol(LineReceiver):
                 break
         self._budget = budget
         if pos is not None:
-            self.framer.consumed(pos)
+            return self.framer.consumed(pos)
+        return False
 
     def _afterReply(self) -> bool:
         """

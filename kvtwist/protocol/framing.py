@@ -268,12 +268,17 @@ class Framer:
         self._pos = taken
         return True
 
-    def consumed(self, end: int) -> None:
+    def consumed(self, end: int) -> bool:
         """
         The requests of the last batch up to the one ending at C{end} were
         run; the rest are not.
+
+        @return: whether that was all of the input: L{next} would find
+            nothing more (a batch is split from the whole input, so no read
+            is kept aside while one runs).
         """
         self._pos = end
+        return end >= len(self._buf) and not self._pending
 
     def buffered(self) -> int:
         """
