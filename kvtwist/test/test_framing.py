@@ -169,6 +169,28 @@ class RespTests(SynchronousTestCase):
         framer.consumed(batch[0][1])
         self.assertEqual(drain(framer), [[b"GET", b"1"], [b"GET", b"2"]])
 
+    def test_consumedSaysDrained(self):
+        """
+        L{Framer.consumed} says whether the requests run were all of the
+        input: after the last request of a batch, yes, and L{Framer.next}
+        then finds nothing; after an earlier one, or while part of a
+        request waits for the rest, no.
+        """
+        framer = Framer(authenticated())
+        framer.startResp()
+        framer.feed(encodeCommand("GET", "a") + encodeCommand("GET", "b"))
+        batch = framer.next()
+        self.assertFalse(framer.consumed(batch[0][1]))
+        batch = framer.next()
+        self.assertEqual([args for args, _ in batch], [[b"GET", b"b"]])
+        self.assertTrue(framer.consumed(batch[-1][1]))
+        self.assertIsNone(framer.next())
+        whole = encodeCommand("GET", "c")
+        framer.feed(whole + encodeCommand("GET", "d")[:5])
+        batch = framer.next()
+        self.assertEqual([args for args, _ in batch], [[b"GET", b"c"]])
+        self.assertFalse(framer.consumed(batch[-1][1]))
+
     def test_emptyRequestsSkipped(self):
         """
         C{*0} and C{*-1} are skipped, as Redis does.
