@@ -257,6 +257,27 @@ class Pieces:
         return b"".join(self.pieces)
 
 
+class _Chunks(list):
+    """
+    The file C{pickle} writes to: the pieces it writes.  The C pickler
+    writes a long L{bytes} (64 KiB or more) as it is, a piece of its own,
+    and the rest in frames of about 64 KiB.
+    """
+
+    __slots__ = ()
+    write = list.append
+
+
+def _pickleChunks(ops: List[tuple]) -> List[bytes]:
+    """
+    The pickle of C{ops} (as L{_encodePickle} makes it), in the pieces
+    the pickler wrote.
+    """
+    chunks = _Chunks()
+    pickle.Pickler(chunks, PICKLE_PROTOCOL).dump(ops)
+    return chunks
+
+
 def _hasBigPart(ops: List[tuple]) -> bool:
     # The longest part, found without a Python loop over the parts: this
     # runs for every batch a pipelining writer seals.
@@ -302,16 +323,17 @@ def encodeFrames(ops: List[tuple], frameOps: int = FRAME_OPS):
     Pickling a bounded slice at a time keeps the pickler's memo small,
     which is several times faster than one pickle of a long list.
     """
-    if len(ops) <= frameOps:
-        # A payload shorter than BIG_PART holds no big part: only a
-        # longer one (rare: a batch with a big value, which is then
-        # encoded twice) is looked through, and the usual small batch
-        # costs no look at its parts.
-        payload = encodePayload(ops)
-        if len(payload) < BIG_PART or len(ops) > SCAN_OPS or \
-                not _hasBigPart(ops):
-            return _frame(ops, payload)
-        return _encodePieces(ops)
+    if len(ops) <= frameOps and encodePayload is _encodePickle:
+        # The pickle comes in pieces, and a big part as a piece of its own
+        # (not copied): only a payload of several pieces can hold one, so
+        # the usual small batch costs no look at its parts.
+        chunks = _pickleChunks(ops)
+        if len(chunks) == 1:
+            return _frame(ops, chunks[0])
+        if len(ops) <= SCAN_OPS and max(map(len, chunks)) >= BIG_PART and \
+                _hasBigPart(ops):
+            return _encodePieces(ops)
+        return _frame(ops, b"".join(chunks))
     if len(ops) <= SCAN_OPS and _hasBigPart(ops):
         return _encodePieces(ops)
     return b"".join([encodeFrame(ops[i:i + frameOps])
