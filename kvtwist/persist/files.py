@@ -177,7 +177,16 @@ class FileSystem:
         appending) means a retry after a partial failure overwrites the
         partial bytes instead of leaving them in the middle of the log.
         """
-        view = memoryview(data)
+        # The data itself first: PyPy copies a memoryview handed to
+        # os.pwrite through a slow path (seconds for a 400 MB value); a
+        # view is only made to go on after a partial write.
+        n = os.pwrite(fd, data, offset)
+        if n <= 0 and data:
+            raise OSError(errno.EIO, "short write")
+        if n == len(data):
+            return
+        view = memoryview(data)[n:]
+        offset += n
         while view:
             n = os.pwrite(fd, view, offset)
             if n <= 0:

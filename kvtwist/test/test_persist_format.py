@@ -430,6 +430,31 @@ class FileSystemTests(SynchronousTestCase):
         fs.truncate(path, 10)
         self.assertEqual(fs.readFile(path), b"helloworld")
 
+    def test_writeAtPartialWrites(self):
+        """
+        L{FileSystem.writeAt} goes on after partial writes until all of
+        the data is written, at the right offsets; a write that makes no
+        progress is an error, not a loop.
+        """
+        path = os.path.join(self.mktemp())
+        fs = FileSystem()
+        fs.writeNew(path, [b""])
+        realPwrite = os.pwrite
+        self.patch(os, "pwrite",
+                   lambda fd, data, offset: realPwrite(fd, data[:3], offset))
+        fd = fs.openLog(path)
+        try:
+            fs.writeAt(fd, b"0123456789", 2)
+        finally:
+            fs.close(fd)
+        self.assertEqual(fs.readFile(path), b"\0\x000123456789")
+        self.patch(os, "pwrite", lambda fd, data, offset: 0)
+        fd = fs.openLog(path)
+        try:
+            self.assertRaises(OSError, fs.writeAt, fd, b"abc", 0)
+        finally:
+            fs.close(fd)
+
     def test_createLog(self):
         """
         L{FileSystem.createLog} makes a log file holding only its header,
