@@ -8,8 +8,8 @@ Applications built for Redis, unchanged, on a real C{twistd -n kvstore}:
 
 Scripts (django-redis's counters and lock) need lupa; where it is not
 installed (PyPy), kvtwist answers a clear error, and the tests check that
-error instead.  Where an application needs something kvtwist deliberately
-leaves out (Redis streams), the test says so with a skip.
+error instead.  RQ records each job's outcome in a Redis stream (XADD,
+XREVRANGE, XLEN), which the RQ tests check.
 """
 
 import os
@@ -35,33 +35,6 @@ WORKER_TIMEOUT = 30.0
 #: The directory that holds the C{tests} package: the worker imports
 #: L{tests.rqjobs} from there.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def hasStreams(client) -> bool:
-    """
-    Whether the server knows Redis streams: whether C{XLEN} is a known
-    command.
-    """
-    try:
-        client.execute_command("XLEN", "kvtwist:probe")
-    except redis.ResponseError as e:
-        if "unknown command" in str(e):
-            return False
-        raise
-    return True
-
-
-def skipWithoutStreams(client):
-    """
-    Skip the rest of a test where RQ needs streams and the server has
-    none.
-    """
-    if not hasStreams(client):
-        import rq
-        pytest.skip(
-            "RQ %s records every job's outcome in a Redis stream "
-            "(XADD/XREVRANGE in the pipeline that finishes the job): "
-            "streams are a deliberate gap of kvtwist" % (rq.__version__,))
 
 
 # -- RQ ----------------------------------------------------------------------
@@ -127,7 +100,6 @@ def test_rqJob(conn, sharedServer, tmp_path):
     runWorker(sharedServer.port, tmp_path)
     assert marker.read_text() == "5"
     assert queue.count == 0
-    skipWithoutStreams(conn)
     job.refresh()
     assert job.get_status() == "finished"
     assert job.return_value() == 5
@@ -142,7 +114,6 @@ def test_rqFailedJob(conn, sharedServer, tmp_path):
     job = queue.enqueue(rqjobs.fail, "this job fails")
     runWorker(sharedServer.port, tmp_path)
     assert queue.count == 0
-    skipWithoutStreams(conn)
     job.refresh()
     assert job.get_status() == "failed"
     assert job.id in rq.registry.FailedJobRegistry(queue=queue).get_job_ids()
@@ -168,7 +139,6 @@ def test_rqScheduledJob(conn, sharedServer, tmp_path):
     runWorker(sharedServer.port, tmp_path, "--with-scheduler")
     assert marker.read_text() == "2"
     assert scheduled.get_job_ids() == []
-    skipWithoutStreams(conn)
     job.refresh()
     assert job.get_status() == "finished"
     assert job.return_value() == 2

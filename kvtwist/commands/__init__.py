@@ -3,7 +3,7 @@
 The commands: the table (L{kvtwist.commands.registry}) and one module of
 handlers per Redis command group: L{keys} (generic), L{strings}, L{lists},
 L{hashes}, L{sets}, L{zsets}, L{connection}, L{server}, L{pubsub},
-L{transactions}, L{scripting}; L{databases} (SELECT, SWAPDB, FLUSHDB...)
+L{transactions}, L{scripting}, L{streams}; L{databases} (SELECT, SWAPDB, FLUSHDB...)
 and L{blocking} (BLPOP...).
 
 A handler is called as C{handler(ctx, args)} with a
@@ -25,14 +25,15 @@ from kvtwist.commands.registry import (
     TABLE, Command, Offload, group, intArg, lookup)
 from kvtwist.commands import (  # registers the handlers
     blocking, configuration, connection, databases, hashes, keys, lists,
-    pubsub, scripting, server, sets, strings, transactions, zsets)
+    pubsub, scripting, server, sets, streams, strings, transactions,
+    zsets)
 from kvtwist.replies import PLAIN as PLAIN_REPLIES
 
 __all__ = ["TABLE", "Command", "ClientState", "Context", "Offload",
            "PLAIN_REPLIES", "errorReply", "execute", "group", "intArg",
            "lookup", "blocking", "configuration", "connection", "databases",
            "hashes", "keys", "lists", "pubsub", "scripting", "server", "sets",
-           "strings", "transactions", "zsets"]
+           "streams", "strings", "transactions", "zsets"]
 
 
 def execute(ctx: Context, name: bytes, args: List[bytes]):

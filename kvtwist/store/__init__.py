@@ -1,11 +1,12 @@
 # -*- test-case-name: kvtwist.test.test_store -*-
 """
 The data: an in-memory key-value store with strings, lists, hashes, sets,
-sorted sets and expiry, in numbered databases.
+sorted sets, streams and expiry, in numbered databases.
 
 Keys are L{bytes}.  A value is a string (L{bytes}), a list (a
 L{collections.deque} of L{bytes}), a hash (a L{dict}), a set (a L{set})
-or a sorted set (a L{kvtwist.store.zsets.ZSet}).  Expiry times are absolute, in
+a sorted set (a L{kvtwist.store.zsets.ZSet}) or a stream (a
+L{kvtwist.store.streams.Stream}).  Expiry times are absolute, in
 milliseconds since the epoch, read from an injectable clock.
 
 The store is made of parts, one module each: the set of databases
@@ -14,7 +15,8 @@ replay and snapshots of the whole), the keyspace of one database
 (L{kvtwist.store.keyspace}: keys, SCAN, the feed of changes), expiry
 (L{kvtwist.store.expiry}), and one module per kind of value
 (L{kvtwist.store.strings}, L{kvtwist.store.lists},
-L{kvtwist.store.hashes}, L{kvtwist.store.sets}, L{kvtwist.store.zsets}),
+L{kvtwist.store.hashes}, L{kvtwist.store.sets}, L{kvtwist.store.zsets},
+L{kvtwist.store.streams}),
 each declaring its
 L{kvtwist.store.valuetype.ValueType}.  A new kind of value is a module of
 its own, added to L{Store}'s bases and L{VALUE_TYPES}.
@@ -40,7 +42,8 @@ from zope.interface import implementer
 
 from kvtwist.interfaces import IStore
 from kvtwist.store import (
-    databases, keyspace, expiry, hashes, lists, sets, strings, zsets)
+    databases, keyspace, expiry, hashes, lists, sets, streams, strings,
+    zsets)
 from kvtwist.store.databases import DEFAULT_DATABASES, Databases
 from kvtwist.store.errors import NoSuchKey, NotAnInteger, OutOfRange, WrongType
 from kvtwist.store.expiry import Expiry
@@ -48,6 +51,7 @@ from kvtwist.store.keyspace import TOMBSTONE, Keyspace
 from kvtwist.store.hashes import Hashes
 from kvtwist.store.lists import Lists
 from kvtwist.store.sets import Sets
+from kvtwist.store.streams import Streams
 from kvtwist.store.strings import Strings, parseInt
 from kvtwist.store.zsets import ZSets
 
@@ -56,7 +60,7 @@ __all__ = ["Store", "VALUE_TYPES", "TOMBSTONE", "NoSuchKey", "NotAnInteger",
 
 #: Every kind of value the store holds.
 VALUE_TYPES = [strings.TYPE, lists.TYPE, hashes.TYPE, sets.TYPE,
-               zsets.TYPE]
+               zsets.TYPE, streams.TYPE]
 
 
 def _nowMs() -> float:
@@ -73,8 +77,8 @@ def _allOps():
 
 
 @implementer(IStore)
-class Store(Databases, Strings, Lists, Hashes, Sets, ZSets, Expiry,
-            Keyspace):
+class Store(Databases, Strings, Lists, Hashes, Sets, ZSets, Streams,
+            Expiry, Keyspace):
     """
     The in-memory store: one database (its keyspace and expiry, and the
     operations of each kind of value) and, for database 0, the set of

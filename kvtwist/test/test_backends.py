@@ -401,6 +401,11 @@ CORPUS = [
     ["ZREMRANGEBYRANK", "zu", "0", "0"], ["ZREMRANGEBYSCORE", "zi", "0", "9"],
     ["ZREMRANGEBYLEX", "zl", "-", "(q"], ["ZREM", "z", "a", "q"],
     ["ZADD", "a2", "x", "y"],
+    ["XADD", "xs", "1-1", "f", "v"], ["XADD", "xs", "MAXLEN", "2", "*", "g",
+                                      "w"],
+    ["XADD", "xs", "1-1", "f", "v"], ["XLEN", "xs"],
+    ["XRANGE", "xs", "-", "+"], ["XREVRANGE", "xs", "+", "(1-1"],
+    ["XDEL", "xs", "1-1"], ["XTRIM", "xs", "MAXLEN", "0"],
     ["PRINT"], ["CLIENT", "ID"], ["CLIENT", "SETNAME", "me"],
     # (CLIENT LIST and INFO of a connection show its buffers, which hold
     # other figures while replies wait for a later backend: listed here
