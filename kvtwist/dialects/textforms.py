@@ -140,11 +140,14 @@ def printValue(value, show: Show) -> bytes:
     A hash, set or sorted set as C{PRINT} shows it on one line: C{{field:
     value, ...}} for a hash, C{{member (score), ...}} for a sorted set (as
     L{kvtwist.store.Store.contents} gives them: dicts of bytes and of
-    floats), C{[member, ...]} for a set or a list.
+    floats), C{[member, ...]} for a set or a list, C{[[id, [field, value,
+    ...]], ...]} for a stream (lists in it shown the same way).
     """
     if type(value) is dict:
         return b"{" + b", ".join(
             show(k) + (b" (" + _score(v) + b")" if type(v) is float
                        else b": " + show(v))
             for k, v in value.items()) + b"}"
-    return b"[" + b", ".join(show(x) for x in value) + b"]"
+    return b"[" + b", ".join(
+        printValue(x, show) if type(x) is list else show(x)
+        for x in value) + b"]"

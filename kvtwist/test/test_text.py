@@ -287,6 +287,15 @@ class PrintTests(SynchronousTestCase):
         self.assertEqual(self.render({b"s": b"[x, y]"}), [b"s: '[x, y]'"])
         self.assertEqual(self.render({b"q": b"'v'"}), [b"q: '\\'v\\''"])
 
+    def test_stream(self):
+        """
+        A stream (as the store's contents give it: entries as C{[id,
+        [field, value, ...]]}) shows as nested brackets.
+        """
+        self.assertEqual(
+            self.render({b"x": [[b"1-1", [b"f", b"v"]], [b"2-0", []]]}),
+            [b"x: [['1-1', ['f', 'v']], ['2-0', []]]"])
+
     def test_awkwardKeys(self):
         """
         A key holding C{": "} or starting with a quote is quoted; control
