@@ -75,6 +75,23 @@ SAME = [
     ["XTRIM", "str", "MAXLEN", "0"], ["XADD", "str", "0-0", "f", "v"],
     ["LPUSH", "l", "a"], ["XREVRANGE", "l", "+", "-"],
     ["XADD", "x"], ["XLEN"], ["XRANGE", "x", "-"],
+    # XREAD, without BLOCK
+    ["XADD", "r1", "1-1", "a", "1"], ["XADD", "r1", "2-0", "b", "2"],
+    ["XADD", "r2", "5-5", "c", "3"],
+    ["XREAD", "STREAMS", "r1", "0"], ["XREAD", "COUNT", "1", "STREAMS",
+                                      "r1", "r2", "0-0", "0"],
+    ["XREAD", "STREAMS", "r1", "r2", "nope", "1-1", "5-5", "0"],
+    ["XREAD", "STREAMS", "r1", "r2", "$", "$"],
+    ["XREAD", "STREAMS", "r1", "1"], ["XREAD", "STREAMS", "nope", "$"],
+    ["XREAD", "COUNT", "-1", "STREAMS", "r1", "1-1"],
+    ["XREAD", "COUNT", "0", "STREAMS", "r1", "1-1"],
+    ["XREAD", "STREAMS", "r1", "r2", "0"], ["XREAD", "STREAMS", "r1", "x"],
+    ["XREAD", "STREAMS", "r1", "+"], ["XREAD", "STREAMS", "r1", "-"],
+    ["XREAD", "STREAMS", "r1", ">"], ["XREAD", "COUNT", "1", "r1", "0"],
+    ["XREAD", "GROUP", "g", "c", "STREAMS", "r1", ">"],
+    ["XREAD", "STREAMS", "r1", "18446744073709551615-18446744073709551615"],
+    ["XREAD", "STREAMS", "str", "0"], ["XREAD", "COUNT", "x", "STREAMS",
+                                       "r1", "0"],
 ]
 
 

@@ -2,7 +2,7 @@
 """
 Commands on stream values (Redis's C{stream} group), without consumer
 groups or blocking: XADD, XLEN, XRANGE, XREVRANGE, XDEL, XTRIM and a
-non-blocking XREAD.
+non-blocking XREAD (its BLOCK option is refused).
 
 Trimming with C{~} trims exactly (Redis may keep more; never fewer).
 """
@@ -261,3 +261,69 @@ def xtrim(ctx, args):
                      "trimming strategy")
     return store.xtrim(args[0], opts["maxlen"], opts["minid"],
                        opts["limit"])
+
+
+@command("XREAD", -4, "readonly blocking movablekeys",
+         "The entries of streams after given IDs (no BLOCK in kvtwist).",
+         (0, 0, 0),
+         syntax="XREAD [COUNT count] STREAMS key [key ...] id [id ...]")
+def xread(ctx, args):
+    count = 0
+    streamsAt = None
+    i = 0
+    while i < len(args):
+        more = len(args) - i - 1
+        opt = args[i].upper()
+        if opt == b"COUNT" and more:
+            count = max(0, intArg(args[i + 1]))
+            i += 2
+        elif opt == b"BLOCK" and more:
+            return Error("ERR XREAD BLOCK is not supported by kvtwist")
+        elif opt == b"STREAMS" and more:
+            streamsAt = i + 1
+            break
+        elif opt == b"GROUP" and more >= 2:
+            return Error("ERR The GROUP option is only supported by "
+                         "XREADGROUP. You called XREAD instead.")
+        elif opt == b"NOACK":
+            return Error("ERR The NOACK option is only supported by "
+                         "XREADGROUP. You called XREAD instead.")
+        else:
+            return SYNTAX
+    if streamsAt is None:
+        return SYNTAX
+    rest = args[streamsAt:]
+    if len(rest) % 2:
+        return Error("ERR Unbalanced XREAD list of streams: for each "
+                     "stream key an ID or '$' must be specified.")
+    half = len(rest) // 2
+    keys, texts = rest[:half], rest[half:]
+    store = ctx.store
+    after = []
+    for key, text in zip(keys, texts):
+        last = store.xlast(key)
+        if text == b"$":
+            after.append(last or (0, 0))
+            continue
+        if text == b">":
+            return Error("ERR The > ID can be specified only when calling "
+                         "XREADGROUP using the GROUP <group> <consumer> "
+                         "option.")
+        try:
+            after.append(parseID(text, strict=True)[0])
+        except _BadID:
+            return INVALID_ID
+    served = []
+    for key, sid in zip(keys, after):
+        if sid == MAX_ID:
+            continue
+        ms, seq = sid
+        start = (ms + 1, 0) if seq == UINT64_MAX else (ms, seq + 1)
+        found = store.xrange(key, start, MAX_ID, count or -1)
+        if found:
+            served.append((key, entries(found)))
+    if not served:
+        return NULL_ARRAY
+    if ctx.client.protover >= 3:
+        return dict(served)
+    return [[key, found] for key, found in served]

@@ -405,7 +405,8 @@ CORPUS = [
                                       "w"],
     ["XADD", "xs", "1-1", "f", "v"], ["XLEN", "xs"],
     ["XRANGE", "xs", "-", "+"], ["XREVRANGE", "xs", "+", "(1-1"],
-    ["XDEL", "xs", "1-1"], ["XTRIM", "xs", "MAXLEN", "0"],
+    ["XREAD", "STREAMS", "xs", "0"], ["XDEL", "xs", "1-1"],
+    ["XTRIM", "xs", "MAXLEN", "0"],
     ["PRINT"], ["CLIENT", "ID"], ["CLIENT", "SETNAME", "me"],
     # (CLIENT LIST and INFO of a connection show its buffers, which hold
     # other figures while replies wait for a later backend: listed here

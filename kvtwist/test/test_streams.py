@@ -264,3 +264,30 @@ class StreamCommandTests(FamilyTestCase):
         copy = replayed(self.ops)
         self.assertEqual(copy.contents(), self.store.contents())
         self.assertEqual(copy.xlast(b"s"), (1700000000005, 1))
+
+    def test_read(self):
+        """
+        XREAD answers the entries after each ID, of the streams that have
+        some: C{[[key, entries], ...]} in RESP2, a map in RESP3; a null
+        array when none has; BLOCK is refused.
+        """
+        self.call("XADD", "a", "1-1", "f", "1")
+        self.call("XADD", "a", "2-0", "f", "2")
+        self.call("XADD", "b", "3-0", "g", "3")
+        self.assertEqual(
+            self.call("XREAD", "COUNT", "1", "STREAMS", "a", "b", "nope",
+                      "1-1", "0", "0"),
+            [[b"a", [[b"2-0", [b"f", b"2"]]]],
+             [b"b", [[b"3-0", [b"g", b"3"]]]]])
+        self.assertEqual(self.call("XREAD", "STREAMS", "a", "b", "$", "$"),
+                         NULL_ARRAY)
+        self.assertEqual(
+            self.wire(3, "XREAD", "STREAMS", "b", "2"),
+            b"%1\r\n$1\r\nb\r\n*1\r\n*2\r\n$3\r\n3-0\r\n"
+            b"*2\r\n$1\r\ng\r\n$1\r\n3\r\n")
+        self.assertEqual(self.wire(3, "XREAD", "STREAMS", "b", "3"),
+                         b"_\r\n")
+        self.assertEqual(
+            self.call("XREAD", "BLOCK", "0", "STREAMS", "a", "0"),
+            Error("ERR XREAD BLOCK is not supported by kvtwist"))
+        self.assertEqual(self.ops[-1][0], b"XADD")
