@@ -16,7 +16,7 @@ Redis does.
 from typing import Callable, List, Optional, Union
 
 from kvtwist.commands.registry import group
-from kvtwist.commands.lists import _positive, _side
+from kvtwist.commands.lists import _side, parseMpop
 from kvtwist.replies import NULL_ARRAY, SYNTAX, WRONGTYPE, Error
 from kvtwist.store import WrongType
 from kvtwist.store import longdouble
@@ -207,32 +207,15 @@ def blmpop(ctx, args):
     timeout = parseTimeout(args[0])
     if timeout.__class__ is Error:
         return timeout
-    args = args[1:]
-    numkeys = _positive(args[0], "ERR numkeys should be greater than 0")
-    if numkeys.__class__ is Error:
-        return numkeys
-    where = numkeys + 1
-    if where >= len(args):
-        return SYNTAX
-    left = _side(args[where])
-    if left is None:
-        return SYNTAX
-    count = None
-    rest = args[where + 1:]
-    while rest:
-        if count is None and rest[0].upper() == b"COUNT" and len(rest) > 1:
-            count = _positive(rest[1], "ERR count should be greater than 0")
-            if count.__class__ is Error:
-                return count
-            rest = rest[2:]
-        else:
-            return SYNTAX
-    keys = args[1:where]
+    parsed = parseMpop(args[1:])
+    if parsed.__class__ is not tuple:
+        return parsed
+    keys, left, count = parsed
     store = ctx.store
     for key in keys:
         if store.llen(key):
-            return [key, store.pop(key, count or 1, left)]
-    return block(ctx, keys, timeout, _popper(left, count or 1))
+            return [key, store.pop(key, count, left)]
+    return block(ctx, keys, timeout, _popper(left, count))
 
 
 def _zpopper(highest: bool):

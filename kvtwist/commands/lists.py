@@ -4,6 +4,8 @@ Commands on list values (Redis's C{list} group; the Go seed's multi-value
 keys are lists too).
 """
 
+from typing import List
+
 from kvtwist.commands.registry import group, intArg
 from kvtwist.replies import NULL_ARRAY, OK, SYNTAX, Error
 from kvtwist.store import NotAnInteger
@@ -151,6 +153,24 @@ def _positive(value: bytes, message: str):
          (0, 0, 0), syntax="LMPOP numkeys key [key ...] LEFT | RIGHT "
          "[COUNT count]")
 def lmpop(ctx, args):
+    parsed = parseMpop(args)
+    if parsed.__class__ is not tuple:
+        return parsed
+    keys, left, count = parsed
+    store = ctx.store
+    for key in keys:
+        if store.llen(key):
+            return [key, store.pop(key, count, left)]
+    return NULL_ARRAY
+
+
+def parseMpop(args: List[bytes]):
+    """
+    The arguments of C{LMPOP} (and of C{BLMPOP} after its timeout):
+    C{numkeys key [key ...] LEFT | RIGHT [COUNT count]}.
+
+    @return: C{(keys, left, count)}, or the error reply.
+    """
     numkeys = _positive(args[0], "ERR numkeys should be greater than 0")
     if type(numkeys) is Error:
         return numkeys
@@ -170,11 +190,7 @@ def lmpop(ctx, args):
             rest = rest[2:]
         else:
             return SYNTAX
-    store = ctx.store
-    for key in args[1:where]:
-        if store.llen(key):
-            return [key, store.pop(key, count or 1, left)]
-    return NULL_ARRAY
+    return args[1:where], left, count or 1
 
 
 #: LPOS's RANK, COUNT and MAXLEN: what they accept, and the error.
