@@ -25,7 +25,7 @@ from kvtwist import commands, dialects, transport as _transport
 from kvtwist.dialects import resp, text
 from kvtwist.interfaces import Backpressure
 from kvtwist.logs import RepeatLimiter
-from kvtwist.protocol import framing, replyqueue
+from kvtwist.protocol import bulk as _bulk, framing, replyqueue
 from kvtwist.protocol.framing import (
     Framer, LineTooLong, PREAUTH, ProtocolError, RESP_STARTS, TelnetReply)
 from kvtwist.protocol.replyqueue import ReplyQueue
@@ -103,8 +103,11 @@ class KVProtocol(LineReceiver):
         self.disconnectReason = None
         self.stalledSince = None
         self.blocked = False
-        # Whether reading stopped because a blocked client sent too much.
+        # Whether reading stopped because a blocked client sent too much,
+        # or while a big bulk string's storage is made (L{_storeBulk}).
         self._inputHeld = False
+        # The big bulk string's buffer whose storage is being made.
+        self._storing = None
         # Pushed bytes sent since the transport's buffer filled, and since
         # when they are over the soft limit.
         self._pushedWhileFull = 0
@@ -313,6 +316,9 @@ class KVProtocol(LineReceiver):
             self._reading = False
             self.writer.release()
             self._endTurn()
+        bulk = framer.receivingBulk()
+        if bulk is not None and self._storing is None:
+            self._storeBulk(bulk)
         if self._readPaused and not self._writePaused:
             # The output budget ran out before the transport paused us:
             # look again on the next turn rather than waiting for a resume
@@ -788,6 +794,40 @@ class KVProtocol(LineReceiver):
             if not self._readPaused:
                 self.transport.resumeProducing()
         self._run()
+
+    def _storeBulk(self, bulk) -> None:
+        """
+        A big bulk string started coming into C{bulk}: where the buffer
+        can take the L{bytes} object the value becomes (PyPy: see
+        L{kvtwist.protocol.bulk}), make it in a thread and stop reading
+        until it is there, so the value is never copied, nor in memory
+        twice, and the reactor never waits for its memory.
+        """
+        runInThread = self.factory.runInThread
+        wants = getattr(bulk, "wantsStorage", None)
+        if runInThread is None or wants is None or not wants():
+            return
+        self._storing = bulk
+        if not self._inputHeld:
+            self._inputHeld = True
+            self.transport.pauseProducing()
+
+        def made(storage):
+            self._storing = None
+            if self.framer is not None and \
+                    self.framer.receivingBulk() is bulk:
+                bulk.adopt(storage)
+            if self._inputHeld and not self._closing and not self.blocked:
+                self._inputHeld = False
+                if not self._readPaused:
+                    self.transport.resumeProducing()
+
+        def failed(reason):
+            self._log.failure("can't make the storage of a bulk string",
+                              reason)
+            made(None)
+
+        runInThread(_bulk.allocate, bulk.size).addCallbacks(made, failed)
 
     def _heavyDone(self):
         """

@@ -268,6 +268,13 @@ class Framer:
         self._pos = taken
         return True
 
+    def receivingBulk(self):
+        """
+        The L{BulkBuffer} a big bulk string is being received into, or
+        L{None}.
+        """
+        return self._bulk
+
     def consumed(self, end: int) -> bool:
         """
         The requests of the last batch up to the one ending at C{end} were

@@ -5,7 +5,7 @@ size caps.
 
 from typing import List
 
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from kvtwist.dialects.resp import encodeCommand
 from kvtwist.protocol.framing import (
@@ -431,3 +431,75 @@ class BulkBufferTests(SynchronousTestCase):
         """
         for kind in self.kinds():
             self.assertEqual(kind(0).value(), b"")
+
+
+#: The size of the buffers of L{AdoptTests}.
+SIZE = 1 << 20
+
+
+class AdoptTests(SynchronousTestCase):
+    """
+    L{kvtwist.protocol.bulk.BulkBufferPython} given the L{bytes} object to
+    fill (L{bulk.allocate}): the value goes into it, with no copy at the
+    end.
+    """
+
+    def setUp(self):
+        from kvtwist.protocol import bulk
+        if bulk._ffi is None:
+            raise SkipTest("no cffi: the buffer copies at the end")
+        self.bulk = bulk
+
+    def test_allocate(self):
+        """
+        L{bulk.allocate} makes a new L{bytes} object of zero bytes.
+        """
+        storage = self.bulk.allocate(SIZE)
+        self.assertEqual((type(storage), storage), (bytes, bytes(SIZE)))
+
+    def test_small(self):
+        """
+        A buffer smaller than L{bulk.ADOPT_MIN} wants no storage.
+        """
+        buf = self.bulk.BulkBufferPython(self.bulk.ADOPT_MIN - 1)
+        self.assertFalse(buf.wantsStorage())
+        self.assertFalse(buf.adopt(self.bulk.allocate(self.bulk.ADOPT_MIN - 1)))
+
+    def test_adopt(self):
+        """
+        What was received before C{adopt} is copied into the storage, what
+        comes after goes into it, and the value is the storage itself.
+        """
+        buf = self.bulk.BulkBufferPython(SIZE)
+        head = bytes(range(256)) * 100
+        self.assertEqual(buf.write(b"xx" + head, 2), len(head))
+        storage = self.bulk.allocate(SIZE)
+        self.assertTrue(buf.adopt(storage))
+        self.assertFalse(buf.wantsStorage())
+        tail = b"t" * (SIZE - len(head))
+        self.assertEqual(buf.write(tail + b"more"), len(tail))
+        self.assertEqual(buf.remaining, 0)
+        value = buf.value()
+        self.assertIs(value, storage)
+        self.assertEqual(value, head + tail)
+
+    def test_adoptRefused(self):
+        """
+        C{adopt} refuses (and the buffer copies at the end as before)
+        storage of the wrong size, none, or storage once the buffer is
+        full or closed.
+        """
+        buf = self.bulk.BulkBufferPython(SIZE)
+        self.assertTrue(buf.wantsStorage())
+        buf.write(b"a" * 1000)
+        self.assertFalse(buf.adopt(None))
+        self.assertFalse(buf.adopt(self.bulk.allocate(SIZE - 1)))
+        self.assertFalse(buf.adopt(bytearray(SIZE)))
+        buf.write(b"b" * (SIZE - 1000))
+        self.assertFalse(buf.wantsStorage())
+        self.assertFalse(buf.adopt(self.bulk.allocate(SIZE)))
+        self.assertEqual(buf.value(), b"a" * 1000 + b"b" * (SIZE - 1000))
+        closed = self.bulk.BulkBufferPython(SIZE)
+        closed.close()
+        self.assertFalse(closed.wantsStorage())
+        self.assertFalse(closed.adopt(self.bulk.allocate(SIZE)))

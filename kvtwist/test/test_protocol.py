@@ -9,7 +9,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.python.failure import Failure
 from twisted.internet.error import ConnectionDone
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from kvtwist import transport as kvtransport
 from kvtwist.dialects import resp
@@ -959,6 +959,74 @@ class LargeReplyTests(SynchronousTestCase):
         self.settle()
         self.assertEqual(transport.socket.sent, [])
         self.assertEqual(transport.value(), b"")
+
+
+class BigBulkStorageTests(SynchronousTestCase):
+    """
+    A big bulk string received into a buffer that can fill its value's
+    L{bytes} object in place (PyPy's): the protocol makes that object
+    through the factory's C{runInThread} and reads nothing meanwhile.
+    """
+
+    def setUp(self):
+        from kvtwist.protocol import bulk, framing
+        from kvtwist.test.test_store import PendingRunner
+        if bulk._ffi is None:
+            raise SkipTest("no cffi: the buffer copies at the end")
+        self.bulk = bulk
+        self.patch(framing, "BulkBuffer", bulk.BulkBufferPython)
+        self.factory, self.clock = makeFactory()
+        self.runner = PendingRunner()
+        self.factory.runInThread = self.runner
+        self.proto, self.transport = connect(self.factory)
+        self.value = bytes(range(256)) * (bulk.ADOPT_MIN // 256)
+        self.wire = encodeCommand("SET", "big", self.value)
+
+    def test_storageMadeInThread(self):
+        """
+        Reading stops while the runner makes the storage, and goes on once
+        it is made; the value stored is that very object.
+        """
+        self.proto.dataReceived(self.wire[:50000])
+        [(f, args, d)] = self.runner.calls
+        self.assertEqual((f, args), (self.bulk.allocate, (len(self.value),)))
+        self.assertEqual(self.transport.producerState, "paused")
+        storage = f(*args)
+        self.runner.calls = []
+        d.callback(storage)
+        self.assertEqual(self.transport.producerState, "producing")
+        self.proto.dataReceived(self.wire[50000:])
+        self.assertEqual(self.transport.value(), b"+OK\r\n")
+        self.assertIs(self.factory.store.get(b"big"), storage)
+        self.assertEqual(storage, self.value)
+        self.assertEqual(self.runner.calls, [])
+
+    def test_storageFailed(self):
+        """
+        If the storage can't be made, the value is received as before.
+        """
+        self.proto.dataReceived(self.wire[:50000])
+        [(f, args, d)] = self.runner.calls
+        d.errback(MemoryError())
+        self.assertEqual(len(self.flushLoggedErrors(MemoryError)), 1)
+        self.assertEqual(self.transport.producerState, "producing")
+        self.proto.dataReceived(self.wire[50000:])
+        self.assertEqual(self.transport.value(), b"+OK\r\n")
+        self.assertEqual(self.factory.store.get(b"big"), self.value)
+
+    def test_storageAfterClose(self):
+        """
+        Storage made after the client went away is dropped: the value
+        received so far is gone with the connection.
+        """
+        self.proto.dataReceived(self.wire[:50000])
+        [(f, args, d)] = self.runner.calls
+        bulk = self.proto.framer.receivingBulk()
+        lose(self.proto)
+        d.callback(f(*args))
+        self.assertIsNone(self.proto.framer.receivingBulk())
+        self.assertFalse(bulk.wantsStorage())
+        self.assertRaises(ValueError, bulk.value)
 
 
 class FakeSocket:
