@@ -340,6 +340,41 @@ def encodeFrames(ops: List[tuple], frameOps: int = FRAME_OPS):
                      for i in range(0, len(ops), frameOps)])
 
 
+class FrameEncoder:
+    """
+    L{encodeFrames} for a caller that encodes batch after batch (the
+    journal): its pickler is made once and reused, where making one per
+    batch cost about a third of a small batch's encoding.  The same bytes
+    as L{encodeFrames}.  One thread at a time.
+    """
+
+    def __init__(self, frameOps: int = FRAME_OPS):
+        self._frameOps = frameOps
+        self._chunks = _Chunks()
+        self._pickler = pickle.Pickler(self._chunks, PICKLE_PROTOCOL)
+
+    def encode(self, ops: List[tuple]):
+        """
+        The log records for C{ops}, as L{encodeFrames} gives them.
+        """
+        if len(ops) > self._frameOps or encodePayload is not _encodePickle:
+            return encodeFrames(ops, self._frameOps)
+        chunks = self._chunks
+        pickler = self._pickler
+        try:
+            pickler.dump(ops)
+            if len(chunks) == 1:
+                return _frame(ops, chunks[0])
+            if len(ops) <= SCAN_OPS and \
+                    max(map(len, chunks)) >= BIG_PART and _hasBigPart(ops):
+                return _encodePieces(ops)
+            return _frame(ops, b"".join(chunks))
+        finally:
+            # Nothing of this batch is remembered by the next.
+            del chunks[:]
+            pickler.clear_memo()
+
+
 def encodeRecord(op: tuple) -> bytes:
     """
     A log record holding the single op C{op}.

@@ -38,7 +38,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kvtwist.interfaces import Backpressure
-from kvtwist.persist.format import encodeFrames, groupOps
+from kvtwist.persist.format import FrameEncoder, groupOps
 
 
 #: What a stopped store service gives as its C{failure}: writes are
@@ -138,6 +138,8 @@ class Journal:
         self._waits = always
         self._wake = wake
         self._changed = changed
+        # (Bound: one call per seal.)
+        self._encode = FrameEncoder().encode
         if always:
             self.append = self._appendAndWake
         else:
@@ -168,7 +170,7 @@ class Journal:
         if not pending:
             return True
         try:
-            data = encodeFrames(pending)
+            data = self._encode(pending)
         except Exception as e:
             self._sealFailed(e)
             return False

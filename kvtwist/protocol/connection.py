@@ -137,6 +137,7 @@ class KVProtocol(LineReceiver):
                                              inline=self.MAX_LENGTH)
         self.framer = Framer(self._limits if self.state.authenticated
                              else PREAUTH, self.delimiter)
+        self.framer.bulkStarted = self._storeBulk
         self.writer = TurnWriter(transport, factory.endOfTurn,
                                  _transport.directSender(transport),
                                  self._countOutput)
@@ -316,9 +317,6 @@ class KVProtocol(LineReceiver):
             self._reading = False
             self.writer.release()
             self._endTurn()
-        bulk = framer.receivingBulk()
-        if bulk is not None and self._storing is None:
-            self._storeBulk(bulk)
         if self._readPaused and not self._writePaused:
             # The output budget ran out before the transport paused us:
             # look again on the next turn rather than waiting for a resume
@@ -805,7 +803,8 @@ class KVProtocol(LineReceiver):
         """
         runInThread = self.factory.runInThread
         wants = getattr(bulk, "wantsStorage", None)
-        if runInThread is None or wants is None or not wants():
+        if self._storing is not None or runInThread is None or \
+                wants is None or not wants():
             return
         self._storing = bulk
         if not self._inputHeld:

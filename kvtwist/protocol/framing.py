@@ -28,7 +28,7 @@ however it is cut into reads:
 """
 
 from collections import deque
-from typing import Deque, List, Optional, Tuple, Union
+from typing import Callable, Deque, List, Optional, Tuple, Union
 
 from kvtwist.dialects import resp
 from kvtwist.dialects.resp import ProtocolError
@@ -142,7 +142,12 @@ class Framer:
     @ivar limits: the L{Limits} in force; set it when they change (after
         authentication).
     @ivar resp: whether this is a RESP connection.
+    @ivar bulkStarted: called with the L{BulkBuffer} of each big bulk
+        string as it starts coming (its header and first bytes are in),
+        or L{None}.
     """
+
+    bulkStarted: Optional[Callable[[BulkBuffer], None]] = None
 
     def __init__(self, limits: Limits, delimiter: bytes = b"\n"):
         """
@@ -479,6 +484,8 @@ class Framer:
         self.feed = self._feedBulk
         self._buf = b""
         self._pos = 0
+        if self.bulkStarted is not None:
+            self.bulkStarted(bulk)
 
     def _line(self) -> Optional[bytes]:
         buf = self._buf

@@ -16,6 +16,15 @@ from kvtwist.persist.format import (
 from kvtwist.persist.snapfile import CorruptSnapshot, decodeSnapshot
 
 
+class _Unpicklable:
+    """
+    Something C{pickle} refuses halfway through a batch.
+    """
+
+    def __reduce__(self):
+        raise TypeError("not picklable")
+
+
 #: Every kind of op a record must carry: binary data, empty strings, many
 #: elements.
 SAMPLE_OPS = [
@@ -151,6 +160,29 @@ class RecordTests(SynchronousTestCase):
         many = [(b"SET", b"k", b"v")] * format.SCAN_OPS + [ops[1]]
         self.assertIs(type(encodeFrames(many)), bytes)
         self.assertEqual(scanRecords(encodeFrames(many)).ops, many)
+
+    def test_encoderSameAsEncodeFrames(self):
+        """
+        L{format.FrameEncoder} gives the bytes L{encodeFrames} gives, batch
+        after batch (nothing of one batch is remembered in the next, even
+        the same objects again), after a batch that can't be encoded, and
+        for more ops than one record holds; a big part is not copied.
+        """
+        encoder = format.FrameEncoder(frameOps=10)
+        batches = [SAMPLE_OPS, SAMPLE_OPS, SAMPLE_OPS[:1],
+                   [(b"SET", b"k%d" % i, b"v") for i in range(25)]]
+        for ops in batches:
+            self.assertEqual(encoder.encode(ops), encodeFrames(ops, 10))
+        self.assertRaises(Exception, encoder.encode,
+                          [(b"SET", b"k", object.__new__(_Unpicklable))])
+        for ops in batches:
+            self.assertEqual(encoder.encode(ops), encodeFrames(ops, 10))
+            self.assertEqual(scanRecords(encoder.encode(ops)).ops, ops)
+        big = b"v" * format.BIG_PART
+        encoded = encoder.encode([(b"SET", b"big", big)])
+        self.assertIsInstance(encoded, format.Pieces)
+        self.assertTrue(any(piece is big for piece in encoded.pieces))
+        self.assertEqual(encoder.encode(SAMPLE_OPS), encodeFrames(SAMPLE_OPS))
 
     def test_tornTailCutShort(self):
         """
