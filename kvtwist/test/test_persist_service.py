@@ -17,7 +17,7 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist.commands import Context, execute
-from kvtwist.persist import files, format, journal, snapfile, snapshots
+from kvtwist.persist import files, format, snapfile, snapshots
 from kvtwist.persist.files import FileSystem
 from kvtwist.persist.fork import InlineForker, ProcessForker
 from kvtwist.persist.recovery import RecoveryError
@@ -828,7 +828,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
     def startUnencodable(self):
         """
         A started service with C{k1}'s op sealed and C{k2}'s pending, and
-        the log's encoding failing from then on (C{format.encodeFrames}
+        the log's encoding failing from then on (a new encoder
         patched back in ends that).
 
         @return: C{(store, service, context)}.
@@ -842,7 +842,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         def cantEncode(ops):
             raise MemoryError("no memory")
 
-        self.patch(journal, "encodeFrames", cantEncode)
+        self.patch(svc.journal, "_encode", cantEncode)
         self.assertEqual(execute(ctx, b"SET", [b"k2", b"v2"]), "OK")
         svc.sealBatch()
         return store, svc, ctx
@@ -868,7 +868,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.assertEqual(svc.failure, "can't encode the log: no memory")
         self.assertEqual(svc.info()["aof_pending_ops"], 1)
 
-        self.patch(journal, "encodeFrames", format.encodeFrames)
+        svc.journal._encode = format.FrameEncoder().encode
         self.clock.advance(1)
         self.assertIsNone(svc.failure)
         self.assertEqual(execute(ctx, b"SET", [b"k3", b"v3"]), "OK")
@@ -895,7 +895,7 @@ class FailureTests(ServiceTestMixin, SynchronousTestCase):
         self.assertTrue(reply.startswith("MISCONF"), reply)
         self.flushLoggedErrors(MemoryError, OSError)
 
-        self.patch(journal, "encodeFrames", format.encodeFrames)
+        svc.journal._encode = format.FrameEncoder().encode
         self.clock.advance(1)
         self.assertIsNone(svc.failure)
         self.stop(svc)
