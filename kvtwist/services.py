@@ -12,6 +12,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
+from kvtwist import idlegc
 from kvtwist.listening import describeSocketError, where
 from kvtwist.startup import StartupError
 
@@ -147,11 +148,14 @@ class KVService(OrderedMultiService):
     @ivar reporter: the L{kvtwist.startup.Reporter} of startup failures (twistd's
         standard error, kept from before it daemonized), or L{None}; let
         go once the tree has started.
+    @ivar freezeHeap: whether to freeze the heap once started (a server;
+        not a test's tree, whose process goes on).
     """
 
     storeService = None
     reactor = None
     reporter = None
+    freezeHeap = False
 
     def privilegedStartService(self):
         """
@@ -161,11 +165,18 @@ class KVService(OrderedMultiService):
 
     def startService(self):
         """
-        Start the children; then let the reporter go.
+        Start the children; then let the reporter go.  With L{freezeHeap},
+        once the reactor runs, what the start made is frozen out of the
+        garbage collector's way (L{kvtwist.idlegc.freezeHeap}).
         """
         self._starting(OrderedMultiService.startService)
         if self.reporter is not None:
             self.reporter.close()
+        if self.freezeHeap:
+            reactor = self.reactor
+            if reactor is None:
+                from twisted.internet import reactor
+            reactor.callWhenRunning(idlegc.freezeHeap)
 
     def _starting(self, step):
         try:

@@ -609,6 +609,7 @@ def makeService(options, reactor=None) -> KVService:
 
     top = KVService()
     top.reactor = reactor
+    top.freezeHeap = True
     runInThread = threadPoolRunner(reactor)
     cluster = options.get("cluster")
     backend = None

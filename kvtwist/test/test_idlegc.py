@@ -220,3 +220,40 @@ class AvailableTests(SynchronousTestCase):
         self.assertIsNotNone(trim)
         self.assertIn(trim(0), (0, 1))
         self.assertTrue(idlegc.available())
+
+
+class FakeGC:
+    """
+    A stand-in for the C{gc} module that records what was asked of it.
+    """
+
+    def __init__(self, canFreeze: bool = True):
+        self.calls = []
+        if canFreeze:
+            self.freeze = lambda: self.calls.append("freeze")
+
+    def collect(self):
+        self.calls.append("collect")
+
+
+class FreezeHeapTests(SynchronousTestCase):
+    """
+    L{idlegc.freezeHeap}.
+    """
+
+    def test_collectsThenFreezes(self):
+        """
+        Where the collector can freeze (CPython), it collects first, so
+        that garbage is not frozen with the rest, then freezes.
+        """
+        collector = FakeGC()
+        self.assertTrue(idlegc.freezeHeap(collector))
+        self.assertEqual(collector.calls, ["collect", "freeze"])
+
+    def test_noFreeze(self):
+        """
+        Where it can't (PyPy), nothing is done.
+        """
+        collector = FakeGC(canFreeze=False)
+        self.assertFalse(idlegc.freezeHeap(collector))
+        self.assertEqual(collector.calls, [])

@@ -8,10 +8,11 @@ import os
 from twisted.application.service import Service
 from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import Factory
-from twisted.internet.testing import MemoryReactor
+from twisted.internet.testing import MemoryReactor, MemoryReactorClock
 from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
+from kvtwist import idlegc
 from kvtwist.services import (NOT_STARTED, KVService, ListenerService,
                               StartupError)
 from kvtwist.startup import Reporter
@@ -127,6 +128,48 @@ class KVServiceStartTests(SynchronousTestCase):
         In C{startService}.
         """
         self.check(False)
+
+
+class FreezeHeapTests(SynchronousTestCase):
+    """
+    A server's tree freezes its heap once the reactor runs; others don't.
+    """
+
+    def start(self, freeze):
+        reactor = MemoryReactor()
+        top = KVService()
+        top.reactor = reactor
+        top.freezeHeap = freeze
+        Service().setServiceParent(top)
+        top.startService()
+        return reactor
+
+    def test_freezes(self):
+        """
+        With C{freezeHeap}, L{idlegc.freezeHeap} is called when the reactor
+        runs (not before: the reactor's own start makes objects too).
+        """
+        reactor = self.start(True)
+        self.assertEqual([f for f, _, _ in reactor.whenRunningHooks],
+                         [idlegc.freezeHeap])
+
+    def test_notByDefault(self):
+        """
+        Without it (a test's tree), nothing is frozen.
+        """
+        self.assertEqual(self.start(False).whenRunningHooks, [])
+
+    def test_makeServiceFreezes(self):
+        """
+        The plugin's tree is a server's.
+        """
+        from kvtwist import tap
+        self.assertTrue(tap.KVService().freezeHeap is False)
+        options = tap.Options()
+        options.parseOptions(["--port", "tcp:0", "--data-dir",
+                              self.mktemp()])
+        top = tap.makeService(options, MemoryReactorClock())
+        self.assertTrue(top.freezeHeap)
 
 
 class ExitStatusTests(SynchronousTestCase):
