@@ -140,7 +140,7 @@ class KVProtocol(LineReceiver):
         self.framer.bulkStarted = self._storeBulk
         self.writer = TurnWriter(transport, factory.endOfTurn,
                                  _transport.directSender(transport),
-                                 self._countOutput)
+                                 factory.stats)
         self.replies = ReplyQueue(self._send, factory.runInThread,
                                   resp.render, self._heavyDone,
                                   self._repliesSent)
@@ -173,9 +173,6 @@ class KVProtocol(LineReceiver):
             self.framer.discard()
             self.replies.clear()
             self.writer.discard()
-
-    def _countOutput(self, size: int) -> None:
-        self.factory.stats.netOutput += size
 
     # -- producer: the transport tells us when its buffer is full/drained --
 

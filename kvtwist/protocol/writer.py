@@ -79,18 +79,18 @@ class TurnWriter:
 
     def __init__(self, transport, endOfTurn: EndOfTurn,
                  directSend: Optional[Callable[[bytes], None]] = None,
-                 counter: Optional[Callable[[int], None]] = None):
+                 stats=None):
         """
         @param transport: the connection's transport.
         @param endOfTurn: the server's L{EndOfTurn}.
         @param directSend: a L{kvtwist.transport.directSender} for
             C{transport}, or L{None} to write through the transport at the
             end of each read.
-        @param counter: called with the size of every piece sent (the
-            server's output statistics).
+        @param stats: what counts the bytes sent, in its C{netOutput}
+            (the server's L{kvtwist.stats.Stats}), or L{None}.
         """
         self.held: List[bytes] = []
-        self._counter = counter
+        self._stats = stats
         self._transport = transport
         self._endOfTurn = endOfTurn
         self._direct = directSend
@@ -133,8 +133,10 @@ class TurnWriter:
         data = held[0] if len(held) == 1 else b"".join(held)
         # Emptied in place: a caller may hold a reference to the list.
         del held[:]
-        if self._counter is not None:
-            self._counter(len(data))
+        stats = self._stats
+        if stats is not None:
+            # (Counted here, not through a callback: a call per write.)
+            stats.netOutput += len(data)
         if self._direct is not None:
             self._direct(data)
         else:

@@ -9,6 +9,14 @@ from twisted.trial.unittest import SynchronousTestCase
 from kvtwist.protocol.writer import EndOfTurn, TurnWriter
 
 
+class Counted:
+    """
+    The part of L{kvtwist.stats.Stats} a writer counts in.
+    """
+
+    netOutput = 0
+
+
 class TurnWriterTests(SynchronousTestCase):
     """
     L{TurnWriter} with and without a direct sender, on a L{Clock}.
@@ -17,12 +25,12 @@ class TurnWriterTests(SynchronousTestCase):
     def setUp(self):
         self.clock = Clock()
         self.endOfTurn = EndOfTurn(self.clock)
-        self.counted = []
+        self.stats = Counted()
 
     def writer(self, direct=None):
         transport = StringTransport()
         return TurnWriter(transport, self.endOfTurn, direct,
-                          self.counted.append), transport
+                          self.stats), transport
 
     def test_withoutDirectSender(self):
         """
@@ -36,7 +44,7 @@ class TurnWriterTests(SynchronousTestCase):
         self.assertEqual(transport.value(), b"ab")
         writer.write(b"c")
         self.assertEqual(transport.value(), b"abc")
-        self.assertEqual(self.counted, [2, 1])
+        self.assertEqual(self.stats.netOutput, 3)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_heldToEndOfTurn(self):
