@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from tests.clusterharness import FrontEnd, RedisCluster
+from tests.harness import waitFor
 
 
 @pytest.fixture
@@ -90,6 +91,17 @@ class Writer(threading.Thread):
         self.join(30)
 
 
+def acknowledgedBy(writers, count: int, since: float = 0.0):
+    """
+    A predicate for L{waitFor}: every writer has had C{count} writes
+    acknowledged after C{since} (a C{time.monotonic()}).
+    """
+    def enough():
+        return all(sum(1 for when, _ in w.acknowledged if when > since)
+                   >= count for w in writers)
+    return enough
+
+
 def test_reshardUnderTraffic(makeCluster, makeFrontEnd):
     """
     Slots migrate (redis-cli --cluster reshard: keys moved by MIGRATE,
@@ -102,9 +114,10 @@ def test_reshardUnderTraffic(makeCluster, makeFrontEnd):
     writers = [Writer(front.port, "w%d" % (i,)) for i in range(3)]
     for w in writers:
         w.start()
-    time.sleep(0.5)
+    waitFor(acknowledgedBy(writers, 20), what="writes before the reshard")
     result = cluster.reshard(primaries[0], primaries[1], 600)
-    time.sleep(0.5)
+    waitFor(acknowledgedBy(writers, 20, time.monotonic()),
+            what="writes after the reshard")
     for w in writers:
         w.stop()
     assert result.returncode == 0, result.stdout + result.stderr
@@ -142,24 +155,26 @@ def test_killPrimaryUnderWrites(makeCluster, makeFrontEnd, tmp_path):
     writers = [Writer(front.port, "k%d" % (i,)) for i in range(4)]
     for w in writers:
         w.start()
-    time.sleep(1.0)
+    waitFor(acknowledgedBy(writers, 20), what="writes before the kill")
     victim = cluster.primaries()[0]
     killed = time.monotonic()
     victim.kill9()
     cluster.waitFailover(victim)
     # Service on every slot again: a write to each primary goes through.
     check = front.redis()
-    deadline = killed + 15
-    while True:
+
+    def served():
         try:
             for key in cluster.keysOnEveryPrimary(b"after:", 1):
                 check.set(key, b"1")
-            break
         except redis.ResponseError:
-            assert time.monotonic() < deadline, "service did not resume"
-            time.sleep(0.1)
+            return False
+        return True
+    waitFor(served, timeout=max(0.1, killed + 15 - time.monotonic()),
+            interval=0.1, what="service on every slot")
     resumed = time.monotonic() - killed
-    time.sleep(0.5)
+    waitFor(acknowledgedBy(writers, 1, killed + resumed),
+            what="writes after the failover")
     for w in writers:
         w.stop()
     assert resumed < 15
@@ -202,16 +217,13 @@ def test_allNodesDown(makeCluster, makeFrontEnd):
     for node in cluster.nodes:
         node.start()
     cluster.waitHealthy()
-    deadline = time.monotonic() + 15
-    while True:
+
+    def served():
         try:
-            client.set("after", "2")
-            break
+            return client.set("after", "2")
         except redis.ResponseError:
-            assert time.monotonic() < deadline, "no service after restart"
-            time.sleep(0.1)
+            return False
+    waitFor(served, timeout=15, interval=0.1, what="service after restart")
     assert client.get("after") == b"2"
-    deadline = time.monotonic() + 5
-    while front.info()["backend_state"] != "ok":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    waitFor(lambda: front.info()["backend_state"] == "ok", timeout=5,
+            interval=0.1, what="backend_state:ok")

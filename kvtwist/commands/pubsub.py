@@ -48,24 +48,29 @@ def _receiver(ctx, name: str):
     return hub
 
 
+def _toReceiver(ctx, name: str, args):
+    """
+    (P)(UN)SUBSCRIBE: the hub's method of that name, for this client,
+    where it can receive messages (L{_receiver}).
+    """
+    hub = _receiver(ctx, name)
+    if hub.__class__ is Error:
+        return hub
+    return getattr(hub, name.lower())(ctx.client, args)
+
+
 @command("SUBSCRIBE", -2, _SUBSCRIBING,
          "Listen for messages published to channels.", (0, 0, 0),
          syntax="SUBSCRIBE channel [channel ...]")
 def subscribe(ctx, args):
-    hub = _receiver(ctx, "SUBSCRIBE")
-    if hub.__class__ is Error:
-        return hub
-    return hub.subscribe(ctx.client, args)
+    return _toReceiver(ctx, "SUBSCRIBE", args)
 
 
 @command("UNSUBSCRIBE", -1, _SUBSCRIBING,
          "Stop listening to channels (all of them, without any).", (0, 0, 0),
          syntax="UNSUBSCRIBE [channel [channel ...]]")
 def unsubscribe(ctx, args):
-    hub = _receiver(ctx, "UNSUBSCRIBE")
-    if hub.__class__ is Error:
-        return hub
-    return hub.unsubscribe(ctx.client, args)
+    return _toReceiver(ctx, "UNSUBSCRIBE", args)
 
 
 @command("PSUBSCRIBE", -2, _SUBSCRIBING,
@@ -73,20 +78,14 @@ def unsubscribe(ctx, args):
          "patterns.", (0, 0, 0),
          syntax="PSUBSCRIBE pattern [pattern ...]")
 def psubscribe(ctx, args):
-    hub = _receiver(ctx, "PSUBSCRIBE")
-    if hub.__class__ is Error:
-        return hub
-    return hub.psubscribe(ctx.client, args)
+    return _toReceiver(ctx, "PSUBSCRIBE", args)
 
 
 @command("PUNSUBSCRIBE", -1, _SUBSCRIBING,
          "Stop listening to patterns (all of them, without any).", (0, 0, 0),
          syntax="PUNSUBSCRIBE [pattern [pattern ...]]")
 def punsubscribe(ctx, args):
-    hub = _receiver(ctx, "PUNSUBSCRIBE")
-    if hub.__class__ is Error:
-        return hub
-    return hub.punsubscribe(ctx.client, args)
+    return _toReceiver(ctx, "PUNSUBSCRIBE", args)
 
 
 @command("PUBLISH", 3, "pubsub loading stale fast",
