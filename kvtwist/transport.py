@@ -93,6 +93,9 @@ def directSender(transport) -> Optional[Callable[[bytes], None]]:
     While the transport still holds data (or is closing), C{data} goes
     through C{transport.write}, never around what is queued.
 
+    C{data} may be a L{memoryview} (a slice of a big reply): what the
+    kernel doesn't take of it is copied for the transport.
+
     @return: the function, or L{None} when C{transport} is not one of the
         kinds whose buffering is known (see L{canSendDirectly}): write to
         it with C{transport.write}.
@@ -112,6 +115,10 @@ def directSender(transport) -> Optional[Callable[[bytes], None]]:
             if sent == len(data):
                 return
             data = data[sent:]
+        if data.__class__ is not bytes:
+            # (A memoryview: a slice of a big reply, not copied unless
+            # the kernel doesn't take it.)
+            data = bytes(data)
         write(data)
 
     return send

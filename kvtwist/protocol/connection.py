@@ -30,7 +30,7 @@ from kvtwist.protocol.framing import (
     Framer, LineTooLong, PREAUTH, ProtocolError, RESP_STARTS, TelnetReply)
 from kvtwist.protocol.replyqueue import ReplyQueue
 from kvtwist.protocol.subscribed import SubscribedMode
-from kvtwist.protocol.writer import TurnWriter
+from kvtwist.protocol.writer import LARGE as STREAMED, TurnWriter
 from kvtwist.commands.context import ConnectionFigures
 from kvtwist.replies import (
     NO_REPLY, OK, PLAIN, Error, Pushes, SetReply, Status)
@@ -140,7 +140,8 @@ class KVProtocol(LineReceiver):
         self.framer.bulkStarted = self._storeBulk
         self.writer = TurnWriter(transport, factory.endOfTurn,
                                  _transport.directSender(transport),
-                                 factory.stats)
+                                 factory.stats,
+                                 lambda: _transport.pendingOutput(transport))
         self.replies = ReplyQueue(self._send, factory.runInThread,
                                   resp.render, self._heavyDone,
                                   self._repliesSent)
@@ -189,6 +190,13 @@ class KVProtocol(LineReceiver):
         self._writePaused = False
         self._pushedWhileFull = 0
         self._overSoftSince = None
+        writer = self.writer
+        if writer is not None and writer.streaming():
+            # A big reply goes on; requests run again once it is all given
+            # to the transport.
+            writer.drained()
+            if writer.streaming():
+                return
         if self._readPaused and not self._closing and \
                 not self.replies.heavy:
             self._readPaused = False
@@ -435,8 +443,17 @@ class KVProtocol(LineReceiver):
             # every request of a pipeline.
             if cls is bytes:
                 n = len(reply)
-                data = bulkHeads[n] + reply + b"\r\n" if n < _HEADS \
-                    else b"$%d\r\n%s\r\n" % (n, reply)
+                if n < _HEADS:
+                    data = bulkHeads[n] + reply + b"\r\n"
+                elif n < STREAMED:
+                    data = b"$%d\r\n%s\r\n" % (n, reply)
+                else:
+                    # A big value goes out as it is, not copied into its
+                    # reply (the writer streams it).
+                    # (The empty reply left goes after them, harmlessly.)
+                    self._emitPieces((b"$%d\r\n" % (n,), reply, b"\r\n"))
+                    budget -= n
+                    data = b""
             elif reply is OK:
                 data = okLine
             elif cls is Status:
@@ -623,6 +640,19 @@ class KVProtocol(LineReceiver):
 
     def _emit(self, data: bytes):
         self.replies.add(data)
+
+    def _emitPieces(self, pieces) -> None:
+        """
+        Send C{pieces} in order with the replies, not joined where the
+        writer can take them as they are.
+        """
+        if self.replies.waiting:
+            for piece in pieces:
+                self.replies.add(piece)
+        else:
+            self.writer.held.extend(pieces)
+            if not self._reading:
+                self.writer.release()
 
     def _emitLater(self, name: bytes, reply, render) -> bool:
         """
@@ -881,7 +911,7 @@ class KVProtocol(LineReceiver):
     def _finishClose(self):
         transport = self.transport
         if transport is not None:
-            self.writer.flush()
+            self.writer.finish()
             # A transport that paused its producer (us) for a big reply
             # resumes the producer, instead of closing, once it drains:
             # unregister first, so that it closes.

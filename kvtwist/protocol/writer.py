@@ -19,11 +19,27 @@ together.  A writer with a direct sender (L{kvtwist.transport.directSender},
 plain TCP and UNIX connections) sends them straight to the socket when the
 transport holds nothing; one without (TLS, tests) has no use for holding
 and writes to its transport at the end of each read instead.
+
+A big reply (L{LARGE} bytes or more: a C{GET} of a 400 MB value) is not
+joined to the rest nor written to the transport at once, which would copy
+it twice (the transport joins what is written to it) and hold everyone
+for as long as the kernel takes to hand over the memory of the copies:
+it is I{streamed}, a slice of L{SLICE} bytes at a time while the
+transport holds less than that, the next when it drains (the connection
+calls L{TurnWriter.drained}).  What is sent meanwhile waits behind it.
 """
 
-from typing import Callable, List, Optional
+from collections import deque
+from typing import Callable, Deque, List, Optional
 
 from twisted.logger import Logger
+
+
+#: A reply this long or longer is streamed (see the module's docstring).
+LARGE = 1 << 20
+
+#: How much of a streamed reply is given to the transport at a time.
+SLICE = 256 << 10
 
 
 class EndOfTurn:
@@ -79,7 +95,7 @@ class TurnWriter:
 
     def __init__(self, transport, endOfTurn: EndOfTurn,
                  directSend: Optional[Callable[[bytes], None]] = None,
-                 stats=None):
+                 stats=None, pending: Optional[Callable[[], int]] = None):
         """
         @param transport: the connection's transport.
         @param endOfTurn: the server's L{EndOfTurn}.
@@ -88,6 +104,9 @@ class TurnWriter:
             end of each read.
         @param stats: what counts the bytes sent, in its C{netOutput}
             (the server's L{kvtwist.stats.Stats}), or L{None}.
+        @param pending: how many bytes the transport holds unsent
+            (L{kvtwist.transport.pendingOutput}); L{None}: a streamed reply
+            is given to the transport at once, in slices.
         """
         self.held: List[bytes] = []
         self._stats = stats
@@ -96,6 +115,11 @@ class TurnWriter:
         self._direct = directSend
         self._waiting = False
         self._discarded = False
+        self._pending = pending
+        # A streamed reply and what waits behind it, and how much of the
+        # first piece was sent; empty when nothing is streamed.
+        self._stream: Deque[bytes] = deque()
+        self._streamed = 0
 
     def write(self, data: bytes) -> None:
         """
@@ -130,7 +154,19 @@ class TurnWriter:
         if self._discarded:
             del held[:]
             return
-        data = held[0] if len(held) == 1 else b"".join(held)
+        if len(held) == 1:
+            data = held[0]
+            if len(data) >= LARGE or self._stream:
+                del held[:]
+                self._streamOut([data])
+                return
+        elif self._stream or sum(map(len, held)) >= LARGE:
+            pieces = list(held)
+            del held[:]
+            self._streamOut(pieces)
+            return
+        else:
+            data = b"".join(held)
         # Emptied in place: a caller may hold a reference to the list.
         del held[:]
         stats = self._stats
@@ -149,3 +185,69 @@ class TurnWriter:
         """
         self._discarded = True
         del self.held[:]
+        self._stream.clear()
+
+    # -- big replies ---------------------------------------------------------
+
+    def streaming(self) -> bool:
+        """
+        Whether a big reply is still on its way (L{drained} sends more).
+        """
+        return bool(self._stream)
+
+    def _streamOut(self, pieces: List[bytes]) -> None:
+        """
+        Send C{pieces} after what is streaming, a slice at a time.
+        """
+        self._stream.extend(pieces)
+        self.drained()
+
+    def drained(self) -> None:
+        """
+        The transport sent what it held: give it the next slices of what
+        is streaming, until it holds L{SLICE} bytes (it pauses the
+        connection, and this is called again once it drained) or all is
+        given.
+        """
+        stream = self._stream
+        pending = self._pending
+        direct = self._direct
+        send = direct if direct is not None else self._transport.write
+        stats = self._stats
+        while stream and not self._discarded:
+            if pending is not None and pending() >= SLICE:
+                return
+            piece = stream[0]
+            start = self._streamed
+            if start == 0 and len(piece) <= SLICE:
+                data = stream.popleft()
+            else:
+                # A direct sender takes a view (the kernel copies it);
+                # the transport wants bytes.
+                data = memoryview(piece)[start:start + SLICE] \
+                    if direct is not None else piece[start:start + SLICE]
+                if start + SLICE >= len(piece):
+                    stream.popleft()
+                    self._streamed = 0
+                else:
+                    self._streamed = start + SLICE
+            if stats is not None:
+                stats.netOutput += len(data)
+            send(data)
+
+    def finish(self) -> None:
+        """
+        Give the transport everything held and streaming now (the
+        connection is closing: the transport sends it all before it
+        closes).
+        """
+        self.flush()
+        stream = self._stream
+        if stream and not self._discarded:
+            first = stream.popleft()
+            pieces = [first[self._streamed:]] + list(stream)
+            stream.clear()
+            self._streamed = 0
+            if self._stats is not None:
+                self._stats.netOutput += sum(map(len, pieces))
+            self._transport.writeSequence(pieces)

@@ -113,3 +113,22 @@ class DirectSenderTests(SynchronousTestCase):
             kvtransport.directSender(server)(b"+OK\r\n")
             self.assertEqual(server.socket.sent, [], attribute)
             self.assertEqual(server.written, [b"+OK\r\n"], attribute)
+
+    def test_memoryview(self):
+        """
+        A L{memoryview} (a slice of a big reply) goes to the socket as it
+        is; what the socket doesn't take, or all of it while the transport
+        holds data, is given to C{write} as L{bytes}.
+        """
+        view = memoryview(b"0123456789")[2:8]
+        server = fakeServer(FakeSocket(room=2))
+        kvtransport.directSender(server)(view)
+        self.assertEqual([bytes(piece) for piece in server.socket.sent],
+                         [b"23"])
+        self.assertEqual(server.written, [b"4567"])
+        self.assertIs(type(server.written[0]), bytes)
+        server = fakeServer(FakeSocket())
+        server.dataBuffer = b"x"
+        kvtransport.directSender(server)(view)
+        self.assertEqual(server.written, [b"234567"])
+        self.assertIs(type(server.written[0]), bytes)

@@ -6,6 +6,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
+from kvtwist.protocol import writer
 from kvtwist.protocol.writer import EndOfTurn, TurnWriter
 
 
@@ -106,3 +107,75 @@ class TurnWriterTests(SynchronousTestCase):
         self.clock.advance(0)
         self.assertEqual(sent, [b"b"])
         self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+
+
+class StreamTests(SynchronousTestCase):
+    """
+    A big reply is given to the transport a slice at a time, as it drains.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.stats = Counted()
+        self.transport = StringTransport()
+        # What the transport holds unsent: all it was given since the last
+        # drain().
+        self.drainedAt = 0
+        self.writer = TurnWriter(
+            self.transport, EndOfTurn(self.clock), None, self.stats,
+            lambda: len(self.transport.value()) - self.drainedAt)
+
+    def drain(self):
+        self.drainedAt = len(self.transport.value())
+        self.writer.drained()
+
+    def test_slices(self):
+        """
+        A reply of L{writer.LARGE} bytes or more, held with others, is not
+        joined to them: a slice of L{writer.SLICE} bytes is given while
+        the transport holds less than that; L{TurnWriter.drained} gives
+        more; what is written meanwhile waits behind it; all arrive in
+        order and counted.
+        """
+        big = bytes(range(256)) * (writer.LARGE // 256 + 3)
+        self.writer.held += [b"$%d\r\n" % (len(big),), big, b"\r\n"]
+        self.writer.release()
+        self.assertTrue(self.writer.streaming())
+        first = self.transport.value()
+        self.assertEqual(first, b"$%d\r\n" % (len(big),) + big[:writer.SLICE])
+        self.writer.write(b"+PONG\r\n")
+        self.assertEqual(self.transport.value(), first)
+        self.writer.drained()
+        self.assertEqual(self.transport.value(), first)
+        drains = 0
+        while self.writer.streaming():
+            self.drain()
+            drains += 1
+        # One slice a drain; the last, short, takes the rest with it.
+        self.assertEqual(drains, len(big) // writer.SLICE)
+        expected = b"$%d\r\n%s\r\n+PONG\r\n" % (len(big), big)
+        self.assertEqual(self.transport.value(), expected)
+        self.assertEqual(self.stats.netOutput, len(expected))
+
+    def test_finish(self):
+        """
+        L{TurnWriter.finish} (before a close) gives the transport all that
+        is streaming at once.
+        """
+        big = b"v" * writer.LARGE
+        self.writer.write(big)
+        self.assertTrue(self.writer.streaming())
+        self.writer.held.append(b"+OK\r\n")
+        self.writer.finish()
+        self.assertFalse(self.writer.streaming())
+        self.assertEqual(self.transport.value(), big + b"+OK\r\n")
+
+    def test_discard(self):
+        """
+        L{TurnWriter.discard} drops what is streaming.
+        """
+        self.writer.write(b"v" * writer.LARGE)
+        self.writer.discard()
+        self.assertFalse(self.writer.streaming())
+        self.drain()
+        self.assertEqual(self.transport.value(), b"v" * writer.SLICE)
