@@ -16,7 +16,7 @@ A blocked client
 ========="""
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from zope.interface import implementer
@@ -47,7 +47,7 @@ _BULK_HEADS = tuple(b"$%d\r\n" % (n,) for n in range(_HEADS))
 _OK_LINE = resp.render(OK)
 
 
-@implementer(IPushProducer)
+@implementer(IPushProducer, IHalfCloseableProtocol)
 class KVProtocol(LineReceiver):
     """
     One client connection.
@@ -223,6 +223,21 @@ class KVProtocol(LineReceiver):
         The transport is going away.
         """
         self._closing = True
+
+    def readConnectionLost(self):
+        """
+        The client closed its side (C{printf 'GET k\\n' | nc -N host
+        port}): what it sent still gets its replies, then the connection
+        closes, as when the client sends C{QUIT}.  A reply that comes later
+        (from a cluster, or after an fsync) is not lost with the
+        connection.  A blocked client is closed now, as Redis does.
+        """
+        self.finish("closed by the client")
+
+    def writeConnectionLost(self):
+        """
+        Nothing: this side is never closed alone.
+        """
 
     # -- input --------------------------------------------------------------
 

@@ -395,6 +395,23 @@ class RespProtocolTests(ConnectedMixin, SynchronousTestCase):
         self.factory.service.fire()
         self.assertEqual(self.transport.value(), b"+OK\r\n$1\r\n1\r\n")
 
+    def test_halfCloseWaitsForReplies(self):
+        """
+        A client that closes its side after its requests (C{printf ... |
+        nc -N}) still gets the replies that come later (here, a write's
+        after its fsync), then the connection closes.
+        """
+        self.factory.service.durable = True
+        self.send(b"SET a 1\nGET a\n")
+        self.proto.readConnectionLost()
+        self.assertEqual(self.transport.value(), b"")
+        self.assertTrue(self.transport.connected)
+        self.factory.service.fire()
+        self.assertEqual(self.transport.value(),
+                         b"Added key 'a' with value '1'\r\n1\r\n")
+        self.assertFalse(self.transport.connected)
+        self.assertEqual(self.proto.disconnectReason, "closed by the client")
+
     def test_backpressureStopsReading(self):
         """
         A write whose reply is a L{Backpressure} (the log is far behind)
