@@ -230,9 +230,18 @@ class KVProtocol(LineReceiver):
         port}): what it sent still gets its replies, then the connection
         closes, as when the client sends C{QUIT}.  A reply that comes later
         (from a cluster, or after an fsync) is not lost with the
-        connection.  A blocked client is closed now, as Redis does.
+        connection.  A blocked client is closed now, as Redis does.  It
+        counts as the client's close, not the server's (no
+        L{disconnectReason}).
         """
-        self.finish("closed by the client")
+        if self._closing:
+            return
+        if self.blocked:
+            self._closing = True
+            self.framer.discard()
+            self._finishClose()
+            return
+        self._closeAfterOutput()
 
     def writeConnectionLost(self):
         """

@@ -410,7 +410,10 @@ class RespProtocolTests(ConnectedMixin, SynchronousTestCase):
         self.assertEqual(self.transport.value(),
                          b"Added key 'a' with value '1'\r\n1\r\n")
         self.assertFalse(self.transport.connected)
-        self.assertEqual(self.proto.disconnectReason, "closed by the client")
+        # The client's close, not the server's.
+        self.assertIsNone(self.proto.disconnectReason)
+        lose(self.proto)
+        self.assertEqual(self.factory.stats.closedByServer, 0)
 
     def test_backpressureStopsReading(self):
         """
