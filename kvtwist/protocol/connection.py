@@ -234,14 +234,7 @@ class KVProtocol(LineReceiver):
         counts as the client's close, not the server's (no
         L{disconnectReason}).
         """
-        if self._closing:
-            return
-        if self.blocked:
-            self._closing = True
-            self.framer.discard()
-            self._finishClose()
-            return
-        self._closeAfterOutput()
+        self._closeWhenAnswered()
 
     def writeConnectionLost(self):
         """
@@ -914,6 +907,15 @@ class KVProtocol(LineReceiver):
         if self._closing:
             return
         self.disconnectReason = why
+        self._closeWhenAnswered()
+
+    def _closeWhenAnswered(self):
+        """
+        L{finish} and L{readConnectionLost}: close once the replies owed
+        are sent; a blocked client now.
+        """
+        if self._closing:
+            return
         if self.blocked:
             self._closing = True
             self.framer.discard()
