@@ -16,7 +16,7 @@ Redis does.
 from typing import Callable, List, Optional, Union
 
 from kvtwist.commands.registry import group
-from kvtwist.commands.lists import _side, parseMpop
+from kvtwist.commands.lists import _side, parseMpop, popFirst
 from kvtwist.replies import NULL_ARRAY, SYNTAX, WRONGTYPE, Error
 from kvtwist.store import WrongType
 from kvtwist.store import longdouble
@@ -211,10 +211,9 @@ def blmpop(ctx, args):
     if parsed.__class__ is not tuple:
         return parsed
     keys, left, count = parsed
-    store = ctx.store
-    for key in keys:
-        if store.llen(key):
-            return [key, store.pop(key, count, left)]
+    popped = popFirst(ctx.store, keys, left, count)
+    if popped is not None:
+        return popped
     return block(ctx, keys, timeout, _popper(left, count))
 
 

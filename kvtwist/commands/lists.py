@@ -157,11 +157,19 @@ def lmpop(ctx, args):
     if parsed.__class__ is not tuple:
         return parsed
     keys, left, count = parsed
-    store = ctx.store
+    popped = popFirst(ctx.store, keys, left, count)
+    return NULL_ARRAY if popped is None else popped
+
+
+def popFirst(store, keys: List[bytes], left: bool, count: int):
+    """
+    C{[key, elements]} popped from the first of C{keys} that holds a
+    non-empty list (LMPOP, and BLMPOP before it blocks), or L{None}.
+    """
     for key in keys:
         if store.llen(key):
             return [key, store.pop(key, count, left)]
-    return NULL_ARRAY
+    return None
 
 
 def parseMpop(args: List[bytes]):
