@@ -246,7 +246,9 @@ class IBackend(Interface):
         @param name: the command name as sent (L{bytes}, any case).
         @param args: the arguments (L{list} of L{bytes}), without the name.
         @return: a neutral reply (L{kvtwist.replies}), or a
-            L{twisted.internet.defer.Deferred} that fires with one.  It
+            L{twisted.internet.defer.Deferred} that fires with one, or a
+            L{kvtwist.replies.Later} (the same, cheaper; never for a
+            blocking command, never L{kvtwist.replies.NO_REPLY}).  It
             never raises and the Deferred never fails: every problem is an
             error reply.  Callers keep replies in request order whatever
             fires first.  A L{Backpressure} Deferred also asks the caller

@@ -19,8 +19,13 @@ To keep the hot path cheap, plain Python values are replies too:
     - L{Verbatim}: a bulk of text meant for people (C{INFO}, C{CLIENT LIST})
 
 A reply may also be a L{twisted.internet.defer.Deferred} firing with one of
-these; the protocol keeps replies in request order.
+these, or a L{Later} (the same promise without a Deferred's cost); the
+protocol keeps replies in request order.
 """
+
+from typing import Callable
+
+from twisted.internet.defer import Deferred
 
 
 class Status(str):
@@ -80,6 +85,56 @@ class NullArray:
 
 #: The null array.
 NULL_ARRAY = NullArray()
+
+
+class Later:
+    """
+    A reply that comes later, for a backend that gives many of them: a
+    cluster front end answers each routed command with one.  It is a
+    Deferred's promise at a fraction of its cost: it fires once, with a
+    neutral reply (never L{NO_REPLY}, never a failure), and has at most
+    one receiver, a callable that must not raise.
+
+    @ivar done: whether it fired.
+    @ivar result: its reply, once it fired with no receiver yet.
+    """
+
+    __slots__ = ("done", "result", "_receiver")
+
+    def __init__(self):
+        self.done = False
+        self._receiver = None
+
+    def then(self, receiver: Callable[[object], None]) -> None:
+        """
+        Call C{receiver} with the reply: now if it came, else when it
+        comes.  (Set once: a second receiver replaces the first.)
+        """
+        if self.done:
+            receiver(self.result)
+        else:
+            self._receiver = receiver
+
+    def fire(self, reply) -> None:
+        """
+        The reply came (once: L{done} must be false).
+        """
+        self.done = True
+        receiver = self._receiver
+        if receiver is None:
+            self.result = reply
+        else:
+            self._receiver = None
+            receiver(reply)
+
+    def asDeferred(self) -> Deferred:
+        """
+        A new Deferred firing with the reply, for code that chains
+        Deferreds (this is its receiver).
+        """
+        d = Deferred()
+        self.then(d.callback)
+        return d
 
 
 class NoReply:

@@ -33,7 +33,7 @@ from kvtwist.protocol.subscribed import SubscribedMode
 from kvtwist.protocol.writer import LARGE as STREAMED, TurnWriter
 from kvtwist.commands.context import ConnectionFigures
 from kvtwist.replies import (
-    NO_REPLY, OK, PLAIN, Error, Pushes, SetReply, Status)
+    NO_REPLY, OK, PLAIN, Error, Later, Pushes, SetReply, Status)
 
 TOO_BIG_INLINE = Error(framing.TOO_BIG_INLINE)
 
@@ -45,6 +45,11 @@ _BULK_HEADS = tuple(b"$%d\r\n" % (n,) for n in range(_HEADS))
 
 #: RESP's C{+OK}, the reply of every SET.
 _OK_LINE = resp.render(OK)
+
+#: How a L{Later} reply is rendered, by protocol version (made once, not
+#: once per reply).
+_RENDER_LATER = {2: lambda reply: resp.render(reply, 2),
+                 3: lambda reply: resp.render(reply, 3)}
 
 
 @implementer(IPushProducer, IHalfCloseableProtocol)
@@ -484,6 +489,19 @@ class KVProtocol(LineReceiver):
                 data = render(reply, state.protover)
                 if self._subscribedMode():
                     execute = self._backend.execute
+            elif isinstance(reply, Later):
+                # A backend's reply that comes later (a cluster front
+                # end's, from a node): in its place in the queue, rendered
+                # in the protocol version of now.  (See _emitLater: never
+                # heavy, never blocking.)
+                self.replies.later(reply, _RENDER_LATER[state.protover])
+                if self._subscribedMode():
+                    execute = self._backend.execute
+                if state.afterReply and self._afterReply():
+                    break
+                if state.authenticated is not authenticated:
+                    break
+                continue
             else:
                 data = None
             if data is not None:
@@ -566,7 +584,7 @@ class KVProtocol(LineReceiver):
                 # CLIENT REPLY ON: answered.
                 self._emitLater(name, reply,
                                 lambda r, p=protover: resp.render(r, p))
-            elif isinstance(reply, Deferred):
+            elif isinstance(reply, (Deferred, Later)):
                 # Dropped once it fires, keeping the order of the rest.
                 self._emitLater(name, reply, lambda r: b"")
                 if self.blocked:
@@ -673,12 +691,12 @@ class KVProtocol(LineReceiver):
 
     def _emitLater(self, name: bytes, reply, render) -> bool:
         """
-        Queue C{reply} (a Deferred, or a large reply); it is I{heavy} if it
-        is large, the Deferred of a command the table marks heavy (C{KEYS}
-        or C{PRINT} on a big store, computed in the thread pool), or a
-        L{Backpressure} (a write waiting for the log to catch up), as
-        opposed to a write waiting for its fsync or any reply a backend
-        gives later.  Until a heavy reply is rendered this client's next
+        Queue C{reply} (a Deferred, a L{Later}, or a large reply); it is
+        I{heavy} if it is large, the Deferred of a command the table marks
+        heavy (C{KEYS} or C{PRINT} on a big store, computed in the thread
+        pool), or a L{Backpressure} (a write waiting for the log to catch
+        up), as opposed to a write waiting for its fsync or any reply a
+        backend gives later.  Until a heavy reply is rendered this client's next
         requests wait unread, so a pipeline of them holds one snapshot at a
         time, not hundreds, and a writer slowed down by the log sends
         nothing more meanwhile; other Deferred replies don't stop the
@@ -689,6 +707,10 @@ class KVProtocol(LineReceiver):
         if reply is NO_REPLY:
             return False
         blocking = False
+        if isinstance(reply, Later):
+            # Never heavy, never blocking, never NO_REPLY.
+            self.replies.later(reply, render)
+            return False
         if isinstance(reply, Deferred):
             cmd = commands.lookup(name)
             heavy = (cmd is not None and cmd.heavy) or (

@@ -6,18 +6,19 @@ whatever order they become ready in.
 A reply is ready when its bytes are known.  Most are ready at once and pass
 straight through to the connection's writer.  Some are not: a Deferred (a
 write waiting for its fsync under C{--fsync always}, C{KEYS} on a big store
-computed in a thread) or a large reply rendered off the reactor thread.  From
+computed in a thread), a L{kvtwist.replies.Later} (a cluster front end's
+reply from a node) or a large reply rendered off the reactor thread.  From
 the first reply that is not ready on, replies wait in the queue, and leave
 as soon as every reply before them has.
 """
 
 from collections import deque
-from typing import Callable, Deque, List, Optional
+from typing import Callable, Deque, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from kvtwist.replies import Error, SetReply
+from kvtwist.replies import Error, Later, SetReply
 
 #: Replies with more elements than this (a list or dict) are rendered off
 #: the reactor thread when there is a C{runInThread}: C{KEYS *} or C{PRINT}
@@ -43,9 +44,10 @@ class ReplyQueue:
     One connection's replies, in request order.
 
     @ivar waiting: the replies waiting behind one that is not ready yet,
-        oldest first, as C{[ready, data]} entries; empty when every reply
-        so far has been passed on.  Its truth is the cheap test of whether
-        a ready reply may go straight out.
+        oldest first: the bytes of a ready one, a L{_Later} for one that
+        is not; empty when every reply so far has been passed on.  Its
+        truth is the cheap test of whether a ready reply may go straight
+        out.
     @ivar heavy: how many heavy replies (see L{later}) are not rendered
         yet.
     """
@@ -67,7 +69,7 @@ class ReplyQueue:
         @param heavyDone: called when the last heavy reply is rendered.
         @param emptied: called when replies that waited have all left.
         """
-        self.waiting: Deque[List] = deque()
+        self.waiting: Deque = deque()
         self.heavy = 0
         self._send = send
         self._runInThread = runInThread
@@ -80,32 +82,32 @@ class ReplyQueue:
         A ready reply: send it now if nothing waits, else queue it.
         """
         if self.waiting:
-            self.waiting.append([True, data])
+            self.waiting.append(data)
         else:
             self._send(data)
 
     def later(self, reply, render: Callable[[object], bytes],
               heavy: bool = False) -> None:
         """
-        A reply that is not ready: a Deferred, or a large reply (see
-        L{isLarge}).  Its bytes take their place in the order once C{reply}
-        fires and C{render} has made them of it, off the reactor thread if
-        it is large.  A C{heavy} one counts in L{heavy} until rendered (the
-        connection stops reading meanwhile).
+        A reply that is not ready: a Deferred, a L{Later}, or a large reply
+        (see L{isLarge}).  Its bytes take their place in the order once
+        C{reply} fires and C{render} has made them of it, off the reactor
+        thread if it is large.  A C{heavy} one counts in L{heavy} until
+        rendered (the connection stops reading meanwhile).
         """
-        entry = [False, b""]
+        entry = _Later(self, render, heavy)
         self.waiting.append(entry)
         if heavy:
             self.heavy += 1
-        later = _Later(self, entry, render, heavy)
-        if isinstance(reply, Deferred):
-            # One pair of callbacks, bound methods of one small object: this
-            # runs for every reply a backend gives later (a cluster front
-            # end's, each of them), and three closures and two callback
-            # entries cost as much as the Deferred itself.
-            reply.addCallbacks(later.done, later.failed)
+        if isinstance(reply, Later):
+            # A backend's reply that comes later (a cluster front end's,
+            # each of them): the entry is its receiver, no Deferred.
+            reply.then(entry.done)
+        elif isinstance(reply, Deferred):
+            # One pair of callbacks, bound methods of the entry.
+            reply.addCallbacks(entry.done, entry.failed)
         else:
-            later.done(reply)
+            entry.done(reply)
 
     def _drain(self) -> None:
         """
@@ -113,10 +115,16 @@ class ReplyQueue:
         """
         waiting = self.waiting
         parts = []
-        while waiting and waiting[0][0]:
-            parts.append(waiting.popleft()[1])
+        while waiting:
+            head = waiting[0]
+            if head.__class__ is _Later:
+                head = head.data
+                if head is None:
+                    break
+            parts.append(head)
+            waiting.popleft()
         if parts:
-            self._send(b"".join(parts))
+            self._send(parts[0] if len(parts) == 1 else b"".join(parts))
         if not waiting and self._emptied is not None:
             self._emptied()
 
@@ -132,15 +140,17 @@ class ReplyQueue:
 
 class _Later:
     """
-    A reply of a L{ReplyQueue} that is not ready yet: its entry in the
+    A reply of a L{ReplyQueue} that is not ready yet: its place in the
     queue, and how its bytes are made once its value comes.
+
+    @ivar data: its bytes, or L{None} until they are known.
     """
 
-    __slots__ = ("queue", "entry", "render", "heavy")
+    __slots__ = ("queue", "data", "render", "heavy")
 
-    def __init__(self, queue: ReplyQueue, entry: List, render, heavy: bool):
+    def __init__(self, queue: ReplyQueue, render, heavy: bool):
         self.queue = queue
-        self.entry = entry
+        self.data = None
         self.render = render
         self.heavy = heavy
 
@@ -165,9 +175,7 @@ class _Later:
         """
         Its bytes are known: send what is ready at the head of the queue.
         """
-        entry = self.entry
-        entry[1] = data
-        entry[0] = True
+        self.data = data
         queue = self.queue
         try:
             queue._drain()

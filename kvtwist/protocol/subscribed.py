@@ -16,7 +16,7 @@ from typing import Callable, List
 from twisted.internet.defer import Deferred
 
 from kvtwist.commands.registry import lookup
-from kvtwist.replies import PONG, Error
+from kvtwist.replies import PONG, Error, Later
 
 #: What a RESP2 client in subscribed mode may run.
 ALLOWED = frozenset(["SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE",
@@ -89,6 +89,8 @@ class SubscribedMode:
             return refusal(cmd.name, args)
         reply = backend.execute(ctx, name, args)
         if cmd.name == "PING":
+            if isinstance(reply, Later):
+                reply = reply.asDeferred()
             if isinstance(reply, Deferred):
                 return reply.addCallback(_pong)
             return _pong(reply)

@@ -19,7 +19,7 @@ from kvtwist.backends.memory import MemoryBackend
 from kvtwist.commands import ClientState, Context
 from kvtwist.dialects.resp import encodeCommand
 from kvtwist.interfaces import IBackend
-from kvtwist.replies import OK, Error
+from kvtwist.replies import NO_REPLY, OK, Error, Later
 from kvtwist.factory import Config, KVFactory
 from kvtwist.stats import IBackendStats
 from kvtwist.store import Store
@@ -299,17 +299,34 @@ class LaterBackend:
     @ivar executed: how many commands it was given.
     """
 
-    def __init__(self, inner, clock, delays=(0.003, 0.001, 0.002)):
+    def __init__(self, inner, clock, delays=(0.003, 0.001, 0.002),
+                 lightly=False):
+        """
+        @param lightly: answer with a L{Later} rather than a Deferred where
+            one may be used (not for a blocking command, nor
+            L{NO_REPLY}, nor when the inner backend's reply is a Deferred).
+        """
         self.inner = inner
         self.clock = clock
         self._delays = itertools.cycle(delays)
+        self._lightly = lightly
         self.executed = 0
+        self.lightAnswers = 0
         self.hub = getattr(inner, "hub", None)
 
     def execute(self, ctx, name, args):
         self.executed += 1
         reply = self.inner.execute(ctx, name, args)
-        return deferLater(self.clock, next(self._delays), lambda: reply)
+        delay = next(self._delays)
+        command = commands.lookup(name)
+        if self._lightly and reply is not NO_REPLY and \
+                not isinstance(reply, Deferred) and \
+                not (command is not None and command.blocking):
+            self.lightAnswers += 1
+            later = Later()
+            self.clock.callLater(delay, later.fire, reply)
+            return later
+        return deferLater(self.clock, delay, lambda: reply)
 
     def endTurn(self):
         self.inner.endTurn()
@@ -332,6 +349,27 @@ class LaterCommandTests(test_commands.CommandTests):
         return LaterBackend(MemoryBackend(store), self.reactor)
 
     def reply(self, result):
+        self.assertIsInstance(result, Deferred)
+        self.assertNoResult(result)
+        self.reactor.advance(1)
+        return self.successResultOf(result)
+
+
+class LightLaterCommandTests(test_commands.CommandTests):
+    """
+    The whole command test-suite, through L{LaterBackend} answering with
+    L{Later} replies where it may: the same.
+    """
+
+    def makeBackend(self, store):
+        self.reactor = Clock()
+        return LaterBackend(MemoryBackend(store), self.reactor,
+                            lightly=True)
+
+    def reply(self, result):
+        if isinstance(result, Later):
+            self.assertFalse(result.done)
+            result = result.asDeferred()
         self.assertIsInstance(result, Deferred)
         self.assertNoResult(result)
         self.reactor.advance(1)
@@ -498,6 +536,8 @@ class LaterProtocolTests(SynchronousTestCase):
         self.patch(connection, "time", _Time)
         self.patch(server, "time", _Time)
 
+    lightly = False
+
     def session(self, data: bytes, later: bool):
         """
         Send C{data} in one read to a new server, through the memory
@@ -513,7 +553,7 @@ class LaterProtocolTests(SynchronousTestCase):
         store = Store(lambda: 1700000000000.0)
         backend = MemoryBackend(store)
         if later:
-            backend = LaterBackend(backend, clock)
+            backend = LaterBackend(backend, clock, lightly=self.lightly)
         factory = KVFactory(store, None, Config(), clock=clock,
                             backend=backend)
         addr = IPv4Address("TCP", "127.0.0.1", 40000)
@@ -605,3 +645,21 @@ class LaterProtocolTests(SynchronousTestCase):
                          len(words) - SUBSCRIBED_REFUSALS)
         self.assertEqual(self.written, b"")
         self.assertEqual(written, expected)
+
+
+class LightLaterProtocolTests(LaterProtocolTests):
+    """
+    The same, the backend answering with L{Later} replies where it may.
+    """
+
+    lightly = True
+
+    def test_mostlyLight(self):
+        """
+        Most replies of L{CORPUS} were L{Later} ones (so the tests above
+        are about them).
+        """
+        data = b"".join(encodeCommand(*[w.encode() for w in words])
+                        for words in CORPUS)
+        _, backend, _ = self.session(data, later=True)
+        self.assertGreater(backend.lightAnswers, backend.executed * 0.8)

@@ -6,7 +6,7 @@ them.
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist.dialects import jsonlines, resp, text
-from kvtwist.replies import NULL_ARRAY, PLAIN
+from kvtwist.replies import NULL_ARRAY, PLAIN, Later
 
 
 class NullArrayTests(SynchronousTestCase):
@@ -37,3 +37,49 @@ class NullArrayTests(SynchronousTestCase):
         """
         self.assertIn(type(NULL_ARRAY), PLAIN)
         self.assertFalse(NULL_ARRAY)
+
+
+class LaterTests(SynchronousTestCase):
+    """
+    L{Later}: a reply that comes later, to one receiver.
+    """
+
+    def test_receiverFirst(self):
+        """
+        A receiver set before the reply comes is called when it does, once.
+        """
+        later, got = Later(), []
+        later.then(got.append)
+        self.assertEqual((got, later.done), ([], False))
+        later.fire(b"v")
+        self.assertEqual((got, later.done), ([b"v"], True))
+
+    def test_replyFirst(self):
+        """
+        A reply that came before its receiver is given to it at once.
+        """
+        later, got = Later(), []
+        later.fire(None)
+        later.then(got.append)
+        self.assertEqual(got, [None])
+
+    def test_asDeferred(self):
+        """
+        L{Later.asDeferred} gives a Deferred firing with the reply, before
+        or after it came.
+        """
+        later = Later()
+        d = later.asDeferred()
+        self.assertNoResult(d)
+        later.fire(3)
+        self.assertEqual(self.successResultOf(d), 3)
+        done = Later()
+        done.fire(4)
+        self.assertEqual(self.successResultOf(done.asDeferred()), 4)
+
+    def test_notPlain(self):
+        """
+        It is not a plain reply: connections queue it.
+        """
+        self.assertNotIn(Later, PLAIN)
+

@@ -9,6 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from kvtwist.dialects.resp import render
 from kvtwist.protocol import replyqueue
 from kvtwist.protocol.replyqueue import ReplyQueue
+from kvtwist.replies import Later
 from kvtwist.test.test_store import PendingRunner
 
 
@@ -60,6 +61,29 @@ class ReplyQueueTests(SynchronousTestCase):
         self.assertEqual(self.emptied, 1)
         self.queue.add(b"5")
         self.assertEqual(self.sent, [b"1234", b"5"])
+
+    def test_orderBehindLaters(self):
+        """
+        L{Later} replies keep their place as Deferreds do, mixed with
+        Deferreds and ready replies; one that fired before it was queued
+        is ready at once; an empty rendering takes its turn too.
+        """
+        first, second, third = Later(), Deferred(), Later()
+        fired = Later()
+        fired.fire(b"0")
+        self.queue.later(fired, lambda r: r)
+        self.assertEqual(self.sent, [b"0"])
+        self.queue.later(first, lambda r: r)
+        self.queue.later(second, lambda r: r)
+        self.queue.add(b"3")
+        self.queue.later(third, lambda r: b"")
+        self.queue.add(b"4")
+        third.fire(b"ignored")
+        second.callback(b"2")
+        self.assertEqual(self.sent, [b"0"])
+        first.fire(b"1")
+        self.assertEqual(self.sent, [b"0", b"1234"])
+        self.assertFalse(self.queue.waiting)
 
     def test_largeRenderedElsewhere(self):
         """
