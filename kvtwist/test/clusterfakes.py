@@ -61,6 +61,7 @@ COMMAND_REPLY = [
     _commandEntry(b"watch", -2, ["noscript", "fast"], 1, -1, 1),
     _commandEntry(b"shutdown", -1, ["admin", "noscript"], 0, 0, 0),
     _commandEntry(b"get", 2, ["readonly", "fast"], 1, 1, 1),
+    _commandEntry(b"pfadd", -2, ["write", "denyoom", "fast"], 1, 1, 1),
     # As a node older than Redis 7 describes a command whose keys move.
     [b"sort", -2, [Status("write"), Status("movablekeys")], 1, 1, 1],
 ]

@@ -14,7 +14,7 @@ from kvtwist.backends.cluster.router import Router
 from kvtwist.backends.cluster.slots import SLOTS, keySlot
 from kvtwist.commands import ClientState, Context
 from kvtwist.interfaces import IBackend
-from kvtwist.replies import OK, QUEUED, Error, Verbatim
+from kvtwist.replies import OK, QUEUED, Error, Later, Verbatim
 from kvtwist.factory import Config, KVFactory
 from kvtwist.test.clusterfakes import FakeCluster
 from kvtwist.test.test_cluster_router import keyOn
@@ -53,6 +53,8 @@ class BackendTestCase(SynchronousTestCase):
         """
         words = [w if isinstance(w, bytes) else w.encode() for w in words]
         reply = self.backend.execute(ctx or self.ctx, words[0], words[1:])
+        if isinstance(reply, Later):
+            reply = reply.asDeferred()
         if isinstance(reply, Deferred):
             self.settle()
             result = []
@@ -69,7 +71,9 @@ class BackendTestCase(SynchronousTestCase):
         words = [w if isinstance(w, bytes) else w.encode() for w in words]
         reply = self.backend.execute(ctx or self.ctx, words[0], words[1:])
         result = []
-        if isinstance(reply, Deferred):
+        if isinstance(reply, Later):
+            reply.then(result.append)
+        elif isinstance(reply, Deferred):
             reply.addCallback(result.append)
         else:
             result.append(reply)
@@ -164,16 +168,45 @@ class RoutedTests(BackendTestCase):
         node = self.cluster.owners[keySlot(b"k")]
         self.assertEqual(node.data, {b"k": b"v"})
 
+    def test_singleKeyIsLater(self):
+        """
+        A command whose one key is its first argument is answered with a
+        L{Later}, not a Deferred, that fires with the node's reply.
+        """
+        ctx = self.ctx
+        reply = self.backend.execute(ctx, b"SET", [b"k", b"v"])
+        self.assertIsInstance(reply, Later)
+        self.assertNotIsInstance(reply, Deferred)
+        got = []
+        reply.then(got.append)
+        self.settle()
+        self.assertEqual(got, [OK])
+
+    def test_whileLearningCommands(self):
+        """
+        A command only the nodes know, run while their C{COMMAND} reply is
+        awaited, waits for it, then is routed: its Deferred fires with
+        the node's reply (not with a L{Later}).
+        """
+        backend = ClusterBackend(self.router, "redis-cluster://x:1")
+        backend.loadSpecs()
+        reply = backend.execute(self.ctx, b"PFADD", [b"h", b"v"])
+        self.assertIsInstance(reply, Deferred)
+        self.settle()
+        result = self.successResultOf(reply)
+        self.assertIsInstance(result, Error)  # the fake has no PFADD
+        node = self.cluster.owners[keySlot(b"h")]
+        self.assertEqual(node.commands(b"PFADD"), [[b"PFADD", b"h", b"v"]])
+
     def test_nodeOnlyCommand(self):
         """
         A command kvtwist's table doesn't have but the nodes do goes to
         its key's node.
         """
-        reply = self.call("HSET", "h", "f", "v")
+        reply = self.call("PFADD", "h", "v")
         node = self.cluster.owners[keySlot(b"h")]
-        self.assertEqual(node.commands(b"HSET"), [[b"HSET", b"h", b"f",
-                                                   b"v"]])
-        self.assertIsInstance(reply, Error)  # the fake has no hashes
+        self.assertEqual(node.commands(b"PFADD"), [[b"PFADD", b"h", b"v"]])
+        self.assertIsInstance(reply, Error)  # the fake has no PFADD
 
     def test_crossslot(self):
         """

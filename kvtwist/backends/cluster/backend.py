@@ -39,7 +39,7 @@ from kvtwist.backends.cluster.slots import SLOTS, keySlot
 from kvtwist.backends.cluster.specs import CommandSpec, parseCommandReply
 from kvtwist.commands import TABLE, Context, errorReply
 from kvtwist.interfaces import IBackend
-from kvtwist.replies import OK, Error
+from kvtwist.replies import OK, Error, Later
 from kvtwist.stats import BackendFigures, IBackendStats
 
 CROSSSLOT = Error("CROSSSLOT Keys in request don't hash to the same slot")
@@ -132,13 +132,18 @@ class Entry:
     @ivar spec: the L{CommandSpec} routing uses.
     @ivar noauth: whether it may run before authentication.
     @ivar label: the name it is counted under.
+    @ivar single: whether its one key is its first argument (and its reply
+        needs no shaping): L{ClusterBackend.execute} sends it to its slot
+        itself, the reply a L{Later}.
     """
 
     __slots__ = ("handler", "command", "spec", "noauth", "label", "write",
-                 "arity")
+                 "arity", "single")
 
-    def __init__(self, handler: Callable, command, spec: CommandSpec):
+    def __init__(self, handler: Callable, command, spec: CommandSpec,
+                 single: bool = False):
         self.handler = handler
+        self.single = single
         self.command = command
         self.spec = spec
         self.arity = spec.arity
@@ -239,6 +244,15 @@ class ClusterBackend:
         n = len(args) + 1
         if (n != arity) if arity > 0 else (n < -arity):
             return replies.wrongArity(entry.label)
+        if entry.single:
+            # The most common command, a key's (GET, SET...), inline: to
+            # its slot, its reply a Later, not a Deferred.
+            key = args[0]
+            if b"{" in key:
+                slot = keySlot(key)
+            else:
+                slot = _crc(key, 0) & 16383
+            return self.router.sendLater([name] + args, slot, entry.write)
         return entry.handler(ctx, name, args, entry)
 
     def endTurn(self) -> None:
@@ -296,9 +310,11 @@ class ClusterBackend:
         else:
             handler = self._routed
         label = upper.decode("ascii", "replace")
+        single = handler == self._single
         if label in SHAPERS or hasDoubles(label):
             handler = _shaped(handler, label, self.router)
-        entry = Entry(handler, command, spec)
+            single = False
+        entry = Entry(handler, command, spec, single)
         if len(self._entries) < 4096:
             self._entries[name] = entry
         return entry
@@ -316,7 +332,11 @@ class ClusterBackend:
 
     def _known(self, ctx: Context, name: bytes, args: List[bytes]):
         if self._entry(name) is not None:
-            return self.execute(ctx, name, args)
+            reply = self.execute(ctx, name, args)
+            if isinstance(reply, Later):
+                # (Called back by a Deferred, or for a session.)
+                return reply.asDeferred()
+            return reply
         factory = ctx.factory
         if factory is not None:
             factory.stats.unknown += 1

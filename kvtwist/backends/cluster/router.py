@@ -42,7 +42,7 @@ from kvtwist.backends.cluster.shapes import redis70Double, shortestDouble
 from kvtwist.backends.cluster.slots import (
     SLOTS, Address, SlotTable, parseAddress, parseClusterSlots)
 from kvtwist.protocol.writer import EndOfTurn
-from kvtwist.replies import Error
+from kvtwist.replies import Error, Later
 
 #: Connections per node, requests spread over them by slot.
 POOL_SIZE = 2
@@ -101,10 +101,12 @@ class Node:
         return "<Node %s>" % (self.address,)
 
 
-class Request:
+class Request(Later):
     """
     A request on its way to the cluster: an entry of a connection's queue
-    (see L{kvtwist.backends.cluster.connection}).
+    (see L{kvtwist.backends.cluster.connection}), and the L{Later} reply
+    of the command it carries (L{Router.sendLater}), or, for code that
+    chains Deferreds, L{deferred}'s.
 
     @ivar data: the command and its arguments as RESP (C{argv}, not kept).
     @ivar slot: its hash slot, or L{None} for a request to L{node}.
@@ -113,8 +115,7 @@ class Request:
     @ivar raw: whether its reply is wanted as it is (no redirection
         followed: the router's own requests).
     @ivar born: when it was made (the clock's seconds).
-    @ivar deferred: fires with its reply, or an error reply.
-    @ivar done: whether C{deferred} fired.
+    @ivar done: whether it was answered (its reply or an error reply).
     @ivar connection: the connection it was last queued on.
     @ivar marker: the C{WAIT} that will confirm it, if any.
     @ivar reply: its reply, kept while the C{WAIT} is awaited.
@@ -126,8 +127,8 @@ class Request:
     # attributes, defaults that an instance overrides in its own
     # __dict__ (made only then): a request is made for every command, and
     # each field set in __init__ costs.
-    __slots__ = ("data", "slot", "write", "born", "deferred", "done",
-                 "connection", "marker", "__dict__")
+    __slots__ = ("data", "slot", "write", "born", "connection", "marker",
+                 "__dict__")
 
     node: Optional[Node] = None
     raw = False
@@ -138,6 +139,7 @@ class Request:
     pinned = None
     keep = False
     timer = None
+    _deferred = None
 
     def __init__(self, argv: List[bytes], slot: Optional[int], write: bool,
                  born: float, node: Optional[Node] = None, raw: bool = False,
@@ -146,14 +148,25 @@ class Request:
         self.slot = slot
         self.write = write
         self.born = born
-        self.deferred = Deferred()
         self.done = False
+        self._receiver = None
         self.connection = None
         self.marker = None
         if node is not None:
             self.node = node
         if raw:
             self.raw = raw
+
+    @property
+    def deferred(self) -> Deferred:
+        """
+        A Deferred firing with the reply (made on first use, then the
+        same one).
+        """
+        d = self._deferred
+        if d is None:
+            d = self._deferred = self.asDeferred()
+        return d
 
     def enqueueOn(self, connection: NodeConnection) -> None:
         """
@@ -164,11 +177,10 @@ class Request:
 
     def finish(self, reply) -> None:
         """
-        Answer: fire the Deferred (once).
+        Answer (once).
         """
         if not self.done:
-            self.done = True
-            self.deferred.callback(reply)
+            self.fire(reply)
 
     def replied(self, connection: NodeConnection, reply) -> None:
         """
@@ -183,8 +195,7 @@ class Request:
         if self.marker is not None:
             self.reply = reply
             return
-        self.done = True
-        self.deferred.callback(reply)
+        self.fire(reply)
 
     def __repr__(self) -> str:
         return "<Request %r slot=%s>" % (self.data[:60], self.slot)
@@ -439,6 +450,14 @@ class Router:
         @return: a Deferred firing with the reply (an error reply for
             every failure; it never fails).
         """
+        return self.sendLater(argv, slot, write).deferred
+
+    def sendLater(self, argv: List[bytes], slot: int, write: bool
+                  ) -> Request:
+        """
+        L{send}, its reply a L{Later} (the request itself) rather than a
+        Deferred: what a client's command routed to its slot gets.
+        """
         request = Request(argv, slot, write, self._seconds())
         self._inflight.append(request)
         if not self._parkedSlots:
@@ -449,9 +468,9 @@ class Router:
                 if connection is not None:
                     request.connection = connection
                     connection.enqueue(request, request.data, write)
-                    return request.deferred
+                    return request
         self._dispatch(request)
-        return request.deferred
+        return request
 
     def sendToNode(self, address: Address, argv: List[bytes],
                    write: bool = False, raw: bool = False) -> Deferred:
