@@ -11,10 +11,10 @@ causes one event per request: a tenth of what kvtwist spends on a request.
 
 L{KVReactor} keeps what that wrapper provides, the legacy log context
 (C{system} is the connection's log prefix) and the last-resort logging of
-exceptions, but for accepted TCP and UNIX connections it makes that context
-with one dict copy and pushes it with a list append: about a sixth of the
-cost.  Every other selectable (listening ports, the waker, outgoing
-connections) goes through C{callWithLogger} as before.
+exceptions, but for accepted TCP and UNIX connections and outgoing TCP ones
+it makes that context with one dict copy and pushes it with a list append:
+about a sixth of the cost.  Every other selectable (listening ports, the
+waker) goes through C{callWithLogger} as before.
 
 C{twistd kvstore} installs it unless a reactor is already installed (any
 C{twistd --reactor} choice) or C{--stock-reactor} is given; it is also
@@ -36,10 +36,11 @@ except ImportError:  # pragma: no cover - platforms without epoll
 def _acceptedKinds() -> tuple:
     """
     The selectable classes dispatched without C{callWithLogger}: accepted
-    connections, the bulk of the events.
+    connections, the bulk of the events, and outgoing TCP connections (a
+    cluster front end's connections to its nodes).
     """
     from twisted.internet import tcp
-    kinds = [tcp.Server]
+    kinds = [tcp.Server, tcp.Client]
     try:
         from twisted.internet import unix
     except ImportError:  # pragma: no cover - platforms without UNIX sockets

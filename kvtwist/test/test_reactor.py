@@ -138,6 +138,18 @@ class DispatchTests(SynchronousTestCase):
             kind=unix.Server))
         self.assertEqual(seen, [PREFIX])
 
+    def test_outgoingConnections(self):
+        """
+        Outgoing TCP connections (a cluster front end's, to its nodes) get
+        the same treatment.
+        """
+        seen = []
+        self.patch(log, "callWithLogger", None)
+        self.dispatch(fakeServer(
+            lambda: seen.append(context.get(log.ILogContext)["system"]),
+            kind=tcp.Client))
+        self.assertEqual(seen, [PREFIX])
+
     def test_outerContextKept(self):
         """
         The context of an event is the one the poll runs in, plus the
