@@ -1,7 +1,7 @@
 # -*- test-case-name: kvtwist.test.test_blocking -*-
 """
 The blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
-BZPOPMAX.
+BZPOPMAX, BZMPOP.
 
 Each handler first does what the non-blocking command would (a pop from
 the first of its keys that holds something, Redis's C{WRONGTYPE} for a key
@@ -17,6 +17,7 @@ from typing import Callable, List, Optional, Union
 
 from kvtwist.commands.registry import group
 from kvtwist.commands.lists import _side, parseMpop, popFirst
+from kvtwist.commands.zsets import extreme, zpopFirst
 from kvtwist.replies import NULL_ARRAY, SYNTAX, WRONGTYPE, Error
 from kvtwist.store import WrongType
 from kvtwist.store import longdouble
@@ -262,3 +263,36 @@ def bzpopmin(ctx, args):
           "ever).", (1, -2, 1), syntax="BZPOPMAX key [key ...] timeout")
 def bzpopmax(ctx, args):
     return _blockingZpop(ctx, args, True)
+
+
+def _zmpopper(highest: bool, count: int):
+    """
+    The C{serve} of C{BZMPOP}: C{[key, [[member, score], ...]]}, or
+    L{None} while the key holds no sorted set.
+    """
+    def serve(store, key: bytes):
+        try:
+            return zpopFirst(store, [key], highest, count)
+        except WrongType:
+            return None
+    return serve
+
+
+@zcommand("BZMPOP", -5, "write blocking movablekeys",
+          "ZMPOP, waiting for up to TIMEOUT seconds (0: for ever) for one "
+          "of the sorted sets to hold something.", (0, 0, 0),
+          syntax="BZMPOP timeout numkeys key [key ...] MIN | MAX "
+          "[COUNT count]")
+def bzmpop(ctx, args):
+    timeout = parseTimeout(args[0])
+    if timeout.__class__ is Error:
+        return timeout
+    parsed = parseMpop(args[1:], extreme)
+    if parsed.__class__ is not tuple:
+        return parsed
+    keys, highest, count = parsed
+    popped = zpopFirst(ctx.store, keys, highest, count)
+    if popped is not None:
+        return popped
+    return block(ctx, keys, timeout, _zmpopper(highest, count))
+

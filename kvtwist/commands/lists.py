@@ -172,12 +172,15 @@ def popFirst(store, keys: List[bytes], left: bool, count: int):
     return None
 
 
-def parseMpop(args: List[bytes]):
+def parseMpop(args: List[bytes], side=_side):
     """
     The arguments of C{LMPOP} (and of C{BLMPOP} after its timeout):
-    C{numkeys key [key ...] LEFT | RIGHT [COUNT count]}.
+    C{numkeys key [key ...] LEFT | RIGHT [COUNT count]}; with another
+    C{side}, those of C{ZMPOP} (C{MIN | MAX}).
 
-    @return: C{(keys, left, count)}, or the error reply.
+    @param side: the end's word to C{True} or C{False}, L{None} if it is
+        not one.
+    @return: C{(keys, end, count)}, or the error reply.
     """
     numkeys = _positive(args[0], "ERR numkeys should be greater than 0")
     if type(numkeys) is Error:
@@ -185,7 +188,7 @@ def parseMpop(args: List[bytes]):
     where = numkeys + 1
     if where >= len(args):
         return SYNTAX
-    left = _side(args[where])
+    left = side(args[where])
     if left is None:
         return SYNTAX
     count = None

@@ -13,6 +13,7 @@ RESP3, as Redis answers them.
 from typing import List, Optional
 
 from kvtwist.commands.collections import pairs, scanOptions
+from kvtwist.commands.lists import parseMpop
 from kvtwist.commands.registry import group, intArg
 from kvtwist.doubles import formatDouble, parseDouble
 from kvtwist.replies import NULL_ARRAY, SYNTAX, Error
@@ -174,6 +175,46 @@ def zpopmin(ctx, args):
          syntax="ZPOPMAX key [count]")
 def zpopmax(ctx, args):
     return _pop(ctx, args, True)
+
+
+def extreme(word: bytes):
+    """
+    C{True} for C{MAX}, C{False} for C{MIN} (any case), else L{None}: the
+    end C{ZMPOP} and C{BZMPOP} pop from.
+    """
+    word = word.upper()
+    if word == b"MAX":
+        return True
+    if word == b"MIN":
+        return False
+    return None
+
+
+def zpopFirst(store, keys: List[bytes], highest: bool, count: int):
+    """
+    C{[key, [[member, score], ...]]} popped from the first of C{keys} that
+    holds a non-empty sorted set (C{ZMPOP}, and C{BZMPOP} before it
+    blocks), or L{None}.  A key of another kind met first is Redis's
+    C{WRONGTYPE}, as it is for C{LMPOP}.
+    """
+    for key in keys:
+        taken = store.zpop(key, count, highest)
+        if taken:
+            return [key, [[member, score] for member, score in taken]]
+    return None
+
+
+@command("ZMPOP", -4, "write movablekeys",
+         "Pop members from the first non-empty sorted set of several.",
+         (0, 0, 0), syntax="ZMPOP numkeys key [key ...] MIN | MAX "
+         "[COUNT count]")
+def zmpop(ctx, args):
+    parsed = parseMpop(args, extreme)
+    if parsed.__class__ is not tuple:
+        return parsed
+    keys, highest, count = parsed
+    popped = zpopFirst(ctx.store, keys, highest, count)
+    return NULL_ARRAY if popped is None else popped
 
 
 @command("ZREMRANGEBYRANK", 4, "write",

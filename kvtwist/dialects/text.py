@@ -509,12 +509,28 @@ def _mpopLine(reply) -> Optional[bytes]:
     return quote(reply[0]) + b": " + _one(reply[1])
 
 
+def _zmpopLine(reply) -> Optional[bytes]:
+    """
+    C{ZMPOP}'s C{[key, [[member, score], ...]]} as C{'key': 'a' (1) 'b'
+    (2.5)}, its members as C{ZPOPMIN}'s lines show them.
+    """
+    if type(reply) is not list or len(reply) != 2 or \
+            type(reply[1]) is not list or \
+            any(type(p) is not list or len(p) != 2 for p in reply[1]):
+        return None
+    return quote(reply[0]) + b": " + b" ".join(
+        quote(member) + b" (" + _one(score) + b")"
+        for member, score in reply[1])
+
+
 #: Readable one-line forms of some commands' replies (a function of the
 #: reply, answering L{None} where it has no form for it).
 READABLE = {
     b"LCS": _lcsLine,
     b"LMPOP": _mpopLine,
     b"BLMPOP": _mpopLine,
+    b"ZMPOP": _zmpopLine,
+    b"BZMPOP": _zmpopLine,
 }
 
 

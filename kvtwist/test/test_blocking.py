@@ -245,6 +245,28 @@ class BlockingCommandTests(SynchronousTestCase):
         self.run(self.b, "RPUSH", "y", "1", "2", "3")
         self.assertEqual(self.successResultOf(d), [b"y", [b"3", b"2"]])
 
+    def test_bzmpop(self):
+        """
+        BZMPOP is served up to its COUNT from the sorted set that was made,
+        from the end it names; a list made on a key it waits on doesn't
+        serve it; its timeout gives a null array.
+        """
+        d = self.run(self.a, "BZMPOP", "0", "2", "x", "y", "MAX", "COUNT",
+                     "2")
+        self.run(self.b, "RPUSH", "x", "1")
+        self.assertNoResult(d)
+        self.run(self.b, "ZADD", "y", "1", "a", "2", "b", "3", "c")
+        self.assertEqual(self.successResultOf(d),
+                         [b"y", [[b"c", 3.0], [b"b", 2.0]]])
+        self.assertEqual(self.run(self.a, "ZMPOP", "2", "nope", "y", "MIN"),
+                         [b"y", [[b"a", 1.0]]])
+        self.assertIs(self.run(self.a, "ZMPOP", "1", "y", "MIN"), NULL_ARRAY)
+        t = self.run(self.a, "BZMPOP", "0.5", "1", "y", "MIN")
+        self.c.clock.advance(0.5)
+        self.assertIs(self.successResultOf(t), NULL_ARRAY)
+        self.run(self.b, "ZADD", "y", "5", "e")
+        self.assertEqual(self.c.store.zcard(b"y"), 1)
+
     def test_timeout(self):
         """
         With nothing pushed before its timeout, a blocked client gets a

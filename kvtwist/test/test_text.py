@@ -408,6 +408,18 @@ class ReadableTests(SynchronousTestCase):
                                      [b"l", [b"a", b"b c"]]),
                          b"'l': 'a' 'b c'\r\n")
 
+    def test_zmpop(self):
+        """
+        C{ZMPOP} and C{BZMPOP} show the key, then the members they popped
+        with their scores.
+        """
+        popped = [b"z", [[b"a", 1.0], [b"b c", 2.5]]]
+        for line in (b"ZMPOP 1 z MIN COUNT 2", b"BZMPOP 0 1 z MIN COUNT 2"):
+            self.assertEqual(text.render(text.parse(line), popped),
+                             b"'z': 'a' (1) 'b c' (2.5)\r\n")
+        self.assertEqual(text.render(text.parse(b"ZMPOP 1 z MIN"), None),
+                         b"(nil)\r\n")
+
 
 class HelpTests(SynchronousTestCase):
     """
