@@ -14,7 +14,6 @@ XREVRANGE, XLEN), which the RQ tests check.
 
 import os
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from typing import List
