@@ -421,7 +421,9 @@ class KVProtocol(LineReceiver):
 
     # -- running requests ----------------------------------------------------
 
-    def _runResp(self, batch) -> bool:
+    def _runResp(self, batch, _render=resp.render, _plain=PLAIN,
+                 _statusLines=resp.STATUS_LINES, _bulkHeads=_BULK_HEADS,
+                 _okLine=_OK_LINE) -> bool:
         """
         Run parsed RESP requests, C{[(args, end), ...]}, in order; stop
         early if the connection closes or pauses, the output budget is
@@ -431,6 +433,10 @@ class KVProtocol(LineReceiver):
 
         @return: whether they were all of the input (see
             L{Framer.consumed}); C{False} if unsure.
+
+        (The module's constants it uses are bound as default arguments,
+        not looked up at every call: a read of one request runs this
+        once.)
         """
         state = self.state
         if state.replyMode is not None:
@@ -440,13 +446,8 @@ class KVProtocol(LineReceiver):
         authenticated = state.authenticated
         ctx = self.ctx
         execute = self._backend.execute
-        render = resp.render
-        plain = PLAIN
         held = self.writer.held
         waiting = self.replies.waiting
-        statusLines = resp.STATUS_LINES
-        bulkHeads = _BULK_HEADS
-        okLine = _OK_LINE
         large = replyqueue.LARGE_REPLY
         budget = self._budget
         pos = None
@@ -458,15 +459,15 @@ class KVProtocol(LineReceiver):
             state.lastCommand = name
             reply = execute(ctx, name, args[1:])
             cls = reply.__class__
-            # What render(reply, protover) gives, inlined for the replies
-            # of GET and SET (a call costs as much as the rendering): a
-            # bulk string, or a status line it has rendered before.  Then
-            # plain and not isLarge(reply), also inlined: this runs for
-            # every request of a pipeline.
+            # What resp.render(reply, protover) gives, inlined for the
+            # replies of GET and SET (a call costs as much as the
+            # rendering): a bulk string, or a status line it has rendered
+            # before.  Then plain and not isLarge(reply), also inlined:
+            # this runs for every request of a pipeline.
             if cls is bytes:
                 n = len(reply)
                 if n < _HEADS:
-                    data = bulkHeads[n] + reply + b"\r\n"
+                    data = _bulkHeads[n] + reply + b"\r\n"
                 elif n < STREAMED:
                     data = b"$%d\r\n%s\r\n" % (n, reply)
                 else:
@@ -477,16 +478,16 @@ class KVProtocol(LineReceiver):
                     budget -= n
                     data = b""
             elif reply is OK:
-                data = okLine
+                data = _okLine
             elif cls is Status:
-                data = statusLines.get(reply) or render(reply)
-            elif cls in plain and not ((cls is list or cls is dict or
+                data = _statusLines.get(reply) or _render(reply)
+            elif cls in _plain and not ((cls is list or cls is dict or
                                         cls is SetReply) and
                                        len(reply) > large):
-                data = render(reply, state.protover)
+                data = _render(reply, state.protover)
             elif cls is Pushes:
                 # (Un)subscribed: RESP2's subscribed mode may begin or end.
-                data = render(reply, state.protover)
+                data = _render(reply, state.protover)
                 if self._subscribedMode():
                     execute = self._backend.execute
             elif isinstance(reply, Later):
@@ -516,7 +517,7 @@ class KVProtocol(LineReceiver):
                 # (Bound now: a later request of this loop may change it.)
                 protover = state.protover
                 if self._emitLater(name, reply,
-                                   lambda r, p=protover: render(r, p)):
+                                   lambda r, p=protover: _render(r, p)):
                     budget = 0
                 if self.blocked:
                     break
