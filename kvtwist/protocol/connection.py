@@ -697,9 +697,9 @@ class KVProtocol(LineReceiver):
         heavy (C{KEYS} or C{PRINT} on a big store, computed in the thread
         pool), or a L{Backpressure} (a write waiting for the log to catch
         up), as opposed to a write waiting for its fsync or any reply a
-        backend gives later.  Until a heavy reply is rendered this client's next
-        requests wait unread, so a pipeline of them holds one snapshot at a
-        time, not hundreds, and a writer slowed down by the log sends
+        backend gives later.  Until a heavy reply is rendered this client's
+        next requests wait unread, so a pipeline of them holds one snapshot
+        at a time, not hundreds, and a writer slowed down by the log sends
         nothing more meanwhile; other Deferred replies don't stop the
         reading.
 
