@@ -203,6 +203,27 @@ class Framer:
         """
         return self._append(data)
 
+    def takeWhole(self, data: bytes) -> Optional[Batch]:
+        """
+        The usual read of a RESP connection, in one call rather than
+        L{feed}, L{next} and its checks: if no input waits (nothing left
+        unparsed, kept aside or half parsed), the whole ordinary requests
+        C{data} starts with, C{data} becoming the input (tell L{consumed}
+        where running them stopped; L{next} goes on from there).  Else
+        L{None}, and nothing changed: L{feed} it.
+        """
+        if self.resp and self._bulk is None and not self._pending and \
+                self._args is None and self._pos >= len(self._buf):
+            limits = self.limits
+            batch = resp.parseMany(data, 0, limits.bulk, limits.multibulk)
+            if batch:
+                self._buf = data
+                self._pos = 0
+                self._need = 0
+                self._needLF = False
+                return batch
+        return None
+
     def _append(self, data: bytes) -> bool:
         """
         L{feed}: the read goes after the input there is.

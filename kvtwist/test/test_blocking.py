@@ -454,6 +454,22 @@ class BlockedConnectionTests(SynchronousTestCase):
                                           b"+OK\r\n$1\r\n1\r\n")
         self.assertFalse(self.a.state.blocked)
 
+    def test_laterReadWaits(self):
+        """
+        A read that comes while the client is blocked is not run, even
+        made of whole requests that nothing precedes in its input: it runs
+        once the client is served, after the blocking command's reply.
+        """
+        self.a.dataReceived(e("BLPOP", "k", "0"))
+        self.a.dataReceived(e("SET", "x", "1") + e("GET", "x"))
+        self.assertIsNone(self.factory.store.get(b"x"))
+        self.assertEqual(self.ta.value(), b"")
+        self.b.dataReceived(e("RPUSH", "k", "v"))
+        self.clock.advance(0)
+        self.assertEqual(self.factory.store.get(b"x"), b"1")
+        self.assertEqual(self.ta.value(),
+                         b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n+OK\r\n$1\r\n1\r\n")
+
     def test_readsAheadWithinBounds(self):
         """
         A blocked client's input is kept until it holds more than the

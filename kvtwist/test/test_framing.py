@@ -132,6 +132,35 @@ class RespTests(SynchronousTestCase):
                           [b"GET", b"b"]])
         self.assertTrue(framer.resp)
 
+    def test_takeWhole(self):
+        """
+        L{Framer.takeWhole} takes the whole requests a read starts with
+        when no input waits; it takes nothing, and changes nothing, when
+        input waits (unparsed, kept aside or half parsed), on a text
+        connection, or when the read starts with no whole request.
+        """
+        framer = Framer(authenticated())
+        framer.startResp()
+        data = encodeCommand("GET", "a") + encodeCommand("GET", "b")
+        batch = framer.takeWhole(data + b"*2\r\n$3\r\nGET")
+        self.assertEqual([args for args, end in batch],
+                         [[b"GET", b"a"], [b"GET", b"b"]])
+        framer.consumed(batch[0][1])
+        # Input waits: nothing taken; feeding goes on as before.
+        self.assertIsNone(framer.takeWhole(encodeCommand("PING")))
+        framer.consumed(batch[-1][1])
+        self.assertIsNone(framer.takeWhole(b"\r\n$1\r\nc\r\n"))
+        framer.feed(b"\r\n$1\r\nc\r\n")
+        self.assertEqual(drain(framer), [[b"GET", b"c"]])
+        self.assertIsNone(framer.takeWhole(b"*1\r\n$4\r\nPI"))
+        framer.feed(b"*1\r\n$4\r\nPI")
+        self.assertEqual(drain(framer), [])
+        self.assertIsNone(framer.takeWhole(encodeCommand("ECHO", "x")))
+        framer.feed(b"NG\r\n" + encodeCommand("ECHO", "x"))
+        self.assertEqual(drain(framer), [[b"PING"], [b"ECHO", b"x"]])
+        text = Framer(authenticated())
+        self.assertIsNone(text.takeWhole(encodeCommand("PING")))
+
     def test_inlineStaysResp(self):
         """
         On a RESP connection a line is an inline command: split into words

@@ -724,6 +724,27 @@ class LimitTests(SynchronousTestCase):
         self.assertEqual(got.count(b"$600\r\n"), 5)
         self.assertIsNone(proto.stalledSince)
 
+    def test_readWhilePausedWaits(self):
+        """
+        A read that comes while the transport has paused the connection
+        (its buffer full) is not run, even made of whole requests with
+        nothing before them in the input; it runs once the transport
+        drains, in order.
+        """
+        factory, clock = makeFactory()
+        factory.store.set(b"big", b"x" * 5000)
+        proto, transport = connectBuffering(factory)
+        proto.dataReceived(encodeCommand("GET", "big"))
+        self.assertTrue(proto._writePaused)
+        proto.dataReceived(encodeCommand("SET", "k", "v") +
+                           encodeCommand("GET", "k"))
+        self.assertIsNone(factory.store.get(b"k"))
+        got = transport.drain()
+        self.assertEqual(factory.store.get(b"k"), b"v")
+        got += transport.drain()
+        self.assertTrue(got.endswith(b"x\r\n+OK\r\n$1\r\nv\r\n"),
+                        got[-40:])
+
     def test_closeAfterBigReply(self):
         """
         A QUIT after a reply big enough to pause the connection unregisters
