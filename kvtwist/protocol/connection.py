@@ -381,6 +381,7 @@ class KVProtocol(LineReceiver):
         """
         LineReceiver.setRawMode(self)
         self.framer.startResp()
+        self.state.dialect = "resp"
 
     def lineReceived(self, line: bytes):
         """
@@ -467,13 +468,13 @@ class KVProtocol(LineReceiver):
         if state.replyMode is not None:
             self._runRespQuietly(batch)
             return False
-        state.dialect = "resp"
+        # (state.dialect is "resp" since setRawMode: batches come only
+        # then.)
         authenticated = state.authenticated
         ctx = self.ctx
         execute = self._backend.execute
         held = self.writer.held
         waiting = self.replies.waiting
-        large = replyqueue.LARGE_REPLY
         budget = self._budget
         pos = None
         for args, end in batch:
@@ -507,8 +508,9 @@ class KVProtocol(LineReceiver):
             elif cls is Status:
                 data = _statusLines.get(reply) or _render(reply)
             elif cls in _plain and not ((cls is list or cls is dict or
-                                        cls is SetReply) and
-                                       len(reply) > large):
+                                         cls is SetReply) and
+                                        len(reply) >
+                                        replyqueue.LARGE_REPLY):
                 data = _render(reply, state.protover)
             elif cls is Pushes:
                 # (Un)subscribed: RESP2's subscribed mode may begin or end.
