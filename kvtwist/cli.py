@@ -597,6 +597,9 @@ class CommandLineClient:
             self._atPrompt = False
             if self.done.called or self._closing:
                 return
+            if line is terminal.INTERRUPTED:
+                # Ctrl+C ended the line; its signal brings interrupt().
+                return
             if line is None:
                 # Ctrl+D: the terminal echoed no line end.
                 self._write(self._out, "\n")
@@ -650,14 +653,27 @@ class CommandLineClient:
                 self.client.protocol.abort()
             return
         self._interrupted = True
+        if self._interactive:
+            # (A line editor that ends the line on Ctrl+C draws it first.)
+            lineEnded = getattr(self._reader, "lineEnded", None)
+            d = lineEnded() if lineEnded is not None else succeed(None)
+            d.addCallback(self._goodbyeAfterInterrupt)
+            d.addErrback(self._crashed)
+            return
+        self._closeClient().addCallback(
+            lambda _: self._end(EXIT_INTERRUPTED))
+
+    def _goodbyeAfterInterrupt(self, _=None):
+        """
+        End an interactive session on Ctrl+C: end the prompt's line (unless
+        the editor did), say goodbye, exit 130.
+        """
+        if self.done.called:
+            return None
         if self._atPrompt:
             self._atPrompt = False
             self._write(self._out, "\n")
-        if self._interactive:
-            self._quit(EXIT_INTERRUPTED).addErrback(self._crashed)
-        else:
-            self._closeClient().addCallback(
-                lambda _: self._end(EXIT_INTERRUPTED))
+        return self._quit(EXIT_INTERRUPTED)
 
 
 #: Words the text protocol knows beyond the command table.

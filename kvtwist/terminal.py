@@ -38,6 +38,25 @@ HISTORY_NAME = ".kvtwist_history"
 HISTORY_LENGTH = 1000
 
 
+class _Interrupted:
+    """
+    The type of L{INTERRUPTED}.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "INTERRUPTED"
+
+
+#: What L{LineEditor.readLine} gives for a line that Ctrl+C ended.  PyPy's
+#: line editor (pyrepl) takes Ctrl+C as a key: it ends the line, then
+#: signals the process, so the program hears of it twice.  It must act on
+#: the signal only, and not ask for another line meanwhile (the new prompt
+#: would be drawn between its goodbye lines).
+INTERRUPTED = _Interrupted()
+
+
 def loadReadline():
     """
     The C{readline} module, or L{None} where the interpreter has none.
@@ -183,6 +202,7 @@ class LineEditor:
         self._saved = None
         self._stopped = False
         self._matches: List[str] = []
+        self._lineEndWaiters: List[Deferred] = []
 
     def setCommands(self, names: Iterable[str]):
         """
@@ -195,7 +215,9 @@ class LineEditor:
         Show C{prompt} and read one edited line.
 
         @return: a Deferred firing with the line (C{bytes}, encoded as the
-            terminal's text was decoded), or L{None} at Ctrl+D.
+            terminal's text was decoded), L{None} at Ctrl+D, or
+            L{INTERRUPTED} for a line that Ctrl+C ended (its signal
+            follows).
         """
         if self._stopped:
             d = Deferred()
@@ -281,16 +303,44 @@ class LineEditor:
             except (KeyboardInterrupt, UnicodeDecodeError):
                 line = b""
             else:
-                self._remember(text)
-                line = text.encode(_encoding(), "surrogateescape")
+                if _endedByCtrlC(self._readline):
+                    line = INTERRUPTED
+                else:
+                    self._remember(text)
+                    line = text.encode(_encoding(), "surrogateescape")
             self._reactor.callFromThread(self._deliver, line)
             if line is None:
                 return
+
+    def lineEnded(self, timeout: float = 0.5) -> Deferred:
+        """
+        A Deferred firing once the editor is done drawing the line being
+        read, after Ctrl+C: at once, unless the editor ends a line on
+        Ctrl+C and still draws it meanwhile (pyrepl redraws the prompt,
+        then ends the line); then once that line is delivered, or after
+        C{timeout} seconds.  (Otherwise the program's goodbye could come
+        before the editor's last drawing of the prompt.)
+        """
+        d = Deferred()
+        if self._waiting is None or not _endsLinesOnCtrlC(self._readline):
+            d.callback(None)
+            return d
+        self._lineEndWaiters.append(d)
+
+        def late():
+            if d in self._lineEndWaiters:
+                self._lineEndWaiters.remove(d)
+                d.callback(None)
+        self._reactor.callLater(timeout, late)
+        return d
 
     def _deliver(self, line: Optional[bytes]):
         d, self._waiting = self._waiting, None
         if d is not None:
             d.callback(line)
+        waiters, self._lineEndWaiters = self._lineEndWaiters, []
+        for waiter in waiters:
+            waiter.callback(None)
 
     def _remember(self, text: str):
         """
@@ -345,3 +395,32 @@ class LineEditor:
 def _encoding() -> str:
     import sys
     return getattr(sys.stdin, "encoding", None) or "utf-8"
+
+
+def _pyrepl(readline):
+    """
+    The pyrepl line editor behind C{readline} (PyPy's C{readline} module
+    is pyrepl's, whose functions are methods of one wrapper object), or
+    L{None} (GNU readline, libedit).
+    """
+    wrapper = getattr(getattr(readline, "get_line_buffer", None),
+                      "__self__", None)
+    return wrapper if hasattr(wrapper, "get_reader") else None
+
+
+def _endsLinesOnCtrlC(readline) -> bool:
+    """
+    Whether C{readline}'s editor ends a line on Ctrl+C (pyrepl does; GNU
+    readline leaves Ctrl+C to the terminal, which signals the program).
+    """
+    return _pyrepl(readline) is not None
+
+
+def _endedByCtrlC(readline) -> bool:
+    """
+    Whether the line C{readline}'s editor just gave was ended by Ctrl+C:
+    pyrepl's last command is then its C{interrupt}.
+    """
+    reader = getattr(_pyrepl(readline), "reader", None)
+    last = getattr(reader, "last_command", None)
+    return getattr(last, "__name__", None) == "interrupt"

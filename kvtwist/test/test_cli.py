@@ -16,7 +16,7 @@ from twisted.internet.testing import (StringTransport,
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from kvtwist import cli
+from kvtwist import cli, terminal
 from kvtwist.client import CouldNotConnect, KVClient, KVClientProtocol
 
 
@@ -647,7 +647,7 @@ class InteractiveEditorTests(CLITestCase):
         """
         Start an interactive session over a L{FakeEditor}.
         """
-        c = self.makeCli(interactive=True)
+        c = self.cli = self.makeCli(interactive=True)
         self.reader = c._reader = FakeEditor()
         argv = ["--port", "3499"]
         if password:
@@ -711,6 +711,23 @@ class InteractiveEditorTests(CLITestCase):
         self.assertIn("escape sequence", self.err.getvalue())
         self.assertEqual(self.reader.prompts, [PROMPT, PROMPT])
         self.assertNoResult(done)
+
+
+    def test_lineEndedByCtrlC(self):
+        """
+        A line that Ctrl+C ended (PyPy's line editor gives it, then the
+        signal comes) asks for no other line: the goodbye lines follow
+        each other, with no prompt between them.
+        """
+        done = self.start()
+        self.connect.reply(b".\r\n")
+        self.reader.type(terminal.INTERRUPTED)
+        self.cli.interrupt()
+        self.assertEqual(self.successResultOf(done), 130)
+        self.assertEqual(self.reader.prompts, [PROMPT])
+        self.assertTrue(self.out.getvalue().endswith(
+            "Exiting client.\nConnection closed.\n"))
+        self.assertEqual(self.connect.transport.value(), b"COMMAND LIST\r\n")
 
 
 class PromptingReaderTests(SynchronousTestCase):

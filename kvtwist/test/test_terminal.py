@@ -9,6 +9,7 @@ import os
 import queue
 import threading
 
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from kvtwist import terminal
@@ -235,12 +236,20 @@ class LineEditorTests(SynchronousTestCase):
         self.calls = queue.Queue()
         calls = self.calls
 
+        clock = self.clock = Clock()
+
         class Reactor:
             def callFromThread(self, f, *args):
                 """
                 Queue the call for the test thread.
                 """
                 calls.put((f, args))
+
+            def callLater(self, delay, f, *args):
+                """
+                Schedule on the test's clock.
+                """
+                return clock.callLater(delay, f, *args)
 
         self.readline = FakeReadline(**kw)
         self.input = ScriptedInput(self.readline, lines)
@@ -270,6 +279,52 @@ class LineEditorTests(SynchronousTestCase):
         self.assertEqual(self.read(editor, "b> "), b"")
         self.assertIsNone(self.read(editor, "c> "))
         self.assertEqual(self.input.prompts, ["a> ", "b> ", "c> "])
+
+    def test_ctrlC(self):
+        """
+        A line that PyPy's line editor ended on Ctrl+C (its last command is
+        C{interrupt}) comes as L{terminal.INTERRUPTED}, kept out of the
+        history; the next line is read as usual.
+        """
+        editor = self.makeEditor(["GET half", "PING"])
+
+        class interrupt:
+            pass
+
+        class Reader:
+            last_command = interrupt
+
+        # As pyrepl's readline wrapper: a get_reader, and the reader.
+        self.readline.get_reader = Reader
+        self.readline.reader = Reader()
+        self.assertIs(self.read(editor), terminal.INTERRUPTED)
+        Reader.last_command = None
+        self.assertEqual(self.read(editor), b"PING")
+
+    def test_lineEnded(self):
+        """
+        L{terminal.LineEditor.lineEnded} fires at once with GNU readline
+        (it never ends a line on Ctrl+C); with pyrepl, while a line is
+        read, once that line is delivered, or after its timeout.
+        """
+        editor = self.makeEditor(["a", "b"])
+        self.successResultOf(editor.lineEnded())
+        self.readline.get_reader = object  # pyrepl's, as far as it shows
+        self.successResultOf(editor.lineEnded())  # no read in progress
+        d = editor.readLine("p> ")
+        ended = editor.lineEnded()
+        self.assertNoResult(ended)
+        f, args = self.calls.get(timeout=10)
+        f(*args)
+        self.assertEqual(self.successResultOf(d), b"a")
+        self.successResultOf(ended)
+        d = editor.readLine("p> ")
+        ended = editor.lineEnded(timeout=0.5)
+        self.clock.advance(0.5)
+        self.successResultOf(ended)
+        f, args = self.calls.get(timeout=10)
+        f(*args)
+        self.assertEqual(self.successResultOf(d), b"b")
 
     def test_setUp(self):
         """
