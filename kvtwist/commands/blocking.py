@@ -16,8 +16,9 @@ Redis does.
 from typing import Callable, List, Optional, Union
 
 from kvtwist.commands.registry import group
-from kvtwist.commands.lists import _side, parseMpop, popFirst
-from kvtwist.commands.zsets import extreme, zpopFirst
+from kvtwist.commands.lists import (
+    LMPOP_ENDS, _side, parseMpop, popFirst)
+from kvtwist.commands.zsets import ZMPOP_ENDS, zpopFirst
 from kvtwist.replies import NULL_ARRAY, SYNTAX, WRONGTYPE, Error
 from kvtwist.store import WrongType
 from kvtwist.store import longdouble
@@ -205,17 +206,27 @@ def brpoplpush(ctx, args):
          syntax="BLMPOP timeout numkeys key [key ...] LEFT | RIGHT "
          "[COUNT count]")
 def blmpop(ctx, args):
+    return _blockingMpop(ctx, args, LMPOP_ENDS, popFirst, _popper)
+
+
+def _blockingMpop(ctx, args: List[bytes], ends, first: Callable,
+                  popper: Callable):
+    """
+    C{BLMPOP} and C{BZMPOP}: C{timeout numkeys key [key ...] END [COUNT
+    count]}.  What C{first(store, keys, end, count)} pops now, else a
+    wait served by C{popper(end, count)}.
+    """
     timeout = parseTimeout(args[0])
     if timeout.__class__ is Error:
         return timeout
-    parsed = parseMpop(args[1:])
+    parsed = parseMpop(args[1:], ends)
     if parsed.__class__ is not tuple:
         return parsed
-    keys, left, count = parsed
-    popped = popFirst(ctx.store, keys, left, count)
+    keys, end, count = parsed
+    popped = first(ctx.store, keys, end, count)
     if popped is not None:
         return popped
-    return block(ctx, keys, timeout, _popper(left, count))
+    return block(ctx, keys, timeout, popper(end, count))
 
 
 def _zpopper(highest: bool):
@@ -284,15 +295,4 @@ def _zmpopper(highest: bool, count: int):
           syntax="BZMPOP timeout numkeys key [key ...] MIN | MAX "
           "[COUNT count]")
 def bzmpop(ctx, args):
-    timeout = parseTimeout(args[0])
-    if timeout.__class__ is Error:
-        return timeout
-    parsed = parseMpop(args[1:], extreme)
-    if parsed.__class__ is not tuple:
-        return parsed
-    keys, highest, count = parsed
-    popped = zpopFirst(ctx.store, keys, highest, count)
-    if popped is not None:
-        return popped
-    return block(ctx, keys, timeout, _zmpopper(highest, count))
-
+    return _blockingMpop(ctx, args, ZMPOP_ENDS, zpopFirst, _zmpopper)

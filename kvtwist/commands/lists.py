@@ -172,15 +172,21 @@ def popFirst(store, keys: List[bytes], left: bool, count: int):
     return None
 
 
-def parseMpop(args: List[bytes], side=_side):
+#: The ends C{LMPOP} and C{BLMPOP} pop from, the left first (see
+#: L{parseMpop}).
+LMPOP_ENDS = (b"LEFT", b"RIGHT")
+
+
+def parseMpop(args: List[bytes], ends=LMPOP_ENDS):
     """
     The arguments of C{LMPOP} (and of C{BLMPOP} after its timeout):
-    C{numkeys key [key ...] LEFT | RIGHT [COUNT count]}; with another
-    C{side}, those of C{ZMPOP} (C{MIN | MAX}).
+    C{numkeys key [key ...] LEFT | RIGHT [COUNT count]}; with other
+    C{ends}, those of C{ZMPOP} (C{(b"MAX", b"MIN")}).
 
-    @param side: the end's word to C{True} or C{False}, L{None} if it is
-        not one.
-    @return: C{(keys, end, count)}, or the error reply.
+    @param ends: the words of the two ends, the one C{True} stands for
+        first (any case).
+    @return: C{(keys, end, count)}, C{end} being whether the first end
+        was named; or the error reply.
     """
     numkeys = _positive(args[0], "ERR numkeys should be greater than 0")
     if type(numkeys) is Error:
@@ -188,9 +194,10 @@ def parseMpop(args: List[bytes], side=_side):
     where = numkeys + 1
     if where >= len(args):
         return SYNTAX
-    left = side(args[where])
-    if left is None:
+    word = args[where].upper()
+    if word not in ends:
         return SYNTAX
+    left = word == ends[0]
     count = None
     rest = args[where + 1:]
     while rest:

@@ -177,17 +177,9 @@ def zpopmax(ctx, args):
     return _pop(ctx, args, True)
 
 
-def extreme(word: bytes):
-    """
-    C{True} for C{MAX}, C{False} for C{MIN} (any case), else L{None}: the
-    end C{ZMPOP} and C{BZMPOP} pop from.
-    """
-    word = word.upper()
-    if word == b"MAX":
-        return True
-    if word == b"MIN":
-        return False
-    return None
+#: The ends C{ZMPOP} and C{BZMPOP} pop from, the highest scores first
+#: (see L{parseMpop}).
+ZMPOP_ENDS = (b"MAX", b"MIN")
 
 
 def zpopFirst(store, keys: List[bytes], highest: bool, count: int):
@@ -209,7 +201,7 @@ def zpopFirst(store, keys: List[bytes], highest: bool, count: int):
          (0, 0, 0), syntax="ZMPOP numkeys key [key ...] MIN | MAX "
          "[COUNT count]")
 def zmpop(ctx, args):
-    parsed = parseMpop(args, extreme)
+    parsed = parseMpop(args, ZMPOP_ENDS)
     if parsed.__class__ is not tuple:
         return parsed
     keys, highest, count = parsed
