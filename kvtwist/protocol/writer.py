@@ -149,19 +149,6 @@ class TurnWriter:
         """
         self._waiting = False
         held = self.held
-        if len(held) == 1 and not self._stream and not self._discarded:
-            # The usual turn of a connection: one piece, not big.
-            data = held[0]
-            if len(data) < LARGE:
-                del held[:]
-                stats = self._stats
-                if stats is not None:
-                    stats.netOutput += len(data)
-                if self._direct is not None:
-                    self._direct(data)
-                else:
-                    self._transport.write(data)
-                return
         if not held:
             return
         if self._discarded:
