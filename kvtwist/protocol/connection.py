@@ -697,9 +697,12 @@ class KVProtocol(LineReceiver):
         which lets them go at the end of this read, or now if no read is
         running.
         """
-        self.writer.held.append(data)
+        writer = self.writer
+        writer.held.append(data)
+        if len(data) >= STREAMED:
+            writer.heldLarge = True
         if not self._reading:
-            self.writer.release()
+            writer.release()
 
     def _emit(self, data: bytes):
         self.replies.add(data)
@@ -713,9 +716,11 @@ class KVProtocol(LineReceiver):
             for piece in pieces:
                 self.replies.add(piece)
         else:
-            self.writer.held.extend(pieces)
+            writer = self.writer
+            writer.held.extend(pieces)
+            writer.heldLarge = True
             if not self._reading:
-                self.writer.release()
+                writer.release()
 
     def _emitLater(self, name: bytes, reply, render) -> bool:
         """

@@ -91,6 +91,10 @@ class TurnWriter:
 
     @ivar held: the bytes ready to send and not yet sent, in order.  A
         caller may append to it directly, then must call L{release}.
+    @ivar heldLarge: whether L{held} may hold a piece of L{LARGE} bytes or
+        more.  A caller that appends one sets it, so that the piece is
+        streamed as it is rather than copied into one joined write first
+        (what is held is streamed anyway once joined if it is that big).
     """
 
     def __init__(self, transport, endOfTurn: EndOfTurn,
@@ -109,6 +113,7 @@ class TurnWriter:
             is given to the transport at once, in slices.
         """
         self.held: List[bytes] = []
+        self.heldLarge = False
         self._stats = stats
         self._transport = transport
         self._endOfTurn = endOfTurn
@@ -127,6 +132,8 @@ class TurnWriter:
         L{release}.
         """
         self.held.append(data)
+        if len(data) >= LARGE:
+            self.heldLarge = True
         self.release()
 
     def release(self) -> None:
@@ -152,23 +159,22 @@ class TurnWriter:
         if not held:
             return
         if self._discarded:
-            del held[:]
+            held.clear()
             return
-        if len(held) == 1:
-            data = held[0]
-            if len(data) >= LARGE or self._stream:
-                del held[:]
-                self._streamOut([data])
-                return
-        elif self._stream or sum(map(len, held)) >= LARGE:
+        if self._stream or self.heldLarge:
             pieces = list(held)
-            del held[:]
+            held.clear()
+            self.heldLarge = False
             self._streamOut(pieces)
             return
-        else:
-            data = b"".join(held)
+        data = held[0] if len(held) == 1 else b"".join(held)
         # Emptied in place: a caller may hold a reference to the list.
-        del held[:]
+        held.clear()
+        if len(data) >= LARGE:
+            # Many replies that add up to a big one go a slice at a time
+            # too.
+            self._streamOut([data])
+            return
         stats = self._stats
         if stats is not None:
             # (Counted here, not through a callback: a call per write.)
@@ -184,7 +190,8 @@ class TurnWriter:
         aborted).
         """
         self._discarded = True
-        del self.held[:]
+        self.held.clear()
+        self.heldLarge = False
         self._stream.clear()
 
     # -- big replies ---------------------------------------------------------

@@ -139,6 +139,7 @@ class StreamTests(SynchronousTestCase):
         """
         big = bytes(range(256)) * (writer.LARGE // 256 + 3)
         self.writer.held += [b"$%d\r\n" % (len(big),), big, b"\r\n"]
+        self.writer.heldLarge = True
         self.writer.release()
         self.assertTrue(self.writer.streaming())
         first = self.transport.value()
@@ -156,6 +157,22 @@ class StreamTests(SynchronousTestCase):
         expected = b"$%d\r\n%s\r\n+PONG\r\n" % (len(big), big)
         self.assertEqual(self.transport.value(), expected)
         self.assertEqual(self.stats.netOutput, len(expected))
+
+    def test_manySmall(self):
+        """
+        Replies that add up to L{writer.LARGE} bytes or more are joined,
+        then given a slice at a time too.
+        """
+        reply = b"+" + b"x" * 1021 + b"\r\n"
+        count = writer.LARGE // len(reply) + 1
+        self.writer.held += [reply] * count
+        self.writer.release()
+        self.assertTrue(self.writer.streaming())
+        self.assertEqual(len(self.transport.value()), writer.SLICE)
+        while self.writer.streaming():
+            self.drain()
+        self.assertEqual(self.transport.value(), reply * count)
+        self.assertEqual(self.stats.netOutput, len(reply) * count)
 
     def test_finish(self):
         """
