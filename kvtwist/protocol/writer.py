@@ -49,20 +49,24 @@ class EndOfTurn:
     shared by all of them.
 
     @ivar clock: the L{IReactorTime} whose zero-delay call ends a turn.
+    @ivar due: the writers added this turn, in order (the same list for
+        the life of this instance).  While it is not empty, the call that
+        ends the turn is set, and appending a writer to it is the same as
+        L{add}ing it.
     """
 
     _log = Logger()
 
     def __init__(self, clock):
         self.clock = clock
-        self._writers: List["TurnWriter"] = []
+        self.due: List["TurnWriter"] = []
         self._call = None
 
     def add(self, writer: "TurnWriter") -> None:
         """
         Have C{writer} send what it holds at the end of this turn.
         """
-        self._writers.append(writer)
+        self.due.append(writer)
         if self._call is None:
             self._call = self.clock.callLater(0, self.run)
 
@@ -72,7 +76,9 @@ class EndOfTurn:
         holds.  A writer that fails is logged and does not stop the rest.
         """
         self._call = None
-        writers, self._writers = self._writers, []
+        due = self.due
+        writers = due[:]
+        due.clear()
         for writer in writers:
             try:
                 writer.flush()
@@ -117,6 +123,7 @@ class TurnWriter:
         self._stats = stats
         self._transport = transport
         self._endOfTurn = endOfTurn
+        self._due = endOfTurn.due
         self._direct = directSend
         self._waiting = False
         self._discarded = False
@@ -147,7 +154,12 @@ class TurnWriter:
             self.flush()
         elif not self._waiting:
             self._waiting = True
-            self._endOfTurn.add(self)
+            due = self._due
+            if due:
+                # (Added, without the call: the turn's end is set.)
+                due.append(self)
+            else:
+                self._endOfTurn.add(self)
 
     def flush(self) -> None:
         """

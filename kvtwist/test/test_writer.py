@@ -65,6 +65,32 @@ class TurnWriterTests(SynchronousTestCase):
         self.assertEqual((sent1, sent2), ([b"ab"], [b"x"]))
         self.clock.advance(0)
         self.assertEqual((sent1, sent2), ([b"ab"], [b"x"]))
+        # The next turn is ended by a call of its own.
+        two.write(b"y")
+        one.write(b"c")
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.clock.advance(0)
+        self.assertEqual((sent1, sent2), ([b"ab", b"c"], [b"x", b"y"]))
+
+    def test_addedWhileSending(self):
+        """
+        A writer released while the turn's writers are being sent (by what
+        one of them sent) is not lost: a call of its own sends it (on a
+        L{Clock}, within the same C{advance}).
+        """
+        sent = []
+        two, _ = self.writer(sent.append)
+
+        def sendOne(data):
+            sent.append(data)
+            two.write(b"then")
+
+        one, _ = self.writer(sendOne)
+        one.write(b"first")
+        self.clock.advance(0)
+        self.assertEqual(sent, [b"first", b"then"])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.endOfTurn.due, [])
 
     def test_flushBeforeTheEnd(self):
         """
