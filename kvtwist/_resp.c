@@ -3,8 +3,9 @@
  * for CPython.  parseMany here returns exactly what the pure-Python
  * kvtwist.dialects.resp.parseMany returns for the same arguments (the
  * tests compare them on random input); PyPy runs the Python one.  With it,
- * parseBulks parses the arguments of a request that spans many reads, and
- * BulkBuffer is what a big bulk string is received into.
+ * parseBulks parses the arguments of a request that spans many reads,
+ * BulkBuffer is what a big bulk string is received into, and renderBulk
+ * renders the most common reply.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -375,9 +376,52 @@ static PyTypeObject BulkBufferType = {
     .tp_new = BulkBuffer_new,
 };
 
+PyDoc_STRVAR(renderBulk_doc,
+"renderBulk(value: bytes) -> bytes\n\n"
+"The RESP bulk string of value, b\"$<length>\\r\\n<value>\\r\\n\", made in\n"
+"one piece: what kvtwist.dialects.resp.renderBulkPython returns.");
+
+static PyObject *
+renderBulk(PyObject *self, PyObject *value)
+{
+    char head[24];
+    Py_ssize_t n, headLen, digitsLeft;
+    PyObject *out;
+    char *p, *q;
+
+    if (!PyBytes_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "renderBulk() takes bytes");
+        return NULL;
+    }
+    n = PyBytes_GET_SIZE(value);
+    /* "$", the digits of n written backwards from the end, CR LF. */
+    p = head + sizeof(head);
+    *--p = '\n';
+    *--p = '\r';
+    digitsLeft = n;
+    do {
+        *--p = (char)('0' + digitsLeft % 10);
+        digitsLeft /= 10;
+    } while (digitsLeft > 0);
+    *--p = '$';
+    headLen = head + sizeof(head) - p;
+    if (n > PY_SSIZE_T_MAX - headLen - 2)
+        return PyErr_NoMemory();
+    out = PyBytes_FromStringAndSize(NULL, headLen + n + 2);
+    if (out == NULL)
+        return NULL;
+    q = PyBytes_AS_STRING(out);
+    memcpy(q, p, (size_t)headLen);
+    memcpy(q + headLen, PyBytes_AS_STRING(value), (size_t)n);
+    q[headLen + n] = '\r';
+    q[headLen + n + 1] = '\n';
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"parseMany", parseMany, METH_VARARGS, parseMany_doc},
     {"parseBulks", parseBulks, METH_VARARGS, parseBulks_doc},
+    {"renderBulk", renderBulk, METH_O, renderBulk_doc},
     {NULL, NULL, 0, NULL}
 };
 

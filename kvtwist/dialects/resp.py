@@ -420,9 +420,29 @@ def _chooseParseBulks(cModule):
     return parseBulks
 
 
+#: The header of a RESP bulk string of each length below 1024
+#: (C{b"$3\r\n"}).
+_BULK_HEADS = tuple(b"$%d\r\n" % (n,) for n in range(1024))
+
+
+def renderBulkPython(value: bytes, _heads=_BULK_HEADS) -> bytes:
+    """
+    The RESP bulk string of C{value}: C{$}, its length, CR LF, C{value},
+    CR LF.  The most common reply (a C{GET}'s), and every string in a
+    list's: a short one is joined to its ready header, not formatted.
+
+    L{renderBulk} is the same, in C where C{kvtwist._resp} is built.
+    """
+    n = len(value)
+    if n < 1024:
+        return _heads[n] + value + b"\r\n"
+    return b"$%d\r\n%s\r\n" % (n, value)
+
+
 parseMany = _chooseParseMany(__import__("platform").python_implementation(),
                              _cModule())
 parseBulks = _chooseParseBulks(_cModule())
+renderBulk = getattr(_cModule(), "renderBulk", renderBulkPython)
 
 
 def encodeCommand(*args) -> bytes:
@@ -477,7 +497,7 @@ def render(reply, protover: int = 2) -> bytes:
     """
     t = type(reply)
     if t is bytes:
-        return b"$%d\r\n%s\r\n" % (len(reply), reply)
+        return renderBulk(reply)
     if t is Status:
         line = STATUS_LINES.get(reply)
         if line is None:

@@ -37,12 +37,6 @@ from kvtwist.replies import (
 
 TOO_BIG_INLINE = Error(framing.TOO_BIG_INLINE)
 
-#: The header of a RESP bulk string of each length below L{_HEADS}
-#: (C{b"$3\r\n"}): a GET's reply is that, the value and CR LF, joined
-#: without a format.
-_HEADS = 1024
-_BULK_HEADS = tuple(b"$%d\r\n" % (n,) for n in range(_HEADS))
-
 #: RESP's C{+OK}, the reply of every SET.
 _OK_LINE = resp.render(OK)
 
@@ -448,7 +442,7 @@ class KVProtocol(LineReceiver):
     # -- running requests ----------------------------------------------------
 
     def _runResp(self, batch, _render=resp.render, _plain=PLAIN,
-                 _statusLines=resp.STATUS_LINES, _bulkHeads=_BULK_HEADS,
+                 _statusLines=resp.STATUS_LINES, _renderBulk=resp.renderBulk,
                  _okLine=_OK_LINE) -> bool:
         """
         Run parsed RESP requests, C{[(args, end), ...]}, in order; stop
@@ -486,16 +480,15 @@ class KVProtocol(LineReceiver):
             reply = execute(ctx, name, args[1:])
             cls = reply.__class__
             # What resp.render(reply, protover) gives, inlined for the
-            # replies of GET and SET (a call costs as much as the
-            # rendering): a bulk string, or a status line it has rendered
-            # before.  Then plain and not isLarge(reply), also inlined:
-            # this runs for every request of a pipeline.
+            # replies of GET and SET (a call to it costs as much as the
+            # rendering): a bulk string (one call, in C where built), or a
+            # status line it has rendered before.  Then plain and not
+            # isLarge(reply), also inlined: this runs for every request of
+            # a pipeline.
             if cls is bytes:
                 n = len(reply)
-                if n < _HEADS:
-                    data = _bulkHeads[n] + reply + b"\r\n"
-                elif n < STREAMED:
-                    data = b"$%d\r\n%s\r\n" % (n, reply)
+                if n < STREAMED:
+                    data = _renderBulk(reply)
                 else:
                     # A big value goes out as it is, not copied into its
                     # reply (the writer streams it).

@@ -346,6 +346,54 @@ class SplitInlineTests(SynchronousTestCase):
         self.assertEqual(resp.splitInline(b"ECHO a\x00b c"), [b"ECHO", b"a"])
 
 
+class RenderBulkMixin:
+    """
+    A C{renderBulk}: the RESP bulk string of a value of any length.
+    """
+
+    def test_lengths(self):
+        """
+        Empty, short, around the lengths the header changes at (and the
+        Python version's table of headers ends at), long.
+        """
+        for n in [0, 1, 9, 10, 99, 100, 1023, 1024, 1025, 12345, 1 << 20]:
+            value = bytes(range(256)) * (n // 256) + b"v" * (n % 256)
+            self.assertEqual(self.renderBulk(value),
+                             b"$%d\r\n%s\r\n" % (n, value))
+
+
+class RenderBulkPythonTests(RenderBulkMixin, SynchronousTestCase):
+    """
+    L{resp.renderBulkPython}, the version PyPy uses.
+    """
+
+    renderBulk = staticmethod(resp.renderBulkPython)
+
+
+class RenderBulkCTests(RenderBulkMixin, SynchronousTestCase):
+    """
+    C{kvtwist._resp.renderBulk}, the C version CPython uses.
+    """
+
+    if _resp is None:
+        skip = "kvtwist._resp is not built (PyPy, or no C compiler)"
+    else:
+        renderBulk = staticmethod(_resp.renderBulk)
+
+    def test_isUsed(self):
+        """
+        Where it is built, L{resp.renderBulk} is the C version.
+        """
+        self.assertIs(resp.renderBulk, _resp.renderBulk)
+
+    def test_notBytes(self):
+        """
+        Anything but bytes is a L{TypeError}, not a crash.
+        """
+        for value in ["text", 5, None, bytearray(b"x"), memoryview(b"x")]:
+            self.assertRaises(TypeError, _resp.renderBulk, value)
+
+
 class RenderTests(SynchronousTestCase):
     """
     L{render} in RESP2 and RESP3.
