@@ -73,7 +73,9 @@ class AtomicRun:
         once (O(store) work is done here), or a Deferred of it.
         """
         try:
-            reply = cmd.handler(ctx, args)
+            # (From its slot first: see MemoryBackend.execute.)
+            handler = cmd.handler
+            reply = handler(ctx, args)
         except Exception as e:
             return errorReply(cmd, e)
         if reply.__class__ not in PLAIN:

@@ -253,7 +253,9 @@ class ClusterBackend:
             else:
                 slot = _crc(key, 0) & 16383
             return self.router.sendLater([name] + args, slot, entry.write)
-        return entry.handler(ctx, name, args, entry)
+        # (From its slot first: see MemoryBackend.execute.)
+        handler = entry.handler
+        return handler(ctx, name, args, entry)
 
     def endTurn(self) -> None:
         """
