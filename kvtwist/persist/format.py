@@ -109,7 +109,8 @@ _plainStructs = {}
 _packThree = struct.Struct("<4I").pack
 
 
-def encodePlain(ops: List[tuple]) -> bytes:
+def encodePlain(ops: List[tuple], stopAtBig: bool = False
+                ) -> Optional[bytes]:
     """
     The plain payload format: C{K}, then for each op a u32 count of its
     parts, a u32 length per part, and the parts.  On PyPy it encodes
@@ -118,6 +119,11 @@ def encodePlain(ops: List[tuple]) -> bytes:
 
     Ops of three parts (C{SET key value}, by far the most common) take a
     path of their own: on PyPy it encodes them in a third of the time.
+
+    @param stopAtBig: give up, returning L{None}, at a part of L{BIG_PART}
+        bytes or more (L{encodeFrames} then makes L{Pieces}): the lengths
+        are at hand here, where looking through the ops first cost as much
+        again as encoding them.
     """
     out = bytearray(_PLAIN)
     structs = _plainStructs
@@ -125,7 +131,11 @@ def encodePlain(ops: List[tuple]) -> bytes:
         n = len(op)
         if n == 3:
             a, b, c = op
-            out += _packThree(3, len(a), len(b), len(c))
+            la, lb, lc = len(a), len(b), len(c)
+            if stopAtBig and (lc >= BIG_PART or la >= BIG_PART or
+                              lb >= BIG_PART):
+                return None
+            out += _packThree(3, la, lb, lc)
             out += a
             out += b
             out += c
@@ -133,7 +143,10 @@ def encodePlain(ops: List[tuple]) -> bytes:
         packer = structs.get(n)
         if packer is None:
             packer = structs[n] = struct.Struct("<%dI" % (n + 1,))
-        out += packer.pack(n, *[len(part) for part in op])
+        lengths = [len(part) for part in op]
+        if stopAtBig and max(lengths) >= BIG_PART:
+            return None
+        out += packer.pack(n, *lengths)
         for part in op:
             out += part
     return bytes(out)
@@ -334,6 +347,12 @@ def encodeFrames(ops: List[tuple], frameOps: int = FRAME_OPS):
                 _hasBigPart(ops):
             return _encodePieces(ops)
         return _frame(ops, b"".join(chunks))
+    if len(ops) <= frameOps and encodePayload is encodePlain:
+        # (PyPy's.)  Looked through for big parts as it is encoded.
+        payload = encodePlain(ops, len(ops) <= SCAN_OPS)
+        if payload is None:
+            return _encodePieces(ops)
+        return _frame(ops, payload)
     if len(ops) <= SCAN_OPS and _hasBigPart(ops):
         return _encodePieces(ops)
     return b"".join([encodeFrame(ops[i:i + frameOps])

@@ -98,6 +98,23 @@ class RecordTests(SynchronousTestCase):
                 b"K" + 2 * (struct.pack("<%dI" % (len(op) + 1,), len(op),
                                         *map(len, op)) + b"".join(op)))
 
+    def test_plainStopsAtBig(self):
+        """
+        Asked to, L{format.encodePlain} gives up (L{None}) at a part of
+        L{format.BIG_PART} bytes or more, in any place of an op of three
+        parts or of another size; else it encodes it like any.
+        """
+        big = b"v" * format.BIG_PART
+        small = [(b"SET", b"k", b"v"), (b"DEL", b"k")]
+        self.assertEqual(format.encodePlain(small, True),
+                         format.encodePlain(small))
+        for op in [(b"SET", b"k", big), (b"SET", big, b"v"),
+                   (big, b"k", b"v"), (b"RPUSH", b"l", b"x", big),
+                   (b"DEL", big)]:
+            self.assertIsNone(format.encodePlain(small + [op], True))
+            encoded = format.encodePlain(small + [op])
+            self.assertEqual(decodeFrame(encoded), small + [op])
+
     def test_malformedPlain(self):
         """
         A plain payload cut short or with lengths past its end is refused.
