@@ -97,7 +97,9 @@ def joined(records: List[Union[bytes, format.Pieces]],
 def _flat(records: List[Union[bytes, format.Pieces]]) -> Iterator[bytes]:
     for data in records:
         if data.__class__ is format.Pieces:
-            yield from data.pieces
+            # (Its checksums, of big parts, computed here: off the
+            # reactor's thread.)
+            yield from data.resolve()
         else:
             yield data
 

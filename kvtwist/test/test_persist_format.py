@@ -178,6 +178,31 @@ class RecordTests(SynchronousTestCase):
         self.assertIs(type(encodeFrames(many)), bytes)
         self.assertEqual(scanRecords(encodeFrames(many)).ops, many)
 
+    def test_bigPartChecksumLater(self):
+        """
+        The checksum of a record holding a big part is not computed when
+        the records are made (on the reactor's thread) but when they are
+        resolved for writing (L{format.Pieces.resolve}, on the writer's),
+        once; a record of small parts beside it is ready at once.
+        """
+        summed = []
+        crc32 = format._crc32
+
+        def counting(data, value=0):
+            summed.append(len(data))
+            return crc32(data, value)
+
+        self.patch(format, "_crc32", counting)
+        big = b"v" * format.BIG_PART
+        ops = [(b"SET", b"a", b"1"), (b"SET", b"big", big)]
+        encoded = encodeFrames(ops)
+        self.assertNotIn(len(big), summed)
+        self.assertTrue(summed)
+        self.assertEqual(len(encoded), len(b"".join(encoded.resolve())))
+        self.assertEqual(summed.count(len(big)), 1)
+        self.assertEqual(scanRecords(bytes(encoded)).ops, ops)
+        self.assertEqual(summed.count(len(big)), 1)
+
     def test_encoderSameAsEncodeFrames(self):
         """
         L{format.FrameEncoder} gives the bytes L{encodeFrames} gives, batch
