@@ -172,7 +172,7 @@ def _flags(state) -> str:
     reply), C{e} (no-evict), C{T} (no-touch), or C{N} for none.
     """
     flags = ("b" if state.blocked else "") + ("P" if state.pubsub else "")
-    if state.transaction is not None:
+    if state.transaction is not None or state.executing is not None:
         flags += "x"
     watching = state.watching
     if watching is not None and watching.touched:
@@ -196,6 +196,8 @@ def clientLine(state, now: float, conn: ConnectionFigures = _NO_CONNECTION
     """
     pubsub = state.pubsub
     transaction = state.transaction
+    if transaction is None:
+        transaction = state.executing
     watching = state.watching
     return (
         "id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d "

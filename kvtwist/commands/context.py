@@ -69,6 +69,8 @@ class ClientState:
     @ivar transaction: its L{kvtwist.commands.transactions.Transaction}
         between C{MULTI} and C{EXEC} or C{DISCARD} (its commands are
         queued meanwhile), else L{None}.
+    @ivar executing: the L{kvtwist.commands.transactions.Transaction}
+        whose commands its C{EXEC} is running, else L{None}.
     @ivar watching: its L{kvtwist.store.watches.Watch} (the keys it
         C{WATCH}es) while it watches any, else L{None}.
     @ivar atomic: while an C{EXEC} or a script of this client runs, the
@@ -122,6 +124,7 @@ class ClientState:
         self._closeAfterReply = False
         self.db = 0
         self.transaction = None
+        self.executing = None
         self.watching = None
         self.atomic = None
         self.afterReply = False

@@ -148,7 +148,21 @@ def exec_(ctx, args):
         return EXECABORT
     if touched:
         return NULL_ARRAY
-    return Atomic(transaction.run, transaction.writes)
+    return Atomic(lambda run: _runQueued(client, transaction, run),
+                  transaction.writes)
+
+
+def _runQueued(client, transaction, run) -> list:
+    """
+    Run C{transaction}'s queued commands for C{EXEC}: meanwhile the client
+    is still in it for C{CLIENT LIST}
+    (L{kvtwist.commands.ClientState.executing}).
+    """
+    client.executing = transaction
+    try:
+        return transaction.run(run)
+    finally:
+        client.executing = None
 
 
 @command("DISCARD", 1, "noscript loading stale fast allow_busy",

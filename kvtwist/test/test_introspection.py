@@ -151,6 +151,23 @@ class ClientListTests(ServerTestCase):
         self.assertEqual(self.send(me, "CLIENT", "NO-TOUCH", "maybe"),
                          b"-ERR syntax error\r\n")
 
+    def test_insideExec(self):
+        """
+        Inside C{EXEC}, as between C{MULTI} and C{EXEC}, a client has flag
+        C{x} and C{multi} counts the commands queued (as Redis shows it);
+        after C{EXEC}, neither.
+        """
+        me = self.connect()
+        self.send(me, "MULTI")
+        queued = self.send(me, "CLIENT", "INFO")
+        self.assertEqual(queued, b"+QUEUED\r\n")
+        reply = self.send(me, "EXEC")
+        self.assertIn(b" flags=x ", reply)
+        self.assertIn(b" multi=1 ", reply)
+        after = self.send(me, "CLIENT", "INFO")
+        self.assertIn(b" flags=N ", after)
+        self.assertIn(b" multi=-1 ", after)
+
     def test_names(self):
         """
         Names and library information can't hold blanks or special
