@@ -7,7 +7,6 @@ it comes.
 
 import socket
 import threading
-import time
 
 import pytest
 
@@ -90,18 +89,21 @@ def upload(sock: socket.socket, size: int, total: int):
 def settled(server) -> int:
     """
     The server's RSS once it stops changing (within a megabyte over half a
-    second).
+    second: from one look to the next).
     """
-    last = [status(server.pid, "VmRSS")]
+    last = [None]
 
     def still():
-        time.sleep(0.5)
         now = status(server.pid, "VmRSS")
+        if last[0] is None:
+            last[0] = now
+            return False
         steady = abs(now - last[0]) < (1 << 20)
         last[0] = now
         return steady
 
-    waitFor(still, timeout=30, what="the server's memory to settle")
+    waitFor(still, timeout=30, interval=0.5,
+            what="the server's memory to settle")
     return last[0]
 
 

@@ -18,11 +18,11 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
 from tests.clusterharness import FrontEnd, RedisCluster
+from tests.harness import waitFor
 
 #: The link's addresses are a /30 of this network picked per run (see
 #: L{freeSubnet}): the nodes' end is its first address, the front end's its
@@ -160,13 +160,9 @@ def test_frontEndCutOff(namespace, tmp_path):
         assert took < 2.5, took
         assert pong == "+PONG\r\n" and pongTook < 0.5
         ip("link", "set", link, "up")
-        deadline = time.monotonic() + 15
-        while True:
-            [(got, _)] = inside(name, port, ["GET", "k"])
-            if got == "$1\r\nv\r\n":
-                break
-            assert time.monotonic() < deadline, got
-            time.sleep(0.2)
+        waitFor(lambda: inside(name, port, ["GET", "k"])[0][0] ==
+                "$1\r\nv\r\n", timeout=15, interval=0.2,
+                what="GET through the front end to work again")
         assert "ended: no reply within 2s" in front.log
     finally:
         front.cleanup()

@@ -15,7 +15,7 @@ import pytest
 
 from tests.clusterharness import (
     HOST, FrontEnd, Node, freePorts, redisTool)
-from tests.harness import closedPort, twistdCommand
+from tests.harness import closedPort, twistdCommand, waitFor
 from tests.test_startup_e2e import assertRefused
 
 
@@ -62,10 +62,8 @@ class LoneRedis:
                 [redisTool("redis-server"), path], cwd=node.dir,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while node.tryCommand(b"PING") is None:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.02)
+        waitFor(lambda: node.tryCommand(b"PING") is not None, timeout=10,
+                what="redis-server to start")
         return node
 
     def __exit__(self, *exc):
