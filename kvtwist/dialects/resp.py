@@ -420,9 +420,10 @@ def _chooseParseBulks(cModule):
     return parseBulks
 
 
-#: The header of a RESP bulk string of each length below 1024
+#: The header of a RESP bulk string of each length below L{_HEADS}
 #: (C{b"$3\r\n"}).
-_BULK_HEADS = tuple(b"$%d\r\n" % (n,) for n in range(1024))
+_HEADS = 1024
+_BULK_HEADS = tuple(b"$%d\r\n" % (n,) for n in range(_HEADS))
 
 
 def renderBulkPython(value: bytes, _heads=_BULK_HEADS) -> bytes:
@@ -434,7 +435,7 @@ def renderBulkPython(value: bytes, _heads=_BULK_HEADS) -> bytes:
     L{renderBulk} is the same, in C where C{kvtwist._resp} is built.
     """
     n = len(value)
-    if n < 1024:
+    if n < _HEADS:
         return _heads[n] + value + b"\r\n"
     return b"$%d\r\n%s\r\n" % (n, value)
 
