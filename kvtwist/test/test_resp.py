@@ -15,6 +15,9 @@ try:
 except ImportError:
     _resp = None
 
+#: Why the tests of C{kvtwist._resp}'s functions skip where it is missing.
+NOT_BUILT = "kvtwist._resp is not built (PyPy, or no C compiler)"
+
 
 class ParseTests(SynchronousTestCase):
     """
@@ -154,7 +157,7 @@ class ParseManyCTests(ParseManyMixin, SynchronousTestCase):
     """
 
     if _resp is None:
-        skip = "kvtwist._resp is not built (PyPy, or no C compiler)"
+        skip = NOT_BUILT
     else:
         parseMany = staticmethod(_resp.parseMany)
 
@@ -222,7 +225,7 @@ class ParseManyEquivalenceTests(EquivalenceMixin, SynchronousTestCase):
     """
 
     if _resp is None:
-        skip = "kvtwist._resp is not built (PyPy, or no C compiler)"
+        skip = NOT_BUILT
     else:
         parseMany = staticmethod(_resp.parseMany)
 
@@ -376,7 +379,7 @@ class RenderBulkCTests(RenderBulkMixin, SynchronousTestCase):
     """
 
     if _resp is None:
-        skip = "kvtwist._resp is not built (PyPy, or no C compiler)"
+        skip = NOT_BUILT
     else:
         renderBulk = staticmethod(_resp.renderBulk)
 
