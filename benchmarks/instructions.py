@@ -12,8 +12,8 @@ instrumentation off until the measured load begins (C{callgrind_control
 -i on}) and after it ends; C{redis-benchmark -c 50 -r 10000} gives the
 load, the same for every server.  What is counted is the whole server
 process in user space: reactor, protocol, store, journal, Python itself;
-not the kernel.  The counts repeat within a few hundredths of a percent
-from run to run.
+not the kernel.  The counts repeat within about 1% from round to round
+(within a few hundredths of a percent for a fresh server each time).
 
 Needs C{valgrind} (Debian: C{apt-get install valgrind}) and
 C{redis-benchmark}; CPython only (a JIT's counts depend on its warm-up).
